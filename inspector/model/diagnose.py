@@ -1,0 +1,221 @@
+"""Diagnostics: the pitfalls people hit after exporting a model, each with what to do.
+
+Findings come from the other records plus onnx's checker. The checker and ONNX Runtime
+disagree both ways on real models, so checker and shape-inference findings are warnings,
+never a gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import onnx
+
+from inspector.model.compat import CompatVerdict, build_compat
+from inspector.model.external import ExternalDataReport, build_external_data
+from inspector.model.graph import GraphRecord, build_graph
+from inspector.model.load import LoadedModel
+from inspector.model.overview import Overview, build_overview, domain_label
+from inspector.model.skeleton import make_skeleton
+from inspector.model.subgraphs import build_subgraphs
+from inspector.records import Record
+
+SEVERITIES = ("error", "warning", "info")
+LARGE_INLINE_BYTES = 1024**3  # warn well before protobuf's 2 GiB wall
+
+
+@dataclass(frozen=True)
+class Finding(Record):
+    severity: str  # "error": will not load/run as is; "warning": likely problem; "info"
+    code: str
+    subject: str  # the node id, tensor or domain concerned ("" for the whole model)
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Diagnosis(Record):
+    findings: tuple[Finding, ...]
+    checker: str  # "passed", or the checker's first message
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+
+def run_checker(model: LoadedModel) -> str:
+    """onnx.checker on a payload-free skeleton: never lets it resolve external files."""
+    skeleton = make_skeleton(model.proto, model.limits.max_inline_tensor_for_inference_bytes)
+    # The skeleton's stripped tensors have no values, which the checker rejects; turn them
+    # into graph inputs of the same type so the checker judges the graph, not our stripping.
+    stripped = []
+    kept = []
+    for t in skeleton.graph.initializer:
+        (kept if _has_payload(t) else stripped).append(t)
+    if stripped:
+        names = {v.name for v in skeleton.graph.input}
+        del skeleton.graph.initializer[:]
+        skeleton.graph.initializer.extend(kept)
+        for t in stripped:
+            if t.name not in names:
+                skeleton.graph.input.append(
+                    onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    try:
+        onnx.checker.check_model(skeleton, full_check=False)
+    except Exception as exc:  # ValidationError and friends
+        text = str(exc).strip()
+        return text.splitlines()[0][:500] if text else type(exc).__name__
+    return "passed"
+
+
+def _has_payload(t: onnx.TensorProto) -> bool:
+    return any(len(getattr(t, f)) for f in ("float_data", "int32_data", "int64_data",
+                                            "double_data", "uint64_data", "string_data")) \
+        or t.HasField("raw_data") or t.data_location == onnx.TensorProto.EXTERNAL
+
+
+def diagnose(
+    model: LoadedModel,
+    overview: Overview | None = None,
+    graph: GraphRecord | None = None,
+    external: ExternalDataReport | None = None,
+    compat: CompatVerdict | None = None,
+) -> Diagnosis:
+    """All findings, errors first. Pass records already built to avoid rebuilding them."""
+    overview = overview or build_overview(model)
+    graph = graph or build_graph(model)
+    external = external or build_external_data(model)
+    compat = compat or build_compat(model)
+    out: list[Finding] = []
+    add = out.append
+
+    # Compatibility.
+    if compat.installed_loads == "no":
+        add(Finding("error", "ort_refuses", "", f"onnxruntime {compat.installed_ort} will refuse "
+                    f"the model: {'; '.join(compat.installed_reasons)}.",
+                    " ".join(s.text for s in compat.suggestions) or "See the compatibility table."))
+    elif compat.installed_loads == "with_env":
+        add(Finding("warning", "ort_needs_env", "", "; ".join(compat.installed_reasons),
+                    "Set ALLOW_RELEASED_ONNX_OPSET_ONLY=0 where the model runs, or convert it."))
+    for flag in compat.flags:
+        add(Finding("warning", "stamp_too_new", "", flag, "Lower the stamp or convert the opset."))
+    for p in compat.op_problems:
+        add(Finding("error", "unknown_op", f"{p.domain}::{p.op_type}",
+                    f"{p.op_type} ({p.nodes} nodes): {p.problem}.",
+                    "Check the exporter's opset setting, or provide the op as a function."))
+    for domain in compat.custom_domains:
+        add(Finding("warning", "custom_domain", domain,
+                    f"Custom operator domain {domain!r}: ONNX Runtime needs a custom-op library "
+                    "for it.", "Register the library that implements these ops."))
+
+    # Structure.
+    for issue in graph.issues:
+        node = issue.nodes[0] if issue.nodes else ""
+        if issue.kind == "dangling_input":
+            add(Finding("error", "dangling_input", node, f"Input {issue.tensor!r} of {node} is "
+                        "produced by no node, graph input or initializer.",
+                        "Re-export the model; a node or initializer is missing."))
+        elif issue.kind == "duplicate_output":
+            add(Finding("error", "duplicate_output", issue.tensor, f"Tensor {issue.tensor!r} is "
+                        f"produced more than once ({', '.join(issue.nodes) or 'and is a graph input'}).",
+                        "Rename one producer's output; ONNX graphs are single-assignment."))
+        elif issue.kind == "cycle":
+            add(Finding("error", "cycle", node, f"Graph {issue.graph} has a cycle through "
+                        f"{len(issue.nodes)} nodes ({', '.join(issue.nodes[:5])}).",
+                        "ONNX graphs must be acyclic; re-export the model."))
+        elif issue.kind == "unsorted":
+            add(Finding("warning", "unsorted", node, f"Nodes of {issue.graph} are not in "
+                        "topological order (onnx's checker rejects this; ONNX Runtime sorts).",
+                        "Sort the nodes topologically before saving."))
+        elif issue.kind == "dead_node":
+            add(Finding("info", "dead_node", node, f"Output {issue.tensor!r} of {node} is never used.",
+                        "ONNX Runtime drops unused nodes; remove them to shrink the model."))
+
+    # Export pitfalls.
+    for vi in overview.inputs:
+        if vi.dims and all(d.kind == "fixed" for d in vi.dims) and len(vi.dims) >= 2:
+            add(Finding("info", "fixed_dims", vi.name, f"Input {vi.name!r} has only fixed dims "
+                        f"{vi.shape_text}: the model accepts only this batch/sequence size.",
+                        "Export with dynamic axes (torch.onnx.export(..., dynamic_axes=...) or "
+                        "dynamic_shapes=...) if other sizes are needed."))
+    for vi in (*overview.inputs, *overview.outputs):
+        if vi.dtype == "DOUBLE":
+            add(Finding("warning", "float64_io", vi.name, f"{vi.name!r} is float64: many EPs "
+                        "have no double kernels, so nodes fall back to CPU and run slower.",
+                        "Export in float32 (model.float() before export)."))
+    for o in overview.opset_imports:
+        if not o.used and o.domain not in ("", "ai.onnx"):
+            add(Finding("info", "unused_opset", domain_label(o.domain), f"Opset domain "
+                        f"{domain_label(o.domain)!r} (version {o.version}) is declared but no "
+                        "node uses it.", "Harmless; remove the import to simplify the model."))
+    if overview.initializers_listed_as_inputs:
+        n = len(overview.initializers_listed_as_inputs)
+        add(Finding("warning", "initializer_as_input", overview.initializers_listed_as_inputs[0],
+                    f"{n} initializers are also graph inputs: ONNX Runtime treats them as "
+                    "overridable and will not constant-fold or fuse them.",
+                    "Remove them from graph.input (IR ≥ 4), e.g. onnxruntime's "
+                    "remove_initializer_from_input tool."))
+    flow = [n for n in graph.nodes if n.op_type in ("If", "Loop", "Scan") and n.domain == "ai.onnx"]
+    if flow:
+        add(Finding("info", "control_flow", flow[0].id, f"{len(flow)} control-flow nodes "
+                    f"({', '.join(sorted({n.op_type for n in flow}))}): their bodies run as "
+                    "separate graphs, limit fusions and often stay on the CPU EP.",
+                    "If shapes are static, export with the control flow unrolled or traced."))
+    names = [n.name for n in graph.nodes]
+    empty = sum(1 for n in names if not n)
+    if empty:
+        add(Finding("info", "empty_node_names", "", f"{empty} nodes have no name; profiles will "
+                    "show them as <OpType>_<index>.", "Name nodes at export (ONNX Inspector "
+                    "assigns unique names for runs)."))
+    seen: dict[str, int] = {}
+    for n in names:
+        if n:
+            seen[n] = seen.get(n, 0) + 1
+    dupes = sorted(n for n, c in seen.items() if c > 1)
+    if dupes:
+        add(Finding("warning", "duplicate_node_names", dupes[0], f"{len(dupes)} node names are "
+                    f"used more than once (e.g. {dupes[0]!r}); tools that key by name mix them up.",
+                    "Give nodes unique names."))
+    if overview.counts.bytes_inline >= LARGE_INLINE_BYTES:
+        add(Finding("warning", "large_inline", "", f"{overview.counts.bytes_inline:,} bytes of "
+                    "weights are stored inline; protobuf cannot save a model of 2 GiB or more.",
+                    "Save with onnx.save_model(..., save_as_external_data=True)."))
+    sub = build_subgraphs(model)
+    for cycle in sub.recursive_functions:
+        add(Finding("error", "recursive_function", cycle[0], f"Functions call each other in a "
+                    f"cycle: {' → '.join(cycle)}.", "ONNX forbids recursion; inline or rewrite."))
+    for nid in sub.not_walked:
+        add(Finding("warning", "too_deep", nid, f"Bodies of {nid} are nested deeper than "
+                    f"{model.limits.max_subgraph_depth} levels and were not inspected.", ""))
+
+    # External data.
+    for t in external.tensors:
+        if t.status == "ok":
+            continue
+        severity = "error" if not t.usable else "warning"
+        add(Finding(severity, f"external_{t.status}", t.tensor, f"{t.tensor}: {'; '.join(t.messages)}.",
+                    _external_fix(t.status)))
+
+    # Checker and shape inference (warnings only).
+    checker = run_checker(model)
+    if checker != "passed":
+        add(Finding("warning", "checker", "", f"onnx.checker: {checker}",
+                    "The checker and ONNX Runtime disagree on many real models; run it to be sure."))
+    if not graph.shape_inference.ok:
+        add(Finding("warning", "shape_inference", "", f"Shape inference failed: "
+                    f"{graph.shape_inference.error}", "Shapes shown are partial."))
+    out.sort(key=lambda f: SEVERITIES.index(f.severity))
+    return Diagnosis(tuple(out), checker)
+
+
+def _external_fix(status: str) -> str:
+    return {
+        "missing_file": "Upload the data file together with the .onnx file (same names).",
+        "unsafe_path": "Re-save the model with a plain relative location "
+                       "(onnx.save_model(..., location='weights.bin')).",
+        "out_of_range": "The data file is shorter than the model expects: copy it again.",
+        "size_mismatch": "The reference does not match the tensor; re-save the model.",
+        "no_length": "Re-save with onnx's external-data helpers, which write 'length'.",
+        "unknown_key": "Harmless for ONNX Runtime; re-save to drop it.",
+        "bad_number": "Re-save the model; offset/length must be non-negative integers.",
+        "no_location": "Re-save the model; every external tensor needs a location.",
+    }.get(status, "")

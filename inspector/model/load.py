@@ -1,0 +1,233 @@
+"""From untrusted bytes to a parsed model, with a specific reason when that is impossible.
+
+Models are always parsed as binary protobuf from bytes — never through ``onnx.load(path)``,
+which picks a JSON or text parser from the file extension and resolves external data against
+the file system. External data is *not* loaded here: weights stay in the companion files and
+are read on demand, bounded, by :mod:`inspector.model.external`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from inspector.errors import LimitExceededError, ModelLoadError
+from inspector.limits import DEFAULT_LIMITS, Limits
+from inspector.model import wire
+from inspector.model.companions import Companions, DirectoryCompanions, MemoryCompanions
+
+# Leading bytes of formats people mistake for ONNX models, with what to tell them.
+_MAGIC: list[tuple[int, bytes, str]] = [
+    (0, b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (0, b"GIF8", "a GIF image"),
+    (0, b"%PDF", "a PDF document"),
+    (0, b"\x93NUMPY", "a NumPy .npy array (inputs go to the run lab, not here)"),
+    (0, b"PK\x03\x04", "a ZIP archive (a PyTorch checkpoint, .npz or zipped model?) — "
+     "extract the .onnx file and upload it with its data files"),
+    (0, b"\x1f\x8b", "a gzip-compressed file — decompress it first"),
+    (0, b"\x89HDF", "an HDF5 file (a Keras .h5 model?) — convert it to ONNX first"),
+    (4, b"TFL3", "a TensorFlow Lite model — convert it with tf2onnx first"),
+    (4, b"ORTM", "an ONNX Runtime .ort model — open the .onnx it was converted from"),
+    (0, b"\x80\x02", "a Python pickle — never load pickles from untrusted sources"),
+    (0, b"\x80\x04", "a Python pickle — never load pickles from untrusted sources"),
+    (0, b"\x80\x05", "a Python pickle — never load pickles from untrusted sources"),
+]
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A parsed model plus the companion files its external data may reference.
+
+    ``proto`` holds inline weights as parsed; external weights are never loaded into it.
+    Treat ``proto`` as read-only: records are derived from it and it may be shared.
+    """
+
+    proto: onnx.ModelProto
+    name: str
+    size_bytes: int
+    companions: Companions
+    limits: Limits = DEFAULT_LIMITS
+    source_path: Path | None = None
+    _raw: bytes | None = field(default=None, repr=False)
+
+    @cached_property
+    def sha256(self) -> str:
+        """Content hash of the model file (computed on first use; not part of loading)."""
+        if self._raw is not None:
+            return hashlib.sha256(self._raw).hexdigest()
+        assert self.source_path is not None
+        digest = hashlib.sha256()
+        with open(self.source_path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+def load_model(
+    source: bytes | bytearray | memoryview | str | os.PathLike[str],
+    companions: Companions | Mapping[str, bytes] | str | os.PathLike[str] | None = None,
+    *,
+    name: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> LoadedModel:
+    """Parse an ONNX model from bytes or a file path, without loading external data.
+
+    Args:
+        source: the model's bytes, or a path to a ``.onnx`` file.
+        companions: external-data files: a :class:`Companions`, a mapping of relative names to
+            bytes (uploads), or a folder. Default: the model file's folder for a path, none for
+            bytes.
+        name: display name; defaults to the file name (or ``"model.onnx"`` for bytes).
+        limits: see :mod:`inspector.limits`.
+
+    Raises:
+        ModelLoadError: the bytes are not a usable ONNX model (the message says why).
+        LimitExceededError: the file is over ``limits.max_model_bytes``.
+    """
+    path: Path | None = None
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ModelLoadError(f"Cannot read {str(path)!r}: {exc.strerror or exc}.") from None
+        _check_size(size, path.name, limits)
+        if not path.is_file():
+            raise ModelLoadError(f"{str(path)!r} is not a file.")
+        data: bytes = path.read_bytes()
+        name = name or path.name
+    else:
+        data = bytes(source)
+        name = name or "model.onnx"
+    _check_size(len(data), name, limits)
+
+    proto = parse_model_bytes(data, name, limits)
+
+    if companions is None:
+        comp: Companions = DirectoryCompanions(path.parent, limits) if path else MemoryCompanions()
+    elif isinstance(companions, (str, os.PathLike)):
+        comp = DirectoryCompanions(companions, limits)
+    elif isinstance(companions, Mapping):
+        comp = MemoryCompanions(companions, limits)
+    else:
+        comp = companions
+    return LoadedModel(proto, name, len(data), comp, limits, path, None if path else data)
+
+
+def _check_size(size: int, name: str, limits: Limits) -> None:
+    if size > limits.max_model_bytes:
+        raise LimitExceededError(
+            f"{name} is {size:,} bytes; the limit is {limits.max_model_bytes:,} "
+            "(max_model_bytes: protobuf cannot hold 2 GiB). Save the model with its weights "
+            "as external data (onnx.save_model(..., save_as_external_data=True)) and upload "
+            "the .onnx file together with its data files."
+        )
+
+
+def parse_model_bytes(data: bytes, name: str = "model.onnx", limits: Limits = DEFAULT_LIMITS) -> onnx.ModelProto:
+    """Parse binary protobuf into a ``ModelProto`` or raise a specific :class:`ModelLoadError`."""
+    if not data:
+        raise ModelLoadError(f"{name} is empty (0 bytes).")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except DecodeError as exc:
+        raise ModelLoadError(_explain_parse_failure(data, name, str(exc), limits)) from None
+    if not proto.HasField("graph"):
+        raise ModelLoadError(_explain_missing_graph(data, name, proto))
+    if not proto.opset_import:
+        raise ModelLoadError(
+            f"{name} declares no opset imports (IR version {proto.ir_version}), so its "
+            "operators cannot be resolved. Models from before ONNX IR 3 are not supported; "
+            "re-export it with a current exporter or add opset_import entries."
+        )
+    return proto
+
+
+def _sniff(data: bytes) -> str | None:
+    for offset, magic, what in _MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            return what
+    head = data[:64].lstrip()
+    if head[:1] in (b"{", b"["):
+        return "JSON text (an ONNX model must be the binary .onnx file, not its JSON form)"
+    if head.startswith(b"ir_version") or head.startswith(b"<"):
+        return "text (an ONNX model must be the binary .onnx file)"
+    return None
+
+
+def _as_tensor(data: bytes) -> onnx.TensorProto | None:
+    tensor = onnx.TensorProto()
+    try:
+        tensor.ParseFromString(data)
+    except DecodeError:
+        return None
+    valid_type = tensor.data_type in onnx.TensorProto.DataType.values() and tensor.data_type != 0
+    if not valid_type or wire.scan(data, onnx.TensorProto.DESCRIPTOR, 10_000).verdict != "ok":
+        return None
+    return tensor
+
+
+def _tensor_message(name: str, tensor: onnx.TensorProto) -> str:
+    dtype = onnx.TensorProto.DataType.Name(tensor.data_type)
+    dims = "×".join(str(d) for d in tensor.dims) or "scalar"
+    label = f" {tensor.name!r}" if tensor.name else ""
+    return (
+        f"{name} is a single ONNX tensor (TensorProto{label}, {dtype} {dims}), such as a "
+        "test-data input_0.pb file, not a model. Upload it as an input in the run lab."
+    )
+
+
+def _explain_parse_failure(data: bytes, name: str, error: str, limits: Limits) -> str:
+    if "MaxDepth" in error or "depth" in error.lower():
+        return (
+            f"{name} nests subgraphs deeper than protobuf allows ({wire.PROTOBUF_MAX_DEPTH} "
+            "messages, about 33 nested If/Loop levels); no ONNX tool can read it."
+        )
+    what = _sniff(data)
+    if what:
+        return f"{name} is not an ONNX model: it looks like {what}."
+    tensor = _as_tensor(data)
+    if tensor is not None:
+        return _tensor_message(name, tensor)
+    result = wire.scan(data, onnx.ModelProto.DESCRIPTOR, limits.max_wire_scan_fields)
+    if result.verdict == "too_deep":
+        return (
+            f"{name} nests subgraphs deeper than protobuf allows ({wire.PROTOBUF_MAX_DEPTH} "
+            "messages, about 33 nested If/Loop levels); no ONNX tool can read it."
+        )
+    if result.verdict == "truncated" and result.known_fields >= 2:
+        missing = result.declared_end - len(data)
+        return (
+            f"{name} is truncated: it has {len(data):,} bytes but a field that starts at byte "
+            f"{result.offset:,} ({result.field_path}) needs at least {result.declared_end:,} "
+            f"({missing:,} byte{'' if missing == 1 else 's'} missing). The upload or copy was probably cut short; "
+            "transfer the file again."
+        )
+    where = f" at byte {result.offset:,}" if result.verdict == "corrupt" else ""
+    return (
+        f"{name} is not an ONNX model: its bytes are not a valid ONNX protobuf{where}"
+        f"{' (' + result.detail + ')' if result.detail else ''}."
+    )
+
+
+def _explain_missing_graph(data: bytes, name: str, proto: onnx.ModelProto) -> str:
+    what = _sniff(data)
+    if what:
+        return f"{name} is not an ONNX model: it looks like {what}."
+    tensor = _as_tensor(data)
+    if tensor is not None and not proto.ir_version:
+        return _tensor_message(name, tensor)
+    return (
+        f"{name} parses as protobuf but has no graph (ir_version={proto.ir_version}, "
+        f"{len(proto.opset_import)} opset imports). It is not a usable ONNX model: "
+        "was it saved from a model object with an empty graph, or is it another protobuf?"
+    )

@@ -1,0 +1,195 @@
+"""The overview record: what the model file says about itself, counted without reading weights."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import onnx
+
+from inspector.model.dtypes import dtype_name, storage_bytes
+from inspector.model.load import LoadedModel
+from inspector.model.walk import walk
+from inspector.records import Record
+
+DEFAULT_DOMAIN = ""
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One dimension: ``fixed`` (value), ``symbolic`` (named, e.g. ``batch``) or ``unknown``."""
+
+    kind: str
+    value: int | str | None
+
+    def __str__(self) -> str:
+        return "?" if self.kind == "unknown" else str(self.value)
+
+
+@dataclass(frozen=True)
+class ValueInfo(Record):
+    """A graph input or output."""
+
+    name: str
+    kind: str  # "tensor", "sequence", "map", "optional", "sparse_tensor", "unknown"
+    dtype: str
+    dims: tuple[Dim, ...] | None  # None: rank unknown
+    doc_string: str = ""
+
+    @property
+    def shape_text(self) -> str:
+        if self.dims is None:
+            return "(rank unknown)"
+        return "[" + ", ".join(str(d) for d in self.dims) + "]"
+
+
+@dataclass(frozen=True)
+class OpsetImport(Record):
+    domain: str  # "" is shown as "ai.onnx"
+    version: int
+    nodes_using: int
+    used: bool
+
+
+@dataclass(frozen=True)
+class Counts(Record):
+    nodes_total: int  # all graphs, subgraphs and function bodies
+    nodes_main_graph: int
+    subgraphs: int
+    functions: int
+    initializers: int  # tensors in `initializer` of all graphs (not Constant nodes)
+    parameters: int  # elements in all weight tensors (initializers + Constant values)
+    bytes_inline: int
+    bytes_external: int
+
+
+@dataclass(frozen=True)
+class Overview(Record):
+    name: str
+    file_bytes: int
+    ir_version: int
+    producer_name: str
+    producer_version: str
+    domain: str
+    model_version: int
+    doc_string: str
+    graph_name: str
+    metadata_props: tuple[tuple[str, str], ...]
+    opset_imports: tuple[OpsetImport, ...]
+    inputs: tuple[ValueInfo, ...]
+    outputs: tuple[ValueInfo, ...]
+    initializers_listed_as_inputs: tuple[str, ...]
+    counts: Counts
+
+
+def domain_label(domain: str) -> str:
+    return domain or "ai.onnx"
+
+
+def value_info(vi: onnx.ValueInfoProto) -> ValueInfo:
+    return type_info(vi.name, vi.type, vi.doc_string)
+
+
+def type_info(name: str, tp: onnx.TypeProto, doc: str = "") -> ValueInfo:
+    which = tp.WhichOneof("value")
+    if which == "tensor_type" or which == "sparse_tensor_type":
+        tt = getattr(tp, which)
+        dims = None
+        if tt.HasField("shape"):
+            dims = tuple(_dim(d) for d in tt.shape.dim)
+        kind = "tensor" if which == "tensor_type" else "sparse_tensor"
+        return ValueInfo(name, kind, dtype_name(tt.elem_type), dims, doc)
+    if which == "sequence_type":
+        inner = type_info(name, tp.sequence_type.elem_type)
+        return ValueInfo(name, "sequence", f"seq({inner.dtype})", inner.dims, doc)
+    if which == "optional_type":
+        inner = type_info(name, tp.optional_type.elem_type)
+        return ValueInfo(name, "optional", f"optional({inner.dtype})", inner.dims, doc)
+    if which == "map_type":
+        value = type_info(name, tp.map_type.value_type)
+        return ValueInfo(name, "map", f"map({dtype_name(tp.map_type.key_type)}, {value.dtype})", None, doc)
+    return ValueInfo(name, "unknown", "unknown", None, doc)
+
+
+def _dim(d: onnx.TensorShapeProto.Dimension) -> Dim:
+    if d.HasField("dim_value"):
+        return Dim("fixed", d.dim_value)
+    if d.HasField("dim_param") and d.dim_param:
+        return Dim("symbolic", d.dim_param)
+    return Dim("unknown", None)
+
+
+def tensor_elements(t: onnx.TensorProto) -> int:
+    n = 1
+    for d in t.dims:
+        n *= d
+    return n
+
+
+def declared_bytes(t: onnx.TensorProto) -> int:
+    """Bytes the tensor's values take according to its type and dims (no payload read)."""
+    size = storage_bytes(t.data_type, max(tensor_elements(t), 0))
+    if size is not None:
+        return size
+    return sum(len(s) for s in t.string_data)  # strings: only known from the payload
+
+
+def build_overview(model: LoadedModel) -> Overview:
+    """Describe ``model`` from its metadata, without decoding any tensor payload."""
+    proto = model.proto
+    walked = walk(proto, model.limits)
+    usage: Counter[str] = Counter()
+    nodes_total = 0
+    for scope in walked.scopes:
+        nodes_total += len(scope.nodes)
+        for node in scope.nodes:
+            usage[node.domain if node.domain != "ai.onnx" else ""] += 1
+    # A node calling a model-local function counts as a use of the function's domain only.
+    opsets = tuple(
+        OpsetImport(o.domain, o.version, usage.get(o.domain if o.domain != "ai.onnx" else "", 0),
+                    usage.get(o.domain if o.domain != "ai.onnx" else "", 0) > 0)
+        for o in proto.opset_import
+    )
+
+    from inspector.model.walk import iter_tensors  # local: keeps module import light
+
+    n_init = sum(len(s.graph.initializer) for s in walked.scopes if s.graph is not None)
+    params = inline = external = 0
+    for t in iter_tensors(proto):
+        params += max(tensor_elements(t), 0)
+        size = declared_bytes(t)
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            external += size
+        else:
+            inline += size
+
+    init_names = {t.name for t in proto.graph.initializer}
+    inputs = tuple(value_info(v) for v in proto.graph.input if v.name not in init_names)
+    listed = tuple(v.name for v in proto.graph.input if v.name in init_names)
+    counts = Counts(
+        nodes_total=nodes_total,
+        nodes_main_graph=len(proto.graph.node),
+        subgraphs=sum(1 for s in walked.scopes if s.kind == "subgraph"),
+        functions=len(proto.functions),
+        initializers=n_init,
+        parameters=params,
+        bytes_inline=inline,
+        bytes_external=external,
+    )
+    return Overview(
+        name=model.name,
+        file_bytes=model.size_bytes,
+        ir_version=proto.ir_version,
+        producer_name=proto.producer_name,
+        producer_version=proto.producer_version,
+        domain=proto.domain,
+        model_version=proto.model_version,
+        doc_string=proto.doc_string,
+        graph_name=proto.graph.name,
+        metadata_props=tuple((p.key, p.value) for p in proto.metadata_props),
+        opset_imports=opsets,
+        inputs=inputs,
+        outputs=tuple(value_info(v) for v in proto.graph.output),
+        initializers_listed_as_inputs=listed,
+        counts=counts,
+    )
