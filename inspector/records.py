@@ -5,16 +5,20 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def to_jsonable(value: Any) -> Any:
     """Plain JSON types for a record: dataclasses → dicts, tuples → lists, NaN/Inf → strings."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if not f.name.startswith("_")}
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
+        }
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -28,6 +32,18 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def human_bytes(n: int) -> str:
+    """``1536`` → ``"1.5 KiB"`` (exact count below 1 KiB)."""
+    if n < 1024:
+        return f"{n:,} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            return f"{value:,.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
 class Record:
     """Mixin for frozen dataclass records."""
 
@@ -37,6 +53,8 @@ class Record:
 
 def rows_frame(rows: Sequence[Any], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A DataFrame with one row per dataclass in ``rows`` (tuples shown as joined text)."""
+    import pandas as pd  # imported here: the CLI and the overview path do not need it
+
     if columns is None and rows:
         columns = [f.name for f in dataclasses.fields(rows[0]) if not f.name.startswith("_")]
     data = []

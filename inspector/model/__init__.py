@@ -16,9 +16,24 @@ from inspector.model.overview import Overview, build_overview
 from inspector.model.subgraphs import SubgraphTree, build_subgraphs
 
 __all__ = [
-    "CompatVerdict", "Diagnosis", "ExternalDataReport", "Finding", "GraphRecord",
-    "InitializerTable", "LoadedModel", "Overview", "SubgraphTree", "TensorStats",
-    "build_compat", "build_external_data", "build_graph", "build_initializers",
-    "build_overview", "build_subgraphs", "diagnose", "load_model", "tensor_array",
+    "CompatVerdict",
+    "Diagnosis",
+    "ExternalDataReport",
+    "Finding",
+    "GraphRecord",
+    "InitializerTable",
+    "LoadedModel",
+    "Overview",
+    "SubgraphTree",
+    "TensorStats",
+    "build_compat",
+    "build_external_data",
+    "build_graph",
+    "build_initializers",
+    "build_overview",
+    "build_subgraphs",
+    "diagnose",
+    "load_model",
+    "tensor_array",
     "tensor_stats",
 ]

@@ -84,7 +84,8 @@ class MemoryCompanions:
     """Companions held in memory, e.g. files uploaded through the browser."""
 
     def __init__(
-        self, files: Mapping[str, bytes] | Iterable[tuple[str, bytes]] = (),
+        self,
+        files: Mapping[str, bytes] | Iterable[tuple[str, bytes]] = (),
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         items = files.items() if isinstance(files, Mapping) else files
@@ -150,7 +151,9 @@ class DirectoryCompanions:
     def read(self, name: str, offset: int, length: int) -> bytes:
         path = self._path(name)
         if path is None:
-            raise CompanionFileError(f"Companion file {name!r} is not a regular file in the folder.")
+            raise CompanionFileError(
+                f"Companion file {name!r} is not a regular file in the folder."
+            )
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         try:
             _check_range(name, offset, length, os.fstat(fd).st_size)

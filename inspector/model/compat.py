@@ -54,11 +54,26 @@ ORT_RELEASES: tuple[OrtRelease, ...] = (
 )
 
 #: Operator domains ONNX Runtime implements itself (others need a custom-op library).
-ORT_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "com.microsoft.nchwc",
-               "com.microsoft.experimental", "ai.onnx.training", "ai.onnx.preview.training",
-               "com.ms.internal.nhwc", "org.pytorch.aten"}
-ORT_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino",
-                     "onnxruntime-directml", "onnxruntime-qnn", "onnxruntime-silicon")
+ORT_DOMAINS = {
+    "",
+    "ai.onnx",
+    "ai.onnx.ml",
+    "com.microsoft",
+    "com.microsoft.nchwc",
+    "com.microsoft.experimental",
+    "ai.onnx.training",
+    "ai.onnx.preview.training",
+    "com.ms.internal.nhwc",
+    "org.pytorch.aten",
+}
+ORT_DISTRIBUTIONS = (
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "onnxruntime-openvino",
+    "onnxruntime-directml",
+    "onnxruntime-qnn",
+    "onnxruntime-silicon",
+)
 
 
 @dataclass(frozen=True)
@@ -142,8 +157,10 @@ def _judge(release: OrtRelease, ir: int, opset: int | None, ml: int | None) -> R
         loads = "no"
     if opset is not None and opset > release.max_opset:
         if opset <= release.max_opset_with_env and loads == "yes":
-            reasons.append(f"ai.onnx opset {opset} > {release.max_opset}: loads only with "
-                           "ALLOW_RELEASED_ONNX_OPSET_ONLY=0")
+            reasons.append(
+                f"ai.onnx opset {opset} > {release.max_opset}: loads only with "
+                "ALLOW_RELEASED_ONNX_OPSET_ONLY=0"
+            )
             loads = "with_env"
         else:
             reasons.append(f"ai.onnx opset {opset} > {release.max_opset}")
@@ -235,20 +252,38 @@ def _ops(model: onnx.ModelProto) -> tuple[list[OpProblem], list[str]]:
             continue
         version = _opset(model, domain)
         if version is None:
-            problems.append(OpProblem(domain_label(domain), op, n,
-                                      f"domain {domain_label(domain)} is not imported"))
+            problems.append(
+                OpProblem(
+                    domain_label(domain), op, n, f"domain {domain_label(domain)} is not imported"
+                )
+            )
             continue
         if not onnx.defs.has(op, domain):
-            problems.append(OpProblem(domain_label(domain), op, n,
-                                      "not an operator of this domain in the ONNX schema registry"))
+            problems.append(
+                OpProblem(
+                    domain_label(domain),
+                    op,
+                    n,
+                    "not an operator of this domain in the ONNX schema registry",
+                )
+            )
             continue
         try:
             onnx.defs.get_schema(op, version, domain)
         except onnx.defs.SchemaError:
-            since = min(s.since_version for s in onnx.defs.get_all_schemas_with_history()
-                        if s.name == op and s.domain == domain)
-            problems.append(OpProblem(domain_label(domain), op, n,
-                                      f"needs opset {since} or later; the model imports {version}"))
+            since = min(
+                s.since_version
+                for s in onnx.defs.get_all_schemas_with_history()
+                if s.name == op and s.domain == domain
+            )
+            problems.append(
+                OpProblem(
+                    domain_label(domain),
+                    op,
+                    n,
+                    f"needs opset {since} or later; the model imports {version}",
+                )
+            )
     for o in model.opset_import:
         if o.domain not in ORT_DOMAINS and not any(f.domain == o.domain for f in model.functions):
             if any(d == o.domain for d, _ in counts):
@@ -263,11 +298,16 @@ def try_convert(model: LoadedModel, target: int) -> tuple[bool, str]:
         converted = onnx.version_converter.convert_version(skeleton, target)
     except Exception as exc:  # the converter raises RuntimeError/ConvertError/ValidationError
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        ops = sorted(set(re.findall(r"[Oo]p(?:erator)?\s*[:=]?\s*'?\"?([A-Z][A-Za-z0-9]+)", message)))
+        ops = sorted(
+            set(re.findall(r"[Oo]p(?:erator)?\s*[:=]?\s*'?\"?([A-Z][A-Za-z0-9]+)", message))
+        )
         blocking = f" (blocking ops: {', '.join(ops)})" if ops else ""
         return False, message[:300] + blocking
-    changed = sum(1 for a, b in zip(skeleton.graph.node, converted.graph.node)
-                  if a.SerializeToString() != b.SerializeToString())
+    changed = sum(
+        1
+        for a, b in zip(skeleton.graph.node, converted.graph.node, strict=False)
+        if a.SerializeToString() != b.SerializeToString()
+    )
     return True, f"converted to opset {target}; {changed} main-graph nodes rewritten"
 
 
@@ -282,9 +322,14 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
     installed = installed_ort_version() if ort_version is None else ort_version
     limits, assumed = limits_for(installed)
     if limits is None:
-        loads, reasons = "unknown", (
-            ("onnxruntime is not installed",) if not installed
-            else (f"onnxruntime {installed} is older than the releases measured (1.16+)",))
+        loads, reasons = (
+            "unknown",
+            (
+                ("onnxruntime is not installed",)
+                if not installed
+                else (f"onnxruntime {installed} is older than the releases measured (1.16+)",)
+            ),
+        )
     else:
         row = _judge(limits, ir, opset, ml)
         loads, reasons = row.loads, row.reasons
@@ -294,19 +339,26 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
     newest_ml = max(r[3] for r in onnx.helper.VERSION_TABLE)
     flags = []
     if ir > newest_onnx[1]:
-        flags.append(f"IR version {ir} is newer than any ONNX release this onnx knows "
-                     f"(newest: IR {newest_onnx[1]}, onnx {newest_onnx[0]})")
+        flags.append(
+            f"IR version {ir} is newer than any ONNX release this onnx knows "
+            f"(newest: IR {newest_onnx[1]}, onnx {newest_onnx[0]})"
+        )
     if opset is not None and opset > newest_onnx[2]:
-        flags.append(f"ai.onnx opset {opset} is newer than any released ONNX "
-                     f"(newest: {newest_onnx[2]}, onnx {newest_onnx[0]})")
+        flags.append(
+            f"ai.onnx opset {opset} is newer than any released ONNX "
+            f"(newest: {newest_onnx[2]}, onnx {newest_onnx[0]})"
+        )
     if ml is not None and ml > newest_ml:
         flags.append(f"ai.onnx.ml opset {ml} is newer than any released ONNX (newest: {newest_ml})")
     if limits is not None and opset is not None and opset > limits.max_opset:
-        flags.append(f"ai.onnx opset {opset} is 'under development' for onnxruntime {installed} "
-                     f"(it supports up to {limits.max_opset})")
+        flags.append(
+            f"ai.onnx opset {opset} is 'under development' for onnxruntime {installed} "
+            f"(it supports up to {limits.max_opset})"
+        )
     if limits is not None and ir > limits.max_ir:
-        flags.append(f"IR version {ir} is too new for onnxruntime {installed} "
-                     f"(max {limits.max_ir})")
+        flags.append(
+            f"IR version {ir} is too new for onnxruntime {installed} (max {limits.max_ir})"
+        )
 
     need_ir, why = required_ir(proto)
     problems, custom = _ops(proto)
@@ -314,43 +366,103 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
     target_ir = limits.max_ir if limits else ORT_RELEASES[-1].max_ir
     if ir > target_ir:
         if need_ir <= target_ir:
-            uses = f"it uses features up to IR {need_ir}" + (f" ({', '.join(why)})" if why else "")
-            suggestions.append(Suggestion(
-                "lower_ir", f"Set ir_version to {target_ir} (safe: {uses}): "
-                f"`model.ir_version = {target_ir}` then save.", False, None))
+            uses = f"it uses no feature newer than IR {need_ir}" + (
+                f" ({', '.join(why)})" if why else ""
+            )
+            suggestions.append(
+                Suggestion(
+                    "lower_ir",
+                    f"Set ir_version to {target_ir} (safe: {uses}): "
+                    f"`model.ir_version = {target_ir}` then save.",
+                    False,
+                    None,
+                )
+            )
         else:
-            suggestions.append(Suggestion(
-                "lower_ir", f"Lowering the IR stamp is not safe: the model needs IR {need_ir} "
-                f"({', '.join(why)}).", False, False))
+            suggestions.append(
+                Suggestion(
+                    "lower_ir",
+                    f"Lowering the IR stamp is not safe: the model needs IR {need_ir} "
+                    f"({', '.join(why)}).",
+                    False,
+                    False,
+                )
+            )
     target_opset = limits.max_opset if limits else None
     if opset is not None and target_opset is not None and opset > target_opset:
         ok, detail = try_convert(model, target_opset)
-        suggestions.append(Suggestion(
-            "convert_opset",
-            (f"Convert to ai.onnx opset {target_opset} with onnx.version_converter.convert_version"
-             f"(model, {target_opset}): tried here — {detail}."),
-            True, ok))
+        suggestions.append(
+            Suggestion(
+                "convert_opset",
+                (
+                    f"Convert to ai.onnx opset {target_opset} with "
+                    "onnx.version_converter.convert_version"
+                    f"(model, {target_opset}): tried here — {detail}."
+                ),
+                True,
+                ok,
+            )
+        )
     if loads != "yes":
         first = next((r.version for r in releases if r.loads == "yes"), None)
         if first and (not installed or _vkey(first) > _vkey(installed)):
-            suggestions.append(Suggestion(
-                "upgrade_ort", f"Upgrade onnxruntime to {first} or later (the first measured "
-                "release that loads these stamps).", False, None))
+            suggestions.append(
+                Suggestion(
+                    "upgrade_ort",
+                    f"Upgrade onnxruntime to {first} or later (the first measured "
+                    "release that loads these stamps).",
+                    False,
+                    None,
+                )
+            )
         elif not first:
-            suggestions.append(Suggestion(
-                "upgrade_ort", "No measured onnxruntime release loads these stamps; lower the "
-                "IR version and convert the opset instead.", False, False))
+            fixes = (
+                " and ".join(
+                    x
+                    for x, bad in (
+                        ("lower the IR version", ir > ORT_RELEASES[-1].max_ir),
+                        (
+                            "convert the opset",
+                            (opset or 0) > ORT_RELEASES[-1].max_opset_with_env
+                            or (ml or 0) > ORT_RELEASES[-1].max_ml_opset,
+                        ),
+                    )
+                    if bad
+                )
+                or "re-export the model"
+            )
+            suggestions.append(
+                Suggestion(
+                    "upgrade_ort",
+                    f"No measured onnxruntime release loads these stamps; {fixes} instead.",
+                    False,
+                    False,
+                )
+            )
     if custom:
-        suggestions.append(Suggestion(
-            "custom_ops", f"Domains {', '.join(custom)} are not implemented by ONNX Runtime: "
-            "register the custom-op library that implements them "
-            "(SessionOptions.register_custom_ops_library) where you run the model.", False, None))
+        suggestions.append(
+            Suggestion(
+                "custom_ops",
+                f"Domains {', '.join(custom)} are not implemented by ONNX Runtime: "
+                "register the custom-op library that implements them "
+                "(SessionOptions.register_custom_ops_library) where you run the model.",
+                False,
+                None,
+            )
+        )
 
     return CompatVerdict(
         ir_version=ir,
         opsets=tuple((domain_label(o.domain), o.version) for o in proto.opset_import),
-        installed_ort=installed, installed_limits_assumed=assumed,
-        installed_loads=loads, installed_reasons=tuple(reasons), releases=releases,
-        newest_onnx=newest_onnx, min_ir_required=need_ir, flags=tuple(flags),
-        custom_domains=tuple(custom), op_problems=tuple(problems), suggestions=tuple(suggestions),
+        installed_ort=installed,
+        installed_limits_assumed=assumed,
+        installed_loads=loads,
+        installed_reasons=tuple(reasons),
+        releases=releases,
+        newest_onnx=newest_onnx,
+        min_ir_required=need_ir,
+        flags=tuple(flags),
+        custom_domains=tuple(custom),
+        op_problems=tuple(problems),
+        suggestions=tuple(suggestions),
     )

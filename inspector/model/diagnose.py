@@ -58,7 +58,8 @@ def run_checker(model: LoadedModel) -> str:
         for t in stripped:
             if t.name not in names:
                 skeleton.graph.input.append(
-                    onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+                    onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                )
     try:
         onnx.checker.check_model(skeleton, full_check=False)
     except Exception as exc:  # ValidationError and friends
@@ -68,9 +69,21 @@ def run_checker(model: LoadedModel) -> str:
 
 
 def _has_payload(t: onnx.TensorProto) -> bool:
-    return any(len(getattr(t, f)) for f in ("float_data", "int32_data", "int64_data",
-                                            "double_data", "uint64_data", "string_data")) \
-        or t.HasField("raw_data") or t.data_location == onnx.TensorProto.EXTERNAL
+    return (
+        any(
+            len(getattr(t, f))
+            for f in (
+                "float_data",
+                "int32_data",
+                "int64_data",
+                "double_data",
+                "uint64_data",
+                "string_data",
+            )
+        )
+        or t.HasField("raw_data")
+        or t.data_location == onnx.TensorProto.EXTERNAL
+    )
 
 
 def diagnose(
@@ -90,119 +103,273 @@ def diagnose(
 
     # Compatibility.
     if compat.installed_loads == "no":
-        add(Finding("error", "ort_refuses", "", f"onnxruntime {compat.installed_ort} will refuse "
-                    f"the model: {'; '.join(compat.installed_reasons)}.",
-                    " ".join(s.text for s in compat.suggestions) or "See the compatibility table."))
+        add(
+            Finding(
+                "error",
+                "ort_refuses",
+                "",
+                f"onnxruntime {compat.installed_ort} will refuse "
+                f"the model: {'; '.join(compat.installed_reasons)}.",
+                " ".join(s.text for s in compat.suggestions) or "See the compatibility table.",
+            )
+        )
     elif compat.installed_loads == "with_env":
-        add(Finding("warning", "ort_needs_env", "", "; ".join(compat.installed_reasons),
-                    "Set ALLOW_RELEASED_ONNX_OPSET_ONLY=0 where the model runs, or convert it."))
+        add(
+            Finding(
+                "warning",
+                "ort_needs_env",
+                "",
+                "; ".join(compat.installed_reasons),
+                "Set ALLOW_RELEASED_ONNX_OPSET_ONLY=0 where the model runs, or convert it.",
+            )
+        )
     for flag in compat.flags:
         add(Finding("warning", "stamp_too_new", "", flag, "Lower the stamp or convert the opset."))
     for p in compat.op_problems:
-        add(Finding("error", "unknown_op", f"{p.domain}::{p.op_type}",
-                    f"{p.op_type} ({p.nodes} nodes): {p.problem}.",
-                    "Check the exporter's opset setting, or provide the op as a function."))
+        add(
+            Finding(
+                "error",
+                "unknown_op",
+                f"{p.domain}::{p.op_type}",
+                f"{p.op_type} ({p.nodes} nodes): {p.problem}.",
+                "Check the exporter's opset setting, or provide the op as a function.",
+            )
+        )
     for domain in compat.custom_domains:
-        add(Finding("warning", "custom_domain", domain,
-                    f"Custom operator domain {domain!r}: ONNX Runtime needs a custom-op library "
-                    "for it.", "Register the library that implements these ops."))
+        add(
+            Finding(
+                "warning",
+                "custom_domain",
+                domain,
+                f"Custom operator domain {domain!r}: ONNX Runtime needs a custom-op library "
+                "for it.",
+                "Register the library that implements these ops.",
+            )
+        )
 
     # Structure.
     for issue in graph.issues:
         node = issue.nodes[0] if issue.nodes else ""
         if issue.kind == "dangling_input":
-            add(Finding("error", "dangling_input", node, f"Input {issue.tensor!r} of {node} is "
-                        "produced by no node, graph input or initializer.",
-                        "Re-export the model; a node or initializer is missing."))
+            add(
+                Finding(
+                    "error",
+                    "dangling_input",
+                    node,
+                    f"Input {issue.tensor!r} of {node} is "
+                    "produced by no node, graph input or initializer.",
+                    "Re-export the model; a node or initializer is missing.",
+                )
+            )
         elif issue.kind == "duplicate_output":
-            add(Finding("error", "duplicate_output", issue.tensor, f"Tensor {issue.tensor!r} is "
-                        f"produced more than once ({', '.join(issue.nodes) or 'and is a graph input'}).",
-                        "Rename one producer's output; ONNX graphs are single-assignment."))
+            add(
+                Finding(
+                    "error",
+                    "duplicate_output",
+                    issue.tensor,
+                    f"Tensor {issue.tensor!r} is "
+                    "produced more than once "
+                    f"({', '.join(issue.nodes) or 'and is a graph input'}).",
+                    "Rename one producer's output; ONNX graphs are single-assignment.",
+                )
+            )
         elif issue.kind == "cycle":
-            add(Finding("error", "cycle", node, f"Graph {issue.graph} has a cycle through "
-                        f"{len(issue.nodes)} nodes ({', '.join(issue.nodes[:5])}).",
-                        "ONNX graphs must be acyclic; re-export the model."))
+            add(
+                Finding(
+                    "error",
+                    "cycle",
+                    node,
+                    f"Graph {issue.graph} has a cycle through "
+                    f"{len(issue.nodes)} nodes ({', '.join(issue.nodes[:5])}).",
+                    "ONNX graphs must be acyclic; re-export the model.",
+                )
+            )
         elif issue.kind == "unsorted":
-            add(Finding("warning", "unsorted", node, f"Nodes of {issue.graph} are not in "
-                        "topological order (onnx's checker rejects this; ONNX Runtime sorts).",
-                        "Sort the nodes topologically before saving."))
+            add(
+                Finding(
+                    "warning",
+                    "unsorted",
+                    node,
+                    f"Nodes of {issue.graph} are not in "
+                    "topological order (onnx's checker rejects this; ONNX Runtime sorts).",
+                    "Sort the nodes topologically before saving.",
+                )
+            )
         elif issue.kind == "dead_node":
-            add(Finding("info", "dead_node", node, f"Output {issue.tensor!r} of {node} is never used.",
-                        "ONNX Runtime drops unused nodes; remove them to shrink the model."))
+            add(
+                Finding(
+                    "info",
+                    "dead_node",
+                    node,
+                    f"Output {issue.tensor!r} of {node} is never used.",
+                    "ONNX Runtime drops unused nodes; remove them to shrink the model.",
+                )
+            )
 
     # Export pitfalls.
     for vi in overview.inputs:
         if vi.dims and all(d.kind == "fixed" for d in vi.dims) and len(vi.dims) >= 2:
-            add(Finding("info", "fixed_dims", vi.name, f"Input {vi.name!r} has only fixed dims "
-                        f"{vi.shape_text}: the model accepts only this batch/sequence size.",
-                        "Export with dynamic axes (torch.onnx.export(..., dynamic_axes=...) or "
-                        "dynamic_shapes=...) if other sizes are needed."))
+            add(
+                Finding(
+                    "info",
+                    "fixed_dims",
+                    vi.name,
+                    f"Input {vi.name!r} has only fixed dims "
+                    f"{vi.shape_text}: the model accepts only this batch/sequence size.",
+                    "Export with dynamic axes (torch.onnx.export(..., dynamic_axes=...) or "
+                    "dynamic_shapes=...) if other sizes are needed.",
+                )
+            )
     for vi in (*overview.inputs, *overview.outputs):
         if vi.dtype == "DOUBLE":
-            add(Finding("warning", "float64_io", vi.name, f"{vi.name!r} is float64: many EPs "
-                        "have no double kernels, so nodes fall back to CPU and run slower.",
-                        "Export in float32 (model.float() before export)."))
+            add(
+                Finding(
+                    "warning",
+                    "float64_io",
+                    vi.name,
+                    f"{vi.name!r} is float64: many EPs "
+                    "have no double kernels, so nodes fall back to CPU and run slower.",
+                    "Export in float32 (model.float() before export).",
+                )
+            )
     for o in overview.opset_imports:
         if not o.used and o.domain not in ("", "ai.onnx"):
-            add(Finding("info", "unused_opset", domain_label(o.domain), f"Opset domain "
-                        f"{domain_label(o.domain)!r} (version {o.version}) is declared but no "
-                        "node uses it.", "Harmless; remove the import to simplify the model."))
+            add(
+                Finding(
+                    "info",
+                    "unused_opset",
+                    domain_label(o.domain),
+                    f"Opset domain "
+                    f"{domain_label(o.domain)!r} (version {o.version}) is declared but no "
+                    "node uses it.",
+                    "Harmless; remove the import to simplify the model.",
+                )
+            )
     if overview.initializers_listed_as_inputs:
         n = len(overview.initializers_listed_as_inputs)
-        add(Finding("warning", "initializer_as_input", overview.initializers_listed_as_inputs[0],
-                    f"{n} initializers are also graph inputs: ONNX Runtime treats them as "
-                    "overridable and will not constant-fold or fuse them.",
-                    "Remove them from graph.input (IR ≥ 4), e.g. onnxruntime's "
-                    "remove_initializer_from_input tool."))
+        add(
+            Finding(
+                "warning",
+                "initializer_as_input",
+                overview.initializers_listed_as_inputs[0],
+                f"{n} initializers are also graph inputs: ONNX Runtime treats them as "
+                "overridable and will not constant-fold or fuse them.",
+                "Remove them from graph.input (IR ≥ 4), e.g. onnxruntime's "
+                "remove_initializer_from_input tool.",
+            )
+        )
     flow = [n for n in graph.nodes if n.op_type in ("If", "Loop", "Scan") and n.domain == "ai.onnx"]
     if flow:
-        add(Finding("info", "control_flow", flow[0].id, f"{len(flow)} control-flow nodes "
-                    f"({', '.join(sorted({n.op_type for n in flow}))}): their bodies run as "
-                    "separate graphs, limit fusions and often stay on the CPU EP.",
-                    "If shapes are static, export with the control flow unrolled or traced."))
+        add(
+            Finding(
+                "info",
+                "control_flow",
+                flow[0].id,
+                f"{len(flow)} control-flow nodes "
+                f"({', '.join(sorted({n.op_type for n in flow}))}): their bodies run as "
+                "separate graphs, limit fusions and often stay on the CPU EP.",
+                "If shapes are static, export with the control flow unrolled or traced.",
+            )
+        )
     names = [n.name for n in graph.nodes]
     empty = sum(1 for n in names if not n)
     if empty:
-        add(Finding("info", "empty_node_names", "", f"{empty} nodes have no name; profiles will "
-                    "show them as <OpType>_<index>.", "Name nodes at export (ONNX Inspector "
-                    "assigns unique names for runs)."))
+        add(
+            Finding(
+                "info",
+                "empty_node_names",
+                "",
+                f"{empty} nodes have no name; profiles will show them as <OpType>_<index>.",
+                "Name nodes at export (ONNX Inspector assigns unique names for runs).",
+            )
+        )
     seen: dict[str, int] = {}
     for n in names:
         if n:
             seen[n] = seen.get(n, 0) + 1
     dupes = sorted(n for n, c in seen.items() if c > 1)
     if dupes:
-        add(Finding("warning", "duplicate_node_names", dupes[0], f"{len(dupes)} node names are "
-                    f"used more than once (e.g. {dupes[0]!r}); tools that key by name mix them up.",
-                    "Give nodes unique names."))
+        add(
+            Finding(
+                "warning",
+                "duplicate_node_names",
+                dupes[0],
+                f"{len(dupes)} node names are "
+                f"used more than once (e.g. {dupes[0]!r}); tools that key by name mix them up.",
+                "Give nodes unique names.",
+            )
+        )
     if overview.counts.bytes_inline >= LARGE_INLINE_BYTES:
-        add(Finding("warning", "large_inline", "", f"{overview.counts.bytes_inline:,} bytes of "
-                    "weights are stored inline; protobuf cannot save a model of 2 GiB or more.",
-                    "Save with onnx.save_model(..., save_as_external_data=True)."))
+        add(
+            Finding(
+                "warning",
+                "large_inline",
+                "",
+                f"{overview.counts.bytes_inline:,} bytes of "
+                "weights are stored inline; protobuf cannot save a model of 2 GiB or more.",
+                "Save with onnx.save_model(..., save_as_external_data=True).",
+            )
+        )
     sub = build_subgraphs(model)
     for cycle in sub.recursive_functions:
-        add(Finding("error", "recursive_function", cycle[0], f"Functions call each other in a "
-                    f"cycle: {' → '.join(cycle)}.", "ONNX forbids recursion; inline or rewrite."))
+        add(
+            Finding(
+                "error",
+                "recursive_function",
+                cycle[0],
+                f"Functions call each other in a cycle: {' → '.join(cycle)}.",
+                "ONNX forbids recursion; inline or rewrite.",
+            )
+        )
     for nid in sub.not_walked:
-        add(Finding("warning", "too_deep", nid, f"Bodies of {nid} are nested deeper than "
-                    f"{model.limits.max_subgraph_depth} levels and were not inspected.", ""))
+        add(
+            Finding(
+                "warning",
+                "too_deep",
+                nid,
+                f"Bodies of {nid} are nested deeper than "
+                f"{model.limits.max_subgraph_depth} levels and were not inspected.",
+                "",
+            )
+        )
 
     # External data.
     for t in external.tensors:
         if t.status == "ok":
             continue
         severity = "error" if not t.usable else "warning"
-        add(Finding(severity, f"external_{t.status}", t.tensor, f"{t.tensor}: {'; '.join(t.messages)}.",
-                    _external_fix(t.status)))
+        add(
+            Finding(
+                severity,
+                f"external_{t.status}",
+                t.tensor,
+                f"{t.tensor}: {'; '.join(t.messages)}.",
+                _external_fix(t.status),
+            )
+        )
 
     # Checker and shape inference (warnings only).
     checker = run_checker(model)
     if checker != "passed":
-        add(Finding("warning", "checker", "", f"onnx.checker: {checker}",
-                    "The checker and ONNX Runtime disagree on many real models; run it to be sure."))
+        add(
+            Finding(
+                "warning",
+                "checker",
+                "",
+                f"onnx.checker: {checker}",
+                "The checker and ONNX Runtime disagree on many real models; run it to be sure.",
+            )
+        )
     if not graph.shape_inference.ok:
-        add(Finding("warning", "shape_inference", "", f"Shape inference failed: "
-                    f"{graph.shape_inference.error}", "Shapes shown are partial."))
+        add(
+            Finding(
+                "warning",
+                "shape_inference",
+                "",
+                f"Shape inference failed: {graph.shape_inference.error}",
+                "Shapes shown are partial.",
+            )
+        )
     out.sort(key=lambda f: SEVERITIES.index(f.severity))
     return Diagnosis(tuple(out), checker)
 
@@ -211,7 +378,7 @@ def _external_fix(status: str) -> str:
     return {
         "missing_file": "Upload the data file together with the .onnx file (same names).",
         "unsafe_path": "Re-save the model with a plain relative location "
-                       "(onnx.save_model(..., location='weights.bin')).",
+        "(onnx.save_model(..., location='weights.bin')).",
         "out_of_range": "The data file is shorter than the model expects: copy it again.",
         "size_mismatch": "The reference does not match the tensor; re-save the model.",
         "no_length": "Re-save with onnx's external-data helpers, which write 'length'.",

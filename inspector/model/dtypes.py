@@ -8,21 +8,54 @@ TP = onnx.TensorProto
 
 #: Bits per element as stored in ``raw_data`` (sub-byte types are packed).
 BITS: dict[int, int] = {
-    TP.FLOAT: 32, TP.UINT8: 8, TP.INT8: 8, TP.UINT16: 16, TP.INT16: 16, TP.INT32: 32,
-    TP.INT64: 64, TP.BOOL: 8, TP.FLOAT16: 16, TP.DOUBLE: 64, TP.UINT32: 32, TP.UINT64: 64,
-    TP.COMPLEX64: 64, TP.COMPLEX128: 128, TP.BFLOAT16: 16, TP.FLOAT8E4M3FN: 8,
-    TP.FLOAT8E4M3FNUZ: 8, TP.FLOAT8E5M2: 8, TP.FLOAT8E5M2FNUZ: 8, TP.UINT4: 4, TP.INT4: 4,
+    TP.FLOAT: 32,
+    TP.UINT8: 8,
+    TP.INT8: 8,
+    TP.UINT16: 16,
+    TP.INT16: 16,
+    TP.INT32: 32,
+    TP.INT64: 64,
+    TP.BOOL: 8,
+    TP.FLOAT16: 16,
+    TP.DOUBLE: 64,
+    TP.UINT32: 32,
+    TP.UINT64: 64,
+    TP.COMPLEX64: 64,
+    TP.COMPLEX128: 128,
+    TP.BFLOAT16: 16,
+    TP.FLOAT8E4M3FN: 8,
+    TP.FLOAT8E4M3FNUZ: 8,
+    TP.FLOAT8E5M2: 8,
+    TP.FLOAT8E5M2FNUZ: 8,
+    TP.UINT4: 4,
+    TP.INT4: 4,
 }
-for _name, _bits in (("FLOAT4E2M1", 4), ("FLOAT8E8M0", 8), ("UINT2", 2), ("INT2", 2),
-                     ("FLOAT6E2M3", 6), ("FLOAT6E3M2", 6)):
+for _name, _bits in (
+    ("FLOAT4E2M1", 4),
+    ("FLOAT8E8M0", 8),
+    ("UINT2", 2),
+    ("INT2", 2),
+    ("FLOAT6E2M3", 6),
+    ("FLOAT6E3M2", 6),
+):
     if _name in TP.DataType.keys():
         BITS[TP.DataType.Value(_name)] = _bits
 
 #: The IR version that introduced each element type (from the history in onnx.proto).
 MIN_IR: dict[str, int] = {
-    "BFLOAT16": 4, "FLOAT8E4M3FN": 9, "FLOAT8E4M3FNUZ": 9, "FLOAT8E5M2": 9,
-    "FLOAT8E5M2FNUZ": 9, "UINT4": 10, "INT4": 10, "FLOAT4E2M1": 11, "FLOAT8E8M0": 12,
-    "UINT2": 13, "INT2": 13, "FLOAT6E2M3": 14, "FLOAT6E3M2": 14,
+    "BFLOAT16": 4,
+    "FLOAT8E4M3FN": 9,
+    "FLOAT8E4M3FNUZ": 9,
+    "FLOAT8E5M2": 9,
+    "FLOAT8E5M2FNUZ": 9,
+    "UINT4": 10,
+    "INT4": 10,
+    "FLOAT4E2M1": 11,
+    "FLOAT8E8M0": 12,
+    "UINT2": 13,
+    "INT2": 13,
+    "FLOAT6E2M3": 14,
+    "FLOAT6E3M2": 14,
 }
 
 

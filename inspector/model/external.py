@@ -25,10 +25,25 @@ from inspector.records import Record
 KNOWN_KEYS = {"location", "offset", "length", "checksum", "basepath"}
 
 #: Severity of each status, worst last; a tensor's status is its worst finding.
-STATUS_ORDER = ("ok", "no_length", "unknown_key", "size_mismatch", "out_of_range",
-                "bad_number", "missing_file", "unsafe_path", "no_location")
-ERROR_STATUSES = {"size_mismatch", "out_of_range", "bad_number", "missing_file",
-                  "unsafe_path", "no_location"}
+STATUS_ORDER = (
+    "ok",
+    "no_length",
+    "unknown_key",
+    "size_mismatch",
+    "out_of_range",
+    "bad_number",
+    "missing_file",
+    "unsafe_path",
+    "no_location",
+)
+ERROR_STATUSES = {
+    "size_mismatch",
+    "out_of_range",
+    "bad_number",
+    "missing_file",
+    "unsafe_path",
+    "no_location",
+}
 
 
 @dataclass(frozen=True)
@@ -138,19 +153,36 @@ def check_tensor(model: LoadedModel, key: str, graph: str, t: onnx.TensorProto) 
         start = offset or 0
         span = length if length is not None else max(size - start, 0)
         if start + span > size or start > size:
-            flag("out_of_range", f"bytes {start:,}..{start + span:,} lie beyond the end of "
-                 f"{file!r} ({size:,} bytes)")
+            flag(
+                "out_of_range",
+                f"bytes {start:,}..{start + span:,} lie beyond the end of "
+                f"{file!r} ({size:,} bytes)",
+            )
         elif span != expected and t.data_type != onnx.TensorProto.STRING:
-            flag("size_mismatch", f"{span:,} bytes referenced but {dtype_name(t.data_type)} "
-                 f"{list(t.dims)} needs {expected:,}")
+            flag(
+                "size_mismatch",
+                f"{span:,} bytes referenced but {dtype_name(t.data_type)} "
+                f"{list(t.dims)} needs {expected:,}",
+            )
     elif size is not None and length is not None and length != expected:
-        flag("size_mismatch", f"length {length:,} but {dtype_name(t.data_type)} "
-             f"{list(t.dims)} needs {expected:,}")
+        flag(
+            "size_mismatch",
+            f"length {length:,} but {dtype_name(t.data_type)} {list(t.dims)} needs {expected:,}",
+        )
     status = max(statuses, key=STATUS_ORDER.index) if statuses else "ok"
     return ExternalTensor(
-        key=key, tensor=t.name, graph=graph, dtype=dtype_name(t.data_type), shape=tuple(t.dims),
-        location=location, file=file, offset=offset, length=length, expected_bytes=expected,
-        status=status, messages=tuple(messages),
+        key=key,
+        tensor=t.name,
+        graph=graph,
+        dtype=dtype_name(t.data_type),
+        shape=tuple(t.dims),
+        location=location,
+        file=file,
+        offset=offset,
+        length=length,
+        expected_bytes=expected,
+        status=status,
+        messages=tuple(messages),
     )
 
 
@@ -182,14 +214,19 @@ def build_external_data(model: LoadedModel) -> ExternalDataReport:
     for name, tensors in sorted(by_file.items()):
         size = model.companions.size(name)
         ranges = sorted(
-            (r.offset or 0, (r.offset or 0) + (r.length if r.length is not None else r.expected_bytes), r.key)
-            for r in tensors if r.offset is not None
+            (
+                r.offset or 0,
+                (r.offset or 0) + (r.length if r.length is not None else r.expected_bytes),
+                r.key,
+            )
+            for r in tensors
+            if r.offset is not None
         )
         overlaps = []
         covered = 0
         reach = 0
         for i, (start, end, key) in enumerate(ranges):
-            for other_start, other_end, other_key in ranges[i + 1:]:
+            for other_start, _, other_key in ranges[i + 1 :]:
                 if other_start >= end:
                     break
                 overlaps.append((key, other_key))
@@ -200,7 +237,8 @@ def build_external_data(model: LoadedModel) -> ExternalDataReport:
         files.append(ExternalFile(name, size, len(tensors), referenced, tuple(overlaps), gap, True))
     model_name = model.name
     unreferenced = tuple(
-        n for n in model.companions.names()
+        n
+        for n in model.companions.names()
         if n not in by_file and n != model_name and not n.endswith(".onnx")
     )
     errors = sum(1 for r in rows if not r.usable)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import onnx
-import pandas as pd
 
+from inspector.model.dtypes import dtype_name
 from inspector.model.load import LoadedModel
 from inspector.model.overview import domain_label, type_info
 from inspector.model.skeleton import make_skeleton
 from inspector.model.walk import Scope, WalkResult, subgraph_attributes, walk
 from inspector.records import Record, rows_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 AT = onnx.AttributeProto
 
@@ -63,9 +67,14 @@ class GraphRecord(Record):
         """The node table as a DataFrame (tuples joined as text)."""
         return rows_frame(self.nodes)
 
-    def filter(self, name: str | None = None, op_type: str | None = None,
-               domain: str | None = None, shape: str | None = None,
-               graph: str | None = None) -> tuple[NodeRow, ...]:
+    def filter(
+        self,
+        name: str | None = None,
+        op_type: str | None = None,
+        domain: str | None = None,
+        shape: str | None = None,
+        graph: str | None = None,
+    ) -> tuple[NodeRow, ...]:
         """Nodes matching all given filters: case-insensitive substring for ``name`` and
         ``shape`` (e.g. ``"1x3x224"``), exact ``op_type``, ``domain`` (``"ai.onnx"`` for the
         default domain) and graph id."""
@@ -102,7 +111,7 @@ def _attr_value(a: onnx.AttributeProto) -> str:
     if t == AT.STRING:
         return repr(a.s.decode("utf-8", "backslashreplace"))
     if t == AT.TENSOR:
-        return f"<tensor {onnx.TensorProto.DataType.Name(a.t.data_type) if a.t.data_type in onnx.TensorProto.DataType.values() else a.t.data_type} {list(a.t.dims)}>"
+        return f"<tensor {dtype_name(a.t.data_type)} {list(a.t.dims)}>"
     if t == AT.GRAPH:
         return f"<graph {len(a.g.node)} nodes>"
     if t == AT.FLOATS:
@@ -139,7 +148,9 @@ def infer_shapes(model: LoadedModel) -> tuple[dict[str, str], ShapeInference]:
     except Exception as exc:  # onnx raises InferenceError, ValidationError, RuntimeError...
         error = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
         try:
-            inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=False, data_prop=False)
+            inferred = onnx.shape_inference.infer_shapes(
+                skeleton, strict_mode=False, data_prop=False
+            )
         except Exception:
             inferred = skeleton
     shapes: dict[str, str] = {}
@@ -151,7 +162,10 @@ def infer_shapes(model: LoadedModel) -> tuple[dict[str, str], ShapeInference]:
                 info = type_info(vi.name, vi.type)
                 shapes.setdefault(vi.name, f"{info.dtype}{info.shape_text}")
         for t in g.initializer:
-            shapes.setdefault(t.name, f"{onnx.TensorProto.DataType.Name(t.data_type) if t.data_type in onnx.TensorProto.DataType.values() else t.data_type}[{', '.join(map(str, t.dims))}]")
+            shapes.setdefault(
+                t.name,
+                f"{dtype_name(t.data_type)}[{', '.join(map(str, t.dims))}]",
+            )
         for node in g.node:
             graphs.extend(body for _, body in subgraph_attributes(node))
     total = typed = 0
@@ -232,7 +246,8 @@ def _implicit_inputs(node: onnx.NodeProto) -> list[str]:
     """Names a node's bodies read from the enclosing graph (not produced inside the body)."""
     out: list[str] = []
     stack: list[tuple[onnx.GraphProto, frozenset[str]]] = [
-        (g, frozenset()) for _, g in subgraph_attributes(node)]
+        (g, frozenset()) for _, g in subgraph_attributes(node)
+    ]
     while stack:
         g, inherited = stack.pop()
         local = set(inherited) | {v.name for v in g.input} | {t.name for t in g.initializer}
@@ -258,15 +273,27 @@ def build_graph(model: LoadedModel, walked: WalkResult | None = None) -> GraphRe
     for scope in walked.scopes:
         ids = [scope.node_id(i) for i in range(len(scope.nodes))]
         for i, node in enumerate(scope.nodes):
-            op = node.op_type if not node.domain or node.domain == "ai.onnx" else f"{node.domain}::{node.op_type}"
+            op = (
+                node.op_type
+                if not node.domain or node.domain == "ai.onnx"
+                else f"{node.domain}::{node.op_type}"
+            )
             histogram[op] += 1
-            rows.append(NodeRow(
-                id=ids[i], name=node.name, op_type=node.op_type, domain=domain_label(node.domain),
-                graph=scope.id, depth=scope.depth, inputs=tuple(node.input),
-                outputs=tuple(node.output), attributes=attribute_summary(node, max_chars),
-                subgraphs=sum(1 for _ in subgraph_attributes(node)),
-                output_shapes=tuple(shapes.get(o, "") for o in node.output),
-            ))
+            rows.append(
+                NodeRow(
+                    id=ids[i],
+                    name=node.name,
+                    op_type=node.op_type,
+                    domain=domain_label(node.domain),
+                    graph=scope.id,
+                    depth=scope.depth,
+                    inputs=tuple(node.input),
+                    outputs=tuple(node.output),
+                    attributes=attribute_summary(node, max_chars),
+                    subgraphs=sum(1 for _ in subgraph_attributes(node)),
+                    output_shapes=tuple(shapes.get(o, "") for o in node.output),
+                )
+            )
         # Names visible to this scope from its ancestors (for subgraph dangling checks).
         outer: set[str] = set()
         if scope.parent_node is not None:

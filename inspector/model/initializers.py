@@ -21,8 +21,16 @@ from inspector.model.overview import declared_bytes, tensor_elements
 from inspector.model.walk import walk
 from inspector.records import Record
 
-_CONSTANT_VALUE_ATTRS = ("value", "value_float", "value_floats", "value_int", "value_ints",
-                         "value_string", "value_strings", "sparse_value")
+_CONSTANT_VALUE_ATTRS = (
+    "value",
+    "value_float",
+    "value_floats",
+    "value_int",
+    "value_ints",
+    "value_string",
+    "value_strings",
+    "sparse_value",
+)
 
 
 @dataclass(frozen=True)
@@ -66,17 +74,26 @@ class InitializerTable(Record):
     total_elements: int
 
 
-def _tensors(model: LoadedModel) -> list[tuple[InitializerRow, onnx.TensorProto | None, onnx.AttributeProto | None]]:
+def _tensors(
+    model: LoadedModel,
+) -> list[tuple[InitializerRow, onnx.TensorProto | None, onnx.AttributeProto | None]]:
     out = []
     for scope in walk(model.proto, model.limits).scopes:
         if scope.graph is not None:
             for t in scope.graph.initializer:
-                out.append((_row(f"{scope.id}/{t.name}", t.name, "initializer", scope.id, t), t, None))
+                out.append(
+                    (_row(f"{scope.id}/{t.name}", t.name, "initializer", scope.id, t), t, None)
+                )
             for sp in scope.graph.sparse_initializer:
                 t = sp.values
                 row = _row(f"{scope.id}/{t.name}", t.name, "sparse_initializer", scope.id, t)
-                row = InitializerRow(**{**row.__dict__, "shape": tuple(sp.dims),
-                                        "elements": int(np.prod(sp.dims)) if sp.dims else 1})
+                row = InitializerRow(
+                    **{
+                        **row.__dict__,
+                        "shape": tuple(sp.dims),
+                        "elements": int(np.prod(sp.dims)) if sp.dims else 1,
+                    }
+                )
                 out.append((row, t, None))
         for i, node in enumerate(scope.nodes):
             if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
@@ -98,21 +115,48 @@ def _tensors(model: LoadedModel) -> list[tuple[InitializerRow, onnx.TensorProto 
 
 def _row(key: str, name: str, source: str, graph: str, t: onnx.TensorProto) -> InitializerRow:
     external = t.data_location == onnx.TensorProto.EXTERNAL
-    location = next((e.value for e in t.external_data if e.key == "location"), "") if external else ""
-    return InitializerRow(key, name, source, graph, dtype_name(t.data_type), tuple(t.dims),
-                          max(tensor_elements(t), 0), declared_bytes(t),
-                          "external" if external else "inline", location)
+    location = (
+        next((e.value for e in t.external_data if e.key == "location"), "") if external else ""
+    )
+    return InitializerRow(
+        key,
+        name,
+        source,
+        graph,
+        dtype_name(t.data_type),
+        tuple(t.dims),
+        max(tensor_elements(t), 0),
+        declared_bytes(t),
+        "external" if external else "inline",
+        location,
+    )
 
 
 def _attr_row(key: str, name: str, graph: str, attr: onnx.AttributeProto) -> InitializerRow:
     values = _attr_array(attr)
-    return InitializerRow(key, name, "Constant", graph, _attr_dtype(attr), tuple(values.shape),
-                          int(values.size), int(values.nbytes), "inline", "")
+    return InitializerRow(
+        key,
+        name,
+        "Constant",
+        graph,
+        _attr_dtype(attr),
+        tuple(values.shape),
+        int(values.size),
+        int(values.nbytes),
+        "inline",
+        "",
+    )
 
 
 def _attr_dtype(attr: onnx.AttributeProto) -> str:
-    return {"value_float": "FLOAT", "value_floats": "FLOAT", "value_int": "INT64",
-            "value_ints": "INT64", "value_string": "STRING", "value_strings": "STRING"}[attr.name]
+    return {
+        "value_float": "FLOAT",
+        "value_floats": "FLOAT",
+        "value_int": "INT64",
+        "value_ints": "INT64",
+        "value_string": "STRING",
+        "value_strings": "STRING",
+    }[attr.name]
 
 
 def _attr_array(attr: onnx.AttributeProto) -> np.ndarray:
@@ -146,8 +190,10 @@ def tensor_array(model: LoadedModel, key: str) -> np.ndarray:
         return _attr_array(attr)
     assert t is not None
     if row.bytes > model.limits.max_stats_tensor_bytes:
-        raise ValueError(f"{row.bytes:,} bytes is over the max_stats_tensor_bytes limit "
-                         f"({model.limits.max_stats_tensor_bytes:,})")
+        raise ValueError(
+            f"{row.bytes:,} bytes is over the max_stats_tensor_bytes limit "
+            f"({model.limits.max_stats_tensor_bytes:,})"
+        )
     if t.data_location == onnx.TensorProto.EXTERNAL:
         check = check_tensor(model, row.key, row.graph, t)
         if not check.usable:
@@ -169,22 +215,33 @@ def _check_payload(t: onnx.TensorProto) -> None:
     """Refuse a payload whose size disagrees with dtype × dims (to_array may misread it)."""
     if t.data_type == onnx.TensorProto.STRING:
         if len(t.string_data) != tensor_elements(t):
-            raise ValueError(f"{len(t.string_data)} strings stored, shape needs {tensor_elements(t)}")
+            raise ValueError(
+                f"{len(t.string_data)} strings stored, shape needs {tensor_elements(t)}"
+            )
         return
     expected = declared_bytes(t)
     if t.HasField("raw_data"):
         if len(t.raw_data) != expected:
-            raise ValueError(f"raw_data holds {len(t.raw_data):,} bytes but {dtype_name(t.data_type)} "
-                             f"{list(t.dims)} needs {expected:,}")
+            raise ValueError(
+                f"raw_data holds {len(t.raw_data):,} bytes but {dtype_name(t.data_type)} "
+                f"{list(t.dims)} needs {expected:,}"
+            )
         return
     n = tensor_elements(t)
-    stored = max(len(t.float_data), len(t.int32_data), len(t.int64_data), len(t.double_data),
-                 len(t.uint64_data))
+    stored = max(
+        len(t.float_data),
+        len(t.int32_data),
+        len(t.int64_data),
+        len(t.double_data),
+        len(t.uint64_data),
+    )
     if n and stored == 0:
         raise ValueError("the tensor has no data (no raw_data and no typed values)")
 
 
-def _find(model: LoadedModel, key: str) -> tuple[InitializerRow, onnx.TensorProto | None, onnx.AttributeProto | None]:
+def _find(
+    model: LoadedModel, key: str
+) -> tuple[InitializerRow, onnx.TensorProto | None, onnx.AttributeProto | None]:
     entries = _tensors(model)
     for entry in entries:
         if entry[0].key == key:
@@ -199,8 +256,24 @@ def tensor_stats(model: LoadedModel, key: str, bins: int | None = None) -> Tenso
     """Statistics and a histogram for one weight. Decoding problems are returned in ``error``."""
     row, _, _ = _find(model, key)
     bins = bins or model.limits.histogram_bins
-    empty = TensorStats(row.key, row.dtype, row.shape, row.elements, None, None, None, None,
-                        None, 0, 0, (), (), (), 0, "")
+    empty = TensorStats(
+        row.key,
+        row.dtype,
+        row.shape,
+        row.elements,
+        None,
+        None,
+        None,
+        None,
+        None,
+        0,
+        0,
+        (),
+        (),
+        (),
+        0,
+        "",
+    )
     try:
         values = tensor_array(model, row.key)
     except (ValueError, TypeError, OverflowError) as exc:
@@ -218,8 +291,14 @@ def tensor_stats(model: LoadedModel, key: str, bins: int | None = None) -> Tenso
                     item = item.decode("utf-8", "backslashreplace")
             preview.append(str(item)[:200])
         all_invalid = sum(1 for x in values.reshape(-1) if isinstance(x, bytes) and not _utf8(x))
-        return TensorStats(**{**empty.__dict__, "count": int(values.size), "preview": tuple(preview),
-                              "invalid_utf8": all_invalid})
+        return TensorStats(
+            **{
+                **empty.__dict__,
+                "count": int(values.size),
+                "preview": tuple(preview),
+                "invalid_utf8": all_invalid,
+            }
+        )
     flat = values.reshape(-1)
     if values.dtype.kind == "c":
         flat = np.abs(flat)
@@ -233,14 +312,22 @@ def tensor_stats(model: LoadedModel, key: str, bins: int | None = None) -> Tenso
         hist, edge = np.histogram(finite, bins=bins)
         counts, edges = tuple(int(c) for c in hist), tuple(float(e) for e in edge)
     return TensorStats(
-        key=row.key, dtype=row.dtype, shape=row.shape, count=int(flat.size),
+        key=row.key,
+        dtype=row.dtype,
+        shape=row.shape,
+        count=int(flat.size),
         min=float(finite.min()) if finite.size else None,
         max=float(finite.max()) if finite.size else None,
         mean=float(finite.mean()) if finite.size else None,
         std=float(finite.std()) if finite.size else None,
         zero_fraction=float((as_float == 0).mean()) if flat.size else None,
-        nan_count=nan, inf_count=inf, histogram_counts=counts, histogram_edges=edges,
-        preview=tuple(_fmt(v) for v in flat[:20]), invalid_utf8=0, error="",
+        nan_count=nan,
+        inf_count=inf,
+        histogram_counts=counts,
+        histogram_edges=edges,
+        preview=tuple(_fmt(v) for v in flat[:20]),
+        invalid_utf8=0,
+        error="",
     )
 
 

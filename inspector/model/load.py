@@ -30,8 +30,12 @@ _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"GIF8", "a GIF image"),
     (0, b"%PDF", "a PDF document"),
     (0, b"\x93NUMPY", "a NumPy .npy array (inputs go to the run lab, not here)"),
-    (0, b"PK\x03\x04", "a ZIP archive (a PyTorch checkpoint, .npz or zipped model?) — "
-     "extract the .onnx file and upload it with its data files"),
+    (
+        0,
+        b"PK\x03\x04",
+        "a ZIP archive (a PyTorch checkpoint, .npz or zipped model?) — "
+        "extract the .onnx file and upload it with its data files",
+    ),
     (0, b"\x1f\x8b", "a gzip-compressed file — decompress it first"),
     (0, b"\x89HDF", "an HDF5 file (a Keras .h5 model?) — convert it to ONNX first"),
     (4, b"TFL3", "a TensorFlow Lite model — convert it with tf2onnx first"),
@@ -132,7 +136,9 @@ def _check_size(size: int, name: str, limits: Limits) -> None:
         )
 
 
-def parse_model_bytes(data: bytes, name: str = "model.onnx", limits: Limits = DEFAULT_LIMITS) -> onnx.ModelProto:
+def parse_model_bytes(
+    data: bytes, name: str = "model.onnx", limits: Limits = DEFAULT_LIMITS
+) -> onnx.ModelProto:
     """Parse binary protobuf into a ``ModelProto`` or raise a specific :class:`ModelLoadError`."""
     if not data:
         raise ModelLoadError(f"{name} is empty (0 bytes).")
@@ -161,6 +167,13 @@ def _sniff(data: bytes) -> str | None:
         return "JSON text (an ONNX model must be the binary .onnx file, not its JSON form)"
     if head.startswith(b"ir_version") or head.startswith(b"<"):
         return "text (an ONNX model must be the binary .onnx file)"
+    sample = data[:512]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return "a text file (an ONNX model is a binary protobuf file)"
     return None
 
 
@@ -209,7 +222,8 @@ def _explain_parse_failure(data: bytes, name: str, error: str, limits: Limits) -
         return (
             f"{name} is truncated: it has {len(data):,} bytes but a field that starts at byte "
             f"{result.offset:,} ({result.field_path}) needs at least {result.declared_end:,} "
-            f"({missing:,} byte{'' if missing == 1 else 's'} missing). The upload or copy was probably cut short; "
+            f"({missing:,} byte{'' if missing == 1 else 's'} missing). "
+            "The upload or copy was probably cut short; "
             "transfer the file again."
         )
     where = f" at byte {result.offset:,}" if result.verdict == "corrupt" else ""

@@ -107,7 +107,9 @@ def type_info(name: str, tp: onnx.TypeProto, doc: str = "") -> ValueInfo:
         return ValueInfo(name, "optional", f"optional({inner.dtype})", inner.dims, doc)
     if which == "map_type":
         value = type_info(name, tp.map_type.value_type)
-        return ValueInfo(name, "map", f"map({dtype_name(tp.map_type.key_type)}, {value.dtype})", None, doc)
+        return ValueInfo(
+            name, "map", f"map({dtype_name(tp.map_type.key_type)}, {value.dtype})", None, doc
+        )
     return ValueInfo(name, "unknown", "unknown", None, doc)
 
 
@@ -146,8 +148,12 @@ def build_overview(model: LoadedModel) -> Overview:
             usage[node.domain if node.domain != "ai.onnx" else ""] += 1
     # A node calling a model-local function counts as a use of the function's domain only.
     opsets = tuple(
-        OpsetImport(o.domain, o.version, usage.get(o.domain if o.domain != "ai.onnx" else "", 0),
-                    usage.get(o.domain if o.domain != "ai.onnx" else "", 0) > 0)
+        OpsetImport(
+            o.domain,
+            o.version,
+            usage.get(o.domain if o.domain != "ai.onnx" else "", 0),
+            usage.get(o.domain if o.domain != "ai.onnx" else "", 0) > 0,
+        )
         for o in proto.opset_import
     )
 

@@ -13,6 +13,7 @@ import onnx
 
 from inspector.model.walk import iter_tensors
 
+
 def make_skeleton(model: onnx.ModelProto, max_inline_bytes: int) -> onnx.ModelProto:
     """Copy of ``model`` where every tensor over ``max_inline_bytes`` (and every external one)
     has no values. Shapes, types and names are unchanged. The input is not modified."""

@@ -55,13 +55,27 @@ def build_subgraphs(model: LoadedModel, walked: WalkResult | None = None) -> Sub
         if s.parent_node:
             parent = by_id[parent_of[s.id]]
             owner_op = parent.nodes[int(s.parent_node.rsplit(":", 1)[1])].op_type
-        rows.append(SubgraphRow(
-            id=s.id, kind=s.kind, parent=parent_of.get(s.id, ""), owner_node=s.parent_node or "",
-            owner_op=owner_op, attribute=s.attribute or "", depth=s.depth, nodes=len(s.nodes),
-            nodes_nested=nested[s.id], inputs=s.inputs, outputs=s.outputs,
-        ))
-    return SubgraphTree(tuple(rows), max((r.depth for r in rows), default=0),
-                        function_cycles(model), walked.truncated_at)
+        rows.append(
+            SubgraphRow(
+                id=s.id,
+                kind=s.kind,
+                parent=parent_of.get(s.id, ""),
+                owner_node=s.parent_node or "",
+                owner_op=owner_op,
+                attribute=s.attribute or "",
+                depth=s.depth,
+                nodes=len(s.nodes),
+                nodes_nested=nested[s.id],
+                inputs=s.inputs,
+                outputs=s.outputs,
+            )
+        )
+    return SubgraphTree(
+        tuple(rows),
+        max((r.depth for r in rows), default=0),
+        function_cycles(model),
+        walked.truncated_at,
+    )
 
 
 def function_cycles(model: LoadedModel) -> tuple[tuple[str, ...], ...]:
@@ -88,23 +102,23 @@ def function_cycles(model: LoadedModel) -> tuple[tuple[str, ...], ...]:
         calls[key] = targets
     cycles: list[tuple[str, ...]] = []
     seen: set[frozenset] = set()
-    for start in calls:  # functions are few: a DFS per function is fine
-        path: list[tuple] = []
+    limit = model.limits.max_subgraph_depth
 
-        def dfs(key: tuple) -> None:
-            if key in path:
-                cycle = path[path.index(key):]
-                marker = frozenset(cycle)
-                if marker not in seen:
-                    seen.add(marker)
-                    cycles.append(tuple(function_scope_id(functions[k]) for k in cycle))
-                return
-            if len(path) > model.limits.max_subgraph_depth:
-                return
-            path.append(key)
-            for nxt in calls.get(key, ()):
-                dfs(nxt)
-            path.pop()
+    def dfs(key: tuple, path: list[tuple]) -> None:
+        if key in path:
+            cycle = path[path.index(key) :]
+            marker = frozenset(cycle)
+            if marker not in seen:
+                seen.add(marker)
+                cycles.append(tuple(function_scope_id(functions[k]) for k in cycle))
+            return
+        if len(path) > limit:
+            return
+        path.append(key)
+        for nxt in calls.get(key, ()):
+            dfs(nxt, path)
+        path.pop()
 
-        dfs(start)
+    for start in calls:  # functions are few: a DFS from each is fine
+        dfs(start, [])
     return tuple(cycles)

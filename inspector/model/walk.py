@@ -67,10 +67,25 @@ def walk(model: onnx.ModelProto, limits: Limits = DEFAULT_LIMITS) -> WalkResult:
     scopes: list[Scope] = []
     truncated: list[str] = []
 
-    def visit_graph(graph: onnx.GraphProto, sid: str, kind: str, depth: int,
-                    parent: str | None, attr: str | None) -> None:
-        scope = Scope(sid, kind, depth, parent, attr, tuple(graph.node),
-                      tuple(v.name for v in graph.input), tuple(v.name for v in graph.output), graph)
+    def visit_graph(
+        graph: onnx.GraphProto,
+        sid: str,
+        kind: str,
+        depth: int,
+        parent: str | None,
+        attr: str | None,
+    ) -> None:
+        scope = Scope(
+            sid,
+            kind,
+            depth,
+            parent,
+            attr,
+            tuple(graph.node),
+            tuple(v.name for v in graph.input),
+            tuple(v.name for v in graph.output),
+            graph,
+        )
         scopes.append(scope)
         visit_bodies(scope)
 
@@ -88,8 +103,18 @@ def walk(model: onnx.ModelProto, limits: Limits = DEFAULT_LIMITS) -> WalkResult:
 
     visit_graph(model.graph, "main", "main", 0, None, None)
     for fn in model.functions:
-        scope = Scope(function_scope_id(fn), "function", 0, None, None, tuple(fn.node),
-                      tuple(fn.input), tuple(fn.output), None, fn)
+        scope = Scope(
+            function_scope_id(fn),
+            "function",
+            0,
+            None,
+            None,
+            tuple(fn.node),
+            tuple(fn.input),
+            tuple(fn.output),
+            None,
+            fn,
+        )
         scopes.append(scope)
         visit_bodies(scope)
     return WalkResult(tuple(scopes), tuple(truncated))

@@ -16,10 +16,14 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 PROTOBUF_MAX_DEPTH = 100
 _LEN, _VARINT, _I64, _I32 = 2, 0, 1, 5
 _WIRE_FOR_TYPE = {
-    FieldDescriptor.TYPE_DOUBLE: _I64, FieldDescriptor.TYPE_FIXED64: _I64,
-    FieldDescriptor.TYPE_SFIXED64: _I64, FieldDescriptor.TYPE_FLOAT: _I32,
-    FieldDescriptor.TYPE_FIXED32: _I32, FieldDescriptor.TYPE_SFIXED32: _I32,
-    FieldDescriptor.TYPE_STRING: _LEN, FieldDescriptor.TYPE_BYTES: _LEN,
+    FieldDescriptor.TYPE_DOUBLE: _I64,
+    FieldDescriptor.TYPE_FIXED64: _I64,
+    FieldDescriptor.TYPE_SFIXED64: _I64,
+    FieldDescriptor.TYPE_FLOAT: _I32,
+    FieldDescriptor.TYPE_FIXED32: _I32,
+    FieldDescriptor.TYPE_SFIXED32: _I32,
+    FieldDescriptor.TYPE_STRING: _LEN,
+    FieldDescriptor.TYPE_BYTES: _LEN,
     FieldDescriptor.TYPE_MESSAGE: _LEN,
 }
 
@@ -40,7 +44,11 @@ class _Stop(Exception):
     def __init__(self, verdict: str, offset: int, detail: str, declared_end: int = 0) -> None:
         super().__init__(detail)
         self.verdict, self.offset, self.detail, self.declared_end = (
-            verdict, offset, detail, declared_end)
+            verdict,
+            offset,
+            detail,
+            declared_end,
+        )
 
 
 def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
@@ -82,22 +90,34 @@ def scan(data: bytes | memoryview, descriptor: Descriptor, max_fields: int) -> W
             tag, pos = _varint(buf, pos, end)
             number, wire = tag >> 3, tag & 7
             if number == 0 or wire not in (_VARINT, _I64, _LEN, _I32):
-                raise _Stop("corrupt", tag_at, f"invalid field tag {tag} (field {number}, wire type {wire})")
+                raise _Stop(
+                    "corrupt", tag_at, f"invalid field tag {tag} (field {number}, wire type {wire})"
+                )
             fd = desc.fields_by_number.get(number)
             if fd is None:
-                raise _Stop("corrupt", tag_at, f"field number {number} is not part of {desc.full_name}")
+                raise _Stop(
+                    "corrupt", tag_at, f"field number {number} is not part of {desc.full_name}"
+                )
             expected = _WIRE_FOR_TYPE.get(fd.type, _VARINT)
             packed_ok = wire == _LEN and fd.is_repeated
             if wire != expected and not packed_ok:
-                raise _Stop("corrupt", tag_at, f"{desc.full_name}.{fd.name} has wire type {wire}, expected {expected}")
+                raise _Stop(
+                    "corrupt",
+                    tag_at,
+                    f"{desc.full_name}.{fd.name} has wire type {wire}, expected {expected}",
+                )
             known += 1
             if wire == _VARINT:
                 _, pos = _varint(buf, pos, end)
             elif wire in (_I64, _I32):
                 size = 8 if wire == _I64 else 4
                 if pos + size > end:
-                    raise _Stop("truncated" if end == file_end else "corrupt", tag_at,
-                                f"{desc.full_name}.{fd.name} runs past the end", pos + size)
+                    raise _Stop(
+                        "truncated" if end == file_end else "corrupt",
+                        tag_at,
+                        f"{desc.full_name}.{fd.name} runs past the end",
+                        pos + size,
+                    )
                 pos += size
             else:
                 length, pos = _varint(buf, pos, end)
@@ -112,13 +132,17 @@ def scan(data: bytes | memoryview, descriptor: Descriptor, max_fields: int) -> W
                     raise _Stop("truncated", tag_at, f"{label} runs past the end", pos + length)
                 if fd.type == FieldDescriptor.TYPE_MESSAGE and not packed_ok:
                     if len(stack) >= PROTOBUF_MAX_DEPTH:
-                        raise _Stop("too_deep", tag_at, f"nesting deeper than {PROTOBUF_MAX_DEPTH} messages")
+                        raise _Stop(
+                            "too_deep", tag_at, f"nesting deeper than {PROTOBUF_MAX_DEPTH} messages"
+                        )
                     stack.append((pos + length, fd.message_type, label))
                 else:
                     pos += length
         return WireScan("ok", file_end, known_fields=known)
     except _Stop as stop:
-        return WireScan(stop.verdict, stop.offset, _path(stack), stop.declared_end, known, stop.detail)
+        return WireScan(
+            stop.verdict, stop.offset, _path(stack), stop.declared_end, known, stop.detail
+        )
 
 
 def _check_partial(buf: memoryview, pos: int, end: int, stack: list, budget: int) -> None:
@@ -127,7 +151,10 @@ def _check_partial(buf: memoryview, pos: int, end: int, stack: list, budget: int
     inner = scan(buf[pos:end], desc, max(budget, 1))
     if inner.verdict == "corrupt":
         raise _Stop("corrupt", pos + inner.offset, inner.detail)
-    if inner.verdict == "too_deep" or len(stack) + inner.field_path.count(">") >= PROTOBUF_MAX_DEPTH:
+    if (
+        inner.verdict == "too_deep"
+        or len(stack) + inner.field_path.count(">") >= PROTOBUF_MAX_DEPTH
+    ):
         raise _Stop("too_deep", pos + inner.offset, inner.detail or "nesting too deep")
 
 

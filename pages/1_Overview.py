@@ -1,0 +1,114 @@
+"""Overview: metadata, inputs/outputs, compatibility verdict, external data, diagnostics."""
+
+import streamlit as st
+
+from inspector import build_compat, build_external_data, build_overview, diagnose
+from inspector.model.overview import domain_label
+from inspector.records import human_bytes, rows_frame
+from pages._picker import model_picker
+
+model = model_picker()
+if model is None:
+    st.stop()
+
+ov = build_overview(model)
+st.title(ov.name)
+st.caption(
+    f"IR {ov.ir_version} · producer {ov.producer_name or '—'} {ov.producer_version} · "
+    f"{ov.file_bytes:,} bytes"
+)
+c = ov.counts
+cols = st.columns(6)
+cols[0].metric("Nodes (all graphs)", f"{c.nodes_total:,}")
+cols[1].metric("Subgraphs", c.subgraphs)
+cols[2].metric("Initializers", f"{c.initializers:,}")
+cols[3].metric("Parameters", f"{c.parameters:,}")
+cols[4].metric("Inline weights", human_bytes(c.bytes_inline), help=f"{c.bytes_inline:,} bytes")
+cols[5].metric(
+    "External weights", human_bytes(c.bytes_external), help=f"{c.bytes_external:,} bytes"
+)
+
+compat = build_compat(model)
+verdicts = {"yes": st.success, "with_env": st.warning, "no": st.error, "unknown": st.info}
+verdict_text = {
+    "yes": "loads",
+    "with_env": "loads only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
+    "no": "refuses this model",
+    "unknown": "cannot be judged",
+}[compat.installed_loads]
+verdicts[compat.installed_loads](
+    f"onnxruntime {compat.installed_ort or '(not installed)'} {verdict_text}"
+    + (": " + "; ".join(compat.installed_reasons) if compat.installed_reasons else ".")
+)
+for s in compat.suggestions:
+    st.text("Fix: " + s.text)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Inputs")
+    st.dataframe(
+        [{"name": v.name, "type": v.dtype, "shape": v.shape_text} for v in ov.inputs],
+        hide_index=True,
+    )
+    st.subheader("Outputs")
+    st.dataframe(
+        [{"name": v.name, "type": v.dtype, "shape": v.shape_text} for v in ov.outputs],
+        hide_index=True,
+    )
+with right:
+    st.subheader("Opset imports")
+    st.dataframe(
+        [
+            {"domain": domain_label(o.domain), "version": o.version, "nodes": o.nodes_using}
+            for o in ov.opset_imports
+        ],
+        hide_index=True,
+    )
+    if ov.metadata_props:
+        st.subheader("Metadata")
+        st.dataframe([{"key": k, "value": v} for k, v in ov.metadata_props], hide_index=True)
+
+external = build_external_data(model)
+if external.tensors or external.unreferenced_files:
+    st.subheader("External data")
+    if external.ok:
+        st.success(f"{len(external.tensors)} external tensors, all found in the uploaded files.")
+    else:
+        st.error(f"{external.errors} of {len(external.tensors)} external tensors cannot be read.")
+    st.dataframe(
+        rows_frame(
+            external.tensors,
+            [
+                "tensor",
+                "location",
+                "file",
+                "offset",
+                "length",
+                "expected_bytes",
+                "status",
+                "messages",
+            ],
+        ),
+        hide_index=True,
+    )
+    if external.unreferenced_files:
+        st.text("Uploaded but not referenced: " + ", ".join(external.unreferenced_files))
+
+with st.expander("ONNX Runtime releases", expanded=compat.installed_loads != "yes"):
+    st.dataframe(
+        [
+            {"onnxruntime": r.version, "loads": r.loads, "why not": "; ".join(r.reasons)}
+            for r in compat.releases
+        ],
+        hide_index=True,
+    )
+
+st.subheader("Diagnostics")
+diagnosis = diagnose(model, overview=ov, external=external, compat=compat)
+if not diagnosis.findings:
+    st.success("No findings.")
+else:
+    st.dataframe(rows_frame(diagnosis.findings), hide_index=True)
+if ov.doc_string:
+    with st.expander("Doc string"):
+        st.text(ov.doc_string)

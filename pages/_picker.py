@@ -1,0 +1,68 @@
+"""The model picker shown in the sidebar of every page: samples, uploads, and switching.
+
+State changes happen in widget callbacks (they run before widgets are drawn), and the chosen
+model lives in plain session state, which survives page switches unlike widget state.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from inspector import InspectorError, LoadedModel
+from pages import _state as state
+
+
+def _on_pick() -> None:
+    st.session_state["current_model"] = st.session_state["model_pick"]
+
+
+def _on_open_sample() -> None:
+    name = st.session_state.get("sample_pick")
+    if name and name != "—":
+        state.add(state.sample_source(name))
+
+
+def _on_upload() -> None:
+    files = st.session_state.get("upload") or []
+    onnx_files, companions = state.split_upload(files)
+    st.session_state["upload_note"] = (
+        "" if onnx_files or not files else ("No .onnx file in the drop: add the model file itself.")
+    )
+    for name, data in onnx_files:
+        state.add(state.make_source(name, data, companions))
+
+
+def model_picker() -> LoadedModel | None:
+    """Render the picker; return the current model, or None after showing why not."""
+    source = state.current()
+    with st.sidebar:
+        st.subheader("Models")
+        if source is not None:  # show the current model even after a callback changed it
+            st.session_state["model_pick"] = source.name
+        st.selectbox(
+            "Open model",
+            list(state.models()),
+            key="model_pick",
+            on_change=_on_pick,
+            help="Models opened in this browser session (no one else sees them).",
+        )
+        st.selectbox("Add a sample model", ["—"] + state.sample_names(), key="sample_pick")
+        st.button("Open sample", key="open_sample", on_click=_on_open_sample)
+        st.file_uploader(
+            "Drop an .onnx model with its external-data files",
+            accept_multiple_files=True,
+            key="upload",
+            on_change=_on_upload,
+            help="Drop the .onnx file together with every data file it references; "
+            "nothing else on the server is ever read.",
+        )
+        if st.session_state.get("upload_note"):
+            st.warning(st.session_state["upload_note"])
+    if source is None:
+        st.info("Open a sample model or drop an .onnx file in the sidebar.")
+        return None
+    try:
+        return state.load(source)
+    except InspectorError as exc:
+        st.error(str(exc))
+        return None

@@ -1,0 +1,114 @@
+"""Session state shared by the pages: the loaded models of *this* browser session.
+
+Uploaded bytes are copied into ``st.session_state`` at once (a widget's state is deleted when
+its page is left). Parsing is cached by content hash — computed once here, never by Streamlit
+per call — and the cache key covers the companion files too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from inspector import InspectorError, LoadedModel, load_model
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_models"
+DEFAULT_SAMPLE = "mlp_gelu_layernorm.onnx"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One model the user opened: its bytes and companion files, and a content key."""
+
+    name: str
+    data: bytes
+    companions: tuple[tuple[str, bytes], ...]
+    key: str
+
+
+def _key(name: str, data: bytes, companions: tuple[tuple[str, bytes], ...]) -> str:
+    h = hashlib.sha256(data)
+    for cname, cdata in companions:
+        h.update(b"\0" + cname.encode() + b"\0" + hashlib.sha256(cdata).digest())
+    return h.hexdigest()
+
+
+def make_source(name: str, data: bytes, companions: dict[str, bytes]) -> Source:
+    comps = tuple(sorted(companions.items()))
+    return Source(name, data, comps, _key(name, data, comps))
+
+
+def sample_names() -> list[str]:
+    return sorted(p.name for p in SAMPLE_DIR.glob("*.onnx"))
+
+
+def sample_source(name: str) -> Source:
+    path = SAMPLE_DIR / name
+    companions = {
+        p.name: p.read_bytes()
+        for p in SAMPLE_DIR.iterdir()
+        if p.suffix == ".bin" and p.name.startswith(path.stem)
+    }
+    return make_source(name, path.read_bytes(), companions)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Parsing the model…")
+def _load(key: str, _source: Source) -> LoadedModel:
+    return load_model(_source.data, dict(_source.companions), name=_source.name)
+
+
+def load(source: Source) -> LoadedModel:
+    """The parsed model (raises InspectorError with a user-facing message)."""
+    return _load(source.key, source)
+
+
+def models() -> dict[str, Source]:
+    """This session's opened models by display name (insertion order)."""
+    return st.session_state.setdefault("models", {})
+
+
+def current() -> Source | None:
+    """The model the pages show (plain state, so it survives page switches)."""
+    opened = models()
+    name = st.session_state.get("current_model")
+    if name not in opened:
+        if not opened:
+            src = sample_source(DEFAULT_SAMPLE)
+            opened[src.name] = src
+        name = next(iter(opened))
+        st.session_state["current_model"] = name
+    return opened.get(name)
+
+
+def add(source: Source) -> None:
+    models()[source.name] = source
+    st.session_state["current_model"] = source.name
+
+
+def split_upload(files: list) -> tuple[list[tuple[str, bytes]], dict[str, bytes]]:
+    """Uploaded files → (.onnx models, companion files by name)."""
+    onnx_files, companions = [], {}
+    for f in files:
+        data = f.getvalue()
+        if f.name.lower().endswith(".onnx"):
+            onnx_files.append((f.name, data))
+        else:
+            companions[f.name] = data
+    return onnx_files, companions
+
+
+__all__ = [
+    "InspectorError",
+    "Source",
+    "add",
+    "current",
+    "load",
+    "make_source",
+    "models",
+    "sample_names",
+    "sample_source",
+    "split_upload",
+]

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs (Python packages, Debian chromium for the browser
+# tests) and runs the whole suite. Used by the README and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+      || echo "warning: could not install chromium; browser tests will be skipped" >&2
+  else
+    echo "warning: chromium missing (install it: sudo apt-get install chromium); browser tests will be skipped" >&2
+  fi
+fi
+
+python -m pip install -q --disable-pip-version-check -r requirements.txt -r tests/requirements.txt -e .
+
+set +e
+python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+  echo "error: pytest collected no tests" >&2
+  exit 1
+fi
+exit "$status"
