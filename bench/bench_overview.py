@@ -47,11 +47,30 @@ EXTERNAL_DATA = "weights.bin"
 # --------------------------------------------------------------------------- generation (child)
 
 
+def _chain_model(nodes: list, inits: list, name: str, hidden: int) -> Any:
+    """Wrap a MatMul chain X[N, hidden] -> Y[N, hidden] into a model stamped IR 10 / opset 21."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", hidden])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", hidden])],
+        initializer=inits,
+    )
+    return helper.make_model(
+        graph,
+        ir_version=10,
+        opset_imports=[helper.make_opsetid("", 21)],
+        producer_name="bench_overview",
+    )
+
+
 def generate_inline(folder: Path, size_mb: float, hidden: int = 2560) -> dict[str, Any]:
     """A valid MatMul/Add chain with ``size_mb`` MiB of inline float32 weights (25 MiB each)."""
     import numpy as np
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(0)
     layers = max(1, round(size_mb * MIB / (hidden * hidden * 4)))
@@ -67,19 +86,7 @@ def generate_inline(folder: Path, size_mb: float, hidden: int = 2560) -> dict[st
         nodes.append(helper.make_node("MatMul", [x, f"W{i}"], [f"m{i}"], name=f"matmul{i}"))
         nodes.append(helper.make_node("Add", [f"m{i}", f"B{i}"], [out], name=f"add{i}"))
         x = out
-    graph = helper.make_graph(
-        nodes,
-        "inline_chain",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", hidden])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", hidden])],
-        initializer=inits,
-    )
-    model = helper.make_model(
-        graph,
-        ir_version=10,
-        opset_imports=[helper.make_opsetid("", 21)],
-        producer_name="bench_overview",
-    )
+    model = _chain_model(nodes, inits, "inline_chain", hidden)
     onnx.checker.check_model(model)
     path = folder / INLINE_NAME
     onnx.save_model(model, path)
@@ -123,19 +130,7 @@ def generate_external(folder: Path, big_gb: float, tensors: int = 40) -> dict[st
         out = "Y" if i == tensors - 1 else f"h{i}"
         nodes.append(helper.make_node("MatMul", [x, f"W{i}"], [out], name=f"matmul{i}"))
         x = out
-    graph = helper.make_graph(
-        nodes,
-        "external_chain",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", hidden])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", hidden])],
-        initializer=inits,
-    )
-    model = helper.make_model(
-        graph,
-        ir_version=10,
-        opset_imports=[helper.make_opsetid("", 21)],
-        producer_name="bench_overview",
-    )
+    model = _chain_model(nodes, inits, "external_chain", hidden)
     data = folder / EXTERNAL_DATA
     with open(data, "wb") as fh:
         fh.truncate(offset)  # sparse: costs neither disk nor time
