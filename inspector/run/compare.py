@@ -1,0 +1,242 @@
+"""Compare runs: output deltas against the reference, per-node timing side by side.
+
+Pure numpy over :class:`~inspector.run.runner.RunResult` records; no onnxruntime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inspector.records import Record
+from inspector.run.runner import RunResult
+
+
+@dataclass(frozen=True)
+class OutputDelta(Record):
+    output: str
+    status: str  # "ok" (compared), "shape_mismatch", "dtype_mismatch", "missing", "not_saved"
+    shape: tuple[int, ...]
+    max_abs: float | None
+    mean_abs: float | None
+    median_abs: float | None
+    p99_abs: float | None
+    max_rel: float | None
+    mean_rel: float | None
+    worst_index: tuple[int, ...]
+    cosine: float | None
+    allclose: bool | None
+    mismatches: int  # elements outside atol + rtol * |reference|
+    elements: int
+    nan_mismatch: int  # positions where exactly one side is NaN
+    inf_mismatch: int  # positions where the infinities differ
+    histogram_counts: tuple[int, ...]
+    histogram_edges: tuple[float, ...]  # of log10(|error|), finite non-zero errors only
+    detail: str
+
+
+@dataclass(frozen=True)
+class Comparison(Record):
+    reference: str
+    candidate: str
+    atol: float
+    rtol: float
+    outputs: tuple[OutputDelta, ...]
+
+    @property
+    def all_close(self) -> bool:
+        return all(o.allclose for o in self.outputs if o.status == "ok") and all(
+            o.status == "ok" for o in self.outputs
+        )
+
+    @property
+    def worst_max_abs(self) -> float:
+        return max((o.max_abs or 0.0 for o in self.outputs if o.status == "ok"), default=0.0)
+
+
+def _empty(name: str, status: str, detail: str, shape: tuple[int, ...] = ()) -> OutputDelta:
+    return OutputDelta(
+        name,
+        status,
+        shape,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        (),
+        None,
+        None,
+        0,
+        0,
+        0,
+        0,
+        (),
+        (),
+        detail,
+    )
+
+
+def delta(
+    name: str,
+    ref: np.ndarray,
+    got: np.ndarray,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    bins: int = 30,
+) -> OutputDelta:
+    """Error metrics of ``got`` against ``ref``; NaN/Inf are compared explicitly."""
+    if ref.shape != got.shape:
+        return _empty(
+            name,
+            "shape_mismatch",
+            f"shape {list(got.shape)} vs reference {list(ref.shape)}",
+            tuple(ref.shape),
+        )
+    if ref.dtype != got.dtype:
+        return _empty(
+            name, "dtype_mismatch", f"dtype {got.dtype} vs reference {ref.dtype}", tuple(ref.shape)
+        )
+    if ref.dtype.kind in "USO":
+        diff = int(np.sum(ref != got))
+        return OutputDelta(
+            name,
+            "ok",
+            tuple(ref.shape),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            (),
+            None,
+            diff == 0,
+            diff,
+            int(ref.size),
+            0,
+            0,
+            (),
+            (),
+            "strings compared for equality",
+        )
+    r = ref.astype(np.float64).ravel()
+    g = got.astype(np.float64).ravel()
+    if ref.dtype.kind == "c":
+        r, g = np.abs(ref.ravel()).astype(np.float64), np.abs(got.ravel()).astype(np.float64)
+    n = r.size
+    r_nan, g_nan = np.isnan(r), np.isnan(g)
+    nan_mismatch = int(np.sum(r_nan != g_nan))
+    r_inf, g_inf = np.isinf(r), np.isinf(g)
+    inf_mismatch = int(np.sum((r_inf | g_inf) & ~(r_nan | g_nan) & (r != g)))
+    finite = np.isfinite(r) & np.isfinite(g)
+    err = np.abs(g[finite] - r[finite])
+    rel = err / np.maximum(np.abs(r[finite]), np.finfo(np.float64).tiny)
+    bad = err > atol + rtol * np.abs(r[finite])
+    mismatches = int(bad.sum()) + nan_mismatch + inf_mismatch
+    if err.size:
+        worst_flat = int(np.flatnonzero(finite)[int(np.argmax(err))])
+        worst = tuple(int(i) for i in np.unravel_index(worst_flat, ref.shape)) if ref.shape else ()
+        max_abs, mean_abs = float(err.max()), float(err.mean())
+        median_abs, p99 = float(np.median(err)), float(np.percentile(err, 99))
+        max_rel, mean_rel = float(rel.max()), float(rel.mean())
+    else:
+        worst, max_abs = (), 0.0
+        mean_abs = median_abs = p99 = max_rel = mean_rel = 0.0
+    rf, gf = r[finite], g[finite]
+    denom = float(np.linalg.norm(rf) * np.linalg.norm(gf))
+    cosine = (
+        float(np.dot(rf, gf) / denom) if denom > 0 else (1.0 if np.array_equal(rf, gf) else 0.0)
+    )
+    nz = err[err > 0]
+    counts: tuple[int, ...] = ()
+    edges: tuple[float, ...] = ()
+    if nz.size:
+        hist, edge = np.histogram(np.log10(nz), bins=bins)
+        counts, edges = tuple(int(c) for c in hist), tuple(float(e) for e in edge)
+    return OutputDelta(
+        name,
+        "ok",
+        tuple(ref.shape),
+        max_abs,
+        mean_abs,
+        median_abs,
+        p99,
+        max_rel,
+        mean_rel,
+        worst,
+        cosine,
+        mismatches == 0,
+        mismatches,
+        n,
+        nan_mismatch,
+        inf_mismatch,
+        counts,
+        edges,
+        f"{int((~finite).sum())} non-finite positions" if (~finite).any() else "",
+    )
+
+
+def compare(
+    reference: RunResult, candidate: RunResult, atol: float = 1e-5, rtol: float = 1e-3
+) -> Comparison:
+    """Output deltas of ``candidate`` against ``reference``, output by output."""
+    ref_arrays, got_arrays = reference.output_arrays(), candidate.output_arrays()
+    rows = []
+    for info in reference.outputs:
+        if info.name not in ref_arrays:
+            rows.append(_empty(info.name, "not_saved", "reference output over the size limit"))
+        elif info.name not in got_arrays:
+            status = (
+                "not_saved" if any(o.name == info.name for o in candidate.outputs) else "missing"
+            )
+            rows.append(_empty(info.name, status, "candidate has no saved value"))
+        else:
+            rows.append(delta(info.name, ref_arrays[info.name], got_arrays[info.name], atol, rtol))
+    return Comparison(reference.label, candidate.label, atol, rtol, tuple(rows))
+
+
+@dataclass(frozen=True)
+class NodeTimingRow(Record):
+    node_id: str  # original node id ("" for nodes ORT created)
+    node: str  # runtime node name
+    op_type: str
+    times_us: tuple[float | None, ...]  # per configuration, in matrix order
+    eps: tuple[str, ...]
+
+
+def node_timing_table(
+    results: tuple[RunResult, ...],
+) -> tuple[tuple[str, ...], tuple[NodeTimingRow, ...]]:
+    """Per original node, its time in each configuration (labels, rows), slowest first.
+
+    Runtime nodes are joined to original nodes through each run's derived origins; a fused or
+    EP-compiled node's time is split evenly over the original nodes it covers (labelled as
+    derived wherever shown). Nodes ORT created from nothing keep their runtime name."""
+    labels = tuple(r.label for r in results)
+    per: list[dict[str, tuple[float, str]]] = []
+    meta: dict[str, tuple[str, str]] = {}
+    for r in results:
+        origins = dict(r.origins)
+        d: dict[str, tuple[float, str]] = {}
+        for t in r.profile.nodes if r.profile else ():
+            ids = origins.get(t.node) or (f"runtime:{t.node}",)
+            for nid in ids:
+                prev = d.get(nid, (0.0, t.ep))[0]
+                d[nid] = (prev + t.median_us / len(ids), t.ep)
+                meta.setdefault(nid, (t.node, t.op_type))
+        per.append(d)
+    rows = [
+        NodeTimingRow(
+            "" if nid.startswith("runtime:") else nid,
+            node,
+            op,
+            tuple(d[nid][0] if nid in d else None for d in per),
+            tuple(d[nid][1] if nid in d else "" for d in per),
+        )
+        for nid, (node, op) in meta.items()
+    ]
+    rows.sort(key=lambda row: -max((t or 0.0) for t in row.times_us))
+    return labels, tuple(rows)

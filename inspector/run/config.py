@@ -1,0 +1,305 @@
+"""Run configurations: which EPs, optimization level, threads and options one session uses.
+
+A configuration is plain data (JSON round-trips), so the parent can hand it to a worker process
+and the CLI can read a matrix from a file. A matrix (EPs × levels × option variants) expands
+into configurations; one is the reference for comparisons.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from inspector.errors import InspectorError
+
+#: ORT's GraphOptimizationLevel values by our names.
+OPT_LEVELS: dict[str, int] = {"disable_all": 0, "basic": 1, "extended": 2, "layout": 3, "all": 99}
+LEVEL_ALIASES = {
+    "0": "disable_all",
+    "1": "basic",
+    "2": "extended",
+    "3": "layout",
+    "99": "all",
+    "ort_disable_all": "disable_all",
+    "ort_enable_basic": "basic",
+    "ort_enable_extended": "extended",
+    "ort_enable_layout": "layout",
+    "ort_enable_all": "all",
+    "none": "disable_all",
+    "disabled": "disable_all",
+}
+EP_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "azure": "AzureExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "qnn": "QNNExecutionProvider",
+    "xnnpack": "XnnpackExecutionProvider",
+}
+
+
+class ConfigError(InspectorError):
+    """A run configuration or matrix file is invalid."""
+
+    kind = "config"
+
+
+@dataclass(frozen=True)
+class EpSpec:
+    """One execution provider in a priority list, with its provider options."""
+
+    name: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def short(self) -> str:
+        return self.name.removesuffix("ExecutionProvider")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one session and how it is timed."""
+
+    eps: tuple[EpSpec, ...] = (EpSpec("CPUExecutionProvider"),)
+    opt_level: str = "disable_all"
+    intra_op_threads: int = 1  # pinned: on 2 cores the default is slower and noisier
+    inter_op_threads: int = 1
+    execution_mode: str = "sequential"  # or "parallel"
+    disabled_optimizers: tuple[str, ...] = ()
+    session_config: tuple[tuple[str, str], ...] = ()  # extra session config entries
+    strict: bool = False  # session.disable_cpu_ep_fallback=1: refuse if anything falls back
+    warmup_runs: int = 3
+    timed_runs: int = 20
+    profiled_runs: int = 5
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.opt_level not in OPT_LEVELS:
+            raise ConfigError(
+                f"Unknown optimization level {self.opt_level!r}; use one of "
+                f"{', '.join(OPT_LEVELS)}."
+            )
+        if not self.eps:
+            raise ConfigError("A configuration needs at least one execution provider.")
+        if self.execution_mode not in ("sequential", "parallel"):
+            raise ConfigError(
+                f"execution_mode must be 'sequential' or 'parallel', not {self.execution_mode!r}."
+            )
+        for name in (
+            "intra_op_threads",
+            "inter_op_threads",
+            "warmup_runs",
+            "timed_runs",
+            "profiled_runs",
+        ):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be ≥ 0 (got {getattr(self, name)}).")
+        if self.timed_runs < 1:
+            raise ConfigError("timed_runs must be at least 1.")
+        if not self.label:
+            object.__setattr__(self, "label", self.default_label())
+
+    def default_label(self) -> str:
+        eps = "+".join(e.short for e in self.eps)
+        parts = [eps, self.opt_level]
+        if self.disabled_optimizers:
+            parts.append("-" + ",".join(self.disabled_optimizers))
+        if self.session_config:
+            parts.append(",".join(f"{k.split('.')[-1]}={v}" for k, v in self.session_config))
+        if self.strict:
+            parts.append("strict")
+        return " · ".join(parts)
+
+    @property
+    def level_value(self) -> int:
+        return OPT_LEVELS[self.opt_level]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Build from JSON-like data; EPs may be names, ``{"name":..., "options":{...}}``."""
+        allowed = set(cls.__dataclass_fields__)
+        unknown = set(data) - allowed - {"ep", "level"}
+        if unknown:
+            raise ConfigError(f"Unknown configuration keys: {', '.join(sorted(unknown))}.")
+        d = dict(data)
+        if "ep" in d:
+            d["eps"] = d.pop("ep")
+        if "level" in d:
+            d["opt_level"] = d.pop("level")
+        if "eps" in d:
+            d["eps"] = parse_eps(d["eps"])
+        if "opt_level" in d:
+            d["opt_level"] = parse_level(d["opt_level"])
+        for key in ("disabled_optimizers",):
+            if key in d:
+                d[key] = tuple(d[key])
+        if "session_config" in d:
+            sc = d["session_config"]
+            d["session_config"] = tuple(
+                sorted((str(k), str(v)) for k, v in (sc.items() if isinstance(sc, Mapping) else sc))
+            )
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ConfigError(f"Invalid configuration: {exc}.") from None
+
+
+def parse_level(value: str | int) -> str:
+    key = str(value).strip().lower()
+    key = LEVEL_ALIASES.get(key, key)
+    if key not in OPT_LEVELS:
+        raise ConfigError(
+            f"Unknown optimization level {value!r}; use one of "
+            f"{', '.join(OPT_LEVELS)} (or 0/1/2/3/99)."
+        )
+    return key
+
+
+def parse_ep(value: str | Mapping[str, Any] | EpSpec) -> EpSpec:
+    if isinstance(value, EpSpec):
+        return value
+    if isinstance(value, Mapping):
+        name = str(value.get("name", ""))
+        options = value.get("options", {}) or {}
+        return EpSpec(
+            EP_ALIASES.get(name.lower(), name),
+            tuple(sorted((str(k), str(v)) for k, v in options.items())),
+        )
+    name = str(value).strip()
+    if not name:
+        raise ConfigError("Empty execution provider name.")
+    return EpSpec(EP_ALIASES.get(name.lower(), name))
+
+
+def parse_eps(value: str | Sequence[Any]) -> tuple[EpSpec, ...]:
+    """``"openvino,cpu"`` or ``["OpenVINOExecutionProvider", {"name": "cpu"}]``."""
+    items = [v for v in re.split(r"[,+]", value) if v.strip()] if isinstance(value, str) else value
+    eps = tuple(parse_ep(v) for v in items)
+    if not eps:
+        raise ConfigError("No execution provider given.")
+    return eps
+
+
+REFERENCE = RunConfig(label="reference · CPU · disable_all")
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Configurations to run, and which one is the reference for comparisons."""
+
+    configs: tuple[RunConfig, ...]
+    reference: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.configs:
+            raise ConfigError("The matrix has no configurations.")
+        labels = [c.label for c in self.configs]
+        dupes = {x for x in labels if labels.count(x) > 1}
+        if dupes:
+            raise ConfigError(f"Configuration labels must be unique: {', '.join(sorted(dupes))}.")
+        if not 0 <= self.reference < len(self.configs):
+            raise ConfigError("The reference index is outside the matrix.")
+
+
+def expand_matrix(
+    ep_lists: Iterable[str | Sequence[Any]],
+    levels: Iterable[str | int],
+    variants: Sequence[Mapping[str, Any]] = ({},),
+    base: RunConfig | None = None,
+    include_reference: bool = True,
+) -> Matrix:
+    """EPs × levels × option variants; the reference (CPU, disable_all) comes first."""
+    base = base or RunConfig()
+    configs: list[RunConfig] = []
+    if include_reference:
+        configs.append(
+            replace(
+                base,
+                eps=REFERENCE.eps,
+                opt_level="disable_all",
+                label="reference · CPU · disable_all",
+                strict=False,
+                disabled_optimizers=(),
+                session_config=(),
+            )
+        )
+    for eps, level, variant in itertools.product(list(ep_lists), list(levels), list(variants)):
+        data = {f: getattr(base, f) for f in base.__dataclass_fields__ if f != "label"}
+        data["eps"] = parse_eps(eps)
+        data["opt_level"] = parse_level(level)
+        config = _from_parts(data, variant)
+        if any(
+            c.label == config.label or replace(c, label="") == replace(config, label="")
+            for c in configs
+        ):
+            continue  # the same session as one already listed (e.g. the reference)
+        configs.append(config)
+    return Matrix(tuple(configs), 0)
+
+
+def _from_parts(data: dict[str, Any], variant: Mapping[str, Any]) -> RunConfig:
+    d = dict(data)
+    d["eps"] = tuple(d["eps"])
+    if "session_config" in variant:
+        sc = variant["session_config"]
+        d["session_config"] = tuple(
+            sorted((str(k), str(v)) for k, v in (sc.items() if isinstance(sc, Mapping) else sc))
+        )
+    if "disabled_optimizers" in variant:
+        d["disabled_optimizers"] = tuple(variant["disabled_optimizers"])
+    d["label"] = str(variant.get("label", ""))
+    if d["label"]:
+        d["label"] = f"{'+'.join(e.short for e in d['eps'])} · {d['opt_level']} · {d['label']}"
+    return RunConfig(**d)
+
+
+def load_matrix(path: str | Path) -> Matrix:
+    """Read a matrix from JSON (or YAML when PyYAML is installed).
+
+    Format: ``{"eps": [["openvino", "cpu"], ["cpu"]], "levels": ["disable_all", "all"],
+    "variants": [{}, {"session_config": {...}}], "runs": {...base config...}}`` or
+    ``{"configs": [{...}, ...], "reference": 0}``.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read matrix file {str(p)!r}: {exc.strerror}.") from None
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml  # optional dependency
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except ImportError:
+        raise ConfigError("Reading YAML needs PyYAML (pip install pyyaml); or use JSON.") from None
+    except Exception as exc:
+        kind = "YAML" if p.suffix.lower() in (".yaml", ".yml") else "JSON"
+        raise ConfigError(f"{p.name} is not valid {kind}: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{p.name} must hold an object with 'configs' or 'eps'/'levels'.")
+    if "configs" in data:
+        return Matrix(
+            tuple(RunConfig.from_dict(c) for c in data["configs"]), int(data.get("reference", 0))
+        )
+    base = RunConfig.from_dict(data.get("base", {}))
+    return expand_matrix(
+        data.get("eps", [["cpu"]]),
+        data.get("levels", ["disable_all"]),
+        data.get("variants", [{}]),
+        base,
+        bool(data.get("include_reference", True)),
+    )

@@ -1,0 +1,343 @@
+"""Inputs for runs: generated from the graph's inputs, or read from user files — safely.
+
+Generated inputs are seeded, per dtype, with symbolic dims set once by name (``batch``,
+``sequence``) and shared across inputs, and per-input value ranges or fixed values; defaults
+recognise common names (masks and token types get 0/1, ids get small non-negative ints, a
+sample rate gets 16000). Supplied files are ``.npy``, ``.npz``, ONNX ``TensorProto`` ``.pb``
+or an onnx test-data folder; they are read without pickle and their declared sizes are checked
+before anything is allocated. This module does not import onnxruntime.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from inspector.errors import InspectorError
+from inspector.model.overview import ValueInfo
+
+MAX_INPUT_BYTES = 1024**3  # one input tensor, generated or supplied
+
+
+class InputError(InspectorError):
+    """Inputs are missing, malformed or do not fit the model."""
+
+    kind = "input"
+
+
+#: numpy dtype for each ONNX element type name we can generate.
+NUMPY_DTYPES: dict[str, Any] = {
+    "FLOAT": np.float32,
+    "FLOAT16": np.float16,
+    "DOUBLE": np.float64,
+    "BFLOAT16": ml_dtypes.bfloat16,
+    "FLOAT8E4M3FN": ml_dtypes.float8_e4m3fn,
+    "FLOAT8E4M3FNUZ": ml_dtypes.float8_e4m3fnuz,
+    "FLOAT8E5M2": ml_dtypes.float8_e5m2,
+    "FLOAT8E5M2FNUZ": ml_dtypes.float8_e5m2fnuz,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "BOOL": np.bool_,
+    "STRING": np.str_,
+}
+#: Types ORT needs as OrtValue with an explicit ONNX type (numpy has no native dtype).
+ORT_VALUE_TYPES = {"BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ"}
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """How to make inputs: symbolic dims by name, ranges and fixed values by input name."""
+
+    dims: tuple[tuple[str, int], ...] = ()  # ("batch", 2), ("sequence", 16)
+    ranges: tuple[tuple[str, float, float], ...] = ()  # (input, low, high)
+    fixed: tuple[tuple[str, float], ...] = ()  # (input, value): every element
+    seed: int = 0
+    default_dim: int = 1
+
+    @classmethod
+    def make(
+        cls,
+        dims: Mapping[str, int] | None = None,
+        ranges: Mapping[str, tuple[float, float]] | None = None,
+        fixed: Mapping[str, float] | None = None,
+        seed: int = 0,
+    ) -> InputPlan:
+        return cls(
+            tuple(sorted((dims or {}).items())),
+            tuple(sorted((k, float(a), float(b)) for k, (a, b) in (ranges or {}).items())),
+            tuple(sorted((k, float(v)) for k, v in (fixed or {}).items())),
+            seed,
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    low: float
+    high: float
+    fixed: float | None
+    notes: tuple[str, ...] = field(default=())
+
+
+def default_range(name: str, dtype: str) -> tuple[float, float, float | None, str]:
+    """(low, high, fixed, why) from the input's name and type."""
+    n = name.lower()
+    if re.search(r"sample_?rate|^sr$", n):
+        return 16000, 16000, 16000, "sample-rate input: 16000"
+    if "mask" in n or "token_type" in n or "segment" in n:
+        return 0, 1, None, "mask/token-type input: 0/1"
+    if dtype.startswith(("INT", "UINT")):
+        if re.search(r"ids?$|_ids|index|indices|position", n):
+            return 0, 99, None, "id/index input: 0..99 (set the range to your vocabulary)"
+        return 0, 9, None, ""
+    if dtype == "BOOL":
+        return 0, 1, None, ""
+    return -1.0, 1.0, None, ""
+
+
+def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]:
+    """Concrete shapes, types and ranges for every graph input."""
+    dims = dict(plan.dims)
+    ranges = {k: (a, b) for k, a, b in plan.ranges}
+    fixed = dict(plan.fixed)
+    out = []
+    for vi in inputs:
+        if vi.kind != "tensor":
+            raise InputError(
+                f"Input {vi.name!r} is a {vi.kind}; only tensor inputs can be "
+                "generated. Supply it from a file."
+            )
+        if vi.dtype not in NUMPY_DTYPES:
+            raise InputError(f"Input {vi.name!r} has type {vi.dtype}, which cannot be generated.")
+        notes: list[str] = []
+        shape: list[int] = []
+        for i, d in enumerate(vi.dims or ()):
+            if d.kind == "fixed":
+                shape.append(int(d.value))  # type: ignore[arg-type]
+            elif d.kind == "symbolic" and d.value in dims:
+                shape.append(int(dims[d.value]))  # type: ignore[index]
+            else:
+                label = d.value if d.kind == "symbolic" else f"dim {i}"
+                notes.append(f"{label} not set: using {plan.default_dim}")
+                shape.append(plan.default_dim)
+        if vi.dims is None:
+            notes.append("rank unknown: using a scalar")
+        if any(s < 0 for s in shape):
+            raise InputError(f"Input {vi.name!r}: dims must be ≥ 0 (got {shape}).")
+        low, high, fix, why = default_range(vi.name, vi.dtype)
+        if why:
+            notes.append(why)
+        if vi.name in ranges:
+            low, high = ranges[vi.name]
+            fix = None
+        if vi.name in fixed:
+            fix = fixed[vi.name]
+        if low > high:
+            raise InputError(f"Input {vi.name!r}: range low {low} is above high {high}.")
+        size = (
+            int(np.prod(shape))
+            * np.dtype(NUMPY_DTYPES[vi.dtype] if vi.dtype != "STRING" else np.uint8).itemsize
+        )
+        if size > MAX_INPUT_BYTES:
+            raise InputError(
+                f"Input {vi.name!r} of shape {shape} would take {size:,} bytes "
+                f"(limit {MAX_INPUT_BYTES:,}); set smaller dims."
+            )
+        out.append(ResolvedInput(vi.name, vi.dtype, tuple(shape), low, high, fix, tuple(notes)))
+    return out
+
+
+def generate(resolved: Sequence[ResolvedInput], seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded random arrays for resolved inputs (same seed, same values)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for r in resolved:
+        dtype = NUMPY_DTYPES[r.dtype]
+        if r.fixed is not None:
+            arr = np.full(r.shape, r.fixed, dtype=np.float64)
+        elif r.dtype in ("FLOAT", "FLOAT16", "DOUBLE", "BFLOAT16") or r.dtype.startswith("FLOAT8"):
+            arr = rng.uniform(r.low, r.high, size=r.shape)
+        else:
+            arr = rng.integers(int(np.floor(r.low)), int(np.floor(r.high)) + 1, size=r.shape)
+        if r.dtype == "STRING":
+            out[r.name] = np.array([f"s{int(v)}" for v in np.ravel(arr)], dtype=np.str_).reshape(
+                r.shape
+            )
+        else:
+            out[r.name] = arr.astype(dtype)
+    return out
+
+
+# ---------------------------------------------------------------- supplied input files
+
+
+def _npy_header(data: bytes, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    buf = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
+    except Exception as exc:  # numpy raises ValueError for a bad header
+        raise InputError(f"{name} is not a valid .npy file: {exc}") from None
+    if dtype.hasobject:
+        raise InputError(f"{name} holds Python objects (pickled); refused. Save plain arrays.")
+    return tuple(shape), dtype, buf.tell()
+
+
+def load_npy(data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES) -> np.ndarray:
+    shape, dtype, offset = _npy_header(data, name)
+    need = int(np.prod(shape)) * dtype.itemsize
+    if need > max_bytes:
+        raise InputError(f"{name} declares {need:,} bytes (limit {max_bytes:,}).")
+    if len(data) - offset < need:
+        raise InputError(
+            f"{name} is truncated: {len(data) - offset:,} data bytes for {need:,} declared."
+        )
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def load_npz(data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES) -> dict[str, np.ndarray]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise InputError(f"{name} is not a valid .npz (zip) file.") from None
+    out = {}
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if info.file_size > max_bytes + 4096 or total > 4 * max_bytes:
+            raise InputError(
+                f"{name}: member {info.filename!r} unpacks to {info.file_size:,} "
+                f"bytes (limit {max_bytes:,})."
+            )
+        member = info.filename.removesuffix(".npy")
+        with archive.open(info) as fh:
+            out[member] = load_npy(fh.read(max_bytes + 4097), f"{name}:{info.filename}", max_bytes)
+    return out
+
+
+def load_tensor_pb(
+    data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES
+) -> tuple[str, np.ndarray]:
+    t = onnx.TensorProto()
+    try:
+        t.ParseFromString(data)
+    except Exception:
+        raise InputError(f"{name} is not an ONNX TensorProto (.pb) file.") from None
+    if t.data_location == onnx.TensorProto.EXTERNAL:
+        raise InputError(f"{name} refers to external data; inputs must be self-contained.")
+    from inspector.model.dtypes import storage_bytes
+
+    n = int(np.prod(t.dims)) if t.dims else 1
+    need = storage_bytes(t.data_type, n)
+    if need is not None and need > max_bytes:
+        raise InputError(f"{name} declares {need:,} bytes (limit {max_bytes:,}).")
+    try:
+        arr = numpy_helper.to_array(t)
+    except Exception as exc:
+        raise InputError(f"{name}: cannot decode tensor: {exc}") from None
+    return t.name, arr
+
+
+def load_input_files(
+    files: Mapping[str, bytes], graph_inputs: Sequence[str], max_bytes: int = MAX_INPUT_BYTES
+) -> dict[str, np.ndarray]:
+    """Arrays by graph input name from ``.npy`` (named after the input), ``.npz`` (members by
+    input name), ``.pb`` TensorProtos (by tensor name, else ``input_<i>.pb`` by position, as in
+    onnx test-data folders ``test_data_set_0/input_0.pb``)."""
+    out: dict[str, np.ndarray] = {}
+    for fname in sorted(files):
+        data = files[fname]
+        base = fname.replace("\\", "/").rsplit("/", 1)[-1]
+        stem, _, ext = base.rpartition(".")
+        ext = ext.lower()
+        if ext == "npy":
+            out[stem] = load_npy(data, fname, max_bytes)
+        elif ext == "npz":
+            out.update(load_npz(data, fname, max_bytes))
+        elif ext == "pb":
+            tname, arr = load_tensor_pb(data, fname, max_bytes)
+            m = re.fullmatch(r"input_(\d+)", stem)
+            if tname in graph_inputs:
+                out[tname] = arr
+            elif m and int(m.group(1)) < len(graph_inputs):
+                out[graph_inputs[int(m.group(1))]] = arr
+            elif stem.startswith("output_"):
+                continue  # reference outputs in a test-data folder
+            else:
+                raise InputError(
+                    f"{fname}: tensor {tname!r} matches no graph input ({', '.join(graph_inputs)})."
+                )
+        else:
+            raise InputError(f"{fname}: unsupported input file type (use .npy, .npz or .pb).")
+    return out
+
+
+def check_inputs(
+    arrays: Mapping[str, np.ndarray],
+    inputs: Sequence[ValueInfo],
+    dims: Mapping[str, int] | None = None,
+) -> None:
+    """Raise :class:`InputError` naming the first input that does not fit the model."""
+    by_name = {vi.name: vi for vi in inputs}
+    missing = [n for n in by_name if n not in arrays]
+    if missing:
+        raise InputError(f"Missing input(s): {', '.join(missing)}.")
+    extra = [n for n in arrays if n not in by_name]
+    if extra:
+        raise InputError(
+            f"Unknown input(s) {', '.join(extra)}; the model takes {', '.join(by_name)}."
+        )
+    seen: dict[str, int] = dict(dims or {})
+    for name, arr in arrays.items():
+        vi = by_name[name]
+        want = NUMPY_DTYPES.get(vi.dtype)
+        got = arr.dtype
+        if (
+            want is not None
+            and not (vi.dtype == "STRING" and got.kind in "UO")
+            and got != np.dtype(want)
+        ):
+            raise InputError(
+                f"Input {name!r} must be {vi.dtype} ({np.dtype(want).name}); "
+                f"the file holds {got.name}."
+            )
+        if vi.dims is None:
+            continue
+        if arr.ndim != len(vi.dims):
+            raise InputError(
+                f"Input {name!r} must have rank {len(vi.dims)} "
+                f"{vi.shape_text}; got shape {list(arr.shape)}."
+            )
+        for i, (d, n) in enumerate(zip(vi.dims, arr.shape, strict=True)):
+            if d.kind == "fixed" and d.value != n:
+                raise InputError(
+                    f"Input {name!r} dim {i} must be {d.value}; got {n} (shape {list(arr.shape)})."
+                )
+            if d.kind == "symbolic":
+                key = str(d.value)
+                if key in seen and seen[key] != n:
+                    raise InputError(
+                        f"Input {name!r} dim {i} ({key}) is {n}, but {key} is "
+                        f"{seen[key]} elsewhere."
+                    )
+                seen[key] = n

@@ -1,0 +1,134 @@
+"""ONNX Runtime profiler output → per-node timings (pure JSON parsing, no ORT).
+
+Chrome-trace events: ``cat == "Session"`` with ``name == "model_run"`` per run and
+``cat == "Node"`` named ``<node>_kernel_time`` with ``args.op_name, provider, ...``. Node
+events are assigned to runs by the ``model_run`` interval holding their timestamp; the first
+run is a warm-up and dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inspector.records import Record
+
+
+@dataclass(frozen=True)
+class NodeTiming(Record):
+    node: str  # runtime node name (after optimization), or an EP-compiled subgraph
+    op_type: str
+    ep: str
+    runs: int
+    median_us: float
+    mean_us: float
+    share: float  # of the summed median node time
+    input_shapes: str
+    output_shapes: str
+
+
+@dataclass(frozen=True)
+class OpTiming(Record):
+    op_type: str
+    ep: str
+    nodes: int
+    median_us: float  # summed per-node medians
+    share: float
+
+
+@dataclass(frozen=True)
+class Profile(Record):
+    nodes: tuple[NodeTiming, ...]  # slowest first
+    op_types: tuple[OpTiming, ...]
+    runs: int  # profiled runs used (warm-up dropped)
+    run_median_us: float  # median model_run duration
+    node_sum_us: float  # sum of per-node medians
+    coverage: float  # node_sum / run median (how much of a run the node events explain)
+
+
+def _shapes(value: object) -> str:
+    if not isinstance(value, list):
+        return ""
+    parts = []
+    for item in value:
+        if isinstance(item, dict):
+            for dtype, dims in item.items():
+                parts.append(f"{dtype}{list(dims) if isinstance(dims, list) else dims}")
+    return ", ".join(parts)
+
+
+def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
+    events = json.loads(Path(path).read_text())
+    if isinstance(events, dict):  # some versions wrap events
+        events = events.get("traceEvents", [])
+    runs = sorted(
+        (e["ts"], e["ts"] + e.get("dur", 0))
+        for e in events
+        if e.get("cat") == "Session" and e.get("name") == "model_run"
+    )
+    kept = runs[drop_warmup:] if len(runs) > drop_warmup else runs
+    per_node: dict[str, list[float]] = defaultdict(list)
+    meta: dict[str, tuple[str, str, str, str]] = {}
+    for e in events:
+        if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
+            continue
+        ts = e.get("ts", 0)
+        if not any(start <= ts <= end for start, end in kept):
+            continue
+        name = e["name"].removesuffix("_kernel_time")
+        args = e.get("args", {})
+        per_node[name].append(float(e.get("dur", 0)))
+        meta.setdefault(
+            name,
+            (
+                args.get("op_name", ""),
+                args.get("provider", ""),
+                _shapes(args.get("input_type_shape")),
+                _shapes(args.get("output_type_shape")),
+            ),
+        )
+    medians = {n: float(np.median(v)) for n, v in per_node.items()}
+    total = sum(medians.values()) or 1.0
+    nodes = sorted(
+        (
+            NodeTiming(
+                n,
+                meta[n][0],
+                meta[n][1],
+                len(v),
+                medians[n],
+                float(np.mean(v)),
+                medians[n] / total,
+                meta[n][2],
+                meta[n][3],
+            )
+            for n, v in per_node.items()
+        ),
+        key=lambda t: (-t.median_us, t.node),
+    )
+    by_op: dict[tuple[str, str], list[NodeTiming]] = defaultdict(list)
+    for t in nodes:
+        by_op[(t.op_type, t.ep)].append(t)
+    ops = sorted(
+        (
+            OpTiming(
+                op, ep, len(ts), sum(t.median_us for t in ts), sum(t.median_us for t in ts) / total
+            )
+            for (op, ep), ts in by_op.items()
+        ),
+        key=lambda o: (-o.median_us, o.op_type),
+    )
+    run_median = float(np.median([end - start for start, end in kept])) if kept else 0.0
+    node_sum = sum(medians.values())
+    return Profile(
+        tuple(nodes),
+        tuple(ops),
+        len(kept),
+        run_median,
+        node_sum,
+        node_sum / run_median if run_median else 0.0,
+    )

@@ -1,0 +1,498 @@
+"""Run configurations in isolated worker processes and collect their results as records.
+
+Per matrix, the model (with every node given a unique name) and its *validated* external-data
+files are written to a private temporary folder; each configuration then runs in its own child
+process whose working directory is that folder, under an address-space cap and a wall-clock
+timeout. A crash, an out-of-memory and a timeout each come back as a specific error naming the
+configuration; the caller keeps working. Temporary files are removed afterwards unless an
+output folder was given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from inspector.errors import InspectorError
+from inspector.model.companions import DirectoryCompanions
+from inspector.model.external import build_external_data
+from inspector.model.load import LoadedModel
+from inspector.model.overview import build_overview
+from inspector.model.walk import walk
+from inspector.records import Record
+from inspector.run.config import Matrix, RunConfig
+from inspector.run.eps import plugin_libraries
+from inspector.run.origins import compiled_origins, derive_origins
+from inspector.run.profile import Profile, parse_profile
+
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """Resource limits of one worker (documented with the rest in docs/limits.md)."""
+
+    timeout_s: float = 300.0
+    memory_bytes: int = 8 * GiB
+    max_output_bytes: int = 256 * 1024**2
+
+
+class RunError(InspectorError):
+    """A run could not be started at all (e.g. the model's external data is unusable)."""
+
+    kind = "run"
+
+
+@dataclass(frozen=True)
+class Latency(Record):
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    runs_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class NodeEp(Record):
+    node: str  # runtime node name (unique names assigned by the run lab)
+    node_id: str  # original node id ("" when the node was created by an optimization)
+    op_type: str
+    ep: str
+
+
+@dataclass(frozen=True)
+class Fallback(Record):
+    preferred_ep: str
+    nodes_per_ep: tuple[tuple[str, int], ...]
+    off_preferred: tuple[NodeEp, ...]  # nodes that did not run on the preferred EP
+    requested_inactive: tuple[str, ...]  # requested EPs that are not active in the session
+    source: str  # "assignment_info" or "profiler"
+
+
+@dataclass(frozen=True)
+class OutputInfo(Record):
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    bytes: int
+    saved: bool  # False when over the output-size limit (not kept for comparison)
+
+
+@dataclass(frozen=True)
+class RunResult(Record):
+    label: str
+    config: RunConfig
+    status: str  # "ok" or "error"
+    error_kind: str  # "", "timeout", "crash", "out_of_memory", "strict_fallback_refused", ...
+    error: str
+    session_create_s: float | None
+    latency: Latency | None
+    providers_requested: tuple[str, ...]
+    providers_active: tuple[str, ...]
+    notes: tuple[str, ...]
+    assignment: tuple[NodeEp, ...]
+    fallback: Fallback | None
+    profile: Profile | None
+    outputs: tuple[OutputInfo, ...]
+    optimized_nodes: int | None
+    optimized_ops: tuple[tuple[str, int], ...]
+    origins: tuple[tuple[str, tuple[str, ...]], ...]  # runtime node → original node ids (derived)
+    results_dir: str  # kept only with an output folder ("" otherwise)
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _profile_json: bytes = field(default=b"", repr=False, compare=False)
+    _optimized_model: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def output_arrays(self) -> dict[str, np.ndarray]:
+        """Outputs by name (those within the size limit)."""
+        return dict(self._arrays)
+
+    def profile_trace(self) -> bytes:
+        """The raw ONNX Runtime profile (Chrome/Perfetto trace JSON)."""
+        return self._profile_json
+
+    def optimized_model(self) -> bytes:
+        """The optimized graph ORT ran (weights over 1 KB left out), as .onnx bytes."""
+        return self._optimized_model
+
+
+# ----------------------------------------------------------------------- preparation
+
+
+def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """Copy of ``model`` where every node has a unique name; and runtime name → node id.
+
+    Profiler events and EP assignments are keyed by node name; unnamed nodes would appear as
+    ``<OpType>_<index>`` and could not be joined to the graph. Names users see are unchanged in
+    the records: the mapping leads back to the original node ids."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    names: dict[str, str] = {}
+    taken = Counter(n.name for s in walk(copy).scopes for n in s.nodes if n.name)
+    for scope in walk(copy).scopes:
+        for i, node in enumerate(scope.nodes):
+            nid = scope.node_id(i)
+            if not node.name or taken[node.name] > 1 or node.name in names:
+                base = f"{node.op_type}__{nid}"
+                name, k = base, 1
+                while name in names or name in taken:
+                    k += 1
+                    name = f"{base}_{k}"
+                node.name = name
+            names[node.name] = nid
+    return copy, names
+
+
+def _write_companions(model: LoadedModel, target: Path) -> None:
+    report = build_external_data(model)
+    bad = [t for t in report.tensors if not t.usable]
+    if bad:
+        first = bad[0]
+        raise RunError(
+            f"Cannot run: external tensor {first.tensor!r} is unusable "
+            f"({'; '.join(first.messages)}). Fix or upload the data files first."
+        )
+    for f in report.files:
+        dest = target / f.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        comp = model.companions
+        if isinstance(comp, DirectoryCompanions):
+            src = comp.root / f.name
+            try:
+                os.link(src, dest)  # same file system: no copy (ORT rejects symlinks)
+                continue
+            except OSError:
+                shutil.copyfile(src, dest, follow_symlinks=False)
+                continue
+        size = comp.size(f.name) or 0
+        with open(dest, "wb") as fh:
+            fh.write(comp.read(f.name, 0, size))
+
+
+@dataclass
+class PreparedModel:
+    """The model as the workers see it: a private folder with the model and its data."""
+
+    folder: Path
+    model_path: Path
+    runtime_names: dict[str, str]  # runtime node name → original node id
+    input_types: dict[str, str]
+    owned: bool  # remove the folder when done
+    original: onnx.ModelProto  # with the unique names the workers see
+
+    def cleanup(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def prepare(model: LoadedModel, work_dir: Path | None = None) -> PreparedModel:
+    owned = work_dir is None
+    root = Path(tempfile.mkdtemp(prefix="inspector-run-")) if owned else Path(work_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    folder = root / "model"
+    folder.mkdir(exist_ok=True)
+    try:
+        _write_companions(model, folder)
+        named, mapping = unique_names(model.proto)
+        path = folder / "model.onnx"
+        path.write_bytes(named.SerializeToString())
+    except BaseException:
+        if owned:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    types = {v.name: v.dtype for v in build_overview(model).inputs}
+    return PreparedModel(root, path, mapping, types, owned, named)
+
+
+# ------------------------------------------------------------------------ execution
+
+
+def _worker_env() -> dict[str, str]:
+    """The child's environment: ours, with this package importable wherever it lives."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _job(
+    prepared: PreparedModel,
+    config: RunConfig,
+    inputs: Mapping[str, np.ndarray],
+    job_dir: Path,
+    limits: RunLimits,
+    save_optimized: bool,
+) -> None:
+    job_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(job_dir / "inputs.npz", **{k: np.asarray(v) for k, v in inputs.items()})
+    cfg = config.to_dict()
+    cfg["level_value"] = config.level_value
+    cfg["eps"] = [{"name": e.name, "options": list(e.options)} for e in config.eps]
+    job = {
+        "model": str(prepared.model_path),
+        "config": cfg,
+        "plugins": plugin_libraries(),
+        "memory_limit_bytes": limits.memory_bytes,
+        "max_output_bytes": limits.max_output_bytes,
+        "input_types": prepared.input_types,
+        "save_optimized": save_optimized,
+    }
+    (job_dir / "job.json").write_text(json.dumps(job))
+
+
+def run_prepared(
+    prepared: PreparedModel,
+    config: RunConfig,
+    inputs: Mapping[str, np.ndarray],
+    job_dir: Path,
+    limits: RunLimits = RunLimits(),
+    save_optimized: bool = True,
+    keep: bool = False,
+) -> RunResult:
+    """Run one configuration in a child process and turn what it wrote into a record."""
+    _job(prepared, config, inputs, job_dir, limits, save_optimized)
+    # A plain child interpreter (not multiprocessing): nothing of the parent — Streamlit's
+    # threads, its __main__ — is inherited or re-imported, and a segfault is just an exit code.
+    with open(job_dir / "worker.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "inspector.run.worker",
+                str(job_dir),
+                str(prepared.model_path.parent),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=prepared.model_path.parent,
+            env=_worker_env(),
+        )
+        try:
+            proc.wait(limits.timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            return _failed(
+                config,
+                "timeout",
+                f"{config.label}: no result after "
+                f"{limits.timeout_s:g} s; the worker was killed (raise the timeout "
+                "for slow models).",
+            )
+    result_file = job_dir / "result.json"
+    if not result_file.exists():
+        code = proc.returncode
+        if code is not None and code < 0:
+            sig = (
+                signal.Signals(-code).name
+                if -code in signal.Signals._value2member_map_
+                else str(-code)
+            )
+            return _failed(
+                config,
+                "crash",
+                f"{config.label}: the worker crashed ({sig}) inside "
+                "ONNX Runtime; other configurations are unaffected.",
+            )
+        tail = (job_dir / "worker.log").read_bytes()[-600:].decode(errors="replace").strip()
+        return _failed(
+            config,
+            "crash",
+            f"{config.label}: the worker exited with code {code} without a result. {tail}".strip(),
+        )
+    data = json.loads(result_file.read_text())
+    return _to_record(config, data, job_dir, prepared.runtime_names, keep, prepared.original)
+
+
+def _failed(config: RunConfig, kind: str, message: str) -> RunResult:
+    return RunResult(
+        config.label,
+        config,
+        "error",
+        kind,
+        message,
+        None,
+        None,
+        tuple(e.name for e in config.eps),
+        (),
+        (),
+        (),
+        None,
+        None,
+        (),
+        None,
+        (),
+        (),
+        "",
+    )
+
+
+def _to_record(
+    config: RunConfig,
+    data: dict[str, Any],
+    job_dir: Path,
+    names: dict[str, str],
+    keep: bool,
+    original: onnx.ModelProto,
+) -> RunResult:
+    requested = tuple(e.name for e in config.eps)
+    if data.get("status") != "ok":
+        err = data.get("error", {})
+        kind = err.get("kind", "error")
+        message = f"{config.label}: {err.get('stage', 'run')} failed: {err.get('message', '')}"
+        if kind == "out_of_memory":
+            message += " (the worker's memory cap was reached; raise it if the model needs more)"
+        r = _failed(config, kind, message)
+        return RunResult(**{**r.__dict__, "notes": tuple(data.get("notes", ()))})
+    lat = data["latency"]
+    latency = Latency(
+        lat["median_ms"],
+        lat["p10_ms"],
+        lat["p90_ms"],
+        lat["p99_ms"],
+        lat["mean_ms"],
+        lat["std_ms"],
+        lat["min_ms"],
+        tuple(lat["runs_ms"]),
+    )
+    assignment = tuple(
+        NodeEp(a["name"], names.get(a["name"], ""), a["op_type"], a["ep"])
+        for a in data.get("assignment", [])
+    )
+    profile = None
+    profile_json = b""
+    if data.get("profile"):
+        ppath = job_dir / data["profile"]
+        profile = parse_profile(ppath)
+        profile_json = ppath.read_bytes()
+    active = tuple(data.get("providers_active", ()))
+    fallback = fallback_summary(requested, active, assignment, profile, names)
+    outputs, arrays = (), {}
+    if (job_dir / "outputs.npz").exists():
+        with np.load(job_dir / "outputs.npz", allow_pickle=False) as npz:
+            metas = data.get("outputs", [])
+            outputs = tuple(
+                OutputInfo(m["name"], m["dtype"], tuple(m["shape"]), m["bytes"], m["saved"])
+                for m in metas
+            )
+            arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}
+    optimized_nodes, ops, optimized_bytes = None, (), b""
+    origins: dict[str, tuple[str, ...]] = {}
+    opt = job_dir / "optimized.onnx"
+    if opt.exists():
+        optimized_bytes = opt.read_bytes()
+        proto = onnx.ModelProto()
+        proto.ParseFromString(optimized_bytes)
+        counts = Counter(
+            n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}"
+            for n in proto.graph.node
+        )
+        optimized_nodes = len(proto.graph.node)
+        ops = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        origins = derive_origins(original, proto, names)
+    compiled = compiled_origins(((a.node, a.ep) for a in assignment), names)
+    for t in profile.nodes if profile else ():
+        if t.node in names:
+            origins.setdefault(t.node, (names[t.node],))
+        elif t.ep in compiled and t.node.startswith(t.ep):
+            origins[t.node] = compiled[t.ep]  # one event for a whole EP-compiled subgraph
+    return RunResult(
+        config.label,
+        config,
+        "ok",
+        "",
+        "",
+        data.get("session_create_s"),
+        latency,
+        requested,
+        active,
+        tuple(data.get("notes", ())),
+        assignment,
+        fallback,
+        profile,
+        outputs,
+        optimized_nodes,
+        ops,
+        tuple(sorted(origins.items())),
+        str(job_dir) if keep else "",
+        arrays,
+        profile_json,
+        optimized_bytes,
+    )
+
+
+def fallback_summary(
+    requested: tuple[str, ...],
+    active: tuple[str, ...],
+    assignment: tuple[NodeEp, ...],
+    profile: Profile | None,
+    names: dict[str, str],
+) -> Fallback:
+    preferred = requested[0] if requested else "CPUExecutionProvider"
+    if assignment:
+        rows, source = assignment, "assignment_info"
+    else:
+        rows = tuple(
+            NodeEp(t.node, names.get(t.node, ""), t.op_type, t.ep)
+            for t in (profile.nodes if profile else ())
+        )
+        source = "profiler"
+    per_ep = Counter(r.ep for r in rows)
+    off = tuple(r for r in rows if r.ep != preferred)
+    inactive = tuple(ep for ep in requested if ep not in active)
+    return Fallback(preferred, tuple(sorted(per_ep.items())), off, inactive, source)
+
+
+ProgressFn = Callable[[int, int, str, str], None]
+
+
+def run_matrix(
+    model: LoadedModel,
+    matrix: Matrix,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    limits: RunLimits = RunLimits(),
+    out_dir: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[RunResult, ...]:
+    """Run every configuration; one failing never stops the others.
+
+    ``progress(i, n, label, phase)`` is called with phase "start" and "done" per configuration.
+    """
+    prepared = prepare(model, Path(out_dir) if out_dir else None)
+    results = []
+    try:
+        n = len(matrix.configs)
+        for i, config in enumerate(matrix.configs):
+            if progress:
+                progress(i, n, config.label, "start")
+            job = prepared.folder / f"run_{i:02d}"
+            results.append(
+                run_prepared(prepared, config, inputs, job, limits, keep=out_dir is not None)
+            )
+            if progress:
+                progress(i, n, config.label, "done")
+    finally:
+        prepared.cleanup()
+    return tuple(results)

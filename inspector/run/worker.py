@@ -1,0 +1,335 @@
+"""The worker: runs one configuration in a child process. The only module that imports ORT.
+
+It is started by :mod:`inspector.run.runner` in a fresh process whose working directory is a
+private folder holding only the model and its validated external-data files. It reads
+``job.json`` from its results folder, caps its address space, builds the sessions, and writes
+``result.json`` (plus ``outputs.npz``, the profile and the optimized model) back there. A crash
+in ONNX Runtime kills only this process; the parent reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ERROR_KINDS = {  # ORT exception class name → our error kind
+    "Fail": "ort_fail",
+    "InvalidGraph": "invalid_graph",
+    "NotImplemented": "not_implemented",
+    "NoSuchFile": "no_such_file",
+    "InvalidProtobuf": "invalid_protobuf",
+    "RuntimeException": "runtime",
+    "EPFail": "ep_fail",
+    "InvalidArgument": "invalid_argument",
+    "ModelLoaded": "ort_fail",
+    "EngineError": "ort_fail",
+}
+
+
+def _percentiles(values_ms: list[float]) -> dict[str, float]:
+    a = np.asarray(values_ms, dtype=np.float64)
+    return {
+        "median_ms": float(np.median(a)),
+        "p10_ms": float(np.percentile(a, 10)),
+        "p90_ms": float(np.percentile(a, 90)),
+        "p99_ms": float(np.percentile(a, 99)),
+        "mean_ms": float(a.mean()),
+        "std_ms": float(a.std()),
+        "min_ms": float(a.min()),
+    }
+
+
+def _classify(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text:
+        return "out_of_memory"
+    if "fallback to CPU EP has been explicitly disabled" in text:
+        return "strict_fallback_refused"
+    return ERROR_KINDS.get(type(exc).__name__, "error")
+
+
+def _plugin_eps(ort: Any, plugins: list[list[str]]) -> dict[str, list[Any]]:
+    """Register plugin EP libraries; return their devices by EP name."""
+    for name, path in plugins:
+        try:
+            ort.register_execution_provider_library(name, path)
+        except Exception as exc:  # already registered, or the library does not load
+            if "already registered" not in str(exc):
+                raise
+    devices: dict[str, list[Any]] = {}
+    for d in ort.get_ep_devices():
+        devices.setdefault(d.ep_name, []).append(d)
+    return devices
+
+
+def _session_options(
+    ort: Any,
+    cfg: dict[str, Any],
+    devices: dict[str, list[Any]],
+    plugin_names: set[str],
+    notes: list[str],
+) -> tuple[Any, list[Any] | None]:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel(cfg["level_value"])
+    so.intra_op_num_threads = cfg["intra_op_threads"]
+    so.inter_op_num_threads = cfg["inter_op_threads"]
+    so.execution_mode = (
+        ort.ExecutionMode.ORT_PARALLEL
+        if cfg["execution_mode"] == "parallel"
+        else ort.ExecutionMode.ORT_SEQUENTIAL
+    )
+    so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if hasattr(ort.InferenceSession, "get_provider_graph_assignment_info"):
+        so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
+    if cfg["disabled_optimizers"]:
+        # Semicolons: commas are silently ignored by ORT.
+        so.add_session_config_entry(
+            "optimization.disable_specified_optimizers", ";".join(cfg["disabled_optimizers"])
+        )
+    if cfg["strict"]:
+        so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    for key, value in cfg["session_config"]:
+        so.add_session_config_entry(key, value)
+
+    requested = [(e["name"], dict(e["options"])) for e in cfg["eps"]]
+    available = set(ort.get_available_providers())
+    usable = []
+    for name, options in requested:
+        if name in plugin_names and name in devices:
+            usable.append((name, options, True))
+        elif name in available:
+            usable.append((name, options, False))
+        else:
+            notes.append(
+                f"{name} requested but not available in this onnxruntime build "
+                "(nodes run on the next EP in the list, or CPU)"
+            )
+    if any(plugin for _, _, plugin in usable):
+        compiled = [n for n, _, plugin in usable if not plugin and n != "CPUExecutionProvider"]
+        if compiled:
+            notes.append(
+                f"{', '.join(compiled)} ignored: ONNX Runtime cannot combine plugin EPs "
+                "with compiled-in EPs in one session"
+            )
+        for name, options, plugin in usable:
+            if plugin or name == "CPUExecutionProvider":
+                so.add_provider_for_devices(devices[name], options)
+        return so, None
+    providers = [(n, o) for n, o, _ in usable] or [("CPUExecutionProvider", {})]
+    return so, providers
+
+
+def _make_session(ort: Any, model: str, so: Any, providers: list[Any] | None) -> Any:
+    if providers is None:
+        return ort.InferenceSession(model, so)
+    return ort.InferenceSession(
+        model, so, providers=[p for p, _ in providers], provider_options=[o for _, o in providers]
+    )
+
+
+def _feeds(ort: Any, inputs: dict[str, np.ndarray], types: dict[str, str]) -> dict[str, Any]:
+    feeds: dict[str, Any] = {}
+    for name, arr in inputs.items():
+        onnx_type = types.get(name, "")
+        if onnx_type in (
+            "BFLOAT16",
+            "FLOAT8E4M3FN",
+            "FLOAT8E4M3FNUZ",
+            "FLOAT8E5M2",
+            "FLOAT8E5M2FNUZ",
+        ):
+            import onnx
+
+            type_id = onnx.TensorProto.DataType.Value(onnx_type)
+            feeds[name] = ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
+                arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.uint16), type_id
+            )
+        elif arr.dtype.kind == "U":
+            feeds[name] = arr.astype(object)
+        else:
+            feeds[name] = arr
+    return feeds
+
+
+def _assignment(sess: Any) -> list[dict[str, str]]:
+    if not hasattr(sess, "get_provider_graph_assignment_info"):
+        return []
+    rows = []
+    for sub in sess.get_provider_graph_assignment_info():
+        for node in sub.get_nodes():
+            rows.append(
+                {
+                    "name": node.name,
+                    "op_type": node.op_type,
+                    "domain": getattr(node, "domain", ""),
+                    "ep": sub.ep_name,
+                }
+            )
+    return rows
+
+
+def _save_outputs(
+    path: Path, names: list[str], values: list[Any], max_bytes: int
+) -> list[dict[str, Any]]:
+    arrays, meta, total = {}, [], 0
+    for i, (name, value) in enumerate(zip(names, values, strict=True)):
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            arr = arr.astype(np.str_)
+        info = {
+            "name": name,
+            "dtype": str(arr.dtype),
+            "shape": list(arr.shape),
+            "bytes": int(arr.nbytes),
+            "saved": False,
+        }
+        if total + arr.nbytes <= max_bytes:
+            arrays[f"o{i}"] = arr
+            total += arr.nbytes
+            info["saved"] = True
+        meta.append(info)
+    np.savez(path, **arrays)
+    return meta
+
+
+def _profile(
+    ort: Any,
+    job: dict[str, Any],
+    cfg: dict[str, Any],
+    devices: dict[str, list[Any]],
+    plugin_names: set[str],
+    model: str,
+    out_names: list[str],
+    feeds: dict[str, Any],
+    job_dir: Path,
+    result: dict[str, Any],
+) -> None:
+    """A second session with the profiler on (and the optimized graph saved), never timed."""
+
+    def session(save: bool) -> Any:
+        so, providers = _session_options(ort, cfg, devices, plugin_names, [])
+        so.enable_profiling = cfg["profiled_runs"] > 0
+        so.profile_file_prefix = str(job_dir / "profile")  # never the default: the cwd
+        if save:
+            so.optimized_model_filepath = str(job_dir / "optimized.onnx")
+            so.add_session_config_entry(
+                "session.optimized_model_external_initializers_file_name", "optimized.data"
+            )
+            so.add_session_config_entry(
+                "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
+            )
+        return _make_session(ort, model, so, providers)
+
+    save = bool(job.get("save_optimized"))
+    try:
+        prof = session(save)
+    except Exception as exc:
+        if not save or "compiled nodes" not in str(exc):
+            raise
+        # EPs that compile subgraphs (OpenVINO...) cannot serialize the optimized graph.
+        result["notes"].append(
+            "optimized graph not saved: an EP compiled part of the graph, "
+            "which ONNX Runtime cannot serialize"
+        )
+        prof = session(False)
+    if cfg["profiled_runs"] > 0:
+        prof.run(out_names, feeds)  # warm-up, dropped when parsing
+        for _ in range(cfg["profiled_runs"]):
+            prof.run(out_names, feeds)
+        result["profile"] = os.path.basename(prof.end_profiling())
+
+
+def run(job_dir: Path) -> dict[str, Any]:
+    job = json.loads((job_dir / "job.json").read_text())
+    cfg = job["config"]
+    result: dict[str, Any] = {"label": cfg["label"], "status": "error", "notes": []}
+    notes: list[str] = result["notes"]
+    import onnxruntime as ort
+
+    result["ort_version"] = ort.__version__
+    limit = int(job["memory_limit_bytes"])
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    model = job["model"]
+    inputs = dict(np.load(job_dir / "inputs.npz", allow_pickle=False))
+    stage = "register plugin EPs"
+    try:
+        devices = _plugin_eps(ort, job["plugins"])
+        plugin_names = {name for name, _ in job["plugins"]}
+        stage = "create session"
+        so, providers = _session_options(ort, cfg, devices, plugin_names, notes)
+        t0 = time.perf_counter()
+        sess = _make_session(ort, model, so, providers)
+        result["session_create_s"] = time.perf_counter() - t0
+        result["providers_active"] = sess.get_providers()
+        result["assignment"] = _assignment(sess)
+        types = {i.name: job["input_types"].get(i.name, "") for i in sess.get_inputs()}
+        feeds = _feeds(ort, inputs, types)
+        out_names = [o.name for o in sess.get_outputs()]
+        stage = "run"
+        outputs = sess.run(out_names, feeds)
+        result["outputs"] = _save_outputs(
+            job_dir / "outputs.npz", out_names, outputs, int(job["max_output_bytes"])
+        )
+        for _ in range(cfg["warmup_runs"]):
+            sess.run(out_names, feeds)
+        times = []
+        run = sess.run
+        for _ in range(cfg["timed_runs"]):
+            t = time.perf_counter_ns()
+            run(out_names, feeds)
+            times.append((time.perf_counter_ns() - t) / 1e6)
+        result["latency"] = {**_percentiles(times), "runs_ms": times}
+        del sess
+        result["status"] = "ok"
+        if cfg["profiled_runs"] > 0 or job.get("save_optimized"):
+            stage = "profile"
+            try:
+                _profile(
+                    ort, job, cfg, devices, plugin_names, model, out_names, feeds, job_dir, result
+                )
+            except Exception as exc:  # timing results stand; say what is missing and why
+                notes.append(f"profiling failed: {str(exc).strip()[:500]}")
+    except Exception as exc:  # everything ORT raises becomes a reported error
+        result["error"] = {
+            "kind": _classify(exc),
+            "stage": stage,
+            "message": str(exc).strip()[:2000] or type(exc).__name__,
+        }
+    return result
+
+
+def child_main(job_dir: str, model_dir: str) -> None:
+    """Entry point in the child process (also ``python -m inspector.run.worker JOB MODEL``)."""
+    os.chdir(model_dir)  # ORT resolves relative paths here: only the model and its data
+    out = Path(job_dir)
+    try:
+        result = run(out)
+    except BaseException as exc:  # noqa: BLE001 - report anything, then exit non-zero
+        result = {
+            "status": "error",
+            "error": {
+                "kind": _classify(exc),
+                "stage": "worker",
+                "message": f"{type(exc).__name__}: {exc}"[:2000],
+                "traceback": traceback.format_exc()[-4000:],
+            },
+        }
+    tmp = out / "result.json.tmp"
+    tmp.write_text(json.dumps(result, allow_nan=True))
+    tmp.replace(out / "result.json")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    child_main(sys.argv[1], sys.argv[2])
