@@ -103,6 +103,8 @@ class RunConfig:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be ≥ 0 (got {getattr(self, name)}).")
+        if self.strict and all(e.name == "CPUExecutionProvider" for e in self.eps):
+            raise ConfigError("Strict mode (no CPU fallback) needs an EP other than CPU.")
         if self.timed_runs < 1:
             raise ConfigError("timed_runs must be at least 1.")
         if not self.label:

@@ -50,6 +50,9 @@ class RunLimits:
     max_output_bytes: int = 256 * 1024**2
 
 
+DEFAULT_RUN_LIMITS = RunLimits()
+
+
 class RunError(InspectorError):
     """A run could not be started at all (e.g. the model's external data is unusable)."""
 
@@ -244,7 +247,13 @@ def _job(
     save_optimized: bool,
 ) -> None:
     job_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(job_dir / "inputs.npz", **{k: np.asarray(v) for k, v in inputs.items()})
+    arrays = {}
+    for name, value in inputs.items():
+        arr = np.asarray(value)
+        if arr.dtype == object:  # strings: saved as unicode, never pickled
+            arr = arr.astype(np.str_)
+        arrays[name] = arr
+    np.savez(job_dir / "inputs.npz", **arrays)
     cfg = config.to_dict()
     cfg["level_value"] = config.level_value
     cfg["eps"] = [{"name": e.name, "options": list(e.options)} for e in config.eps]
@@ -265,7 +274,7 @@ def run_prepared(
     config: RunConfig,
     inputs: Mapping[str, np.ndarray],
     job_dir: Path,
-    limits: RunLimits = RunLimits(),
+    limits: RunLimits = DEFAULT_RUN_LIMITS,
     save_optimized: bool = True,
     keep: bool = False,
 ) -> RunResult:
@@ -472,7 +481,7 @@ def run_matrix(
     matrix: Matrix,
     inputs: Mapping[str, np.ndarray],
     *,
-    limits: RunLimits = RunLimits(),
+    limits: RunLimits = DEFAULT_RUN_LIMITS,
     out_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
 ) -> tuple[RunResult, ...]:

@@ -313,6 +313,11 @@ def child_main(job_dir: str, model_dir: str) -> None:
     """Entry point in the child process (also ``python -m inspector.run.worker JOB MODEL``)."""
     os.chdir(model_dir)  # ORT resolves relative paths here: only the model and its data
     out = Path(job_dir)
+    if os.environ.get("INSPECTOR_WORKER_FAULT") == "segv":
+        # Fault injection for the parent's crash handling (tests): die as ORT would.
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
     try:
         result = run(out)
     except BaseException as exc:  # noqa: BLE001 - report anything, then exit non-zero
