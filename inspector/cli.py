@@ -316,6 +316,56 @@ def _parser() -> argparse.ArgumentParser:
         default="never",
         help="exit 1 when a finding of this severity (or worse) exists",
     )
+    from inspector.cli_run import add_run_arguments
+
+    r = add("run", "Run the model under configurations (EPs × levels) in isolated workers.")
+    add_run_arguments(r)
+    r.add_argument(
+        "--require-ep",
+        metavar="EP",
+        help="exit 1 when nodes fell back off this EP (or it was not active)",
+    )
+    r.add_argument(
+        "--max-fallback-nodes",
+        type=int,
+        metavar="N",
+        help="exit 1 when more than N nodes left the preferred EP",
+    )
+    cmp = add(
+        "compare",
+        "Compare two configurations: output deltas, per-node timing, "
+        "first divergence, optimizer ablation.",
+    )
+    cmp.add_argument(
+        "--ref",
+        default="cpu@disable_all",
+        metavar="EPS@LEVEL",
+        help="reference configuration (default cpu@disable_all)",
+    )
+    cmp.add_argument(
+        "--cand",
+        default="cpu@all",
+        metavar="EPS@LEVEL",
+        help="candidate configuration (default cpu@all)",
+    )
+    add_run_arguments(cmp, matrix=False)
+    cmp.add_argument(
+        "--first-divergence",
+        action="store_true",
+        help="find the earliest node whose output differs beyond tolerance",
+    )
+    cmp.add_argument(
+        "--ablation",
+        action="store_true",
+        help="re-run the candidate with single optimizer passes disabled",
+    )
+    cmp.add_argument(
+        "--ablation-pass",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="passes to ablate (default: a list of common ORT passes)",
+    )
     return parser
 
 
@@ -323,6 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         model = M.load_model(args.model, args.data_dir)
+        if args.command in ("run", "compare"):
+            from inspector import cli_run
+
+            return (cli_run.main_run if args.command == "run" else cli_run.main_compare)(
+                args, model
+            )
         record, text = _run(args, model)
     except InspectorError as exc:
         message = str(exc).replace("\n", " ")

@@ -1,0 +1,468 @@
+"""``onnx-inspector run`` and ``compare``: the run lab from the command line, with CI gates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector.model import build_overview
+from inspector.model.load import LoadedModel
+from inspector.records import to_jsonable
+from inspector.run.config import (
+    ConfigError,
+    Matrix,
+    RunConfig,
+    expand_matrix,
+    load_matrix,
+    parse_eps,
+    parse_level,
+)
+from inspector.run.inputs import (
+    InputError,
+    InputPlan,
+    check_inputs,
+    generate,
+    load_input_files,
+    resolve,
+)
+from inspector.run.runner import RunLimits, RunResult, run_matrix
+
+
+def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
+    g = p.add_argument_group("configurations")
+    if matrix:
+        g.add_argument(
+            "--ep",
+            action="append",
+            metavar="EPS",
+            help="EP priority list, e.g. 'openvino,cpu' (repeat for a matrix; default cpu)",
+        )
+        g.add_argument(
+            "--level",
+            action="append",
+            metavar="LEVEL",
+            help="disable_all, basic, extended, layout, all (repeat; default all)",
+        )
+        g.add_argument("--matrix", metavar="FILE", help="matrix from a JSON/YAML file instead")
+        g.add_argument(
+            "--no-reference",
+            action="store_true",
+            help="do not add the reference configuration (CPU, disable_all)",
+        )
+    g.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: pinned)")
+    g.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="disable an optimizer pass (repeatable)",
+    )
+    g.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra session config entry (repeatable)",
+    )
+    g.add_argument("--strict", action="store_true", help="refuse any CPU fallback")
+    g.add_argument("--warmup", type=int, default=3)
+    g.add_argument("--runs", type=int, default=20, help="timed runs (default 20)")
+    g.add_argument("--profiled-runs", type=int, default=5)
+    i = p.add_argument_group("inputs")
+    i.add_argument(
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="value of a symbolic dim, e.g. batch=2 (repeatable)",
+    )
+    i.add_argument(
+        "--range",
+        action="append",
+        default=[],
+        metavar="INPUT=LOW:HIGH",
+        help="value range of a generated input (repeatable)",
+    )
+    i.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=".npy (named after the input), .npz, .pb or a test_data_set folder",
+    )
+    i.add_argument("--seed", type=int, default=0)
+    r = p.add_argument_group("limits and output")
+    r.add_argument("--timeout", type=float, default=300, help="seconds per configuration")
+    r.add_argument("--memory-gb", type=float, default=8, help="worker address-space cap")
+    r.add_argument(
+        "--out",
+        metavar="DIR",
+        help="keep results here (JSON, outputs as .npy, profiles, optimized models)",
+    )
+    r.add_argument("--atol", type=float, help="absolute tolerance against the reference (gate)")
+    r.add_argument("--rtol", type=float, help="relative tolerance against the reference (gate)")
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} {item!r} must look like NAME=VALUE.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def base_config(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        intra_op_threads=args.threads,
+        disabled_optimizers=tuple(args.disable),
+        session_config=tuple(sorted(_pairs(args.config, "--config").items())),
+        strict=args.strict,
+        warmup_runs=args.warmup,
+        timed_runs=args.runs,
+        profiled_runs=args.profiled_runs,
+    )
+
+
+def build_matrix(args: argparse.Namespace) -> Matrix:
+    if args.matrix:
+        return load_matrix(args.matrix)
+    base = base_config(args)
+    return expand_matrix(
+        args.ep or ["cpu"],
+        args.level or ["all"],
+        [{}],
+        base,
+        include_reference=not args.no_reference,
+    )
+
+
+def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, np.ndarray]:
+    graph_inputs = build_overview(model).inputs
+    try:
+        dims = {k: int(v) for k, v in _pairs(args.dim, "--dim").items()}
+    except ValueError:
+        raise InputError("--dim values must be integers, e.g. --dim batch=2.") from None
+    if args.input:
+        files: dict[str, bytes] = {}
+        for entry in args.input:
+            path = Path(entry)
+            paths = sorted(path.glob("*.pb")) if path.is_dir() else [path]
+            for f in paths:
+                try:
+                    files[f.name] = f.read_bytes()
+                except OSError as exc:
+                    raise InputError(
+                        f"Cannot read input file {str(f)!r}: {exc.strerror}."
+                    ) from None
+        arrays = load_input_files(files, [v.name for v in graph_inputs])
+        check_inputs(arrays, graph_inputs, dims)
+        return arrays
+    ranges = {}
+    for name, value in _pairs(args.range, "--range").items():
+        low, sep, high = value.partition(":")
+        try:
+            ranges[name] = (float(low), float(high))
+        except ValueError:
+            raise InputError(f"--range {name}={value}: use LOW:HIGH, e.g. 0:100.") from None
+    return generate(resolve(graph_inputs, InputPlan.make(dims, ranges, seed=args.seed)), args.seed)
+
+
+class _Progress:
+    """Progress lines on stderr: ``[2/5] OpenVINO+CPU · all … 0.4 s``."""
+
+    def __init__(self) -> None:
+        self.start = 0.0
+
+    def __call__(self, i: int, n: int, label: str, phase: str) -> None:
+        if phase == "start":
+            self.start = time.monotonic()
+            print(f"[{i + 1}/{n}] {label} …", file=sys.stderr, end="", flush=True)
+        else:
+            print(f" {time.monotonic() - self.start:.1f} s", file=sys.stderr, flush=True)
+
+
+def summary_rows(
+    results: Sequence[RunResult], reference: int, atol: float, rtol: float
+) -> list[dict[str, Any]]:
+    from inspector.run.compare import compare
+
+    ref = results[reference]
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {"label": r.label, "status": r.status if r.ok else r.error_kind}
+        if r.ok and r.latency:
+            row |= {
+                "median_ms": r.latency.median_ms,
+                "p90_ms": r.latency.p90_ms,
+                "session_s": r.session_create_s,
+            }
+            fb = r.fallback
+            row["nodes_per_ep"] = dict(fb.nodes_per_ep) if fb else {}
+            row["fallback_nodes"] = len(fb.off_preferred) if fb else 0
+            row["inactive_eps"] = list(fb.requested_inactive) if fb else []
+            if ref.ok and r is not ref:
+                c = compare(ref, r, atol, rtol)
+                row["max_abs_vs_ref"] = c.worst_max_abs
+                row["allclose"] = c.all_close
+        else:
+            row["error"] = r.error
+        rows.append(row)
+    return rows
+
+
+def print_summary(rows: list[dict[str, Any]]) -> None:
+    from inspector.cli import _table
+
+    def eps(d: dict[str, int]) -> str:
+        return ", ".join(f"{k.removesuffix('ExecutionProvider')} {v}" for k, v in d.items())
+
+    print(
+        _table(
+            [
+                "configuration",
+                "status",
+                "median ms",
+                "p90 ms",
+                "nodes per EP",
+                "fallback",
+                "max |Δ| vs ref",
+                "close",
+            ],
+            [
+                (
+                    r["label"],
+                    r["status"],
+                    f"{r['median_ms']:.3f}" if "median_ms" in r else "",
+                    f"{r['p90_ms']:.3f}" if "p90_ms" in r else "",
+                    eps(r.get("nodes_per_ep", {})),
+                    r.get("fallback_nodes", ""),
+                    f"{r['max_abs_vs_ref']:.3g}" if "max_abs_vs_ref" in r else "",
+                    {True: "yes", False: "NO"}.get(r.get("allclose"), ""),
+                )
+                for r in rows
+            ],
+            60,
+        )
+    )
+    for r in rows:
+        if r.get("error"):
+            print(f"! {r['error']}")
+        if r.get("inactive_eps"):
+            print(
+                f"! {r['label']}: requested but inactive: {', '.join(r['inactive_eps'])} "
+                "(nodes ran elsewhere)"
+            )
+
+
+def save(out: Path, results: Sequence[RunResult], rows: list[dict[str, Any]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for i, r in enumerate(results):
+        folder = out / f"run_{i:02d}"
+        folder.mkdir(exist_ok=True)
+        for name, arr in r.output_arrays().items():
+            safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+            np.save(folder / f"{safe}.npy", arr, allow_pickle=False)
+    (out / "results.json").write_text(
+        json.dumps(
+            {"summary": rows, "results": to_jsonable(results)},
+            indent=2,
+            allow_nan=False,
+            default=str,
+        )
+    )
+
+
+def gates(
+    args: argparse.Namespace, results: Sequence[RunResult], rows: list[dict[str, Any]]
+) -> str:
+    """The first CI gate that fails, as a one-line reason ("" when all pass)."""
+    for r in results:
+        if not r.ok:
+            return f"configuration failed: {r.error}"
+    if args.require_ep:
+        want = parse_eps(args.require_ep)[0].name
+        for r in results:
+            if want not in r.providers_requested:
+                continue
+            fb = r.fallback
+            if fb and want in fb.requested_inactive:
+                return f"{r.label}: {want} was requested but is not active"
+            off = [a for a in (fb.off_preferred if fb else ()) if a.ep != want]
+            if fb and fb.preferred_ep == want and off:
+                ops = ", ".join(sorted({a.op_type for a in off}))
+                return f"{r.label}: {len(off)} nodes fell back off {want} ({ops})"
+    if args.max_fallback_nodes is not None:
+        for r in results:
+            n = len(r.fallback.off_preferred) if r.fallback else 0
+            if n > args.max_fallback_nodes:
+                return f"{r.label}: {n} nodes off the preferred EP (max {args.max_fallback_nodes})"
+    if args.atol is not None or args.rtol is not None:
+        for row in rows:
+            if row.get("allclose") is False:
+                return (
+                    f"{row['label']}: outputs differ from the reference by up to "
+                    f"{row['max_abs_vs_ref']:.3g} "
+                    f"(atol {args.atol or 0:g}, rtol {args.rtol or 0:g})"
+                )
+    return ""
+
+
+def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
+    matrix = build_matrix(args)
+    inputs = make_inputs(args, model)
+    limits = RunLimits(timeout_s=args.timeout, memory_bytes=int(args.memory_gb * 1024**3))
+    results = run_matrix(model, matrix, inputs, limits=limits, progress=_Progress())
+    atol = args.atol if args.atol is not None else 1e-5
+    rtol = args.rtol if args.rtol is not None else 1e-3
+    rows = summary_rows(results, matrix.reference, atol, rtol)
+    if args.out:
+        save(Path(args.out), results, rows)
+    if args.json:
+        print(json.dumps({"summary": rows, "results": to_jsonable(results)}, indent=2, default=str))
+    else:
+        print_summary(rows)
+    reason = gates(args, results, rows)
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parse_spec(spec: str, base: RunConfig) -> RunConfig:
+    """``openvino,cpu@all`` → a configuration (EPs, then the level after ``@``)."""
+    eps, _, level = spec.partition("@")
+    from dataclasses import replace
+
+    return replace(
+        base, eps=parse_eps(eps or "cpu"), opt_level=parse_level(level or "all"), label=""
+    )
+
+
+def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
+    from dataclasses import replace
+
+    from inspector.cli import _table
+    from inspector.run.analysis import ablation, first_divergence
+    from inspector.run.compare import compare, node_timing_table
+
+    base = base_config(args)
+    ref = replace(parse_spec(args.ref, base), label="")
+    cand = parse_spec(args.cand, base)
+    ref = RunConfig(**{**ref.__dict__, "label": "ref · " + ref.default_label()})
+    cand = RunConfig(**{**cand.__dict__, "label": "cand · " + cand.default_label()})
+    inputs = make_inputs(args, model)
+    limits = RunLimits(timeout_s=args.timeout, memory_bytes=int(args.memory_gb * 1024**3))
+    results = run_matrix(model, Matrix((ref, cand)), inputs, limits=limits, progress=_Progress())
+    atol = args.atol if args.atol is not None else 1e-5
+    rtol = args.rtol if args.rtol is not None else 1e-3
+    record: dict[str, Any] = {"results": to_jsonable(results)}
+    if not all(r.ok for r in results):
+        bad = next(r for r in results if not r.ok)
+        print(f"error: {bad.error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(record, default=str))
+        return 1
+    comparison = compare(results[0], results[1], atol, rtol)
+    labels, timing = node_timing_table(results)
+    record |= {
+        "comparison": to_jsonable(comparison),
+        "node_timing": {"labels": labels, "rows": to_jsonable(timing)},
+    }
+    if args.first_divergence:
+        print("first divergence …", file=sys.stderr, flush=True)
+        record["first_divergence"] = to_jsonable(
+            first_divergence(
+                model, results[0], results[1], inputs, atol=atol, rtol=rtol, limits=limits
+            )
+        )
+    if args.ablation:
+        passes = args.ablation_pass or None
+        rows = ablation(
+            model, cand, inputs, *([passes] if passes else []), limits=limits, progress=_Progress()
+        )
+        record["ablation"] = to_jsonable(rows)
+    if args.json:
+        print(json.dumps(record, indent=2, default=str))
+        return 0 if comparison.all_close or args.atol is None else 1
+    print(f"{results[0].label}  vs  {results[1].label}\n")
+    print(
+        _table(
+            ["output", "status", "max |Δ|", "mean |Δ|", "max rel", "cosine", "mismatches", "close"],
+            [
+                (
+                    o.output,
+                    o.status,
+                    f"{o.max_abs:.3g}" if o.max_abs is not None else "",
+                    f"{o.mean_abs:.3g}" if o.mean_abs is not None else "",
+                    f"{o.max_rel:.3g}" if o.max_rel is not None else "",
+                    f"{o.cosine:.8f}" if o.cosine is not None else "",
+                    f"{o.mismatches}/{o.elements}",
+                    "yes" if o.allclose else "NO",
+                )
+                for o in comparison.outputs
+            ],
+        )
+    )
+    print("\nSlowest nodes (µs; fused/compiled nodes split over their original nodes, derived)")
+    print(
+        _table(
+            ["node", "op", *labels],
+            [
+                (
+                    t.node_id or t.node,
+                    t.op_type,
+                    *(f"{x:.1f}" if x is not None else "-" for x in t.times_us),
+                )
+                for t in timing[:15]
+            ],
+            40,
+        )
+    )
+    fd = record.get("first_divergence")
+    if fd:
+        print("\nFirst divergence")
+        if fd["found"]:
+            print(
+                f"  {fd['node_id']} {fd['node_name']!r} ({fd['op_type']}) "
+                f"→ tensor {fd['tensor']!r}: "
+                f"max |Δ| {fd['error']['max_abs']:.3g}; chain {' → '.join(fd['chain'])}"
+            )
+        else:
+            print(f"  none found: {fd['detail']}")
+        for s in fd["skipped"]:
+            print(f"  note: {s}")
+    if "ablation" in record:
+        print("\nAblation (each pass disabled in turn, against the candidate itself)")
+        print(
+            _table(
+                ["disabled", "status", "time ratio", "max |Δ|", "graph changed", "note"],
+                [
+                    (
+                        a["disabled"] or "(baseline)",
+                        a["status"],
+                        f"{a['time_ratio']:.2f}" if a["time_ratio"] else "",
+                        f"{a['max_abs_vs_baseline']:.3g}"
+                        if a["max_abs_vs_baseline"] is not None
+                        else "",
+                        "yes" if a["graph_changed"] else "no",
+                        a["note"],
+                    )
+                    for a in record["ablation"]
+                ],
+                60,
+            )
+        )
+    if args.atol is not None or args.rtol is not None:
+        if not comparison.all_close:
+            print(f"error: outputs differ beyond atol {atol:g} / rtol {rtol:g}", file=sys.stderr)
+            return 1
+    return 0

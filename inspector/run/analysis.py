@@ -1,0 +1,324 @@
+"""Deeper comparisons that re-run the model: first divergence and optimizer ablation.
+
+**First divergence** finds the earliest original node whose output differs beyond tolerance
+between two configurations. Marking a tensor as a graph output stops ORT from fusing across
+it, so only tensors that survive in *both* optimized graphs are marked — the runs are then the
+graphs that ship. Tensors are checked in topological order, a chunk at a time (bounded memory:
+never every intermediate of a large model at once), stopping at the first chunk that diverges.
+
+**Ablation** re-runs one configuration with single optimizer passes disabled (ORT's config
+key takes a *semicolon*-separated list) and reports which pass changed outputs, time or the
+optimized graph; a pass name ORT does not know is silently ignored by ORT, so "no effect on
+the graph" is reported as such.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from inspector.model.load import LoadedModel
+from inspector.records import Record
+from inspector.run.compare import OutputDelta, compare, delta
+from inspector.run.config import Matrix, RunConfig
+from inspector.run.runner import (
+    DEFAULT_RUN_LIMITS,
+    RunLimits,
+    RunResult,
+    prepare,
+    run_matrix,
+    run_prepared,
+)
+
+#: Passes worth ablating by default (ORT 1.32 names; unknown names are ignored by ORT).
+DEFAULT_PASSES = (
+    "ConstantFolding",
+    "ConvBNFusion",
+    "ConvActivationFusion",
+    "NchwcTransformer",
+    "MatMulAddFusion",
+    "GeluFusionL1",
+    "GeluFusionL2",
+    "LayerNormFusionL1",
+    "LayerNormFusionL2",
+    "MatMulScaleFusion",
+    "AttentionFusion",
+    "SkipLayerNormFusion",
+    "BiasGeluFusion",
+    "FastGeluFusion",
+)
+
+
+@dataclass(frozen=True)
+class Divergence(Record):
+    reference: str
+    candidate: str
+    found: bool
+    node_id: str  # original node whose output first diverges ("" if none)
+    node_name: str
+    op_type: str
+    tensor: str
+    error: OutputDelta | None
+    chain: tuple[str, ...]  # node ids from the diverging node to a diverging graph output
+    checked_tensors: int
+    candidate_tensors: int
+    skipped: tuple[str, ...]  # why some tensors could not be marked
+    detail: str
+
+
+def _survivors(result: RunResult, original: onnx.ModelProto) -> set[str] | None:
+    """Tensor names materialised in the graph this configuration really ran."""
+    data = result.optimized_model()
+    if data:
+        proto = onnx.ModelProto()
+        proto.ParseFromString(data)
+        return {t for n in proto.graph.node for t in (*n.input, *n.output) if t}
+    if result.assignment:
+        # EP-compiled graphs cannot be saved: nodes outside compiled subgraphs, and the
+        # tensors at their edges, are what survives.
+        by_name = {n.name: n for n in original.graph.node}
+        compiled = {a.ep for a in result.assignment if a.ep != "CPUExecutionProvider"}
+        keep: set[str] = set()
+        for a in result.assignment:
+            if a.ep not in compiled and a.node in by_name:
+                keep.update(t for t in (*by_name[a.node].input, *by_name[a.node].output) if t)
+        return keep
+    return None
+
+
+def _topo_tensors(graph: onnx.GraphProto) -> list[tuple[int, str]]:
+    produced = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
+    indeg = [0] * len(graph.node)
+    users: list[list[int]] = [[] for _ in graph.node]
+    for i, n in enumerate(graph.node):
+        deps = {produced[t] for t in n.input if t in produced and produced[t] != i}
+        indeg[i] = len(deps)
+        for d in deps:
+            users[d].append(i)
+    ready = deque(i for i, d in enumerate(indeg) if d == 0)
+    out = []
+    while ready:
+        i = ready.popleft()
+        out.extend((i, o) for o in graph.node[i].output if o)
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                ready.append(u)
+    return out
+
+
+def _chain(graph: onnx.GraphProto, start: int, diverging_outputs: set[str]) -> tuple[str, ...]:
+    consumers: dict[str, list[int]] = {}
+    for i, n in enumerate(graph.node):
+        for t in n.input:
+            consumers.setdefault(t, []).append(i)
+    parent: dict[int, int | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        i = queue.popleft()
+        if any(o in diverging_outputs for o in graph.node[i].output):
+            path = []
+            node: int | None = i
+            while node is not None:
+                path.append(f"main:{node}")
+                node = parent[node]
+            return tuple(reversed(path))
+        for o in graph.node[i].output:
+            for c in consumers.get(o, ()):
+                if c not in parent:
+                    parent[c] = i
+                    queue.append(c)
+    return (f"main:{start}",)
+
+
+def first_divergence(
+    model: LoadedModel,
+    reference: RunResult,
+    candidate: RunResult,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    atol: float = 1e-4,
+    rtol: float = 1e-3,
+    chunk: int = 64,
+    limits: RunLimits = DEFAULT_RUN_LIMITS,
+    max_tensors: int = 5000,
+) -> Divergence:
+    """The earliest original node whose output differs beyond ``atol + rtol·|ref|``."""
+    prepared = prepare(model)
+    try:
+        original = prepared.original
+        graph = original.graph
+        graph_outputs = {o.name for o in graph.output}
+        skipped: list[str] = []
+        keep: set[str] | None = None
+        for r in (reference, candidate):
+            s = _survivors(r, original)
+            if s is None:
+                skipped.append(f"{r.label}: no optimized graph or EP record; all tensors marked")
+                continue
+            keep = s if keep is None else keep & s
+        ordered = _topo_tensors(graph)
+        candidates = [
+            (i, t) for i, t in ordered if (keep is None or t in keep) and t not in graph_outputs
+        ]
+        dropped = len(ordered) - len(candidates) - sum(1 for _, t in ordered if t in graph_outputs)
+        if dropped:
+            skipped.append(f"{dropped} tensors fused away in one of the optimized graphs")
+        if len(candidates) > max_tensors:
+            skipped.append(f"only the first {max_tensors} of {len(candidates)} tensors checked")
+            candidates = candidates[:max_tensors]
+        outputs_cmp = compare(reference, candidate, atol, rtol)
+        diverging_outputs = {
+            o.output for o in outputs_cmp.outputs if o.status == "ok" and not o.allclose
+        }
+        model_path = prepared.model_path
+        pristine = model_path.read_bytes()
+        checked = 0
+        ref_cfg = replace(reference.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
+        cand_cfg = replace(candidate.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
+        for start in range(0, len(candidates), chunk):
+            part = candidates[start : start + chunk]
+            marked = onnx.ModelProto()
+            marked.CopyFrom(original)
+            for _, t in part:
+                marked.graph.output.add().name = t  # untyped outputs: ORT accepts them
+            model_path.write_bytes(marked.SerializeToString())
+            runs = []
+            for k, cfg in enumerate((ref_cfg, cand_cfg)):
+                job = prepared.folder / f"divergence_{start}_{k}"
+                runs.append(run_prepared(prepared, cfg, inputs, job, limits, save_optimized=False))
+            if not all(r.ok for r in runs):
+                bad = next(r for r in runs if not r.ok)
+                return Divergence(
+                    reference.label,
+                    candidate.label,
+                    False,
+                    "",
+                    "",
+                    "",
+                    "",
+                    None,
+                    (),
+                    checked,
+                    len(candidates),
+                    tuple(skipped),
+                    f"a marked run failed: {bad.error}",
+                )
+            a, b = runs[0].output_arrays(), runs[1].output_arrays()
+            for i, t in part:
+                checked += 1
+                if t not in a or t not in b:
+                    continue
+                d = delta(t, np.asarray(a[t]), np.asarray(b[t]), atol, rtol)
+                if d.status != "ok" or not d.allclose:
+                    node = graph.node[i]
+                    model_path.write_bytes(pristine)
+                    return Divergence(
+                        reference.label,
+                        candidate.label,
+                        True,
+                        f"main:{i}",
+                        node.name,
+                        node.op_type,
+                        t,
+                        d,
+                        _chain(graph, i, diverging_outputs),
+                        checked,
+                        len(candidates),
+                        tuple(skipped),
+                        "",
+                    )
+        detail = "no intermediate tensor diverges" + (
+            f"; graph outputs {', '.join(sorted(diverging_outputs))} do"
+            if diverging_outputs
+            else "; outputs agree too"
+        )
+        return Divergence(
+            reference.label,
+            candidate.label,
+            False,
+            "",
+            "",
+            "",
+            "",
+            None,
+            (),
+            checked,
+            len(candidates),
+            tuple(skipped),
+            detail,
+        )
+    finally:
+        prepared.cleanup()
+
+
+@dataclass(frozen=True)
+class AblationRow(Record):
+    disabled: str  # pass name ("" for the baseline)
+    status: str
+    median_ms: float | None
+    time_ratio: float | None  # vs the baseline run of the same configuration
+    max_abs_vs_baseline: float | None
+    graph_changed: bool  # the optimized graph differs from the baseline's
+    optimized_ops: tuple[tuple[str, int], ...]
+    note: str
+
+
+def ablation(
+    model: LoadedModel,
+    config: RunConfig,
+    inputs: Mapping[str, np.ndarray],
+    passes: Sequence[str] = DEFAULT_PASSES,
+    *,
+    limits: RunLimits = DEFAULT_RUN_LIMITS,
+    out_dir: str | Path | None = None,
+    progress=None,
+) -> tuple[AblationRow, ...]:  # type: ignore[no-untyped-def]
+    """Re-run ``config`` with each pass disabled in turn, against ``config`` itself."""
+    base = replace(config, profiled_runs=0, label="ablation · baseline")
+    configs = [base] + [
+        replace(
+            base, disabled_optimizers=(*config.disabled_optimizers, p), label=f"ablation · -{p}"
+        )
+        for p in passes
+    ]
+    results = run_matrix(
+        model, Matrix(tuple(configs)), inputs, limits=limits, out_dir=out_dir, progress=progress
+    )
+    baseline = results[0]
+    rows = []
+    for p, r in zip(("", *passes), results, strict=True):
+        if not r.ok:
+            rows.append(AblationRow(p, "error", None, None, None, False, (), r.error))
+            continue
+        ratio = (
+            r.latency.median_ms / baseline.latency.median_ms
+            if baseline.ok and baseline.latency and r.latency
+            else None
+        )
+        diff = compare(baseline, r).worst_max_abs if baseline.ok else None
+        changed = r.optimized_ops != baseline.optimized_ops
+        note = (
+            ""
+            if not p or changed
+            else "no effect on the graph (pass not applied here, "
+            "or not a pass name this onnxruntime knows)"
+        )
+        rows.append(
+            AblationRow(
+                p,
+                "ok",
+                r.latency.median_ms if r.latency else None,
+                ratio,
+                diff,
+                changed,
+                r.optimized_ops,
+                note,
+            )
+        )
+    return tuple(rows)

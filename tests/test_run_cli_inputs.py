@@ -1,0 +1,298 @@
+"""Run lab inputs (generated and supplied), analysis (first divergence, ablation) and CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from inspector import build_overview, load_model
+from inspector.cli import main
+from inspector.run.analysis import ablation, first_divergence
+from inspector.run.config import ConfigError, RunConfig, expand_matrix, load_matrix, parse_eps
+from inspector.run.inputs import (
+    InputError,
+    InputPlan,
+    check_inputs,
+    generate,
+    load_input_files,
+    resolve,
+)
+from inspector.run.runner import run_matrix
+from tests.conftest import ROOT
+from tests.test_run import HAVE_OPENVINO, inputs_for, needs_openvino
+
+SAMPLES = ROOT / "sample_models"
+
+
+def npy(arr) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+class TestGeneratedInputs:
+    def test_symbolic_dims_shared_and_name_based_ranges(self):
+        ov = build_overview(load_model(SAMPLES / "dynamic_axes_transformer_block.onnx"))
+        resolved = resolve(ov.inputs, InputPlan.make(dims={"batch": 3, "sequence": 11}))
+        assert [r.shape for r in resolved] == [(3, 11), (3, 11)]
+        arrays = generate(resolved, seed=5)
+        assert arrays["attention_mask"].min() >= 0 and arrays["attention_mask"].max() <= 1
+        assert 0 <= arrays["input_ids"].min() and arrays["input_ids"].max() <= 99
+        assert np.array_equal(arrays["input_ids"], generate(resolved, seed=5)["input_ids"])
+        check_inputs(arrays, ov.inputs)
+
+    def test_ranges_fixed_values_and_dtypes(self):
+        x = helper.make_tensor_value_info("x", TensorProto.BFLOAT16, ["n"])
+        sr = helper.make_tensor_value_info("sample_rate", TensorProto.INT64, [])
+        m = helper.make_model(helper.make_graph([], "g", [x, sr], []))
+        inputs = build_overview(load_model(m.SerializeToString())).inputs
+        plan = InputPlan.make(dims={"n": 4}, ranges={"x": (5, 6)})
+        arrays = generate(resolve(inputs, plan))
+        assert str(arrays["x"].dtype) == "bfloat16" and arrays["x"].shape == (4,)
+        assert 5 <= float(arrays["x"].astype(np.float32).min()) <= 6
+        assert int(arrays["sample_rate"]) == 16000
+
+    def test_bad_plans(self):
+        ov = build_overview(load_model(SAMPLES / "cnn_conv_bn_relu.onnx"))
+        with pytest.raises(InputError, match="above high"):
+            resolve(ov.inputs, InputPlan.make(ranges={"image": (2, 1)}))
+
+
+class TestSuppliedInputs:
+    names = ["image"]
+
+    def test_npy_npz_pb(self):
+        arr = np.ones((1, 3, 32, 32), np.float32)
+        assert load_input_files({"image.npy": npy(arr)}, self.names)["image"].shape == arr.shape
+        buf = io.BytesIO()
+        np.savez(buf, image=arr)
+        assert "image" in load_input_files({"in.npz": buf.getvalue()}, self.names)
+        pb = numpy_helper.from_array(arr, "whatever").SerializeToString()
+        assert load_input_files({"input_0.pb": pb}, self.names)["image"].shape == arr.shape
+
+    def test_pickle_is_refused(self):
+        data = io.BytesIO()
+        np.save(data, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        with pytest.raises(InputError, match="pickled"):
+            load_input_files({"image.npy": data.getvalue()}, self.names)
+
+    def test_declared_size_is_checked_before_allocating(self):
+        header = npy(np.zeros((1,), np.float32))
+        huge = header.replace(b"(1,)", b"(1000000000000,)")
+        with pytest.raises(InputError, match="declares"):
+            load_input_files({"image.npy": huge}, self.names)
+        with pytest.raises(InputError, match="truncated"):
+            load_input_files({"image.npy": npy(np.zeros((100,), np.float32))[:-40]}, self.names)
+
+    def test_zip_bomb_members_are_refused(self):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("image.npy", b"\0" * (3 * 1024 * 1024))
+        with pytest.raises(InputError, match="unpacks to"):
+            load_input_files({"in.npz": buf.getvalue()}, self.names, max_bytes=1024 * 1024)
+
+    @pytest.mark.parametrize(
+        "arr, message",
+        [
+            (np.ones((1, 3, 32, 32), np.float64), "must be FLOAT"),
+            (np.ones((3, 32, 32), np.float32), "rank 4"),
+            (np.ones((1, 3, 16, 32), np.float32), "dim 2 must be 32"),
+        ],
+        ids=["dtype", "rank", "fixed-dim"],
+    )
+    def test_mismatches(self, arr, message):
+        ov = build_overview(load_model(SAMPLES / "cnn_conv_bn_relu.onnx"))
+        with pytest.raises(InputError, match=message):
+            check_inputs({"image": arr}, ov.inputs)
+
+    def test_missing_and_symbolic_conflicts(self):
+        ov = build_overview(load_model(SAMPLES / "dynamic_axes_transformer_block.onnx"))
+        ids = np.zeros((2, 5), np.int64)
+        with pytest.raises(InputError, match="Missing input"):
+            check_inputs({"input_ids": ids}, ov.inputs)
+        with pytest.raises(InputError, match="sequence"):
+            check_inputs(
+                {"input_ids": ids, "attention_mask": np.zeros((2, 6), np.int64)}, ov.inputs
+            )
+
+
+class TestConfigs:
+    def test_matrix_file(self, tmp_path):
+        f = tmp_path / "m.json"
+        f.write_text(
+            json.dumps(
+                {
+                    "eps": ["cpu"],
+                    "levels": ["basic", 99],
+                    "base": {"timed_runs": 3, "disabled_optimizers": ["A", "B"]},
+                }
+            )
+        )
+        mat = load_matrix(f)
+        assert [c.opt_level for c in mat.configs] == ["disable_all", "basic", "all"]
+        assert mat.configs[1].disabled_optimizers == ("A", "B") and mat.configs[1].timed_runs == 3
+
+    @pytest.mark.parametrize(
+        "data, message",
+        [
+            ({"configs": [{"opt_level": "fast"}]}, "Unknown optimization level"),
+            ({"configs": [{"eps": "cpu", "strict": True}]}, "needs an EP other than CPU"),
+            ({"configs": [{"nope": 1}]}, "Unknown configuration keys"),
+        ],
+    )
+    def test_bad_matrix_files(self, tmp_path, data, message):
+        f = tmp_path / "m.json"
+        f.write_text(json.dumps(data))
+        with pytest.raises(ConfigError, match=message):
+            load_matrix(f)
+
+    def test_parse_eps(self):
+        assert [e.name for e in parse_eps("openvino, cpu")] == [
+            "OpenVINOExecutionProvider",
+            "CPUExecutionProvider",
+        ]
+
+
+class TestAnalysis:
+    @needs_openvino
+    def test_first_divergence_openvino(self):
+        m = load_model(SAMPLES / "det_openvino_fallback.onnx")
+        feeds = inputs_for(m)
+        ref, ov = run_matrix(
+            m,
+            expand_matrix(
+                ["openvino,cpu"],
+                ["all"],
+                base=RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0),
+            ),
+            feeds,
+        )
+        d = first_divergence(m, ref, ov, feeds, atol=1e-6, rtol=0)
+        assert d.found and d.node_id == "main:1" and d.op_type == "Tanh"
+        assert d.chain[0] == "main:1" and d.error.max_abs > 0
+
+    def test_no_divergence_between_equal_configs(self):
+        m = load_model(SAMPLES / "cnn_conv_bn_relu.onnx")
+        feeds = inputs_for(m)
+        a, b = run_matrix(
+            m,
+            expand_matrix(
+                ["cpu"], ["basic"], base=RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0)
+            ),
+            feeds,
+        )
+        d = first_divergence(m, a, b, feeds, atol=1e-3, rtol=1e-3)
+        assert not d.found and d.checked_tensors > 0
+
+    def test_ablation(self):
+        m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
+        rows = ablation(
+            m,
+            RunConfig(opt_level="all", warmup_runs=0, timed_runs=3),
+            inputs_for(m, batch=2),
+            ["GeluFusionL1", "NotAPass"],
+        )
+        by = {r.disabled: r for r in rows}
+        assert by["GeluFusionL1"].graph_changed and not by["NotAPass"].graph_changed
+        assert "no effect" in by["NotAPass"].note and by[""].time_ratio == 1.0
+
+
+class TestCli:
+    def test_run_json_and_out_dir(self, capsys, tmp_path):
+        code = main(
+            [
+                "run",
+                str(SAMPLES / "cnn_conv_bn_relu.onnx"),
+                "--level",
+                "all",
+                "--runs",
+                "3",
+                "--profiled-runs",
+                "1",
+                "--out",
+                str(tmp_path / "o"),
+                "--json",
+            ]
+        )
+        out = json.loads(capsys.readouterr().out)
+        assert code == 0 and [r["label"] for r in out["summary"]] == [
+            "reference · CPU · disable_all",
+            "CPU · all",
+        ]
+        saved = json.loads((tmp_path / "o" / "results.json").read_text())
+        assert saved["summary"] == out["summary"]
+        assert np.load(tmp_path / "o" / "run_01" / "logits.npy").shape == (1, 10)
+
+    def test_tolerance_gate(self, capsys):
+        args = [
+            "run",
+            str(SAMPLES / "mlp_gelu_layernorm.onnx"),
+            "--dim",
+            "batch=2",
+            "--runs",
+            "2",
+            "--profiled-runs",
+            "0",
+            "--disable",
+            "MatMulAddFusion",
+            "--config",
+            "optimization.enable_gelu_approximation=1",
+        ]
+        assert main(args + ["--atol", "1e-2"]) == 0
+        capsys.readouterr()
+        assert main(args + ["--atol", "1e-7", "--rtol", "0"]) == 1
+        assert "outputs differ from the reference" in capsys.readouterr().err
+
+    @pytest.mark.skipif(not HAVE_OPENVINO, reason="no onnxruntime-ep-openvino")
+    def test_fallback_gates(self, capsys):
+        model = str(SAMPLES / "det_openvino_fallback.onnx")
+        base = ["run", model, "--ep", "openvino,cpu", "--runs", "2", "--profiled-runs", "0"]
+        assert main(base + ["--require-ep", "openvino"]) == 1
+        assert "1 nodes fell back off OpenVINOExecutionProvider (Det)" in capsys.readouterr().err
+        assert main(base + ["--max-fallback-nodes", "1"]) == 0
+        assert main(base + ["--max-fallback-nodes", "0"]) == 1
+
+    def test_missing_ep_gate(self, capsys):
+        code = main(
+            [
+                "run",
+                str(SAMPLES / "det_openvino_fallback.onnx"),
+                "--ep",
+                "cuda,cpu",
+                "--runs",
+                "2",
+                "--profiled-runs",
+                "0",
+                "--require-ep",
+                "cuda",
+            ]
+        )
+        assert code == 1 and "requested but is not active" in capsys.readouterr().err
+
+    def test_bad_input_is_one_line(self, capsys):
+        code = main(["run", str(SAMPLES / "cnn_conv_bn_relu.onnx"), "--dim", "batch=x"])
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("\n") == 1 and "--dim values must be integers" in err
+
+    def test_compare(self, capsys):
+        code = main(
+            [
+                "compare",
+                str(SAMPLES / "cnn_conv_bn_relu.onnx"),
+                "--cand",
+                "cpu@all",
+                "--runs",
+                "3",
+                "--profiled-runs",
+                "2",
+                "--json",
+            ]
+        )
+        out = json.loads(capsys.readouterr().out)
+        assert code == 0 and out["comparison"]["outputs"][0]["output"] == "logits"
+        assert out["node_timing"]["rows"]
