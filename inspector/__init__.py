@@ -7,12 +7,58 @@ Typical use (also what the app and the CLI call)::
     print(build_overview(model).counts)
     for finding in diagnose(model).findings:
         print(finding.severity, finding.message)
+
+Names are imported on first use (PEP 562), so ``python -m inspector.run.worker`` and the CLI do
+not pay for onnx and the records they never touch.
 """
 
-from inspector.errors import InspectorError, InternalError
-from inspector.limits import DEFAULT_LIMITS, Limits
-from inspector.model import *  # noqa: F403
-from inspector.model import __all__ as _model_all
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["DEFAULT_LIMITS", "InspectorError", "InternalError", "Limits", *_model_all]
+
+_LAZY = {
+    "InspectorError": "inspector.errors",
+    "InternalError": "inspector.errors",
+    "DEFAULT_LIMITS": "inspector.limits",
+    "Limits": "inspector.limits",
+}
+_MODEL_NAMES = (
+    "CompatVerdict",
+    "Diagnosis",
+    "ExternalDataReport",
+    "Finding",
+    "GraphRecord",
+    "InitializerTable",
+    "LoadedModel",
+    "Overview",
+    "SubgraphTree",
+    "TensorStats",
+    "build_compat",
+    "build_external_data",
+    "build_graph",
+    "build_initializers",
+    "build_overview",
+    "build_subgraphs",
+    "diagnose",
+    "load_model",
+    "tensor_array",
+    "tensor_stats",
+)
+_LAZY.update({name: "inspector.model" for name in _MODEL_NAMES})
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'inspector' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

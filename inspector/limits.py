@@ -52,6 +52,32 @@ class Limits:
         "Most protobuf fields walked when explaining why a file does not parse "
         "(truncation, nesting); beyond it the explanation is less specific.",
     )
+    run_timeout_s: int = _limit(
+        300, "Wall-clock seconds one configuration's worker may take before it is killed."
+    )
+    worker_memory_bytes: int = _limit(
+        8 * GiB,
+        "Address-space cap (RLIMIT_AS) of a worker process: running out becomes an "
+        "out-of-memory error for that configuration, not a dead server.",
+    )
+    max_output_bytes: int = _limit(
+        256 * MiB,
+        "Output bytes kept per configuration for comparisons; bigger outputs are "
+        "listed but not compared.",
+    )
+    max_input_bytes: int = _limit(
+        1 * GiB,
+        "Largest input tensor generated or read from an uploaded .npy/.npz/.pb file "
+        "(checked from the file's header before anything is allocated).",
+    )
+    divergence_chunk: int = _limit(
+        64,
+        "Intermediate tensors marked as outputs per re-run when searching the first "
+        "divergence (bounds memory).",
+    )
+    divergence_max_tensors: int = _limit(
+        5_000, "Most intermediate tensors checked by one first-divergence search."
+    )
     max_inline_tensor_for_inference_bytes: int = _limit(
         64 * 1024,
         "Tensors larger than this are passed to shape inference and the checker without "

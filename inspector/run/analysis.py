@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from inspector.limits import DEFAULT_LIMITS
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 from inspector.run.compare import OutputDelta, compare, delta
@@ -144,9 +145,9 @@ def first_divergence(
     *,
     atol: float = 1e-4,
     rtol: float = 1e-3,
-    chunk: int = 64,
+    chunk: int = DEFAULT_LIMITS.divergence_chunk,
     limits: RunLimits = DEFAULT_RUN_LIMITS,
-    max_tensors: int = 5000,
+    max_tensors: int = DEFAULT_LIMITS.divergence_max_tensors,
 ) -> Divergence:
     """The earliest original node whose output differs beyond ``atol + rtol·|ref|``."""
     prepared = prepare(model)

@@ -23,9 +23,10 @@ import onnx
 from onnx import numpy_helper
 
 from inspector.errors import InspectorError
+from inspector.limits import DEFAULT_LIMITS
 from inspector.model.overview import ValueInfo
 
-MAX_INPUT_BYTES = 1024**3  # one input tensor, generated or supplied
+MAX_INPUT_BYTES = DEFAULT_LIMITS.max_input_bytes  # one input tensor, generated or supplied
 
 
 class InputError(InspectorError):

@@ -1,0 +1,148 @@
+"""Run lab overhead, measured against bare onnxruntime in the same run.
+
+Prints three ratios on a ResNet-50 topology the onnx wheel ships (``light_resnet50.onnx``):
+
+1. harness latency: the median latency our isolated worker reports vs a bare ``sess.run`` loop
+   in this process, same session options (target ≤ 1.05);
+2. profiled coverage: sum of per-node medians / median run time in the profile (target ≥ 0.9);
+3. matrix overhead: wall time of a 5-configuration ``run_matrix`` (workers, profiles, optimized
+   graphs, parsing) vs the same sessions and runs done bare in this process (target ≤ 1.3×).
+
+Measurements alternate ours/bare to share the machine's noise. The script reports; it never
+fails on a miss (these machines are noisy). ``python bench/bench_run.py [--repeat 3] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from inspector import load_model  # noqa: E402
+from inspector.run.config import Matrix, RunConfig  # noqa: E402
+from inspector.run.runner import run_matrix  # noqa: E402
+
+MODEL = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
+LEVELS = ("disable_all", "basic", "extended", "layout", "all")
+
+
+def bare_options(level: int) -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel(level)
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return so
+
+
+def bare_latency(feeds: dict, warmup: int, runs: int, level: int = 99) -> float:
+    sess = ort.InferenceSession(str(MODEL), bare_options(level), providers=["CPUExecutionProvider"])
+    for _ in range(warmup):
+        sess.run(None, feeds)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter_ns()
+        sess.run(None, feeds)
+        times.append((time.perf_counter_ns() - t) / 1e6)
+    return statistics.median(times)
+
+
+def bare_matrix(feeds: dict, configs: list[RunConfig]) -> float:
+    """The same sessions and runs as run_matrix, in this process: the baseline."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in configs:
+            sess = ort.InferenceSession(
+                str(MODEL), bare_options(c.level_value), providers=["CPUExecutionProvider"]
+            )
+            for _ in range(1 + c.warmup_runs + c.timed_runs):
+                sess.run(None, feeds)
+            so = bare_options(c.level_value)
+            so.enable_profiling = True
+            so.profile_file_prefix = os.path.join(tmp, "p")
+            so.optimized_model_filepath = os.path.join(tmp, "opt.onnx")
+            prof = ort.InferenceSession(str(MODEL), so, providers=["CPUExecutionProvider"])
+            for _ in range(1 + c.profiled_runs):
+                prof.run(None, feeds)
+            json.loads(Path(prof.end_profiling()).read_text())
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    model = load_model(MODEL)
+    feeds = {"gpu_0/data_0": np.random.default_rng(0).random((1, 3, 224, 224), np.float32)}
+    one = RunConfig(opt_level="all", warmup_runs=3, timed_runs=20, profiled_runs=5, label="all")
+    configs = [
+        RunConfig(opt_level=lv, warmup_runs=2, timed_runs=10, profiled_runs=3, label=lv)
+        for lv in LEVELS
+    ]
+
+    ours_lat, bare_lat, coverage, ours_mx, bare_mx = [], [], [], [], []
+    for i in range(args.repeat):
+        print(f"round {i + 1}/{args.repeat} …", file=sys.stderr, flush=True)
+        bare_lat.append(bare_latency(feeds, one.warmup_runs, one.timed_runs))
+        (r,) = run_matrix(model, Matrix((one,)), feeds)
+        assert r.ok, r.error
+        ours_lat.append(r.latency.median_ms)
+        coverage.append(r.profile.coverage)
+        bare_mx.append(bare_matrix(feeds, configs))
+        t = time.perf_counter()
+        results = run_matrix(model, Matrix(tuple(configs)), feeds)
+        ours_mx.append(time.perf_counter() - t)
+        assert all(x.ok for x in results), [x.error for x in results if not x.ok]
+
+    lat_ratio = statistics.median(o / b for o, b in zip(ours_lat, bare_lat, strict=True))
+    mx_ratio = statistics.median(o / b for o, b in zip(ours_mx, bare_mx, strict=True))
+    cov = statistics.median(coverage)
+    out = {
+        "model": MODEL.name,
+        "repeat": args.repeat,
+        "latency_ms": {"ours": ours_lat, "bare": bare_lat, "median_ratio": lat_ratio},
+        "profiled_coverage": {"runs": coverage, "median": cov},
+        "matrix_5_configs_s": {"ours": ours_mx, "bare": bare_mx, "median_ratio": mx_ratio},
+    }
+    rows = [
+        ("harness latency ours/bare", f"{lat_ratio:.3f}x", "<= 1.05x", lat_ratio <= 1.05),
+        ("profiled coverage", f"{cov:.3f}", ">= 0.90", cov >= 0.9),
+        ("5-config matrix ours/bare", f"{mx_ratio:.3f}x", "<= 1.30x", mx_ratio <= 1.3),
+    ]
+    print(
+        f"model {MODEL.name}; ORT {ort.__version__}; {os.cpu_count()} cores; repeat {args.repeat}"
+    )
+    print(
+        f"latency median ms   ours {', '.join(f'{x:.2f}' for x in ours_lat)}"
+        f" | bare {', '.join(f'{x:.2f}' for x in bare_lat)}"
+    )
+    print(f"coverage            {', '.join(f'{x:.3f}' for x in coverage)}")
+    print(
+        f"matrix wall s       ours {', '.join(f'{x:.2f}' for x in ours_mx)}"
+        f" | bare {', '.join(f'{x:.2f}' for x in bare_mx)}"
+    )
+    print()
+    for name, got, target, ok in rows:
+        print(f"  {name:28} {got:>9}  target {target:>9}  {'PASS' if ok else 'MISS'}")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
