@@ -5,7 +5,7 @@ import streamlit as st
 from inspector import build_compat, build_external_data, build_overview, diagnose
 from inspector.model.overview import domain_label
 from inspector.records import human_bytes, rows_frame
-from pages._picker import model_picker
+from pages.common.picker import model_picker
 
 model = model_picker()
 if model is None:

@@ -305,3 +305,17 @@ def load_matrix(path: str | Path) -> Matrix:
         base,
         bool(data.get("include_reference", True)),
     )
+
+
+def with_strict_variants(matrix: Matrix) -> Matrix:
+    """The matrix plus a strict copy (no CPU fallback) of every configuration that prefers a
+    non-CPU EP — the CPU EP is dropped from those copies, as ORT refuses it alongside strict."""
+    extra = []
+    for c in matrix.configs:
+        accel = tuple(e for e in c.eps if e.name != "CPUExecutionProvider")
+        if accel and not c.strict:
+            extra.append(replace(c, eps=accel, strict=True, label=""))
+    labels = {c.label for c in matrix.configs}
+    return Matrix(
+        matrix.configs + tuple(c for c in extra if c.label not in labels), matrix.reference
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel
-from pages import _state as state
+from pages.common import state
 
 
 def _on_pick() -> None:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_models"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 DEFAULT_SAMPLE = "mlp_gelu_layernorm.onnx"
 
 
@@ -98,6 +98,74 @@ def split_upload(files: list) -> tuple[list[tuple[str, bytes]], dict[str, bytes]
         else:
             companions[f.name] = data
     return onnx_files, companions
+
+
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+STATIC_FILE_LIMIT = 200 * 1024**2  # Streamlit refuses to serve bigger static files
+
+
+def app_base_path() -> str:
+    """The app's path prefix as the browser sees it (``/`` locally, ``/prefix/`` behind a
+    proxy or with ``server.baseUrlPath``), from the page URL the browser reports."""
+    from urllib.parse import urlparse
+
+    url = st.context.url or ""
+    path = urlparse(url).path or "/"
+    return path[: path.rfind("/") + 1] or "/"
+
+
+def netron_url(source: Source) -> tuple[str, str]:
+    """Netron's URL relative to the app's base path, showing ``source`` (published once per
+    session), and a note. Prefix it with :func:`app_base_path` (proxy/baseUrlPath safe)."""
+    from inspector.netron_assets import install, publish
+
+    published = st.session_state.setdefault("netron", {})
+    note = ""
+    data = source.data
+    if len(data) > STATIC_FILE_LIMIT:
+        note = (
+            "The model file is over Streamlit's 200 MB static-file limit: the graph is "
+            "shown without its weights."
+        )
+        data = _without_weights(source)
+    if source.key not in published:
+        install(STATIC_DIR)
+        companions = {n: d for n, d in source.companions if len(d) <= STATIC_FILE_LIMIT}
+        if len(companions) < len(source.companions):
+            note = note or "Data files over 200 MB are not served: their tensors show no values."
+        published[source.key] = publish(STATIC_DIR, source.name, data, companions)
+    key = published[source.key]
+    from urllib.parse import quote
+
+    return f"app/static/netron/index.html?url=../models/{key}/{quote(Path(source.name).name)}", note
+
+
+def _without_weights(source: Source) -> bytes:
+    from inspector.model.skeleton import make_skeleton
+
+    return make_skeleton(load(source).proto, 1024).SerializeToString()
+
+
+def plan(source: Source) -> dict:
+    """The run-lab settings last used for this model (plain state: survives page switches)."""
+    return st.session_state.setdefault("plans", {}).get(source.key, {})
+
+
+def save_plan(source: Source, settings: dict) -> None:
+    st.session_state.setdefault("plans", {})[source.key] = settings
+
+
+def runs(source: Source) -> dict | None:
+    """The last run-lab results for this model: matrix, results, inputs."""
+    return st.session_state.setdefault("runs", {}).get(source.key)
+
+
+def save_runs(source: Source, matrix, results, inputs) -> None:  # type: ignore[no-untyped-def]
+    st.session_state.setdefault("runs", {})[source.key] = {
+        "matrix": matrix,
+        "results": results,
+        "inputs": inputs,
+    }
 
 
 __all__ = [

@@ -1,0 +1,158 @@
+"""Plotly figures and Graphviz sources for the pages (pure functions of records)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from inspector.model.graph import GraphRecord
+from inspector.run.compare import OutputDelta
+from inspector.run.runner import RunResult
+
+EP_COLORS = {
+    "CPUExecutionProvider": "#4C78A8",
+    "OpenVINOExecutionProvider": "#F58518",
+    "CUDAExecutionProvider": "#54A24B",
+    "TensorrtExecutionProvider": "#B279A2",
+}
+
+
+def ep_color(ep: str) -> str:
+    return EP_COLORS.get(ep, "#9D755D")
+
+
+def op_histogram(graph: GraphRecord, top: int = 30) -> go.Figure:
+    ops = list(graph.op_histogram[:top])[::-1]
+    fig = go.Figure(go.Bar(x=[c for _, c in ops], y=[o for o, _ in ops], orientation="h"))
+    fig.update_layout(
+        height=max(250, 18 * len(ops) + 80), margin=dict(l=10, r=10, t=30, b=10), title="Op types"
+    )
+    return fig
+
+
+def value_histogram(counts: Sequence[int], edges: Sequence[float], title: str) -> go.Figure:
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    fig = go.Figure(go.Bar(x=centers, y=list(counts)))
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=title, bargap=0)
+    return fig
+
+
+def latency(results: Sequence[RunResult]) -> go.Figure:
+    ok = [r for r in results if r.ok and r.latency]
+    fig = go.Figure(
+        go.Bar(
+            x=[r.label for r in ok],
+            y=[r.latency.median_ms for r in ok],
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[r.latency.p90_ms - r.latency.median_ms for r in ok],
+                arrayminus=[r.latency.median_ms - r.latency.p10_ms for r in ok],
+            ),
+            hovertemplate="%{x}<br>median %{y:.3f} ms<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=320,
+        margin=dict(l=10, r=10, t=40, b=10),
+        title="Latency per configuration (median, bars p10–p90)",
+        yaxis_title="ms",
+    )
+    return fig
+
+
+def slowest_nodes(labels: Sequence[str], rows: Sequence, top: int = 25) -> go.Figure:
+    """Grouped horizontal bars: the slowest original nodes, one bar per configuration."""
+    rows = list(rows[:top])[::-1]
+    fig = go.Figure()
+    for k, label in enumerate(labels):
+        fig.add_bar(
+            y=[f"{r.node_id or r.node} · {r.op_type}" for r in rows],
+            x=[r.times_us[k] or 0 for r in rows],
+            name=label,
+            orientation="h",
+            customdata=[[r.node_id or r.node, r.eps[k]] for r in rows],
+            hovertemplate="%{customdata[0]} on %{customdata[1]}<br>%{x:.1f} µs<extra>"
+            + label
+            + "</extra>",
+        )
+    fig.update_layout(
+        barmode="group",
+        height=max(300, 26 * len(rows) * max(1, len(labels)) // 2),
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="µs (median; derived for fused nodes)",
+        title=f"Slowest {len(rows)} nodes",
+    )
+    return fig
+
+
+def op_type_times(results: Sequence[RunResult]) -> go.Figure:
+    fig = go.Figure()
+    for r in results:
+        if not (r.ok and r.profile):
+            continue
+        ops = r.profile.op_types[:20]
+        fig.add_bar(x=[o.op_type for o in ops], y=[o.median_us for o in ops], name=r.label)
+    fig.update_layout(
+        barmode="group",
+        height=340,
+        margin=dict(l=10, r=10, t=40, b=10),
+        title="Time per op type (runtime ops)",
+        yaxis_title="µs",
+    )
+    return fig
+
+
+def error_histogram(d: OutputDelta) -> go.Figure:
+    centers = [
+        (a + b) / 2 for a, b in zip(d.histogram_edges[:-1], d.histogram_edges[1:], strict=True)
+    ]
+    fig = go.Figure(go.Bar(x=centers, y=list(d.histogram_counts)))
+    fig.update_layout(
+        height=260,
+        margin=dict(l=10, r=10, t=30, b=10),
+        bargap=0,
+        title=f"|error| of {d.output} (log10)",
+        xaxis_title="log10 |Δ|",
+    )
+    return fig
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def overlay_dot(
+    graph: GraphRecord, colors: dict[str, str], labels: dict[str, str], node_ids: Sequence[str]
+) -> str:
+    """Graphviz source of the main graph's nodes ``node_ids``, filled by ``colors``.
+
+    Model strings are escaped: DOT is rendered by the browser, never as HTML."""
+    chosen = set(node_ids)
+    by_id = {n.id: n for n in graph.nodes if n.id in chosen}
+    producer = {o: n.id for n in by_id.values() for o in n.outputs if o}
+    lines = [
+        "digraph G {",
+        'rankdir=TB; node [shape=box, style="rounded,filled", fontsize=10, '
+        'fontname="Helvetica"]; edge [color="#999999"];',
+    ]
+    for nid in node_ids:
+        n = by_id[nid]
+        parts = [n.op_type, (n.name or nid)[:40]] + ([labels[nid]] if nid in labels else [])
+        label = "\\n".join(_escape(p) for p in parts)
+        color = _escape(colors.get(nid, "#eeeeee"))
+        lines.append(f'"{_escape(nid)}" [label="{label}", fillcolor="{color}"];')
+    for n in by_id.values():
+        for t in n.inputs:
+            if t in producer:
+                lines.append(f'"{_escape(producer[t])}" -> "{_escape(n.id)}";')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def heat(value: float, top: float) -> str:
+    """White → red by ``value / top``."""
+    x = 0.0 if top <= 0 else max(0.0, min(1.0, value / top))
+    g = int(255 - 180 * x)
+    return f"#ff{g:02x}{g:02x}"

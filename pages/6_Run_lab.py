@@ -1,0 +1,223 @@
+"""Run lab: choose EPs × optimization levels × options and inputs; run in isolated workers."""
+
+import streamlit as st
+
+from inspector import InspectorError, build_overview
+from inspector.run.config import OPT_LEVELS, RunConfig, expand_matrix, with_strict_variants
+from inspector.run.eps import discover
+from inspector.run.inputs import InputPlan, check_inputs, generate, load_input_files, resolve
+from inspector.run.runner import RunLimits, run_matrix
+from pages.common import state
+from pages.common.picker import model_picker
+
+model = model_picker()
+if model is None:
+    st.stop()
+source = state.current()
+st.title(f"Run lab · {model.name}")
+saved = state.plan(source)
+
+eps = discover()
+usable = [e for e in eps if e.usable and e.name != "CPUExecutionProvider"]
+choices = {"CPU": "cpu"} | {
+    f"{e.name.removesuffix('ExecutionProvider')} → CPU": f"{e.name},cpu" for e in usable
+}
+missing = [e for e in eps if not e.usable and e.source == "not installed"]
+with st.expander("Execution providers on this server", expanded=not usable):
+    st.dataframe(
+        [
+            {
+                "EP": e.name,
+                "source": e.source,
+                "usable": e.usable,
+                "why": e.reason,
+                "devices": ", ".join(e.devices),
+            }
+            for e in eps
+        ],
+        hide_index=True,
+    )
+    if not usable:
+        st.info(
+            "Only the CPU EP is usable here. Install the OpenVINO plugin EP "
+            "(`pip install onnxruntime-ep-openvino`) for a real second EP; meanwhile you can "
+            "request a missing EP below to see ONNX Runtime fall back to CPU silently."
+        )
+
+c1, c2 = st.columns(2)
+picked = c1.multiselect(
+    "EP priority lists", list(choices), default=saved.get("eps", list(choices)[-1:]), key="rl_eps"
+)
+demo = c1.selectbox(
+    "Also request an EP that is not available (fallback demo)",
+    ["—"] + [e.name for e in missing],
+    key="rl_missing",
+)
+levels = c2.multiselect(
+    "Optimization levels",
+    list(OPT_LEVELS),
+    default=saved.get("levels", ["disable_all", "all"]),
+    key="rl_levels",
+)
+strict = c2.checkbox(
+    "Also run strict (no CPU fallback) variants", value=saved.get("strict", False), key="rl_strict"
+)
+
+with st.expander("Options"):
+    o1, o2, o3, o4 = st.columns(4)
+    threads = o1.number_input("intra-op threads", 1, 64, saved.get("threads", 1), key="rl_thr")
+    warmup = o2.number_input("warm-up runs", 0, 100, saved.get("warmup", 3), key="rl_warm")
+    runs = o3.number_input("timed runs", 1, 1000, saved.get("runs", 20), key="rl_runs")
+    profiled = o4.number_input("profiled runs", 0, 100, saved.get("profiled", 5), key="rl_prof")
+    disabled = st.text_input(
+        "Disable optimizer passes (comma-separated)",
+        saved.get("disabled", ""),
+        key="rl_dis",
+        help="ORT 1.32 names, e.g. GeluFusionL1, LayerNormFusionL1, "
+        "MatMulAddFusion, ConvBNFusion, NchwcTransformer",
+    )
+    extra = st.text_area(
+        "Session config entries (key=value per line)",
+        saved.get("extra", ""),
+        key="rl_extra",
+        placeholder="optimization.enable_gelu_approximation=1",
+    )
+    timeout = st.number_input(
+        "Timeout per configuration (s)", 5, 3600, saved.get("timeout", 300), key="rl_timeout"
+    )
+
+st.subheader("Inputs")
+inputs_info = build_overview(model).inputs
+uploaded = st.file_uploader(
+    "Input files (.npy named after the input, .npz, .pb)",
+    key="rl_files",
+    accept_multiple_files=True,
+)
+symbols = sorted(
+    {str(d.value) for v in inputs_info for d in (v.dims or ()) if d.kind == "symbolic"}
+)
+dims = {}
+if symbols and not uploaded:
+    cols = st.columns(max(1, len(symbols)))
+    for col, sym in zip(cols, symbols, strict=True):
+        dims[sym] = int(
+            col.number_input(
+                f"dim {sym}", 1, 1_000_000, saved.get("dims", {}).get(sym, 1), key=f"rl_dim_{sym}"
+            )
+        )
+ranges = {}
+if inputs_info and not uploaded:
+    plan_preview = resolve(inputs_info, InputPlan.make(dims))
+    for r in plan_preview:
+        a, b, c = st.columns([2, 1, 1])
+        a.text(
+            f"{r.name}: {r.dtype} {list(r.shape)}" + (f" — {'; '.join(r.notes)}" if r.notes else "")
+        )
+        low = b.number_input(
+            "low",
+            value=float(saved.get("ranges", {}).get(r.name, (r.low, r.high))[0]),
+            key=f"rl_lo_{r.name}",
+        )
+        high = c.number_input(
+            "high",
+            value=float(saved.get("ranges", {}).get(r.name, (r.low, r.high))[1]),
+            key=f"rl_hi_{r.name}",
+        )
+        ranges[r.name] = (low, high)
+
+if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked or not levels):
+    state.save_plan(
+        source,
+        {
+            "eps": picked,
+            "levels": levels,
+            "strict": strict,
+            "threads": threads,
+            "warmup": warmup,
+            "runs": runs,
+            "profiled": profiled,
+            "disabled": disabled,
+            "extra": extra,
+            "timeout": timeout,
+            "dims": dims,
+            "ranges": ranges,
+        },
+    )
+    try:
+        if uploaded:
+            arrays = load_input_files(
+                {f.name: f.getvalue() for f in uploaded}, [v.name for v in inputs_info]
+            )
+            check_inputs(arrays, inputs_info)
+        else:
+            arrays = generate(resolve(inputs_info, InputPlan.make(dims, ranges)))
+        session_config = {}
+        for line in extra.splitlines():
+            if line.strip():
+                key, sep, value = line.partition("=")
+                if not sep:
+                    raise InspectorError(f"Session config line {line!r} must be key=value.")
+                session_config[key.strip()] = value.strip()
+        base = RunConfig(
+            intra_op_threads=int(threads),
+            warmup_runs=int(warmup),
+            timed_runs=int(runs),
+            profiled_runs=int(profiled),
+            disabled_optimizers=tuple(p.strip() for p in disabled.split(",") if p.strip()),
+            session_config=tuple(sorted(session_config.items())),
+        )
+        ep_lists = [choices[p] for p in picked] + ([f"{demo},cpu"] if demo != "—" else [])
+        matrix = expand_matrix(ep_lists, levels, [{}], base)
+        if strict:
+            matrix = with_strict_variants(matrix)
+    except InspectorError as exc:
+        st.error(str(exc))
+        st.stop()
+    n = len(matrix.configs)
+    bar = st.progress(0.0, text=f"0 of {n} configurations")
+    with st.status(f"Running {n} configurations in isolated workers…", expanded=True) as status:
+
+        def progress(i: int, total: int, label: str, phase: str) -> None:
+            if phase == "start":
+                status.write(f"[{i + 1}/{total}] {label} …")
+            else:
+                bar.progress((i + 1) / total, text=f"{i + 1} of {total} configurations")
+
+        try:
+            results = run_matrix(
+                model, matrix, arrays, progress=progress, limits=RunLimits(timeout_s=float(timeout))
+            )
+        except InspectorError as exc:
+            status.update(label="Could not run", state="error")
+            st.error(str(exc))
+            st.stop()
+        failed = sum(1 for r in results if not r.ok)
+        status.update(
+            label=f"Done: {n - failed} ok, {failed} failed",
+            state="complete" if not failed else "error",
+            expanded=False,
+        )
+    state.save_runs(source, matrix, results, arrays)
+
+runs_state = state.runs(source)
+if runs_state:
+    st.subheader("Last results")
+    st.dataframe(
+        [
+            {
+                "configuration": r.label,
+                "status": "ok" if r.ok else r.error_kind,
+                "median ms": round(r.latency.median_ms, 3) if r.latency else None,
+                "p90 ms": round(r.latency.p90_ms, 3) if r.latency else None,
+                "nodes per EP": ", ".join(
+                    f"{k.removesuffix('ExecutionProvider')} {v}"
+                    for k, v in (r.fallback.nodes_per_ep if r.fallback else ())
+                ),
+                "fell back": len(r.fallback.off_preferred) if r.fallback else None,
+                "notes / error": r.error or "; ".join(r.notes),
+            }
+            for r in runs_state["results"]
+        ],
+        hide_index=True,
+    )
+    st.page_link("pages/7_Compare.py", label="Compare these runs →", icon=":material/bar_chart:")

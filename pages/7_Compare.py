@@ -1,0 +1,265 @@
+"""Compare: latency, per-node timing, EP assignment and fallback, output deltas, first
+divergence, optimizer ablation, optimized graphs, the graph coloured by EP or time."""
+
+import json
+
+import streamlit as st
+
+from inspector import build_graph
+from inspector.charts import (
+    ep_color,
+    error_histogram,
+    heat,
+    latency,
+    op_type_times,
+    overlay_dot,
+    slowest_nodes,
+)
+from inspector.records import rows_frame, to_jsonable
+from inspector.run.analysis import ablation, first_divergence
+from inspector.run.compare import compare, node_timing_table
+from pages.common import state
+from pages.common.picker import model_picker
+
+OVERLAY_MAX_NODES = 400  # laid out in the browser: beyond this, pages of this size
+
+model = model_picker()
+if model is None:
+    st.stop()
+source = state.current()
+st.title(f"Compare · {model.name}")
+runs = state.runs(source)
+if not runs:
+    st.info("No runs yet for this model.")
+    st.page_link("pages/6_Run_lab.py", label="Open the run lab →", icon=":material/science:")
+    st.stop()
+results = runs["results"]
+labels = [r.label for r in results]
+c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
+ref_label = c1.selectbox("Reference", labels, index=runs["matrix"].reference, key="cmp_ref")
+others = [x for x in labels if x != ref_label] or labels
+cand_label = c2.selectbox("Candidate", others, key="cmp_cand")
+atol = c3.number_input("atol", value=1e-5, format="%.1e", key="cmp_atol")
+rtol = c4.number_input("rtol", value=1e-3, format="%.1e", key="cmp_rtol")
+ref = results[labels.index(ref_label)]
+cand = results[labels.index(cand_label)]
+
+for r in results:
+    if not r.ok:
+        st.error(r.error)
+
+tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
+    ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"]
+)
+
+with tab_time:
+    st.plotly_chart(latency(results), key="lat")
+    t_labels, rows = node_timing_table(tuple(r for r in results if r.ok))
+    if rows:
+        event = st.plotly_chart(
+            slowest_nodes(t_labels, rows), key="slow", on_select="rerun", selection_mode="points"
+        )
+        points = (event.selection.points if event and event.selection else []) or []
+        if points:
+            node = points[0]["customdata"][0]
+            row = next((x for x in rows if (x.node_id or x.node) == node), None)
+            if row:
+                st.text(f"Selected {node} ({row.op_type}), runtime node {row.node}")
+                st.dataframe(
+                    [
+                        {"configuration": lbl, "µs": t, "EP": ep}
+                        for lbl, t, ep in zip(t_labels, row.times_us, row.eps, strict=True)
+                    ],
+                    hide_index=True,
+                )
+        st.plotly_chart(op_type_times(results), key="ops")
+        st.caption(
+            "Times of fused or EP-compiled runtime nodes are split evenly over the original "
+            "nodes they came from (derived through tensor names)."
+        )
+    else:
+        st.info("No profiled runs: set 'profiled runs' above 0 in the run lab.")
+
+with tab_ep:
+    for r in results:
+        if not (r.ok and r.fallback):
+            continue
+        fb = r.fallback
+        per_ep = ", ".join(
+            f"{k.removesuffix('ExecutionProvider')}: {v}" for k, v in fb.nodes_per_ep
+        )
+        st.markdown(f"**{r.label}**")
+        st.text(f"preferred {fb.preferred_ep} · nodes per EP: {per_ep} (from {fb.source})")
+        if fb.requested_inactive:
+            st.warning(
+                "Requested but not active: "
+                + ", ".join(fb.requested_inactive)
+                + " — ONNX Runtime ran these nodes elsewhere without an error."
+            )
+        if fb.off_preferred:
+            st.dataframe(rows_frame(fb.off_preferred), hide_index=True)
+        for note in r.notes:
+            st.text(f"note: {note}")
+
+with tab_out:
+    if ref.ok and cand.ok:
+        comparison = compare(ref, cand, atol, rtol)
+        st.dataframe(
+            rows_frame(
+                comparison.outputs,
+                [
+                    "output",
+                    "status",
+                    "shape",
+                    "max_abs",
+                    "mean_abs",
+                    "p99_abs",
+                    "max_rel",
+                    "cosine",
+                    "allclose",
+                    "mismatches",
+                    "elements",
+                    "worst_index",
+                    "detail",
+                ],
+            ),
+            hide_index=True,
+        )
+        for d in comparison.outputs:
+            if d.histogram_counts:
+                st.plotly_chart(error_histogram(d), key=f"eh_{d.output}")
+        if st.button("Find the first diverging node", key="cmp_fd"):
+            with st.spinner("Re-running both configurations with intermediate tensors marked…"):
+                st.session_state["cmp_fd_result"] = first_divergence(
+                    model, ref, cand, runs["inputs"], atol=atol, rtol=rtol
+                )
+        fd = st.session_state.get("cmp_fd_result")
+        if fd and fd.reference == ref.label and fd.candidate == cand.label:
+            if fd.found:
+                st.error(
+                    f"First divergence: {fd.node_id} ({fd.op_type}) output {fd.tensor!r}, "
+                    f"max |Δ| {fd.error.max_abs:.3g}; chain to the output: " + " → ".join(fd.chain)
+                )
+            else:
+                st.success(
+                    f"No diverging intermediate tensor ({fd.checked_tensors} checked). " + fd.detail
+                )
+            for s in fd.skipped:
+                st.text(f"note: {s}")
+        if st.button("Ablate optimizer passes of the candidate", key="cmp_abl"):
+            with st.spinner("Re-running the candidate with single passes disabled…"):
+                st.session_state["cmp_abl_result"] = (
+                    cand.label,
+                    ablation(model, cand.config, runs["inputs"]),
+                )
+        abl = st.session_state.get("cmp_abl_result")
+        if abl and abl[0] == cand.label:
+            st.dataframe(
+                rows_frame(
+                    abl[1],
+                    [
+                        "disabled",
+                        "status",
+                        "median_ms",
+                        "time_ratio",
+                        "max_abs_vs_baseline",
+                        "graph_changed",
+                        "note",
+                    ],
+                ),
+                hide_index=True,
+            )
+    else:
+        st.info("Both configurations must have run successfully to compare outputs.")
+
+with tab_graph:
+    st.dataframe(
+        [
+            {
+                "configuration": r.label,
+                "runtime nodes": r.optimized_nodes,
+                "ops": ", ".join(f"{o} {n}" for o, n in r.optimized_ops[:12]),
+            }
+            for r in results
+            if r.ok
+        ],
+        hide_index=True,
+    )
+    if cand.ok and cand.origins:
+        fused = [
+            {"runtime node": k, "from original nodes (derived)": ", ".join(v)}
+            for k, v in cand.origins
+            if len(v) > 1
+        ]
+        if fused:
+            st.subheader(f"Fused nodes in {cand.label}")
+            st.dataframe(fused, hide_index=True)
+    graph = build_graph(model)
+    main_ids = [n.id for n in graph.nodes if n.graph == "main"]
+    mode = st.radio("Colour the graph by", ["EP", "time"], horizontal=True, key="cmp_mode")
+    colors, node_labels = {}, {}
+    if cand.ok:
+        for a in cand.assignment:
+            if a.node_id and mode == "EP":
+                colors[a.node_id] = ep_color(a.ep)
+                node_labels[a.node_id] = a.ep.removesuffix("ExecutionProvider")
+        if mode == "time":
+            t_labels, rows = node_timing_table((cand,))
+            top = max((x.times_us[0] or 0 for x in rows), default=0)
+            for x in rows:
+                if x.node_id:
+                    colors[x.node_id] = heat(x.times_us[0] or 0, top)
+                    node_labels[x.node_id] = f"{x.times_us[0]:.1f} µs"
+    pages = max(1, -(-len(main_ids) // OVERLAY_MAX_NODES))
+    page = (
+        st.number_input(
+            f"Part (of {pages}, {OVERLAY_MAX_NODES} nodes each)", 1, pages, 1, key="cmp_part"
+        )
+        if pages > 1
+        else 1
+    )
+    part = main_ids[(page - 1) * OVERLAY_MAX_NODES : page * OVERLAY_MAX_NODES]
+    st.graphviz_chart(overlay_dot(graph, colors, node_labels, part))
+    if mode == "EP":
+        st.caption(
+            "Fill: "
+            + ", ".join(sorted({a.ep.removesuffix("ExecutionProvider") for a in cand.assignment}))
+            + " (grey: no record)"
+        )
+
+with tab_dl:
+    st.download_button(
+        "Results (JSON)",
+        json.dumps(to_jsonable(results), indent=2, default=str),
+        "results.json",
+        "application/json",
+        key="dl_json",
+    )
+    if rows := node_timing_table(tuple(r for r in results if r.ok))[1]:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["node_id", "runtime_node", "op_type", *t_labels])
+        for x in rows:
+            w.writerow([x.node_id, x.node, x.op_type, *x.times_us])
+        st.download_button(
+            "Per-node timing (CSV)", buf.getvalue(), "node_timing.csv", "text/csv", key="dl_csv"
+        )
+    if cand.ok and cand.profile_trace():
+        st.download_button(
+            f"Profile of {cand.label} (Chrome/Perfetto trace)",
+            cand.profile_trace(),
+            "profile.json",
+            "application/json",
+            key="dl_trace",
+        )
+    if cand.ok and cand.optimized_model():
+        st.download_button(
+            f"Optimized graph of {cand.label} (.onnx, weights over 1 KB left out)",
+            cand.optimized_model(),
+            "optimized.onnx",
+            "application/octet-stream",
+            key="dl_opt",
+        )
