@@ -6,15 +6,17 @@ from inspector import build_compat, build_external_data, build_overview, diagnos
 from inspector.model.overview import domain_label
 from inspector.records import human_bytes, rows_frame
 from pages.common.picker import model_picker
+from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
 
 ov = build_overview(model)
-st.title(ov.name)
+st.title(plain(ov.name))
 st.caption(
-    f"IR {ov.ir_version} · producer {ov.producer_name or '—'} {ov.producer_version} · "
+    f"IR {ov.ir_version} · producer {plain(ov.producer_name) or '—'} "
+    f"{plain(ov.producer_version)} · "
     f"{ov.file_bytes:,} bytes"
 )
 c = ov.counts

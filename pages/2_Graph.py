@@ -7,12 +7,13 @@ from inspector.charts import op_histogram
 from inspector.records import rows_frame
 from pages.common import state
 from pages.common.picker import model_picker
+from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
 source = state.current()
-st.title(f"Graph · {model.name}")
+st.title(f"Graph · {plain(model.name)}")
 
 url, note = state.netron_url(source)
 if note:

@@ -6,11 +6,12 @@ from inspector import build_initializers, tensor_stats
 from inspector.charts import value_histogram
 from inspector.records import human_bytes, rows_frame
 from pages.common.picker import model_picker
+from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
-st.title(f"Weights · {model.name}")
+st.title(f"Weights · {plain(model.name)}")
 table = build_initializers(model)
 st.caption(
     f"{len(table.rows):,} weights · {table.total_elements:,} values · "
@@ -32,10 +33,10 @@ event = st.dataframe(
 )
 picked = event.selection.rows if event and event.selection else []
 key = table.rows[picked[0]].key if picked else table.rows[0].key
-st.subheader(f"Statistics · {key}")
+st.subheader(f"Statistics · {plain(key)}")
 stats = tensor_stats(model, key)
 if stats.error:
-    st.error(f"Cannot decode this tensor: {stats.error}")
+    st.error(f"Cannot decode this tensor: {plain(stats.error)}")
 elif stats.min is None and stats.preview:
     st.text(f"{stats.count} strings, {stats.invalid_utf8} not valid UTF-8 (shown escaped)")
     st.dataframe({"first values": list(stats.preview)}, hide_index=True)

@@ -5,20 +5,23 @@ import streamlit as st
 from inspector import build_graph, build_subgraphs
 from inspector.records import rows_frame
 from pages.common.picker import model_picker
+from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
-st.title(f"Subgraphs · {model.name}")
+st.title(f"Subgraphs · {plain(model.name)}")
 tree = build_subgraphs(model)
 if len(tree.graphs) == 1:
     st.info("No If/Loop/Scan bodies or local functions: the model is a single graph.")
     st.stop()
 st.caption(f"{len(tree.graphs)} graphs · deepest nesting {tree.max_depth}")
 for cycle in tree.recursive_functions:
-    st.error("Recursive functions: " + " → ".join(cycle))
+    st.error("Recursive functions: " + " → ".join(plain(c) for c in cycle))
 if tree.not_walked:
-    st.warning(f"Bodies of {', '.join(tree.not_walked)} are nested too deep and were not walked.")
+    st.warning(
+        f"Bodies of {plain(', '.join(tree.not_walked))} are nested too deep and were not walked."
+    )
 rows = [
     {
         "graph": "    " * g.depth + g.id,

@@ -5,11 +5,12 @@ import streamlit as st
 from inspector import build_external_data
 from inspector.records import rows_frame
 from pages.common.picker import model_picker
+from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
-st.title(f"External data · {model.name}")
+st.title(f"External data · {plain(model.name)}")
 report = build_external_data(model)
 if not report.tensors:
     st.info("No tensor of this model uses external data.")
@@ -57,7 +58,9 @@ else:
         hide_index=True,
     )
 if report.unreferenced_files:
-    st.warning("Uploaded but not referenced by the model: " + ", ".join(report.unreferenced_files))
+    st.warning(
+        "Uploaded but not referenced by the model: " + plain(", ".join(report.unreferenced_files))
+    )
 st.caption(
     "Locations are resolved only against the files uploaded with the model: absolute "
     "paths, '..' and anything else are refused, and nothing on the server is read."

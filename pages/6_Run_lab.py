@@ -9,12 +9,13 @@ from inspector.run.inputs import InputPlan, check_inputs, generate, load_input_f
 from inspector.run.runner import RunLimits, run_matrix
 from pages.common import state
 from pages.common.picker import model_picker
+from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
 source = state.current()
-st.title(f"Run lab · {model.name}")
+st.title(f"Run lab · {plain(model.name)}")
 saved = state.plan(source)
 
 eps = discover()
@@ -171,7 +172,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
         if strict:
             matrix = with_strict_variants(matrix)
     except InspectorError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         st.stop()
     n = len(matrix.configs)
     bar = st.progress(0.0, text=f"0 of {n} configurations")
@@ -189,7 +190,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             )
         except InspectorError as exc:
             status.update(label="Could not run", state="error")
-            st.error(str(exc))
+            st.error(plain(exc))
             st.stop()
         failed = sum(1 for r in results if not r.ok)
         status.update(
@@ -220,4 +221,7 @@ if runs_state:
         ],
         hide_index=True,
     )
+    for r in runs_state["results"]:
+        if not r.ok:
+            st.error(plain(r.error))
     st.page_link("pages/7_Compare.py", label="Compare these runs →", icon=":material/bar_chart:")

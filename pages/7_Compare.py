@@ -20,6 +20,7 @@ from inspector.run.analysis import ablation, first_divergence
 from inspector.run.compare import compare, node_timing_table
 from pages.common import state
 from pages.common.picker import model_picker
+from pages.common.text import plain
 
 OVERLAY_MAX_NODES = 400  # laid out in the browser: beyond this, pages of this size
 
@@ -27,7 +28,7 @@ model = model_picker()
 if model is None:
     st.stop()
 source = state.current()
-st.title(f"Compare · {model.name}")
+st.title(f"Compare · {plain(model.name)}")
 runs = state.runs(source)
 if not runs:
     st.info("No runs yet for this model.")
@@ -46,7 +47,7 @@ cand = results[labels.index(cand_label)]
 
 for r in results:
     if not r.ok:
-        st.error(r.error)
+        st.error(plain(r.error))
 
 tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
     ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"]
@@ -88,7 +89,7 @@ with tab_ep:
         per_ep = ", ".join(
             f"{k.removesuffix('ExecutionProvider')}: {v}" for k, v in fb.nodes_per_ep
         )
-        st.markdown(f"**{r.label}**")
+        st.markdown(f"**{plain(r.label)}**")
         st.text(f"preferred {fb.preferred_ep} · nodes per EP: {per_ep} (from {fb.source})")
         if fb.requested_inactive:
             st.warning(
@@ -137,12 +138,16 @@ with tab_out:
         if fd and fd.reference == ref.label and fd.candidate == cand.label:
             if fd.found:
                 st.error(
-                    f"First divergence: {fd.node_id} ({fd.op_type}) output {fd.tensor!r}, "
-                    f"max |Δ| {fd.error.max_abs:.3g}; chain to the output: " + " → ".join(fd.chain)
+                    plain(
+                        f"First divergence: {fd.node_id} ({fd.op_type}) output {fd.tensor!r}, "
+                        f"max |Δ| {fd.error.max_abs:.3g}; chain to the output: "
+                        + " → ".join(fd.chain)
+                    )
                 )
             else:
                 st.success(
-                    f"No diverging intermediate tensor ({fd.checked_tensors} checked). " + fd.detail
+                    f"No diverging intermediate tensor ({fd.checked_tensors} checked). "
+                    + plain(fd.detail)
                 )
             for s in fd.skipped:
                 st.text(f"note: {s}")

@@ -8,6 +8,11 @@ from tests.conftest import ROOT
 from tests.factories import linear, with_external
 
 
+def title(at: AppTest) -> str:
+    """The page title as the browser shows it (model strings are Markdown-escaped)."""
+    return at.title[0].value.replace("\\", "")
+
+
 def app() -> AppTest:
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
 
@@ -15,7 +20,7 @@ def app() -> AppTest:
 def test_opens_on_a_sample_model():
     at = app().run()
     assert not at.exception
-    assert at.title[0].value == "mlp_gelu_layernorm.onnx"
+    assert title(at) == "mlp_gelu_layernorm.onnx"
     assert any("loads" in s.value for s in at.success)
 
 
@@ -24,7 +29,7 @@ def test_switch_to_another_sample():
     at.selectbox(key="sample_pick").set_value("too_new_for_runtime.onnx").run()
     at.button(key="open_sample").click().run()
     assert not at.exception
-    assert at.title[0].value == "too_new_for_runtime.onnx"
+    assert title(at) == "too_new_for_runtime.onnx"
     assert any("refuses this model" in e.value for e in at.error)
     # Both models stay open in this session.
     assert set(at.selectbox(key="model_pick").options) == {
@@ -43,7 +48,7 @@ def test_upload_with_external_data(tmp_path):
         ]
     ).run()
     assert not at.exception
-    assert at.title[0].value == "model.onnx"
+    assert title(at) == "model.onnx"
     assert any("all found in the uploaded files" in s.value for s in at.success)
 
 
@@ -55,4 +60,67 @@ def test_bad_upload_shows_a_message_and_the_app_keeps_working():
     assert not at.exception
     assert any("PNG image" in e.value for e in at.error)
     at.selectbox(key="model_pick").set_value("mlp_gelu_layernorm.onnx").run()
-    assert not at.exception and at.title[0].value == "mlp_gelu_layernorm.onnx"
+    assert not at.exception and title(at) == "mlp_gelu_layernorm.onnx"
+
+
+PAGES = [
+    "pages/2_Graph.py",
+    "pages/3_Weights.py",
+    "pages/4_Subgraphs.py",
+    "pages/5_External_data.py",
+    "pages/6_Run_lab.py",
+    "pages/7_Compare.py",
+]
+
+
+def test_every_page_renders_for_every_sample():
+    import pathlib
+
+    at = app().run()
+    for sample in sorted(p.name for p in (ROOT / "sample_models").glob("*.onnx")):
+        at.selectbox(key="sample_pick").set_value(sample).run()
+        at.button(key="open_sample").click().run()
+        for page in PAGES:
+            at.switch_page(page).run()
+            assert not at.exception, (sample, page, at.exception)
+        at.switch_page("pages/1_Overview.py").run()
+    assert pathlib.Path(ROOT / "static" / "netron" / "index.html").exists()
+
+
+def test_run_lab_then_compare():
+    at = app().run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    assert at.multiselect(key="rl_eps").value  # a default EP list is chosen
+    at.multiselect(key="rl_eps").set_value(["CPU"]).run()
+    at.multiselect(key="rl_levels").set_value(["basic", "all"]).run()
+    at.number_input(key="rl_runs").set_value(3).run()
+    at.button(key="rl_go").click().run()
+    assert not at.exception
+    labels = [row for row in at.dataframe[-1].value["configuration"]]
+    assert labels == ["reference · CPU · disable_all", "CPU · basic", "CPU · all"]
+    at.switch_page("pages/7_Compare.py").run()
+    assert not at.exception and title(at).startswith("Compare")
+    assert any("max_abs" in df.value.columns for df in at.dataframe)
+
+
+def test_run_lab_refuses_bad_session_config_line():
+    at = app().run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    at.text_area(key="rl_extra").set_value("no equals sign here").run()
+    at.button(key="rl_go").click().run()
+    assert not at.exception and any("must be key=value" in e.value for e in at.error)
+
+
+def test_model_strings_are_not_rendered_as_markdown():
+    from tests.factories import linear
+
+    m = linear()
+    m.producer_name = "![beacon](http://evil.example/x.png) **bold**"
+    at = app().run()
+    at.file_uploader(key="upload").set_value(
+        [("[link](http://evil.example).onnx", m.SerializeToString(), "application/octet-stream")]
+    ).run()
+    assert not at.exception
+    caption = at.caption[0].value
+    assert "\\!\\[beacon\\]" in caption and "\\*\\*bold\\*\\*" in caption
+    assert at.title[0].value.startswith("\\[link\\]")

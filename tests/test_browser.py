@@ -95,3 +95,133 @@ def test_bad_file_gets_a_message_and_the_app_keeps_working(page, tmp_path):
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name="mlp_gelu_layernorm.onnx").click()
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+
+
+def _open_sample(page, name: str) -> None:
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+    page.locator('[data-testid="stSelectbox"]').nth(1).click()
+    page.get_by_role("option", name=name).click()
+    page.get_by_role("button", name="Open sample").click()
+    page.get_by_role("heading", name=name).wait_for(timeout=30_000)
+
+
+def test_netron_renders_same_origin_only(browser, server):
+    from urllib.parse import urlparse
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    origins = set()
+    page.on(
+        "request",
+        lambda r: origins.add(urlparse(r.url).netloc) if r.url.startswith("http") else None,
+    )
+    page.goto(server)
+    _open_sample(page, "external_data_mlp.onnx")
+    page.get_by_role("link", name="Graph", exact=True).click()
+    frame = page.frame_locator("iframe").first
+    # Netron draws the graph as SVG nodes; the MatMul nodes carry the op name as text.
+    frame.locator("#canvas").get_by_text("MatMul").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    shot(page, "graph-netron")
+    assert origins == {urlparse(server).netloc}, origins
+    context.close()
+
+
+def test_run_a_2x2_matrix_and_compare(page):
+    from tests.test_run import HAVE_OPENVINO
+
+    _open_sample(page, "det_openvino_fallback.onnx")
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
+    eps = page.locator('[data-testid="stMultiSelect"]').first
+    if HAVE_OPENVINO:  # default: OpenVINO → CPU; add CPU for the 2×2
+        eps.click()
+        page.get_by_role("option", name="CPU", exact=True).click()
+        page.keyboard.press("Escape")
+    page.get_by_role("button", name="Run the matrix").click()
+    page.get_by_text("Last results").wait_for(timeout=120_000)
+    shot(page, "runlab-results")
+    # The reference, then EP lists × {disable_all, all} (CPU · disable_all *is* the reference).
+    rows = 4 if HAVE_OPENVINO else 2
+    page.get_by_text(f"Done: {rows} ok, 0 failed").wait_for(timeout=10_000)
+    page.get_by_role("link", name="Compare", exact=True).click()
+    page.get_by_text("Latency per configuration").wait_for(timeout=30_000)
+    page.get_by_text("Slowest 4 nodes").wait_for(timeout=30_000)
+    shot(page, "compare-timing")
+    page.get_by_role("tab", name="Outputs").click()
+    page.get_by_text("|error| of probs").first.wait_for(timeout=30_000) if HAVE_OPENVINO else None
+    shot(page, "compare-outputs")
+
+
+def test_fallback_demo(page):
+    from tests.test_run import HAVE_OPENVINO
+
+    if not HAVE_OPENVINO:
+        pytest.skip("no onnxruntime-ep-openvino")
+    _open_sample(page, "det_openvino_fallback.onnx")
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
+    page.get_by_text("Also run strict (no CPU fallback) variants").click()
+    page.get_by_role("button", name="Run the matrix").click()
+    page.get_by_text("Last results").wait_for(timeout=120_000)
+    page.get_by_text("Done: 3 ok, 1 failed").wait_for(timeout=10_000)
+    page.get_by_text("fallback to CPU EP has been explicitly disabled").first.wait_for(
+        timeout=10_000
+    )
+    shot(page, "fallback-runlab")
+    page.get_by_role("link", name="Compare", exact=True).click()
+    page.get_by_role("tab", name="EP assignment").click()
+    page.get_by_text("CPU: 1, OpenVINO: 3").first.wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Graph").click()
+    page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(timeout=30_000)
+    svg = page.locator('[data-testid="stGraphVizChart"] svg').first.inner_html()
+    assert "CPU" in svg and "OpenVINO" in svg
+    shot(page, "fallback-overlay")
+
+
+def test_under_base_url_path(browser, tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.browser import _free_port
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.baseUrlPath",
+            "inspector",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/inspector/"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base + "Graph")
+        frame = page.frame_locator("iframe").first
+        frame.locator("#canvas").get_by_text("MatMul").first.wait_for(timeout=30_000)
+        shot(page, "graph-baseurlpath")
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -6,11 +6,12 @@ import os
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from inspector import build_external_data, load_model, tensor_stats
 from inspector.errors import CompanionFileError
 from inspector.model.companions import DirectoryCompanions, MemoryCompanions, normalize_location
-from tests.factories import linear, with_external
+from tests.factories import linear, model, vi, with_external
 
 W_BYTES = 4 * 3 * 4
 
@@ -149,7 +150,34 @@ class TestBadReferences:
         path = with_external(linear(4, 3), tmp_path, "W", length=None)
         (tmp_path / "w.bin").write_bytes(b"\0" * (W_BYTES - 4))
         (t,) = build_external_data(load_model(path)).tensors
-        assert t.status == "size_mismatch" and any("no 'length'" in m for m in t.messages)
+        assert t.status == "out_of_range" and any("no 'length'" in m for m in t.messages)
+
+    def test_shared_file_without_length_keys_is_fine(self, tmp_path):
+        # Tensors packed back to back with only offsets: each spans exactly its own bytes.
+        path = with_external(linear(), tmp_path, "W", length=None, pad=12)
+        proto = load_model(path).proto
+        b = next(t for t in proto.graph.initializer if t.name == "b")
+        b.ClearField("raw_data")
+        b.data_location = TensorProto.EXTERNAL
+        for k, v in {"location": "w.bin", "offset": str(W_BYTES)}.items():
+            e = b.external_data.add()
+            e.key, e.value = k, v
+        rep = build_external_data(load_model(proto.SerializeToString(), tmp_path))
+        assert [t.status for t in rep.tensors] == ["no_length", "no_length"] and rep.ok
+        assert rep.files[0].gap_bytes == 0
+
+    def test_sparse_indices_are_checked_too(self, tmp_path):
+        values = numpy_helper.from_array(np.ones(2, np.float32), "sv")
+        indices = numpy_helper.from_array(np.array([0, 3], np.int64), "si")
+        indices.ClearField("raw_data")
+        indices.data_location = TensorProto.EXTERNAL
+        e = indices.external_data.add()
+        e.key, e.value = "location", "../../etc/passwd"
+        sparse = helper.make_sparse_tensor(values, indices, [4])
+        m = model([helper.make_node("Identity", ["sv"], ["y"])], [], [vi("y")], ir=10)
+        m.graph.sparse_initializer.append(sparse)
+        rep = build_external_data(load_model(m.SerializeToString(), {}))
+        assert [t.status for t in rep.tensors] == ["unsafe_path"] and not rep.ok
 
     def test_length_disagrees_with_shape(self, tmp_path):
         _, rep = report_for(tmp_path, length=W_BYTES - 4)

@@ -268,9 +268,16 @@ def _ops(model: onnx.ModelProto) -> tuple[list[OpProblem], list[str]]:
                 )
             )
             continue
+        if not 0 < version < 2**31:
+            problems.append(
+                OpProblem(
+                    domain_label(domain), op, n, f"opset version {version} is not a valid version"
+                )
+            )
+            continue
         try:
             onnx.defs.get_schema(op, version, domain)
-        except onnx.defs.SchemaError:
+        except (onnx.defs.SchemaError, TypeError, OverflowError):
             since = min(
                 s.since_version
                 for s in onnx.defs.get_all_schemas_with_history()

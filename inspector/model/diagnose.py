@@ -333,6 +333,21 @@ def diagnose(
             )
         )
 
+    from inspector.model.walk import iter_tensors
+
+    bad_dims = [t.name for t in iter_tensors(model.proto) if any(d < 0 for d in t.dims)]
+    if bad_dims:
+        add(
+            Finding(
+                "error",
+                "invalid_shape",
+                bad_dims[0],
+                f"{len(bad_dims)} tensors have negative "
+                f"dims (e.g. {bad_dims[0]!r}); they count as empty here and will not load.",
+                "Re-export the model; tensor dims must be ≥ 0.",
+            )
+        )
+
     # External data.
     for t in external.tensors:
         if t.status == "ok":

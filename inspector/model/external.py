@@ -10,6 +10,7 @@ with many GB of external weights is described without reading them.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from inspector.model.load import LoadedModel
 from inspector.model.overview import declared_bytes
 from inspector.model.walk import walk
 from inspector.records import Record
+
+MAX_OVERLAP_PAIRS = 100  # listed per file; all are counted
 
 KNOWN_KEYS = {"location", "offset", "length", "checksum", "basepath"}
 
@@ -72,7 +75,8 @@ class ExternalFile(Record):
     size: int | None  # None: referenced but not present
     tensors: int
     bytes_referenced: int
-    overlaps: tuple[tuple[str, str], ...]  # pairs of tensor keys whose ranges overlap
+    overlaps: tuple[tuple[str, str], ...]  # pairs of tensor keys whose ranges overlap (first 100)
+    overlap_count: int  # all overlapping pairs
     gap_bytes: int  # bytes of the file no tensor references (alignment padding included)
     referenced: bool
 
@@ -104,12 +108,17 @@ def external_tensors(model: LoadedModel) -> list[tuple[str, str, onnx.TensorProt
         tensors: list[onnx.TensorProto] = []
         if graph is not None:
             tensors.extend(graph.initializer)
-            tensors.extend(sp.values for sp in graph.sparse_initializer)
+            for sp in graph.sparse_initializer:
+                tensors.extend((sp.values, sp.indices))
         for node in scope.nodes:
             for attr in node.attribute:
                 if attr.HasField("t"):
                     tensors.append(attr.t)
                 tensors.extend(attr.tensors)
+                if attr.HasField("sparse_tensor"):
+                    tensors.extend((attr.sparse_tensor.values, attr.sparse_tensor.indices))
+                for sp in attr.sparse_tensors:
+                    tensors.extend((sp.values, sp.indices))
         for t in tensors:
             if t.data_location == onnx.TensorProto.EXTERNAL:
                 out.append((f"{scope.id}/{t.name}", scope.id, t))
@@ -149,26 +158,24 @@ def check_tensor(model: LoadedModel, key: str, graph: str, t: onnx.TensorProto) 
     length = _int_entry(entries, "length", flag)
     if "length" not in entries:
         flag("no_length", "no 'length' key: onnx would silently accept a short file")
-    if size is not None and offset is not None and (length is not None or "length" not in entries):
-        start = offset or 0
-        span = length if length is not None else max(size - start, 0)
-        if start + span > size or start > size:
+    if any(d < 0 for d in t.dims):
+        flag("size_mismatch", f"negative dims {list(t.dims)}: not a valid shape")
+    elif size is not None and offset is not None:
+        # Without 'length' the tensor still occupies exactly its expected bytes (ORT reads
+        # that many); onnx alone would accept a short file, so check the end explicitly.
+        span = length if length is not None else expected
+        if offset + span > size:
             flag(
                 "out_of_range",
-                f"bytes {start:,}..{start + span:,} lie beyond the end of "
+                f"bytes {offset:,}..{offset + span:,} lie beyond the end of "
                 f"{file!r} ({size:,} bytes)",
             )
-        elif span != expected and t.data_type != onnx.TensorProto.STRING:
+        elif length is not None and length != expected and t.data_type != onnx.TensorProto.STRING:
             flag(
                 "size_mismatch",
-                f"{span:,} bytes referenced but {dtype_name(t.data_type)} "
+                f"length {length:,} but {dtype_name(t.data_type)} "
                 f"{list(t.dims)} needs {expected:,}",
             )
-    elif size is not None and length is not None and length != expected:
-        flag(
-            "size_mismatch",
-            f"length {length:,} but {dtype_name(t.data_type)} {list(t.dims)} needs {expected:,}",
-        )
     status = max(statuses, key=STATUS_ORDER.index) if statuses else "ok"
     return ExternalTensor(
         key=key,
@@ -222,19 +229,30 @@ def build_external_data(model: LoadedModel) -> ExternalDataReport:
             for r in tensors
             if r.offset is not None
         )
-        overlaps = []
-        covered = 0
-        reach = 0
-        for i, (start, end, key) in enumerate(ranges):
-            for other_start, _, other_key in ranges[i + 1 :]:
-                if other_start >= end:
-                    break
-                overlaps.append((key, other_key))
+        overlaps: list[tuple[str, str]] = []
+        overlap_count = 0
+        covered = reach = 0
+        open_ranges: list[tuple[int, str]] = []  # min-heap of (end, key) still open
+        for start, end, key in ranges:
+            while open_ranges and open_ranges[0][0] <= start:
+                heapq.heappop(open_ranges)
+            overlap_count += len(open_ranges)
+            if len(overlaps) < MAX_OVERLAP_PAIRS:
+                overlaps.extend(
+                    (k, key) for _, k in sorted(open_ranges)[: MAX_OVERLAP_PAIRS - len(overlaps)]
+                )
+            heapq.heappush(open_ranges, (end, key))
+            if size is not None:  # bytes beyond the end of the file cover nothing
+                start, end = min(start, size), min(end, size)
             covered += max(0, end - max(start, reach))
             reach = max(reach, end)
         referenced = sum(end - start for start, end, _ in ranges)
         gap = max(size - covered, 0) if size is not None else 0
-        files.append(ExternalFile(name, size, len(tensors), referenced, tuple(overlaps), gap, True))
+        files.append(
+            ExternalFile(
+                name, size, len(tensors), referenced, tuple(overlaps), overlap_count, gap, True
+            )
+        )
     model_name = model.name
     unreferenced = tuple(
         n

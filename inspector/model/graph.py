@@ -178,10 +178,16 @@ def infer_shapes(model: LoadedModel) -> tuple[dict[str, str], ShapeInference]:
     return shapes, ShapeInference(not error, error, typed, total)
 
 
-def _scope_issues(scope: Scope, outer: set[str], ids: list[str]) -> tuple[list[Issue], list[str]]:
-    """Dangling inputs, duplicate outputs, cycles and ordering of one graph; and its topo order."""
+def _scope_issues(
+    scope: Scope, outer: tuple[set[str], ...], ids: list[str]
+) -> tuple[list[Issue], list[str]]:
+    """Dangling inputs, duplicate outputs, cycles and ordering of one graph; and its topo order.
+
+    ``outer`` is the chain of name sets of the enclosing graphs (never merged: merging copies
+    them for every body, which is quadratic on models with thousands of bodies)."""
     issues: list[Issue] = []
-    available = set(outer) | set(scope.inputs)
+    inputs = set(scope.inputs)
+    available = set(inputs)
     if scope.graph is not None:
         available |= {t.name for t in scope.graph.initializer}
         available |= {t.values.name for t in scope.graph.sparse_initializer}
@@ -191,19 +197,19 @@ def _scope_issues(scope: Scope, outer: set[str], ids: list[str]) -> tuple[list[I
             if out:
                 producers[out].append(i)
     for tensor, idx in producers.items():
-        if len(idx) > 1 or tensor in set(scope.inputs):
+        if len(idx) > 1 or tensor in inputs:
             issues.append(Issue("duplicate_output", scope.id, tensor, tuple(ids[i] for i in idx)))
     # Inputs a node needs from within this graph (outer-scope names count as available).
     # Bodies may read names of the enclosing graph implicitly: include them as dependencies.
     deps: list[set[int]] = []
+    implicit = [_implicit_inputs(node) for node in scope.nodes]
     for i, node in enumerate(scope.nodes):
-        needed = [x for x in node.input if x]
-        needed += _implicit_inputs(node)
+        needed = [x for x in node.input if x] + implicit[i]
         d: set[int] = set()
         for name in needed:
             if name in producers:
                 d.add(producers[name][0])
-            elif name not in available:
+            elif name not in available and not any(name in names for names in outer):
                 issues.append(Issue("dangling_input", scope.id, name, (ids[i],)))
         d.discard(i) if i not in d else None
         deps.append(d)
@@ -226,15 +232,13 @@ def _scope_issues(scope: Scope, outer: set[str], ids: list[str]) -> tuple[list[I
         stuck = tuple(ids[i] for i, n in enumerate(indegree) if n > 0)
         issues.append(Issue("cycle", scope.id, "", stuck))
         return issues, []
-    position = {i: k for k, i in enumerate(order)}
     late = [ids[i] for i, d in enumerate(deps) if any(j > i for j in d)]
     if late:
         issues.append(Issue("unsorted", scope.id, "", tuple(late[:20])))
-    del position
     # Dead nodes: outputs used by nobody and not graph outputs (main graph only: bodies'
     # values may be read implicitly by nested bodies, which we count above).
     if scope.kind == "main":
-        consumed = {x for n in scope.nodes for x in (*n.input, *_implicit_inputs(n))}
+        consumed = {x for i, n in enumerate(scope.nodes) for x in (*n.input, *implicit[i])}
         consumed |= set(scope.outputs)
         for i, node in enumerate(scope.nodes):
             if node.output and not any(o in consumed for o in node.output if o):
@@ -245,18 +249,22 @@ def _scope_issues(scope: Scope, outer: set[str], ids: list[str]) -> tuple[list[I
 def _implicit_inputs(node: onnx.NodeProto) -> list[str]:
     """Names a node's bodies read from the enclosing graph (not produced inside the body)."""
     out: list[str] = []
-    stack: list[tuple[onnx.GraphProto, frozenset[str]]] = [
-        (g, frozenset()) for _, g in subgraph_attributes(node)
+    stack: list[tuple[onnx.GraphProto, tuple[set[str], ...]]] = [
+        (g, ()) for _, g in subgraph_attributes(node)
     ]
     while stack:
-        g, inherited = stack.pop()
-        local = set(inherited) | {v.name for v in g.input} | {t.name for t in g.initializer}
+        g, chain = stack.pop()
+        local = {v.name for v in g.input} | {t.name for t in g.initializer}
         local |= {o for n in g.node for o in n.output}
-        frozen = frozenset(local)
+        scope_chain = (*chain, local)
+
+        def free(name: str, scope_chain: tuple[set[str], ...] = scope_chain) -> bool:
+            return not any(name in names for names in scope_chain)
+
         for n in g.node:
-            out.extend(x for x in n.input if x and x not in local)
-            stack.extend((b, frozen) for _, b in subgraph_attributes(n))
-        out.extend(v.name for v in g.output if v.name not in local)
+            out.extend(x for x in n.input if x and free(x))
+            stack.extend((b, scope_chain) for _, b in subgraph_attributes(n))
+        out.extend(v.name for v in g.output if free(v.name))
     return out
 
 
@@ -268,7 +276,7 @@ def build_graph(model: LoadedModel, walked: WalkResult | None = None) -> GraphRe
     rows: list[NodeRow] = []
     histogram: Counter[str] = Counter()
     issues: list[Issue] = []
-    visible: dict[str, set[str]] = {}
+    visible: dict[str, tuple[set[str], ...]] = {}
     main_order: list[str] = []
     for scope in walked.scopes:
         ids = [scope.node_id(i) for i in range(len(scope.nodes))]
@@ -295,18 +303,17 @@ def build_graph(model: LoadedModel, walked: WalkResult | None = None) -> GraphRe
                 )
             )
         # Names visible to this scope from its ancestors (for subgraph dangling checks).
-        outer: set[str] = set()
-        if scope.parent_node is not None:
-            parent_graph = scope.parent_node.rsplit(":", 1)[0]
-            outer = visible.get(parent_graph, set())
+        outer: tuple[set[str], ...] = ()
+        if scope.parent is not None:
+            outer = visible.get(scope.parent, ())
         scope_issues, order = _scope_issues(scope, outer, ids)
         issues.extend(scope_issues)
         if scope.kind == "main":
             main_order = order
-        names = set(outer) | set(scope.inputs) | {o for n in scope.nodes for o in n.output}
+        names = set(scope.inputs) | {o for n in scope.nodes for o in n.output}
         if scope.graph is not None:
             names |= {t.name for t in scope.graph.initializer}
-        visible[scope.id] = names
+        visible[scope.id] = (*outer, names)
     return GraphRecord(
         nodes=tuple(rows),
         op_histogram=tuple(sorted(histogram.items(), key=lambda kv: (-kv[1], kv[0]))),

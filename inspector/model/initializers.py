@@ -7,6 +7,7 @@ bad tensor: the problem is returned as the record's ``error``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,14 @@ from inspector.model.overview import declared_bytes, tensor_elements
 from inspector.model.walk import walk
 from inspector.records import Record
 
+_SCALAR_ATTRS = (
+    "value_float",
+    "value_floats",
+    "value_int",
+    "value_ints",
+    "value_string",
+    "value_strings",
+)
 _CONSTANT_VALUE_ATTRS = (
     "value",
     "value_float",
@@ -45,6 +54,7 @@ class InitializerRow(Record):
     bytes: int
     storage: str  # "inline" or "external"
     location: str  # external file name ("" when inline)
+    error: str = ""  # why the entry is malformed ("" when it is not)
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,7 @@ def _tensors(
                     **{
                         **row.__dict__,
                         "shape": tuple(sp.dims),
-                        "elements": int(np.prod(sp.dims)) if sp.dims else 1,
+                        "elements": math.prod(sp.dims) if all(d >= 0 for d in sp.dims) else 0,
                     }
                 )
                 out.append((row, t, None))
@@ -108,8 +118,23 @@ def _tensors(
                 elif attr.HasField("sparse_tensor"):
                     t = attr.sparse_tensor.values
                     out.append((_row(key, name, "Constant", scope.id, t), t, None))
-                else:
+                elif attr.name in _SCALAR_ATTRS:
                     out.append((_attr_row(key, name, scope.id, attr), None, attr))
+                else:  # 'value'/'sparse_value' that holds no tensor: a malformed Constant
+                    row = InitializerRow(
+                        key,
+                        name,
+                        "Constant",
+                        scope.id,
+                        "UNDEFINED",
+                        (),
+                        0,
+                        0,
+                        "inline",
+                        "",
+                        f"attribute {attr.name!r} holds no tensor",
+                    )
+                    out.append((row, None, None))
     return out
 
 
@@ -188,7 +213,10 @@ def tensor_array(model: LoadedModel, key: str) -> np.ndarray:
     row, t, attr = _find(model, key)
     if attr is not None:
         return _attr_array(attr)
-    assert t is not None
+    if t is None:
+        raise ValueError(row.error or "no tensor")
+    if any(d < 0 for d in t.dims):
+        raise ValueError(f"negative dims {list(t.dims)}: not a valid shape")
     if row.bytes > model.limits.max_stats_tensor_bytes:
         raise ValueError(
             f"{row.bytes:,} bytes is over the max_stats_tensor_bytes limit "
@@ -308,9 +336,18 @@ def tensor_stats(model: LoadedModel, key: str, bins: int | None = None) -> Tenso
     inf = int(np.isinf(as_float).sum())
     counts: tuple[int, ...] = ()
     edges: tuple[float, ...] = ()
+    mean = std = None
     if finite.size:
-        hist, edge = np.histogram(finite, bins=bins)
-        counts, edges = tuple(int(c) for c in hist), tuple(float(e) for e in edge)
+        # Scale before summing: values near ±1.8e308 would overflow mean/std and histogram.
+        scale = float(np.abs(finite).max()) or 1.0
+        scaled = finite / scale
+        mean, std = float(scaled.mean() * scale), float(scaled.std() * scale)
+        try:
+            hist, edge = np.histogram(scaled, bins=max(1, bins))
+            counts = tuple(int(c) for c in hist)
+            edges = tuple(float(e * scale) for e in edge)
+        except ValueError:  # degenerate ranges numpy cannot bin
+            counts, edges = (), ()
     return TensorStats(
         key=row.key,
         dtype=row.dtype,
@@ -318,8 +355,8 @@ def tensor_stats(model: LoadedModel, key: str, bins: int | None = None) -> Tenso
         count=int(flat.size),
         min=float(finite.min()) if finite.size else None,
         max=float(finite.max()) if finite.size else None,
-        mean=float(finite.mean()) if finite.size else None,
-        std=float(finite.std()) if finite.size else None,
+        mean=mean,
+        std=std,
         zero_fraction=float((as_float == 0).mean()) if flat.size else None,
         nan_count=nan,
         inf_count=inf,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import onnx
 from google.protobuf.message import DecodeError
@@ -149,6 +150,7 @@ def parse_model_bytes(
         raise ModelLoadError(_explain_parse_failure(data, name, str(exc), limits)) from None
     if not proto.HasField("graph"):
         raise ModelLoadError(_explain_missing_graph(data, name, proto))
+    _repair_strings(proto)
     if not proto.opset_import:
         raise ModelLoadError(
             f"{name} declares no opset imports (IR version {proto.ir_version}), so its "
@@ -156,6 +158,41 @@ def parse_model_bytes(
             "re-export it with a current exporter or add opset_import entries."
         )
     return proto
+
+
+_STRING = 9  # FieldDescriptor.TYPE_STRING
+_MESSAGE = 11  # FieldDescriptor.TYPE_MESSAGE
+
+
+def _repair_strings(message: Any) -> int:
+    """Replace string fields that hold invalid UTF-8 (protobuf hands them back as ``bytes``)
+    with their decoded text (U+FFFD for bad bytes); return how many were repaired.
+
+    Iterative over set fields only; ``bytes`` fields (weights) are never touched, so no payload
+    is copied."""
+    repaired = 0
+    stack = [message]
+    while stack:
+        msg = stack.pop()
+        for fd in msg.DESCRIPTOR.fields:
+            if fd.type == _STRING:
+                if fd.is_repeated:
+                    values = getattr(msg, fd.name)
+                    for i, v in enumerate(values):
+                        if isinstance(v, bytes):
+                            values[i] = v.decode("utf-8", "replace")
+                            repaired += 1
+                else:
+                    v = getattr(msg, fd.name)
+                    if isinstance(v, bytes):
+                        setattr(msg, fd.name, v.decode("utf-8", "replace"))
+                        repaired += 1
+            elif fd.type == _MESSAGE:
+                if fd.is_repeated:
+                    stack.extend(getattr(msg, fd.name))
+                elif msg.HasField(fd.name):
+                    stack.append(getattr(msg, fd.name))
+    return repaired
 
 
 def _sniff(data: bytes) -> str | None:

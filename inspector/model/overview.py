@@ -122,6 +122,9 @@ def _dim(d: onnx.TensorShapeProto.Dimension) -> Dim:
 
 
 def tensor_elements(t: onnx.TensorProto) -> int:
+    """Number of values by ``dims``; 0 for an invalid shape (a negative dim)."""
+    if any(d < 0 for d in t.dims):
+        return 0
     n = 1
     for d in t.dims:
         n *= d

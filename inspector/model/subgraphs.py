@@ -42,7 +42,7 @@ def build_subgraphs(model: LoadedModel, walked: WalkResult | None = None) -> Sub
     parent_of: dict[str, str] = {}
     for s in walked.scopes:
         if s.parent_node:
-            parent_of[s.id] = s.parent_node.rsplit(":", 1)[0]
+            parent_of[s.id] = s.parent or ""
     nested: dict[str, int] = defaultdict(int)
     for s in walked.scopes:  # add each graph's own nodes to itself and every ancestor
         gid: str | None = s.id
@@ -54,7 +54,7 @@ def build_subgraphs(model: LoadedModel, walked: WalkResult | None = None) -> Sub
         owner_op = ""
         if s.parent_node:
             parent = by_id[parent_of[s.id]]
-            owner_op = parent.nodes[int(s.parent_node.rsplit(":", 1)[1])].op_type
+            owner_op = parent.nodes[s.parent_index or 0].op_type
         rows.append(
             SubgraphRow(
                 id=s.id,
@@ -100,25 +100,56 @@ def function_cycles(model: LoadedModel) -> tuple[tuple[str, ...], ...]:
                 for g in attr.graphs:
                     stack.extend(g.node)
         calls[key] = targets
-    cycles: list[tuple[str, ...]] = []
-    seen: set[frozenset] = set()
-    limit = model.limits.max_subgraph_depth
+    return tuple(
+        tuple(function_scope_id(functions[k]) for k in comp)
+        for comp in _strongly_connected(calls)
+        if len(comp) > 1 or comp[0] in calls[comp[0]]
+    )
 
-    def dfs(key: tuple, path: list[tuple]) -> None:
-        if key in path:
-            cycle = path[path.index(key) :]
-            marker = frozenset(cycle)
-            if marker not in seen:
-                seen.add(marker)
-                cycles.append(tuple(function_scope_id(functions[k]) for k in cycle))
-            return
-        if len(path) > limit:
-            return
-        path.append(key)
-        for nxt in calls.get(key, ()):
-            dfs(nxt, path)
-        path.pop()
 
-    for start in calls:  # functions are few: a DFS from each is fine
-        dfs(start, [])
-    return tuple(cycles)
+def _strongly_connected(graph: dict[tuple, set[tuple]]) -> list[list[tuple]]:
+    """Tarjan's algorithm, iterative (linear; deep call chains cannot overflow the stack)."""
+    index: dict[tuple, int] = {}
+    low: dict[tuple, int] = {}
+    on_stack: set[tuple] = set()
+    stack: list[tuple] = []
+    out: list[list[tuple]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                out.append(sorted(comp))
+    return out

@@ -32,6 +32,8 @@ class Scope:
     outputs: tuple[str, ...]
     graph: onnx.GraphProto | None  # None for functions
     function: onnx.FunctionProto | None = None
+    parent: str | None = None  # id of the enclosing scope (subgraphs only)
+    parent_index: int | None = None  # index of the owning node in the enclosing scope
 
     def node_id(self, index: int) -> str:
         return f"{self.id}:{index}"
@@ -53,13 +55,20 @@ def function_scope_id(fn: onnx.FunctionProto) -> str:
 
 
 def subgraph_attributes(node: onnx.NodeProto) -> Iterator[tuple[str, onnx.GraphProto]]:
-    """(label, graph) for every graph-valued attribute of ``node``."""
+    """(label, graph) for every graph-valued attribute of ``node``; labels are unique even when
+    a (malformed) node repeats an attribute name."""
+    seen: dict[str, int] = {}
+
+    def unique(label: str) -> str:
+        seen[label] = seen.get(label, 0) + 1
+        return label if seen[label] == 1 else f"{label}#{seen[label]}"
+
     for attr in node.attribute:
         if attr.type == AttributeType.GRAPH or (attr.HasField("g") and attr.type == 0):
-            yield attr.name, attr.g
+            yield unique(attr.name), attr.g
         elif attr.type == AttributeType.GRAPHS:
             for i, g in enumerate(attr.graphs):
-                yield f"{attr.name}[{i}]", g
+                yield unique(f"{attr.name}[{i}]"), g
 
 
 def walk(model: onnx.ModelProto, limits: Limits = DEFAULT_LIMITS) -> WalkResult:
@@ -74,6 +83,8 @@ def walk(model: onnx.ModelProto, limits: Limits = DEFAULT_LIMITS) -> WalkResult:
         depth: int,
         parent: str | None,
         attr: str | None,
+        owner: Scope | None = None,
+        index: int | None = None,
     ) -> None:
         scope = Scope(
             sid,
@@ -85,6 +96,9 @@ def walk(model: onnx.ModelProto, limits: Limits = DEFAULT_LIMITS) -> WalkResult:
             tuple(v.name for v in graph.input),
             tuple(v.name for v in graph.output),
             graph,
+            None,
+            owner.id if owner else None,
+            index,
         )
         scopes.append(scope)
         visit_bodies(scope)
@@ -99,12 +113,21 @@ def walk(model: onnx.ModelProto, limits: Limits = DEFAULT_LIMITS) -> WalkResult:
                 truncated.append(nid)
                 continue
             for label, g in bodies:
-                visit_graph(g, f"{nid}.{label}", "subgraph", scope.depth + 1, nid, label)
+                visit_graph(
+                    g, f"{nid}.{label}", "subgraph", scope.depth + 1, nid, label, scope, index
+                )
 
     visit_graph(model.graph, "main", "main", 0, None, None)
+    ids: set[str] = set()
     for fn in model.functions:
+        sid = base = function_scope_id(fn)
+        k = 1
+        while sid in ids:  # duplicate function definitions: keep ids unique
+            k += 1
+            sid = f"{base}#{k}"
+        ids.add(sid)
         scope = Scope(
-            function_scope_id(fn),
+            sid,
             "function",
             0,
             None,

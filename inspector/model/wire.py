@@ -67,7 +67,9 @@ def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
             raise _Stop("corrupt", start, "varint longer than 10 bytes")
 
 
-def scan(data: bytes | memoryview, descriptor: Descriptor, max_fields: int) -> WireScan:
+def scan(
+    data: bytes | memoryview, descriptor: Descriptor, max_fields: int, _depth: int = 0
+) -> WireScan:
     """Walk ``data`` as ``descriptor`` and report the first structural problem, if any."""
     buf = memoryview(data)
     file_end = len(buf)
@@ -128,7 +130,9 @@ def scan(data: bytes | memoryview, descriptor: Descriptor, max_fields: int) -> W
                     if fd.type == FieldDescriptor.TYPE_MESSAGE:
                         # The field is cut off: still check what is there is ONNX, then report.
                         stack.append((file_end, fd.message_type, label))
-                        _check_partial(buf, pos, file_end, stack, max_fields - fields)
+                        _check_partial(
+                            buf, pos, file_end, stack, max_fields - fields, _depth + len(stack)
+                        )
                     raise _Stop("truncated", tag_at, f"{label} runs past the end", pos + length)
                 if fd.type == FieldDescriptor.TYPE_MESSAGE and not packed_ok:
                     if len(stack) >= PROTOBUF_MAX_DEPTH:
@@ -145,10 +149,15 @@ def scan(data: bytes | memoryview, descriptor: Descriptor, max_fields: int) -> W
         )
 
 
-def _check_partial(buf: memoryview, pos: int, end: int, stack: list, budget: int) -> None:
-    """Walk the contents of a message cut off by the end of the file; only 'corrupt' escapes."""
+def _check_partial(
+    buf: memoryview, pos: int, end: int, stack: list, budget: int, depth: int
+) -> None:
+    """Walk the contents of a message cut off by the end of the file; only 'corrupt' escapes.
+    Nested cut-off messages recurse, bounded by protobuf's own depth limit."""
+    if depth >= PROTOBUF_MAX_DEPTH:
+        raise _Stop("too_deep", pos, f"nesting deeper than {PROTOBUF_MAX_DEPTH} messages")
     desc = stack[-1][1]
-    inner = scan(buf[pos:end], desc, max(budget, 1))
+    inner = scan(buf[pos:end], desc, max(budget, 1), depth)
     if inner.verdict == "corrupt":
         raise _Stop("corrupt", pos + inner.offset, inner.detail)
     if (

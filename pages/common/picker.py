@@ -10,6 +10,7 @@ import streamlit as st
 
 from inspector import InspectorError, LoadedModel
 from pages.common import state
+from pages.common.text import plain
 
 
 def _on_pick() -> None:
@@ -64,5 +65,5 @@ def model_picker() -> LoadedModel | None:
     try:
         return state.load(source)
     except InspectorError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None

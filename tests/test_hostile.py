@@ -1,0 +1,157 @@
+"""Crafted models that once hung, exhausted memory or crashed a record (found in review and by
+fuzzing). Every build_* returns a record for any model load_model accepts."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import inspector as I
+from inspector.errors import ModelLoadError
+from tests.factories import _field, linear, model, vi
+
+BUILDERS = [
+    I.build_overview,
+    I.build_graph,
+    I.build_subgraphs,
+    I.build_initializers,
+    I.build_external_data,
+    I.build_compat,
+    I.diagnose,
+]
+
+
+def every_record(m):
+    loaded = I.load_model(m if isinstance(m, bytes) else m.SerializeToString(), {})
+    return loaded, [b(loaded) for b in BUILDERS]
+
+
+def test_invalid_utf8_in_string_fields_is_repaired():
+    m = linear()
+    m.producer_name = "PRODUCERX"
+    data = m.SerializeToString().replace(b"PRODUCERX", b"PRODUCE\xd6\xff")
+    loaded, records = every_record(data)
+    assert records[0].producer_name.startswith("PRODUCE") and "\ufffd" in records[0].producer_name
+
+
+def test_densely_calling_functions_are_linear():
+    fns = []
+    n = 24
+    for i in range(n):
+        calls = [helper.make_node(f"f{j}", ["a"], [f"t{j}"], domain="d") for j in range(i + 1, n)]
+        body = calls + [helper.make_node("Identity", ["a"], ["b"])]
+        fns.append(
+            helper.make_function(
+                "d",
+                f"f{i}",
+                ["a"],
+                ["b"],
+                body,
+                [helper.make_opsetid("", 21), helper.make_opsetid("d", 1)],
+            )
+        )
+    m = model(
+        [helper.make_node("f0", ["x"], ["y"], domain="d")],
+        [vi("x", shape=[1])],
+        [vi("y")],
+        opsets=[helper.make_opsetid("", 21), helper.make_opsetid("d", 1)],
+        functions=fns,
+    )
+    start = time.monotonic()
+    tree = I.build_subgraphs(I.load_model(m.SerializeToString()))
+    assert tree.recursive_functions == () and time.monotonic() - start < 5
+
+
+def test_many_overlapping_external_ranges_are_counted_not_stored():
+    tensors = []
+    for i in range(3000):
+        t = TensorProto(
+            name=f"w{i}", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL
+        )
+        for k, v in {"location": "w.bin", "offset": "0", "length": "16"}.items():
+            e = t.external_data.add()
+            e.key, e.value = k, v
+        tensors.append(t)
+    m = model([], [], [], tensors)
+    rep = I.build_external_data(I.load_model(m.SerializeToString(), {"w.bin": bytes(16)}))
+    (f,) = rep.files
+    assert f.overlap_count == 3000 * 2999 // 2 and len(f.overlaps) == 100
+
+
+def test_constant_value_attribute_without_a_tensor():
+    node = helper.make_node("Constant", [], ["y"])
+    attr = node.attribute.add()
+    attr.name, attr.type, attr.f = "value", onnx.AttributeProto.FLOAT, 1.0
+    loaded, records = every_record(model([node], [], [vi("y")]))
+    (row,) = records[3].rows
+    assert "holds no tensor" in row.error
+    assert "holds no tensor" in I.tensor_stats(loaded, row.key).error
+
+
+def test_statistics_of_extreme_values():
+    t = numpy_helper.from_array(np.array([-1.7e308, 1.7e308], np.float64), "t")
+    loaded, _ = every_record(
+        model([helper.make_node("Identity", ["t"], ["y"])], [], [vi("y")], [t])
+    )
+    s = I.tensor_stats(loaded, "t")
+    assert s.error == "" and s.mean == 0.0 and np.isfinite(s.std) and sum(s.histogram_counts) == 2
+
+
+def test_negative_dims_are_an_invalid_shape_not_a_huge_count():
+    t = TensorProto(name="t", data_type=TensorProto.FLOAT, dims=[-100000, -100000])
+    loaded, records = every_record(
+        model([helper.make_node("Identity", ["t"], ["y"])], [], [vi("y")], [t])
+    )
+    assert records[0].counts.parameters == 0 and records[0].counts.bytes_inline == 0
+    assert any(f.code == "invalid_shape" for f in records[6].findings)
+
+
+def test_duplicate_function_definitions_and_attribute_names_keep_ids_unique():
+    body = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "body", [], [vi("b")])
+    big = helper.make_function(
+        "d",
+        "f",
+        ["a", "c"],
+        ["o"],
+        [helper.make_node("Identity", ["a"], [f"t{i}"]) for i in range(3)]
+        + [helper.make_node("If", ["c"], ["o"], then_branch=body, else_branch=body)],
+        [helper.make_opsetid("", 21)],
+    )
+    small = helper.make_function(
+        "d",
+        "f",
+        ["a", "c"],
+        ["o"],
+        [helper.make_node("Identity", ["a"], ["o"])],
+        [helper.make_opsetid("", 21)],
+    )
+    m = model(
+        [helper.make_node("f", ["x", "c"], ["y"], domain="d")],
+        [vi("x", shape=[1]), vi("c", TensorProto.BOOL, [])],
+        [vi("y", shape=[1])],
+        opsets=[helper.make_opsetid("", 21), helper.make_opsetid("d", 1)],
+        functions=[big, small],
+    )
+    _, records = every_record(m)
+    ids = [g.id for g in records[2].graphs]
+    assert len(ids) == len(set(ids)) and "fn:d.f#2" in ids
+
+
+def test_opset_versions_outside_int32():
+    m = linear()
+    m.opset_import[0].version = 2**40
+    _, records = every_record(m)
+    assert any("not a valid version" in p.problem for p in records[5].op_problems)
+
+
+def test_deeply_nested_truncated_tags_do_not_recurse_forever():
+    # graph > node > attribute > g, 2000 times, every length running past the end.
+    chunk = b""
+    for _ in range(2000):
+        chunk = _field(7, _field(1, _field(5, _field(6, chunk))))[:-1]
+    with pytest.raises(ModelLoadError):
+        I.load_model(onnx.ModelProto(ir_version=10).SerializeToString() + chunk[:20000])
