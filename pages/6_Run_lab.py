@@ -224,4 +224,4 @@ if runs_state:
     for r in runs_state["results"]:
         if not r.ok:
             st.error(plain(r.error))
-    st.page_link("pages/7_Compare.py", label="Compare these runs →", icon=":material/bar_chart:")
+    st.page_link("pages/7_Compare.py", label="Compare these runs →")

@@ -32,7 +32,7 @@ st.title(f"Compare · {plain(model.name)}")
 runs = state.runs(source)
 if not runs:
     st.info("No runs yet for this model.")
-    st.page_link("pages/6_Run_lab.py", label="Open the run lab →", icon=":material/science:")
+    st.page_link("pages/6_Run_lab.py", label="Open the run lab →")
     st.stop()
 results = runs["results"]
 labels = [r.label for r in results]
