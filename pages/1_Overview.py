@@ -2,17 +2,18 @@
 
 import streamlit as st
 
-from inspector import build_compat, build_external_data, build_overview, diagnose
 from inspector.model.overview import domain_label
 from inspector.records import human_bytes, rows_frame
+from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
+source = state.current()
 
-ov = build_overview(model)
+ov = state.record("overview", source)
 st.title(plain(ov.name))
 st.caption(
     f"IR {ov.ir_version} · producer {plain(ov.producer_name) or '—'} "
@@ -30,7 +31,7 @@ cols[5].metric(
     "External weights", human_bytes(c.bytes_external), help=f"{c.bytes_external:,} bytes"
 )
 
-compat = build_compat(model)
+compat = state.record("compat", source)
 verdicts = {"yes": st.success, "with_env": st.warning, "no": st.error, "unknown": st.info}
 verdict_text = {
     "yes": "loads",
@@ -70,7 +71,7 @@ with right:
         st.subheader("Metadata")
         st.dataframe([{"key": k, "value": v} for k, v in ov.metadata_props], hide_index=True)
 
-external = build_external_data(model)
+external = state.record("external", source)
 if external.tensors or external.unreferenced_files:
     st.subheader("External data")
     if external.ok:
@@ -106,7 +107,7 @@ with st.expander("ONNX Runtime releases", expanded=compat.installed_loads != "ye
     )
 
 st.subheader("Diagnostics")
-diagnosis = diagnose(model, overview=ov, external=external, compat=compat)
+diagnosis = state.record("diagnosis", source)
 if not diagnosis.findings:
     st.success("No findings.")
 else:

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from inspector import build_graph
 from inspector.charts import op_histogram
 from inspector.records import rows_frame
 from pages.common import state
@@ -20,7 +19,7 @@ if note:
     st.info(note)
 st.iframe(state.app_base_path() + url, height=620)
 
-graph = build_graph(model)
+graph = state.record("graph", source)
 si = graph.shape_inference
 st.caption(
     f"{len(graph.nodes):,} nodes in all graphs · shape inference "

@@ -2,17 +2,19 @@
 
 import streamlit as st
 
-from inspector import build_initializers, tensor_stats
+from inspector import tensor_stats
 from inspector.charts import value_histogram
 from inspector.records import human_bytes, rows_frame
+from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
+source = state.current()
 st.title(f"Weights · {plain(model.name)}")
-table = build_initializers(model)
+table = state.record("initializers", source)
 st.caption(
     f"{len(table.rows):,} weights · {table.total_elements:,} values · "
     f"{human_bytes(table.total_bytes)}"

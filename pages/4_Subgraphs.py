@@ -2,16 +2,17 @@
 
 import streamlit as st
 
-from inspector import build_graph, build_subgraphs
 from inspector.records import rows_frame
+from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
+source = state.current()
 st.title(f"Subgraphs · {plain(model.name)}")
-tree = build_subgraphs(model)
+tree = state.record("subgraphs", source)
 if len(tree.graphs) == 1:
     st.info("No If/Loop/Scan bodies or local functions: the model is a single graph.")
     st.stop()
@@ -36,7 +37,7 @@ rows = [
 ]
 st.dataframe(rows, hide_index=True)
 choice = st.selectbox("Show the nodes of", [g.id for g in tree.graphs], key="sub_pick")
-graph = build_graph(model)
+graph = state.record("graph", source)
 st.dataframe(
     rows_frame(
         graph.filter(graph=choice),

@@ -2,16 +2,17 @@
 
 import streamlit as st
 
-from inspector import build_external_data
 from inspector.records import rows_frame
+from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
 
 model = model_picker()
 if model is None:
     st.stop()
+source = state.current()
 st.title(f"External data · {plain(model.name)}")
-report = build_external_data(model)
+report = state.record("external", source)
 if not report.tensors:
     st.info("No tensor of this model uses external data.")
 else:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from inspector import InspectorError, build_overview
+from inspector import InspectorError
 from inspector.run.config import OPT_LEVELS, RunConfig, expand_matrix, with_strict_variants
 from inspector.run.eps import discover
 from inspector.run.inputs import InputPlan, check_inputs, generate, load_input_files, resolve
@@ -88,7 +88,7 @@ with st.expander("Options"):
     )
 
 st.subheader("Inputs")
-inputs_info = build_overview(model).inputs
+inputs_info = state.record("overview", source).inputs
 uploaded = st.file_uploader(
     "Input files (.npy named after the input, .npz, .pb)",
     key="rl_files",

@@ -5,7 +5,6 @@ import json
 
 import streamlit as st
 
-from inspector import build_graph
 from inspector.charts import (
     ep_color,
     error_histogram,
@@ -199,7 +198,7 @@ with tab_graph:
         if fused:
             st.subheader(f"Fused nodes in {cand.label}")
             st.dataframe(fused, hide_index=True)
-    graph = build_graph(model)
+    graph = state.record("graph", source)
     main_ids = [n.id for n in graph.nodes if n.graph == "main"]
     mode = st.radio("Colour the graph by", ["EP", "time"], horizontal=True, key="cmp_mode")
     colors, node_labels = {}, {}

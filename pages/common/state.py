@@ -65,6 +65,37 @@ def load(source: Source) -> LoadedModel:
     return _load(source.key, source)
 
 
+@st.cache_resource(max_entries=128, show_spinner="Inspecting the model…")
+def _record(kind: str, key: str, _source: Source):  # type: ignore[no-untyped-def]
+    import inspector as I
+
+    model = load(_source)
+    if kind == "diagnosis":
+        return I.diagnose(
+            model,
+            overview=record("overview", _source),
+            graph=record("graph", _source),
+            external=record("external", _source),
+            compat=record("compat", _source),
+        )
+    builders = {
+        "overview": I.build_overview,
+        "graph": I.build_graph,
+        "subgraphs": I.build_subgraphs,
+        "initializers": I.build_initializers,
+        "external": I.build_external_data,
+        "compat": I.build_compat,
+    }
+    return builders[kind](model)
+
+
+def record(kind: str, source: Source):  # type: ignore[no-untyped-def]
+    """A record of ``source`` (overview, graph, subgraphs, initializers, external, compat,
+    diagnosis), built once per model content and shared: records are frozen, and the key is
+    the content hash, so a session only ever gets records of bytes it uploaded itself."""
+    return _record(kind, source.key, source)
+
+
 def models() -> dict[str, Source]:
     """This session's opened models by display name (insertion order)."""
     return st.session_state.setdefault("models", {})
