@@ -181,7 +181,9 @@ with tab_graph:
         [
             {
                 "configuration": r.label,
-                "runtime nodes": r.optimized_nodes,
+                "runtime nodes": str(r.optimized_nodes)
+                if r.optimized_nodes is not None
+                else "not saved (EP-compiled graph)",
                 "ops": ", ".join(f"{o} {n}" for o, n in r.optimized_ops[:12]),
             }
             for r in results
