@@ -28,8 +28,15 @@ from onnx import TensorProto, helper, numpy_helper
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PAGES = ["pages/1_Overview.py", "pages/2_Graph.py", "pages/3_Weights.py", "pages/4_Subgraphs.py",
-         "pages/5_External_data.py", "pages/6_Run_lab.py", "pages/7_Compare.py"]
+PAGES = [
+    "pages/1_Overview.py",
+    "pages/2_Graph.py",
+    "pages/3_Weights.py",
+    "pages/4_Subgraphs.py",
+    "pages/5_External_data.py",
+    "pages/6_Run_lab.py",
+    "pages/7_Compare.py",
+]
 
 
 def big_model(blocks: int = 800) -> bytes:
@@ -37,15 +44,24 @@ def big_model(blocks: int = 800) -> bytes:
     rng = np.random.default_rng(0)
     nodes, inits, x = [], [], "x"
     for i in range(blocks):
-        inits.append(numpy_helper.from_array(rng.standard_normal((16, 16)).astype(np.float32), f"w{i}"))
+        inits.append(
+            numpy_helper.from_array(rng.standard_normal((16, 16)).astype(np.float32), f"w{i}")
+        )
         inits.append(numpy_helper.from_array(np.zeros(16, np.float32), f"b{i}"))
-        nodes += [helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"], name=f"blk{i}/mm"),
-                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"], name=f"blk{i}/bias"),
-                  helper.make_node("Relu", [f"a{i}"], [f"r{i}"], name=f"blk{i}/relu"),
-                  helper.make_node("Add", [f"r{i}", x], [f"h{i}"], name=f"blk{i}/res")]
+        nodes += [
+            helper.make_node("MatMul", [x, f"w{i}"], [f"m{i}"], name=f"blk{i}/mm"),
+            helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"], name=f"blk{i}/bias"),
+            helper.make_node("Relu", [f"a{i}"], [f"r{i}"], name=f"blk{i}/relu"),
+            helper.make_node("Add", [f"r{i}", x], [f"h{i}"], name=f"blk{i}/res"),
+        ]
         x = f"h{i}"
-    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 16])],
-                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["n", 16])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 16])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["n", 16])],
+        inits,
+    )
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
     m.ir_version = 10
     return m.SerializeToString()
@@ -68,7 +84,7 @@ def page_switches(name: str, data: bytes, rounds: int) -> dict[str, float]:
     return {p: statistics.median(v) for p, v in times.items()}
 
 
-OVERLAY_APP = textwrap.dedent('''
+OVERLAY_APP = textwrap.dedent("""
     import streamlit as st
     from inspector import build_graph, load_model
     from inspector.charts import overlay_dot
@@ -78,7 +94,7 @@ OVERLAY_APP = textwrap.dedent('''
     ids = [x.id for x in graph.nodes][:n]
     colors = {nid: ("#F58518" if i % 7 else "#4C78A8") for i, nid in enumerate(ids)}
     st.graphviz_chart(overlay_dot(graph, colors, {}, ids))
-''')
+""")
 
 
 def overlay_times(model_path: Path, sizes: list[int], rounds: int) -> dict[int, float]:
@@ -104,7 +120,8 @@ def overlay_times(model_path: Path, sizes: list[int], rounds: int) -> dict[int, 
                         t = time.perf_counter()
                         page.goto(f"{url}?n={n}&model={model_path}")
                         page.locator('[data-testid="stGraphVizChart"] svg g.node').nth(
-                            min(n, 10) - 1).wait_for(timeout=120_000)
+                            min(n, 10) - 1
+                        ).wait_for(timeout=120_000)
                         out[n].append(time.perf_counter() - t)
                 browser.close()
         finally:
@@ -127,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     worst = 0.0
     for page in PAGES:
         worst = max(worst, big[page])
-        print(f"  {page:28} {base[page]:9.3f}s {big[page]:11.3f}s {big[page] / base[page]:6.2f}x"
-              f"  {'PASS' if big[page] < 0.3 else 'MISS'}")
+        print(
+            f"  {page:28} {base[page]:9.3f}s {big[page]:11.3f}s {big[page] / base[page]:6.2f}x"
+            f"  {'PASS' if big[page] < 0.3 else 'MISS'}"
+        )
     print(f"  slowest switch with 3,200 nodes: {worst:.3f} s")
     if not args.skip_browser:
         sizes = [int(x) for x in args.sizes.split(",")]
@@ -138,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             times = overlay_times(path, sizes, args.rounds)
         print("\noverlay render in chromium (navigation → SVG nodes present), median")
         for n in sizes:
-            print(f"  {n:5} nodes  {times[n]:6.2f} s  ratio vs {sizes[0]} nodes: "
-                  f"{times[n] / times[sizes[0]]:5.2f}x")
+            print(
+                f"  {n:5} nodes  {times[n]:6.2f} s  ratio vs {sizes[0]} nodes: "
+                f"{times[n] / times[sizes[0]]:5.2f}x"
+            )
     return 0
 
 
