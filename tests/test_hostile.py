@@ -36,6 +36,8 @@ def test_invalid_utf8_in_string_fields_is_repaired():
     data = m.SerializeToString().replace(b"PRODUCERX", b"PRODUCE\xd6\xff")
     loaded, records = every_record(data)
     assert records[0].producer_name.startswith("PRODUCE") and "\ufffd" in records[0].producer_name
+    assert "1 text fields held invalid UTF-8" in loaded.notes[0]
+    assert any(f.code == "repaired_on_load" for f in records[6].findings)
 
 
 def test_densely_calling_functions_are_linear():

@@ -412,3 +412,35 @@ def test_real_models_match_their_reference_outputs_wherever_ort_does():
                 _close(a, e, 1e-3, 1e-5, d)
         checked += 1
     assert checked >= 15
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [TensorProto.BFLOAT16, TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT16, TensorProto.STRING],
+    ids=["bfloat16", "float8e4m3fn", "float16", "string"],
+)
+def test_inputs_of_every_kind_reach_onnxruntime(dtype):
+    # bfloat16/float8 have no numpy dtype ORT knows: they travel as OrtValues with an ONNX type.
+    from inspector.run.config import Matrix
+
+    if dtype == TensorProto.STRING:
+        m = model(
+            [helper.make_node("Identity", ["x"], ["y"])],
+            [vi("x", dtype, [3])],
+            [vi("y", dtype, [3])],
+        )
+    else:
+        m = model(
+            [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+            [vi("x", dtype, [3])],
+            [vi("y", TensorProto.FLOAT, [3])],
+        )
+    loaded = load_model(m.SerializeToString())
+    feeds = inputs_for(loaded)
+    (r,) = run_matrix(loaded, Matrix((RunConfig(**FAST),)), feeds)
+    assert r.ok, r.error
+    y = r.output_arrays()["y"]
+    if dtype == TensorProto.STRING:
+        assert list(y) == list(feeds["x"])
+    else:
+        np.testing.assert_array_equal(y, feeds["x"].astype(np.float32))

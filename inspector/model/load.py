@@ -62,6 +62,7 @@ class LoadedModel:
     limits: Limits = DEFAULT_LIMITS
     source_path: Path | None = None
     _raw: bytes | None = field(default=None, repr=False)
+    notes: tuple[str, ...] = ()  # what loading had to repair (shown as findings)
 
     @cached_property
     def sha256(self) -> str:
@@ -115,6 +116,9 @@ def load_model(
     _check_size(len(data), name, limits)
 
     proto = parse_model_bytes(data, name, limits)
+    repaired = _repair_strings(proto)
+    notes = (f"{repaired} text fields held invalid UTF-8 and are shown with U+FFFD "
+             "replacement characters",) if repaired else ()
 
     if companions is None:
         comp: Companions = DirectoryCompanions(path.parent, limits) if path else MemoryCompanions()
@@ -124,7 +128,7 @@ def load_model(
         comp = MemoryCompanions(companions, limits)
     else:
         comp = companions
-    return LoadedModel(proto, name, len(data), comp, limits, path, None if path else data)
+    return LoadedModel(proto, name, len(data), comp, limits, path, None if path else data, notes)
 
 
 def _check_size(size: int, name: str, limits: Limits) -> None:
@@ -150,7 +154,6 @@ def parse_model_bytes(
         raise ModelLoadError(_explain_parse_failure(data, name, str(exc), limits)) from None
     if not proto.HasField("graph"):
         raise ModelLoadError(_explain_missing_graph(data, name, proto))
-    _repair_strings(proto)
     if not proto.opset_import:
         raise ModelLoadError(
             f"{name} declares no opset imports (IR version {proto.ir_version}), so its "
