@@ -118,9 +118,29 @@ def test_model_strings_are_not_rendered_as_markdown():
     m.producer_name = "![beacon](http://evil.example/x.png) **bold**"
     at = app().run()
     at.file_uploader(key="upload").set_value(
-        [("[link](http://evil.example).onnx", m.SerializeToString(), "application/octet-stream")]
+        [("[link](javascript:alert(1)).onnx", m.SerializeToString(), "application/octet-stream")]
     ).run()
     assert not at.exception
     caption = at.caption[0].value
     assert "\\!\\[beacon\\]" in caption and "\\*\\*bold\\*\\*" in caption
     assert at.title[0].value.startswith("\\[link\\]")
+
+
+def test_folder_upload_resolves_companions_relative_to_each_model(tmp_path):
+    from tests.factories import linear, with_external
+
+    path = with_external(linear(), tmp_path, "W", location="weights/w.bin", write=False)
+    data = path.read_bytes()
+    w = linear().graph.initializer[0].raw_data
+    at = app().run()
+    at.file_uploader(key="upload_dir").set_value(
+        [
+            ("export/model.onnx", data, "application/octet-stream"),
+            ("export/weights/w.bin", w, "application/octet-stream"),
+            ("export/notes.txt", b"hello", "text/plain"),
+        ]
+    ).run()
+    assert not at.exception
+    assert title(at) == "model.onnx"
+    assert any("all found in the uploaded files" in s.value for s in at.success)
+    assert any("notes.txt" in t.value for t in at.text)

@@ -23,14 +23,22 @@ def _on_open_sample() -> None:
         state.add(state.sample_source(name))
 
 
-def _on_upload() -> None:
-    files = st.session_state.get("upload") or []
-    onnx_files, companions = state.split_upload(files)
+def _take(key: str) -> None:
+    files = st.session_state.get(key) or []
+    models = state.split_upload(files)
     st.session_state["upload_note"] = (
-        "" if onnx_files or not files else ("No .onnx file in the drop: add the model file itself.")
+        "" if models or not files else "No .onnx file in the drop: add the model file itself."
     )
-    for name, data in onnx_files:
+    for name, data, companions in models:
         state.add(state.make_source(name, data, companions))
+
+
+def _on_upload() -> None:
+    _take("upload")
+
+
+def _on_upload_dir() -> None:
+    _take("upload_dir")
 
 
 def model_picker() -> LoadedModel | None:
@@ -56,6 +64,14 @@ def model_picker() -> LoadedModel | None:
             on_change=_on_upload,
             help="Drop the .onnx file together with every data file it references; "
             "nothing else on the server is ever read.",
+        )
+        st.file_uploader(
+            "…or a whole folder",
+            accept_multiple_files="directory",
+            key="upload_dir",
+            on_change=_on_upload_dir,
+            help="Every .onnx file in the folder opens, with the files under its own folder "
+            "as its external data.",
         )
         if st.session_state.get("upload_note"):
             st.warning(st.session_state["upload_note"])

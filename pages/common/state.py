@@ -119,16 +119,25 @@ def add(source: Source) -> None:
     st.session_state["current_model"] = source.name
 
 
-def split_upload(files: list) -> tuple[list[tuple[str, bytes]], dict[str, bytes]]:
-    """Uploaded files → (.onnx models, companion files by name)."""
-    onnx_files, companions = [], {}
-    for f in files:
-        data = f.getvalue()
-        if f.name.lower().endswith(".onnx"):
-            onnx_files.append((f.name, data))
-        else:
-            companions[f.name] = data
-    return onnx_files, companions
+def split_upload(files: list) -> list[tuple[str, bytes, dict[str, bytes]]]:
+    """Uploaded files → one (model name, bytes, companions) per .onnx file.
+
+    A folder drop names files by relative path (``run1/model.onnx``, ``run1/weights/w.bin``):
+    each model's companions are the files under its own folder, named relative to it, as its
+    external-data locations are. Names are checked by the companion gate when loaded."""
+    entries = [(f.name.replace("\\", "/"), f.getvalue()) for f in files]
+    out = []
+    for name, data in entries:
+        if not name.lower().endswith(".onnx"):
+            continue
+        folder = name.rsplit("/", 1)[0] + "/" if "/" in name else ""
+        companions = {
+            other[len(folder) :]: blob
+            for other, blob in entries
+            if other != name and other.startswith(folder) and not other.lower().endswith(".onnx")
+        }
+        out.append((name.rsplit("/", 1)[-1], data, companions))
+    return out
 
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
