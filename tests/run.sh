@@ -4,12 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian chromium drives the browser tests; nginx stands in for a reverse proxy in one of them.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-      || echo "warning: could not install chromium; browser tests will be skipped" >&2
+    (apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null) \
+      || echo "warning: could not install ${missing[*]}; tests needing them will be skipped" >&2
   else
-    echo "warning: chromium missing (install it: sudo apt-get install chromium); browser tests will be skipped" >&2
+    echo "warning: ${missing[*]} missing (sudo apt-get install ${missing[*]}); tests needing them will be skipped" >&2
   fi
 fi
 

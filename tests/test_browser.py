@@ -3,6 +3,9 @@ bad file. Screenshots go to tests/artifacts/ (looked at when the pages change)."
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, chromium_available, streamlit_server
@@ -223,6 +226,76 @@ def test_under_base_url_path(browser, tmp_path):
         frame = page.frame_locator("iframe").first
         frame.locator("#canvas").get_by_text("MatMul").first.wait_for(timeout=30_000)
         shot(page, "graph-baseurlpath")
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {tmp}/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    client_max_body_size 1100m;
+    server {{
+        listen 127.0.0.1:{port};
+        location /inspector/ {{
+            proxy_pass http://127.0.0.1:{upstream}/;
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_read_timeout 86400;
+        }}
+    }}
+}}
+"""
+
+
+@pytest.mark.skipif(
+    not shutil.which("nginx") and not os.path.exists("/usr/sbin/nginx"),
+    reason="nginx is not installed",
+)
+def test_behind_a_single_port_reverse_proxy(browser, server, tmp_path):
+    """nginx strips a /inspector/ prefix Streamlit knows nothing about: the viewer must use
+    the prefix the browser sees, not an absolute /app/static path."""
+    import subprocess
+    import time
+    import urllib.request
+    from urllib.parse import urlparse
+
+    from tests.browser import _free_port
+
+    port = _free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp_path, port=port, upstream=urlparse(server).port))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen(
+        [nginx, "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/inspector/"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base + "Graph")
+        frame = page.frame_locator("iframe").first
+        frame.locator("#canvas").get_by_text("MatMul").first.wait_for(timeout=30_000)
+        shot(page, "graph-behind-nginx")
         page.close()
     finally:
         proc.terminate()
