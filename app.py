@@ -6,16 +6,10 @@ browser, so every widget is on a page.
 
 import streamlit as st
 
+from pages.common.nav import PAGES
+
 # No icons: a Material page icon becomes a favicon fetched from a third-party font CDN.
 st.set_page_config(page_title="ONNX Inspector", layout="wide")
 
-pages = [
-    st.Page("pages/1_Overview.py", title="Overview", default=True),
-    st.Page("pages/2_Graph.py", title="Graph"),
-    st.Page("pages/3_Weights.py", title="Weights"),
-    st.Page("pages/4_Subgraphs.py", title="Subgraphs"),
-    st.Page("pages/5_External_data.py", title="External data"),
-    st.Page("pages/6_Run_lab.py", title="Run lab"),
-    st.Page("pages/7_Compare.py", title="Compare"),
-]
-st.navigation(pages).run()
+pages = [st.Page(path, title=title, default=i == 0) for i, (path, title) in enumerate(PAGES)]
+st.navigation(pages, position="hidden").run()

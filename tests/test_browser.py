@@ -58,7 +58,7 @@ def test_opens_on_a_sample(page):
 
 def test_upload_model_with_external_data(page):
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
         [str(SAMPLES / "external_data_mlp.onnx"), str(SAMPLES / "external_data_mlp.weights.bin")]
     )
     page.get_by_text("2 external tensors, all found in the uploaded files.").wait_for(
@@ -71,7 +71,7 @@ def test_upload_model_with_external_data(page):
 def test_drag_and_drop_model_without_its_data_file(page):
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
     data = (SAMPLES / "external_data_mlp.onnx").read_bytes()
-    page.locator('[data-testid="stFileUploaderDropzone"]').wait_for(timeout=30_000)
+    page.locator('[data-testid="stFileUploaderDropzone"]').first.wait_for(timeout=30_000)
     page.evaluate(
         """([bytes]) => {
             const dt = new DataTransfer();
@@ -91,7 +91,7 @@ def test_bad_file_gets_a_message_and_the_app_keeps_working(page, tmp_path):
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
     bad = tmp_path / "photo.onnx"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(128))
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(bad)])
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(bad)])
     page.get_by_text("it looks like a PNG image").wait_for(timeout=30_000)
     shot(page, "overview-bad-file")
     # Switch back to the sample: still working.

@@ -148,8 +148,15 @@ def diagnose(
         )
 
     for note in model.notes:
-        add(Finding("warning", "repaired_on_load", "", note[:1].upper() + note[1:] + ".",
-                    "Re-export the model; names must be valid UTF-8."))
+        add(
+            Finding(
+                "warning",
+                "repaired_on_load",
+                "",
+                note[:1].upper() + note[1:] + ".",
+                "Re-export the model; names must be valid UTF-8.",
+            )
+        )
 
     # Structure.
     for issue in graph.issues:

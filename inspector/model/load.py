@@ -117,8 +117,14 @@ def load_model(
 
     proto = parse_model_bytes(data, name, limits)
     repaired = _repair_strings(proto)
-    notes = (f"{repaired} text fields held invalid UTF-8 and are shown with U+FFFD "
-             "replacement characters",) if repaired else ()
+    notes = (
+        (
+            f"{repaired} text fields held invalid UTF-8 and are shown with U+FFFD "
+            "replacement characters",
+        )
+        if repaired
+        else ()
+    )
 
     if companions is None:
         comp: Companions = DirectoryCompanions(path.parent, limits) if path else MemoryCompanions()

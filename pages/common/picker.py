@@ -10,6 +10,7 @@ import streamlit as st
 
 from inspector import InspectorError, LoadedModel
 from pages.common import state
+from pages.common.nav import PAGES
 from pages.common.text import plain
 
 
@@ -45,6 +46,9 @@ def model_picker() -> LoadedModel | None:
     """Render the picker; return the current model, or None after showing why not."""
     source = state.current()
     with st.sidebar:
+        for path, title in PAGES:
+            st.page_link(path, label=title)
+        st.divider()
         st.subheader("Models")
         if source is not None:  # show the current model even after a callback changed it
             st.session_state["model_pick"] = source.name
