@@ -25,36 +25,18 @@ _LAZY = {
     "DEFAULT_LIMITS": "inspector.limits",
     "Limits": "inspector.limits",
 }
-_MODEL_NAMES = (
-    "CompatVerdict",
-    "Diagnosis",
-    "ExternalDataReport",
-    "Finding",
-    "GraphRecord",
-    "InitializerTable",
-    "LoadedModel",
-    "Overview",
-    "SubgraphTree",
-    "TensorStats",
-    "build_compat",
-    "build_external_data",
-    "build_graph",
-    "build_initializers",
-    "build_overview",
-    "build_subgraphs",
-    "diagnose",
-    "load_model",
-    "tensor_array",
-    "tensor_stats",
-)
-_LAZY.update({name: "inspector.model" for name in _MODEL_NAMES})
-__all__ = sorted(_LAZY)
+__all__ = sorted(_LAZY)  # plus everything in inspector.model.__all__, resolved on first use
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'inspector' has no attribute {name!r}")
+        if name.startswith("__"):
+            raise AttributeError(name)
+        model = importlib.import_module("inspector.model")
+        if name not in model.__all__:
+            raise AttributeError(f"module 'inspector' has no attribute {name!r}")
+        module = "inspector.model"
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -78,24 +78,9 @@ if external.tensors or external.unreferenced_files:
         st.success(f"{len(external.tensors)} external tensors, all found in the uploaded files.")
     else:
         st.error(f"{external.errors} of {len(external.tensors)} external tensors cannot be read.")
-    st.dataframe(
-        rows_frame(
-            external.tensors,
-            [
-                "tensor",
-                "location",
-                "file",
-                "offset",
-                "length",
-                "expected_bytes",
-                "status",
-                "messages",
-            ],
-        ),
-        hide_index=True,
-    )
     if external.unreferenced_files:
         st.text("Uploaded but not referenced: " + ", ".join(external.unreferenced_files))
+    st.page_link("pages/5_External_data.py", label="Every reference, file by file →")
 
 with st.expander("ONNX Runtime releases", expanded=compat.installed_loads != "yes"):
     st.dataframe(

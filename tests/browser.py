@@ -38,9 +38,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(base: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``<base>_stcore/health`` until it answers (or fail with the server's output)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(base + "_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if (proc is not None and proc.poll() is not None) or time.monotonic() > deadline:
+            out = proc.stdout.read().decode(errors="replace") if proc and proc.stdout else ""
+            raise RuntimeError(f"server at {base} did not start:\n{out[-2000:]}")
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
-def streamlit_server(cwd: Path = ROOT, timeout: float = 60) -> Iterator[str]:
+def streamlit_server(cwd: Path = ROOT, timeout: float = 60, base_path: str = "") -> Iterator[str]:
+    """``streamlit run app.py`` on a free port; yields the app's URL (ending in ``/``)."""
     port = _free_port()
+    extra = ["--server.baseUrlPath", base_path] if base_path else []
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -56,25 +74,15 @@ def streamlit_server(cwd: Path = ROOT, timeout: float = 60) -> Iterator[str]:
             "127.0.0.1",
             "--browser.gatherUsageStats",
             "false",
+            *extra,
         ],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{port}/" + (f"{base_path}/" if base_path else "")
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(url + "_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"streamlit did not start:\n{out[-2000:]}")
-            time.sleep(0.2)
+        wait_healthy(url, timeout, proc)
         yield url
     finally:
         proc.terminate()

@@ -184,52 +184,14 @@ def test_fallback_demo(page):
     shot(page, "fallback-overlay")
 
 
-def test_under_base_url_path(browser, tmp_path):
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from tests.browser import _free_port
-
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.baseUrlPath",
-            "inspector",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}/inspector/"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+def test_under_base_url_path(browser):
+    with streamlit_server(base_path="inspector") as base:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(base + "Graph")
         frame = page.frame_locator("iframe").first
         frame.locator("#canvas").get_by_text("MatMul").first.wait_for(timeout=30_000)
         shot(page, "graph-baseurlpath")
         page.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 NGINX_CONF = """
@@ -268,11 +230,9 @@ def test_behind_a_single_port_reverse_proxy(browser, server, tmp_path):
     """nginx strips a /inspector/ prefix Streamlit knows nothing about: the viewer must use
     the prefix the browser sees, not an absolute /app/static path."""
     import subprocess
-    import time
-    import urllib.request
     from urllib.parse import urlparse
 
-    from tests.browser import _free_port
+    from tests.browser import _free_port, wait_healthy
 
     port = _free_port()
     conf = tmp_path / "nginx.conf"
@@ -285,12 +245,7 @@ def test_behind_a_single_port_reverse_proxy(browser, server, tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}/inspector/"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_healthy(base, 30)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(base + "Graph")
         frame = page.frame_locator("iframe").first
