@@ -144,3 +144,17 @@ def test_folder_upload_resolves_companions_relative_to_each_model(tmp_path):
     assert title(at) == "model.onnx"
     assert any("all found in the uploaded files" in s.value for s in at.success)
     assert any("notes.txt" in t.value for t in at.text)
+
+
+def test_folder_upload_with_a_traversal_name_is_refused_with_a_message():
+    from tests.factories import linear
+
+    at = app().run()
+    at.file_uploader(key="upload_dir").set_value(
+        [
+            ("export/model.onnx", linear().SerializeToString(), "application/octet-stream"),
+            ("export/../secret.bin", b"x", "application/octet-stream"),
+        ]
+    ).run()
+    assert not at.exception
+    assert any("'..' path component" in e.value.replace("\\", "") for e in at.error)
