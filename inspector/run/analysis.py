@@ -178,8 +178,25 @@ def first_divergence(
             o.output for o in outputs_cmp.outputs if o.status == "ok" and not o.allclose
         }
         model_path = prepared.model_path
-        pristine = model_path.read_bytes()
         checked = 0
+
+        def not_found(detail: str) -> Divergence:
+            return Divergence(
+                reference.label,
+                candidate.label,
+                False,
+                "",
+                "",
+                "",
+                "",
+                None,
+                (),
+                checked,
+                len(candidates),
+                tuple(skipped),
+                detail,
+            )
+
         ref_cfg = replace(reference.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
         cand_cfg = replace(candidate.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
         for start in range(0, len(candidates), chunk):
@@ -195,21 +212,7 @@ def first_divergence(
                 runs.append(run_prepared(prepared, cfg, inputs, job, limits, save_optimized=False))
             if not all(r.ok for r in runs):
                 bad = next(r for r in runs if not r.ok)
-                return Divergence(
-                    reference.label,
-                    candidate.label,
-                    False,
-                    "",
-                    "",
-                    "",
-                    "",
-                    None,
-                    (),
-                    checked,
-                    len(candidates),
-                    tuple(skipped),
-                    f"a marked run failed: {bad.error}",
-                )
+                return not_found(f"a marked run failed: {bad.error}")
             a, b = runs[0].output_arrays(), runs[1].output_arrays()
             for i, t in part:
                 checked += 1
@@ -218,7 +221,6 @@ def first_divergence(
                 d = delta(t, np.asarray(a[t]), np.asarray(b[t]), atol, rtol)
                 if d.status != "ok" or not d.allclose:
                     node = graph.node[i]
-                    model_path.write_bytes(pristine)
                     return Divergence(
                         reference.label,
                         candidate.label,
@@ -239,21 +241,7 @@ def first_divergence(
             if diverging_outputs
             else "; outputs agree too"
         )
-        return Divergence(
-            reference.label,
-            candidate.label,
-            False,
-            "",
-            "",
-            "",
-            "",
-            None,
-            (),
-            checked,
-            len(candidates),
-            tuple(skipped),
-            detail,
-        )
+        return not_found(detail)
     finally:
         prepared.cleanup()
 
