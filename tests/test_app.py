@@ -158,3 +158,14 @@ def test_folder_upload_with_a_traversal_name_is_refused_with_a_message():
     ).run()
     assert not at.exception
     assert any("'..' path component" in e.value.replace("\\", "") for e in at.error)
+
+
+def test_close_a_model():
+    at = app().run()
+    at.selectbox(key="sample_pick").set_value("cnn_conv_bn_relu.onnx").run()
+    at.button(key="open_sample").click().run()
+    assert title(at) == "cnn_conv_bn_relu.onnx"
+    at.button(key="close_model").click().run()
+    assert not at.exception
+    assert at.selectbox(key="model_pick").options == ["mlp_gelu_layernorm.onnx"]
+    assert title(at) == "mlp_gelu_layernorm.onnx"

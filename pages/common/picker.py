@@ -24,6 +24,15 @@ def _on_open_sample() -> None:
         state.add(state.sample_source(name))
 
 
+def _on_close() -> None:
+    """Forget the current model and its runs (frees this session's copy of the bytes)."""
+    name = st.session_state.get("current_model")
+    source = state.models().pop(name, None)
+    if source is not None:
+        st.session_state.setdefault("runs", {}).pop(source.key, None)
+    st.session_state.pop("current_model", None)
+
+
 def _take(key: str) -> None:
     files = st.session_state.get(key) or []
     models = state.split_upload(files)
@@ -58,6 +67,12 @@ def model_picker() -> LoadedModel | None:
             key="model_pick",
             on_change=_on_pick,
             help="Models opened in this browser session (no one else sees them).",
+        )
+        st.button(
+            "Close this model",
+            key="close_model",
+            on_click=_on_close,
+            help="Frees the memory this session holds for it; results are discarded.",
         )
         st.selectbox("Add a sample model", ["—"] + state.sample_names(), key="sample_pick")
         st.button("Open sample", key="open_sample", on_click=_on_open_sample)
