@@ -17,7 +17,6 @@ import onnx
 from inspector.model.dtypes import MIN_IR, dtype_name
 from inspector.model.load import LoadedModel
 from inspector.model.overview import domain_label
-from inspector.model.skeleton import make_skeleton
 from inspector.model.walk import walk
 from inspector.records import Record
 
@@ -300,7 +299,7 @@ def _ops(model: onnx.ModelProto) -> tuple[list[OpProblem], list[str]]:
 
 def try_convert(model: LoadedModel, target: int) -> tuple[bool, str]:
     """Try ``onnx.version_converter`` to ``target`` on a payload-free copy; (ok, detail)."""
-    skeleton = make_skeleton(model.proto, model.limits.max_inline_tensor_for_inference_bytes)
+    skeleton = model.skeleton
     try:
         converted = onnx.version_converter.convert_version(skeleton, target)
     except Exception as exc:  # the converter raises RuntimeError/ConvertError/ValidationError

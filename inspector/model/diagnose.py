@@ -16,7 +16,6 @@ from inspector.model.external import ExternalDataReport, build_external_data
 from inspector.model.graph import GraphRecord, build_graph
 from inspector.model.load import LoadedModel
 from inspector.model.overview import Overview, build_overview, domain_label
-from inspector.model.skeleton import make_skeleton
 from inspector.model.subgraphs import build_subgraphs
 from inspector.records import Record
 
@@ -44,7 +43,8 @@ class Diagnosis(Record):
 
 def run_checker(model: LoadedModel) -> str:
     """onnx.checker on a payload-free skeleton: never lets it resolve external files."""
-    skeleton = make_skeleton(model.proto, model.limits.max_inline_tensor_for_inference_bytes)
+    skeleton = onnx.ModelProto()
+    skeleton.CopyFrom(model.skeleton)  # mutated below: never touch the shared one
     # The skeleton's stripped tensors have no values, which the checker rejects; turn them
     # into graph inputs of the same type so the checker judges the graph, not our stripping.
     stripped = []

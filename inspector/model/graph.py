@@ -11,7 +11,6 @@ import onnx
 from inspector.model.dtypes import dtype_name
 from inspector.model.load import LoadedModel
 from inspector.model.overview import domain_label, type_info
-from inspector.model.skeleton import make_skeleton
 from inspector.model.walk import Scope, WalkResult, subgraph_attributes, walk
 from inspector.records import Record, rows_frame
 
@@ -135,13 +134,15 @@ def _seq(items: list[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-def infer_shapes(model: LoadedModel) -> tuple[dict[str, str], ShapeInference]:
+def infer_shapes(
+    model: LoadedModel, walked: WalkResult | None = None
+) -> tuple[dict[str, str], ShapeInference]:
     """Tensor name → shape text from onnx shape inference on a payload-free skeleton.
 
     Failures are reported, not raised: strict mode gives the error message, then a lenient
     pass keeps whatever could be inferred.
     """
-    skeleton = make_skeleton(model.proto, model.limits.max_inline_tensor_for_inference_bytes)
+    skeleton = model.skeleton
     error = ""
     try:
         inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
@@ -169,7 +170,7 @@ def infer_shapes(model: LoadedModel) -> tuple[dict[str, str], ShapeInference]:
         for node in g.node:
             graphs.extend(body for _, body in subgraph_attributes(node))
     total = typed = 0
-    for scope in walk(model.proto, model.limits).scopes:
+    for scope in (walked or walk(model.proto, model.limits)).scopes:
         for node in scope.nodes:
             for out in node.output:
                 if out:
@@ -271,7 +272,7 @@ def _implicit_inputs(node: onnx.NodeProto) -> list[str]:
 def build_graph(model: LoadedModel, walked: WalkResult | None = None) -> GraphRecord:
     """The full node table with shapes, the op histogram, topological order and issues."""
     walked = walked or walk(model.proto, model.limits)
-    shapes, inference = infer_shapes(model)
+    shapes, inference = infer_shapes(model, walked)
     max_chars = model.limits.max_attribute_summary_chars
     rows: list[NodeRow] = []
     histogram: Counter[str] = Counter()

@@ -65,6 +65,14 @@ class LoadedModel:
     notes: tuple[str, ...] = ()  # what loading had to repair (shown as findings)
 
     @cached_property
+    def skeleton(self) -> onnx.ModelProto:
+        """A payload-free copy for shape inference, the checker and version conversion, built
+        once per model (see :mod:`inspector.model.skeleton`). Read-only: copy before mutating."""
+        from inspector.model.skeleton import make_skeleton
+
+        return make_skeleton(self.proto, self.limits.max_inline_tensor_for_inference_bytes)
+
+    @cached_property
     def sha256(self) -> str:
         """Content hash of the model file (computed on first use; not part of loading)."""
         if self._raw is not None:

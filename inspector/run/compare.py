@@ -5,7 +5,7 @@ Pure numpy over :class:`~inspector.run.runner.RunResult` records; no onnxruntime
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,26 +101,11 @@ def delta(
         )
     if ref.dtype.kind in "USO":
         diff = int(np.sum(ref != got))
-        return OutputDelta(
-            name,
-            "ok",
-            tuple(ref.shape),
-            None,
-            None,
-            None,
-            None,
-            None,
-            None,
-            (),
-            None,
-            diff == 0,
-            diff,
-            int(ref.size),
-            0,
-            0,
-            (),
-            (),
-            "strings compared for equality",
+        return replace(
+            _empty(name, "ok", "strings compared for equality", tuple(ref.shape)),
+            allclose=diff == 0,
+            mismatches=diff,
+            elements=int(ref.size),
         )
     r = ref.astype(np.float64).ravel()
     g = got.astype(np.float64).ravel()
