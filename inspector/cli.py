@@ -16,6 +16,7 @@ from typing import Any
 from inspector import model as M
 from inspector.errors import InspectorError
 from inspector.records import to_jsonable
+from inspector.safe_text import TerminalStream
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
@@ -284,6 +285,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         return p
 
+    ro = sub.add_parser(
+        "run-options",
+        help="Session config entries and EP options the run lab accepts, with value ranges.",
+    )
+    ro.add_argument("--json", action="store_true", help="print JSON instead of text")
     add("overview", "Metadata, opset imports, inputs/outputs and counts.")
     g = add("graph", "Every node with inferred shapes, op histogram and structural issues.")
     g.add_argument("--name", help="only nodes whose name or id contains this")
@@ -370,7 +376,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI; model strings reach the terminal with control characters escaped."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalStream(out), TerminalStream(err)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run-options":
+        from inspector.run import options
+
+        if args.json:
+            print(json.dumps(options.as_json(), indent=2))
+        else:
+            print(options.markdown(), end="")
+        return 0
     try:
         model = M.load_model(args.model, args.data_dir)
         if args.command in ("run", "compare"):

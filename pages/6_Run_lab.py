@@ -82,6 +82,8 @@ with st.expander("Options"):
         saved.get("extra", ""),
         key="rl_extra",
         placeholder="optimization.enable_gelu_approximation=1",
+        help="Only keys on the run lab's allow-list are accepted (none of them names a file); "
+        "the list with value ranges is in docs/run-options.md and `onnx-inspector run-options`.",
     )
     timeout = st.number_input(
         "Timeout per configuration (s)", 5, 3600, saved.get("timeout", 300), key="rl_timeout"

@@ -16,7 +16,7 @@ from inspector.charts import (
 )
 from inspector.records import rows_frame, to_jsonable
 from inspector.run.analysis import ablation, first_divergence
-from inspector.run.compare import compare, node_timing_table
+from inspector.run.compare import compare, node_timing_csv, node_timing_table
 from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
@@ -241,17 +241,13 @@ with tab_dl:
         "application/json",
         key="dl_json",
     )
-    if rows := node_timing_table(tuple(r for r in results if r.ok))[1]:
-        import csv
-        import io
-
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["node_id", "runtime_node", "op_type", *t_labels])
-        for x in rows:
-            w.writerow([x.node_id, x.node, x.op_type, *x.times_us])
+    if node_timing_table(ok_results := tuple(r for r in results if r.ok))[1]:
         st.download_button(
-            "Per-node timing (CSV)", buf.getvalue(), "node_timing.csv", "text/csv", key="dl_csv"
+            "Per-node timing (CSV)",
+            node_timing_csv(ok_results),
+            "node_timing.csv",
+            "text/csv",
+            key="dl_csv",
         )
     if cand.ok and cand.profile_trace():
         st.download_button(

@@ -255,3 +255,38 @@ def test_behind_a_single_port_reverse_proxy(browser, server, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_run_lab_refuses_a_path_taking_config_key(page, tmp_path):
+    """Issue 15's reproduction from the page: a node name that is a line of Python plus a
+    session config key that writes a CSV to a path of the user's choosing."""
+    import sysconfig
+
+    import onnx
+
+    from tests.test_security import evil_model
+
+    src = tmp_path / "evil.onnx"
+    onnx.save(evil_model(), src)
+    target = __import__("pathlib").Path(sysconfig.get_paths()["purelib"]) / "zz_browser.pth"
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(src)])
+    page.get_by_role("heading", name="evil.onnx").wait_for(timeout=30_000)
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
+    page.get_by_text("Options", exact=True).click()
+    area = page.get_by_role("textbox", name="Session config entries")
+    area.fill(f"session.collect_node_memory_stats_to_file={target}")
+    area.press("Control+Enter")
+    page.get_by_role("button", name="Run the matrix").click()
+    refused = page.get_by_text("is not accepted: it writes a file at a path you choose")
+    refused.wait_for(timeout=30_000)
+    refused.scroll_into_view_if_needed()
+    shot(page, "runlab-refused-config-key")
+    assert not target.exists()
+    # The page still works: a clean run goes through.
+    area.fill("optimization.enable_gelu_approximation=1")
+    area.press("Control+Enter")
+    page.get_by_role("button", name="Run the matrix").click()
+    page.get_by_text("Last results").wait_for(timeout=120_000)
+    assert not target.exists()

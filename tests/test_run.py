@@ -227,22 +227,21 @@ class TestFailuresAreIsolated:
         assert "memory cap" in r.error
 
     def test_one_failing_configuration_does_not_stop_the_others(self):
+        from inspector.run.config import Matrix
+
         m = load_model(SAMPLES / "det_openvino_fallback.onnx")
-        mat = expand_matrix(
-            ["cpu"],
-            ["all"],
-            [{}, {"label": "bad", "session_config": {"session.disable_cpu_ep_fallback": "1"}}],
-            base=RunConfig(eps=parse_eps("cuda"), **FAST),
-        )
-        results = run_matrix(m, mat, inputs_for(m))
-        # The matrix's CPU EP plus "no CPU fallback" is a contradiction ORT refuses.
+        mat = expand_matrix(["cpu"], ["all"], base=RunConfig(**FAST))
+        # Strict (no CPU fallback) with an EP this build lacks: ORT ends with only the CPU EP,
+        # which contradicts "no CPU fallback", and refuses the session.
+        bad = RunConfig(eps=parse_eps("cuda"), strict=True, label="bad", **FAST)
+        results = run_matrix(m, Matrix((*mat.configs[:1], bad, *mat.configs[1:])), inputs_for(m))
         assert [(r.label.split(" · ")[-1], r.ok) for r in results] == [
             ("disable_all", True),
-            ("all", True),
             ("bad", False),
+            ("all", True),
         ]
-        assert results[2].error_kind == "invalid_argument"
-        assert "Conflicting session configuration" in results[2].error
+        assert results[1].error_kind == "invalid_argument"
+        assert "Conflicting session configuration" in results[1].error
 
 
 class TestExecutionProviders:

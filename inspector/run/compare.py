@@ -225,3 +225,14 @@ def node_timing_table(
     ]
     rows.sort(key=lambda row: -max((t or 0.0) for t in row.times_us))
     return labels, tuple(rows)
+
+
+def node_timing_csv(results: tuple[RunResult, ...]) -> str:
+    """The per-node timing table as CSV (model strings escaped for spreadsheets)."""
+    from inspector.safe_text import to_csv
+
+    labels, rows = node_timing_table(results)
+    return to_csv(
+        ["node_id", "runtime_node", "op_type", *labels],
+        ([x.node_id, x.node, x.op_type, *x.times_us] for x in rows),
+    )

@@ -16,6 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from inspector.errors import InspectorError
+from inspector.run.options import (
+    OptionError,
+    check_ep_options,
+    check_optimizer_names,
+    check_session_config,
+)
 
 #: ORT's GraphOptimizationLevel values by our names.
 OPT_LEVELS: dict[str, int] = {"disable_all": 0, "basic": 1, "extended": 2, "layout": 3, "all": 99}
@@ -45,6 +51,9 @@ EP_ALIASES = {
     "qnn": "QNNExecutionProvider",
     "xnnpack": "XnnpackExecutionProvider",
 }
+
+
+EP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
 
 class ConfigError(InspectorError):
@@ -107,6 +116,19 @@ class RunConfig:
             raise ConfigError("Strict mode (no CPU fallback) needs an EP other than CPU.")
         if self.timed_runs < 1:
             raise ConfigError("timed_runs must be at least 1.")
+        # Allow-lists (options.py): nothing free-form reaches ONNX Runtime.
+        try:
+            object.__setattr__(self, "session_config", check_session_config(self.session_config))
+            object.__setattr__(
+                self, "disabled_optimizers", check_optimizer_names(self.disabled_optimizers)
+            )
+            object.__setattr__(
+                self,
+                "eps",
+                tuple(EpSpec(e.name, check_ep_options(e.name, e.options)) for e in self.eps),
+            )
+        except OptionError as exc:
+            raise ConfigError(str(exc)) from None
         if not self.label:
             object.__setattr__(self, "label", self.default_label())
 
@@ -182,6 +204,8 @@ def parse_ep(value: str | Mapping[str, Any] | EpSpec) -> EpSpec:
     name = str(value).strip()
     if not name:
         raise ConfigError("Empty execution provider name.")
+    if not EP_NAME.fullmatch(name):
+        raise ConfigError(f"{name!r} is not an execution provider name.")
     return EpSpec(EP_ALIASES.get(name.lower(), name))
 
 

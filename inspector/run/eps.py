@@ -14,11 +14,13 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 
 from inspector.records import Record
+from inspector.run.sandbox import minimal_env
 
 KNOWN_EPS = (
     "CUDAExecutionProvider",
@@ -96,12 +98,15 @@ def discover() -> tuple[EpInfo, ...]:
     """Every EP this machine can (or cannot) use, probed in a child process."""
     plugins = plugin_libraries()
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", _PROBE, json.dumps(plugins)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        with tempfile.TemporaryDirectory(prefix="inspector-probe-") as home:
+            proc = subprocess.run(
+                [sys.executable, "-I", "-c", _PROBE, json.dumps(plugins)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=home,
+                env=minimal_env(home),
+            )
         probe = json.loads(proc.stdout.strip().splitlines()[-1])
     except Exception as exc:
         return (

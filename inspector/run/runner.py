@@ -39,6 +39,7 @@ from inspector.run.config import Matrix, RunConfig
 from inspector.run.eps import plugin_libraries
 from inspector.run.origins import compiled_origins, derive_origins
 from inspector.run.profile import Profile, parse_profile
+from inspector.run.sandbox import minimal_env
 
 
 @dataclass(frozen=True)
@@ -230,12 +231,34 @@ def prepare(model: LoadedModel, work_dir: Path | None = None) -> PreparedModel:
 # ------------------------------------------------------------------------ execution
 
 
-def _worker_env() -> dict[str, str]:
-    """The child's environment: ours, with this package importable wherever it lives."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+#: The worker's start: an isolated interpreter (-I: no user site, no PYTHONPATH, no cwd on
+#: sys.path) that imports the worker from this package, drops the package folder from sys.path
+#: and confines itself to its private folder (sandbox.py) before it touches the model.
+_BOOTSTRAP = (
+    "import sys; root, private = sys.argv[1:3]; sys.path.insert(0, root); "
+    "import inspector.run.worker as w; sys.path.remove(root); "
+    "w.confined_main(private, sys.argv[3:])"
+)
+
+
+def _worker_env(private: Path) -> dict[str, str]:
+    return minimal_env(str(private))
+
+
+def worker_command(private: Path, *args: str) -> list[str]:
+    """The argv that starts a confined worker (also used by tests)."""
+    return [sys.executable, "-I", "-c", _BOOTSTRAP, PACKAGE_ROOT, str(private), *args]
+
+
+def check_can_start_workers() -> None:
+    """Refuse early, with the reason, where workers would run as root unconfined."""
+    from inspector.run.sandbox import landlock_abi, unconfined_root_allowed
+
+    if os.geteuid() == 0 and landlock_abi() == 0 and not unconfined_root_allowed():
+        from inspector.run.worker import UNCONFINED_ROOT
+
+        raise RunError(f"Cannot run: {UNCONFINED_ROOT}")
 
 
 def _job(
@@ -276,18 +299,19 @@ class Worker:
     inherited or re-imported, and a segfault is just an exit code."""
 
     def __init__(self, prepared: PreparedModel) -> None:
+        check_can_start_workers()
         self.log_path = Path(
             tempfile.mkstemp(prefix="worker-", suffix=".log", dir=prepared.folder)[1]
         )
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in finish()
         model_dir = prepared.model_path.parent
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inspector.run.worker", "--stdin", str(model_dir)],
+            worker_command(prepared.folder, "--stdin", str(model_dir)),
             stdin=subprocess.PIPE,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=model_dir,
-            env=_worker_env(),
+            env=_worker_env(prepared.folder),
         )
         self.timed_out = False
 

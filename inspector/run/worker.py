@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from inspector.run.options import check_ep_options, check_optimizer_names, check_session_config
+
 ERROR_KINDS = {  # ORT exception class name → our error kind
     "Fail": "ort_fail",
     "InvalidGraph": "invalid_graph",
@@ -77,6 +79,10 @@ def _session_options(
     plugin_names: set[str],
     notes: list[str],
 ) -> tuple[Any, list[Any] | None]:
+    # The parent validated these already; check again so that only allow-listed keys ever
+    # reach ORT, whoever wrote job.json (options.py explains the threat).
+    session_config = check_session_config(cfg["session_config"])
+    disabled = check_optimizer_names(cfg["disabled_optimizers"])
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel(cfg["level_value"])
     so.intra_op_num_threads = cfg["intra_op_threads"]
@@ -91,17 +97,15 @@ def _session_options(
     so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     if hasattr(ort.InferenceSession, "get_provider_graph_assignment_info"):
         so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
-    if cfg["disabled_optimizers"]:
+    if disabled:
         # Semicolons: commas are silently ignored by ORT.
-        so.add_session_config_entry(
-            "optimization.disable_specified_optimizers", ";".join(cfg["disabled_optimizers"])
-        )
+        so.add_session_config_entry("optimization.disable_specified_optimizers", ";".join(disabled))
     if cfg["strict"]:
         so.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
-    for key, value in cfg["session_config"]:
+    for key, value in session_config:
         so.add_session_config_entry(key, value)
 
-    requested = [(e["name"], dict(e["options"])) for e in cfg["eps"]]
+    requested = [(e["name"], dict(check_ep_options(e["name"], e["options"]))) for e in cfg["eps"]]
     available = set(ort.get_available_providers())
     usable = []
     for name, options in requested:
@@ -257,6 +261,8 @@ def run(job_dir: Path) -> dict[str, Any]:
     import onnxruntime as ort
 
     result["ort_version"] = ort.__version__
+    if "INSPECTOR_WORKER_CONFINED" in os.environ and not os.environ["INSPECTOR_WORKER_CONFINED"]:
+        notes.append("the worker ran unconfined: this kernel has no Landlock")
     limit = int(job["memory_limit_bytes"])
     if limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -338,6 +344,28 @@ def child_main(job_dir: str, model_dir: str) -> None:
     tmp.write_text(json.dumps(result, allow_nan=True))
     tmp.replace(out / "result.json")
     sys.stdout.flush()
+
+
+UNCONFINED_ROOT = (
+    "refusing to run as root without confinement: this kernel has no Landlock, so the worker "
+    "could write anywhere. Run the app as an unprivileged user, or set "
+    "INSPECTOR_ALLOW_UNCONFINED_ROOT=1 to accept the risk (README: Security)."
+)
+
+
+def confined_main(private: str, argv: list[str]) -> None:
+    """Entry point of a worker the runner started: confine the process to ``private`` (its run
+    folder) first, then :func:`main`. Refuses to go on as root when it cannot be confined."""
+    from inspector.run.sandbox import confine, unconfined_root_allowed
+
+    state = confine(write=[private])
+    if not state.confined and state.uid == 0 and not unconfined_root_allowed():
+        print(UNCONFINED_ROOT, file=sys.stderr)
+        sys.exit(3)
+    os.environ["INSPECTOR_WORKER_CONFINED"] = (
+        f"landlock ABI {state.landlock_abi}" if (state.confined) else ""
+    )
+    main(argv)
 
 
 def main(argv: list[str]) -> None:

@@ -1,0 +1,349 @@
+"""Issue 15: nothing a user types or uploads makes ONNX Runtime write a file of their choosing.
+
+The reproduction this guards against: a node named ``"a\\nimport os; …;#"`` plus the session
+config entry ``session.collect_node_memory_stats_to_file=…/site-packages/zz.pth`` made ORT write a
+CSV whose second line Python executes at every start. One class per defence layer: the
+allow-list (library, matrix file, CLI, the worker's own re-check), the worker's confinement,
+and what a whole run leaves on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from inspector import load_model
+from inspector.cli import main
+from inspector.run import options
+from inspector.run.config import ConfigError, EpSpec, RunConfig, expand_matrix, load_matrix
+from inspector.run.runner import run_matrix
+from inspector.run.sandbox import landlock_abi
+from tests.conftest import ROOT
+from tests.factories import model, vi
+
+SITE = Path(sysconfig.get_paths()["purelib"])
+FAST = dict(warmup_runs=0, timed_runs=1, profiled_runs=1)
+
+#: Keys that name a file or folder in ORT 1.24–1.32 (session config) and EP options that do.
+PATH_KEYS = [
+    "session.collect_node_memory_stats_to_file",
+    "session.node_partition_config_file",
+    "session.optimized_model_filepath",
+    "session.optimized_model_external_initializers_file_name",
+    "session.debug_layout_transformation",
+    "session.moe_expert_counter_state_file",
+    "session.moe.offload.derived_cache_dir",
+    "ep.context_file_path",
+    "ep.context_enable",
+    "session.save_external_prepacked_constant_initializers",
+    "session.load_model_format",
+    "session.disable_cpu_ep_fallback",  # not a path: the inspector sets it (strict)
+    "something.unknown",
+]
+PATH_EP_OPTIONS = [
+    ("OpenVINOExecutionProvider", "cache_dir"),
+    ("OpenVINOExecutionProvider", "load_config"),
+    ("OpenVINOExecutionProvider", "context"),
+    ("TensorrtExecutionProvider", "trt_engine_cache_path"),
+    ("TensorrtExecutionProvider", "trt_timing_cache_path"),
+    ("TensorrtExecutionProvider", "trt_dump_ep_context_model"),
+    ("ggml", "dump"),
+    ("DmlExecutionProvider", "device_id"),  # an EP without an allow-list takes no options
+]
+EVIL_NODE = "a\nimport os; open('/tmp/pwned-inspector','w').write('x');#"
+
+
+def evil_model() -> onnx.ModelProto:
+    """A node whose name, written to a CSV line, is a line of Python."""
+    return model(
+        [helper.make_node("Relu", ["x"], ["y"], name=EVIL_NODE)], [vi("x", shape=[2])], [vi("y")]
+    )
+
+
+def every_allowed_entry() -> dict[str, str]:
+    out = {}
+    for o in options.SESSION_KEYS.values():
+        out[o.key] = {
+            "flag": "1",
+            "bool": "true",
+            "int": str(o.low),
+            "choice": o.choices[0] if o.choices else "",
+            "pattern": "0",
+        }[o.kind]
+    return out
+
+
+class TestAllowList:
+    @pytest.mark.parametrize("key", PATH_KEYS)
+    def test_library_refuses(self, key):
+        with pytest.raises(ConfigError) as e:
+            RunConfig(session_config=((key, str(SITE / "zz.pth")),))
+        assert repr(key) in str(e.value)
+
+    @pytest.mark.parametrize("ep,key", PATH_EP_OPTIONS)
+    def test_ep_option_refused(self, ep, key):
+        with pytest.raises(ConfigError) as e:
+            RunConfig(eps=(EpSpec(ep, ((key, "/tmp/x"),)), EpSpec("CPUExecutionProvider")))
+        assert key in str(e.value) and ep in str(e.value)
+
+    def test_matrix_file_refuses(self, tmp_path):
+        f = tmp_path / "m.json"
+        f.write_text(
+            json.dumps(
+                {
+                    "eps": [["cpu"]],
+                    "levels": ["all"],
+                    "variants": [{"session_config": {PATH_KEYS[0]: "/tmp/x.pth"}}],
+                }
+            )
+        )
+        with pytest.raises(ConfigError, match="collect_node_memory_stats_to_file"):
+            load_matrix(f)
+
+    def test_cli_refuses_and_writes_nothing(self, capsys, tmp_path):
+        src = tmp_path / "evil.onnx"
+        onnx.save(evil_model(), src)
+        target = tmp_path / "zz.pth"
+        code = main(["run", str(src), "--config", f"{PATH_KEYS[0]}={target}"])
+        err = capsys.readouterr().err
+        assert code == 1 and "is not accepted: it writes a file" in err, err
+        assert not target.exists()
+
+    def test_every_allowed_key_is_accepted_and_values_are_checked(self):
+        cfg = RunConfig(session_config=tuple(every_allowed_entry().items()))
+        assert dict(cfg.session_config) == every_allowed_entry()
+        with pytest.raises(ConfigError, match=r"must be 0 or 1"):
+            RunConfig(session_config=(("session.disable_prepacking", "/etc/passwd"),))
+        with pytest.raises(ConfigError, match=r"integer 0…4"):
+            RunConfig(session_config=(("session.qdq_matmulnbits_accuracy_level", "5"),))
+        with pytest.raises(ConfigError, match="Optimizer pass name"):
+            RunConfig(disabled_optimizers=("Gelu;../x",))
+
+    def test_worker_checks_again(self):
+        """A hand-made job.json gets no further than the parent's validation would."""
+        import onnxruntime as ort
+
+        from inspector.run.worker import _session_options
+
+        cfg = {
+            "level_value": 0,
+            "intra_op_threads": 1,
+            "inter_op_threads": 1,
+            "execution_mode": "sequential",
+            "disabled_optimizers": [],
+            "strict": False,
+            "session_config": [[PATH_KEYS[0], "/tmp/zz.pth"]],
+            "eps": [{"name": "CPUExecutionProvider", "options": []}],
+        }
+        with pytest.raises(options.OptionError, match="not accepted"):
+            _session_options(ort, cfg, {}, set(), [])
+
+    def test_docs_list_every_accepted_key(self):
+        doc = (ROOT / "docs" / "run-options.md").read_text()
+        assert doc == options.markdown(), (
+            "stale: python -m inspector.run.options > docs/run-options.md"
+        )
+
+
+@pytest.mark.skipif(landlock_abi() == 0, reason="this kernel has no Landlock")
+class TestConfinement:
+    """Even if a path-taking key slipped through, the worker cannot write outside its folder."""
+
+    CHILD = r"""
+import json, os, socket, sys
+sys.path.insert(0, sys.argv[1])
+from inspector.run.sandbox import confine
+private, site, port = sys.argv[2], sys.argv[3], int(sys.argv[4])
+state = confine(write=[private])
+import onnxruntime as ort
+out = {"abi": state.landlock_abi, "caps": state.capabilities_dropped}
+for target in (os.path.join(private, "stats.csv"), os.path.join(site, "zz_inspector.pth")):
+    so = ort.SessionOptions()
+    so.add_session_config_entry("session.collect_node_memory_stats_to_file", target)
+    try:
+        s = ort.InferenceSession(sys.argv[5], so, providers=["CPUExecutionProvider"])
+        s.run(None, {"x": __import__("numpy").ones(2, "float32")})
+        del s
+    except Exception as exc:
+        out.setdefault("ort_errors", []).append(str(exc)[:200])
+try:
+    open(os.path.join(site, "zz_inspector_direct.pth"), "w").write("x")
+    out["direct"] = "written"
+except PermissionError:
+    out["direct"] = "denied"
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    out["tcp"] = "connected"
+except PermissionError:
+    out["tcp"] = "denied"
+print(json.dumps(out))
+"""
+
+    def test_confined_process_cannot_write_site_packages(self, tmp_path):
+        private = Path(tempfile.mkdtemp(prefix="inspector-test-"))
+        src = private / "evil.onnx"  # the worker reads only its own folder
+        onnx.save(evil_model(), src)
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        try:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    self.CHILD,
+                    str(ROOT),
+                    str(private),
+                    str(SITE),
+                    str(port),
+                    str(src),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            # The control: ORT really writes that file where it may.
+            stats = (private / "stats.csv").read_text()
+            assert "import os" in stats
+            assert not (SITE / "zz_inspector.pth").exists()
+            assert not (SITE / "zz_inspector_direct.pth").exists()
+            assert out["direct"] == "denied"
+            if out["abi"] >= 4:
+                assert out["tcp"] == "denied"
+            assert out["caps"]
+        finally:
+            listener.close()
+            for f in ("zz_inspector.pth", "zz_inspector_direct.pth"):
+                (SITE / f).unlink(missing_ok=True)
+            subprocess.run(["rm", "-rf", str(private)], check=False)
+
+    def test_pre_started_worker_is_confined_with_a_minimal_environment(self, monkeypatch):
+        from inspector.run.runner import Worker, prepare
+
+        monkeypatch.setenv("PYTHONPATH", "/tmp/writable-by-anyone")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
+        prepared = prepare(load_model(ROOT / "sample_models" / "mlp_gelu_layernorm.onnx"))
+        w = Worker(prepared)
+        try:
+            status = ""
+            for _ in range(200):  # the worker confines itself right after it starts
+                status = Path(f"/proc/{w.proc.pid}/status").read_text()
+                if "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status:
+                    break
+                subprocess.run(["sleep", "0.05"], check=False)
+            assert "NoNewPrivs:\t1" in status
+            assert "CapEff:\t0000000000000000" in status
+            assert "CapBnd:\t0000000000000000" in status
+            env = Path(f"/proc/{w.proc.pid}/environ").read_bytes().split(b"\0")
+            names = {e.split(b"=", 1)[0].decode() for e in env if e}
+            assert "PYTHONPATH" not in names and "AWS_SECRET_ACCESS_KEY" not in names
+            assert {"PYTHONNOUSERSITE", "HOME", "TMPDIR"} <= names
+            cmd = Path(f"/proc/{w.proc.pid}/cmdline").read_bytes().split(b"\0")
+            assert cmd[1] == b"-I"
+        finally:
+            w.discard()
+            prepared.cleanup()
+
+
+class TestRootPolicy:
+    def test_root_without_landlock_is_refused_unless_opted_in(self, monkeypatch):
+        from inspector.run import runner, sandbox
+
+        monkeypatch.setattr(runner.os, "geteuid", lambda: 0)
+        monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+        monkeypatch.delenv("INSPECTOR_ALLOW_UNCONFINED_ROOT", raising=False)
+        with pytest.raises(runner.RunError, match="INSPECTOR_ALLOW_UNCONFINED_ROOT=1"):
+            runner.check_can_start_workers()
+        monkeypatch.setenv("INSPECTOR_ALLOW_UNCONFINED_ROOT", "1")
+        runner.check_can_start_workers()
+
+
+def _snapshot(roots: list[Path]) -> set[str]:
+    seen = set()
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".git")]
+            seen.update(os.path.join(dirpath, f) for f in filenames)
+    return seen
+
+
+def test_a_run_with_every_allowed_key_leaves_no_file_behind(tmp_path):
+    """The crafted node name plus every accepted entry: after the run, no file anywhere we
+    can see appeared (the private folder is gone, the repo, site-packages, /tmp unchanged)."""
+    src = tmp_path / "evil.onnx"
+    onnx.save(evil_model(), src)
+    m = load_model(src)
+    roots = [ROOT, SITE, Path(tempfile.gettempdir()), Path.home()]
+    before = _snapshot(roots)
+    variants = [{"session_config": {k: v}} for k, v in every_allowed_entry().items()]
+    variants = [{**v, "label": f"v{i}"} for i, v in enumerate(variants)]
+    mat = expand_matrix(["cpu"], ["all"], variants, RunConfig(**FAST))
+    results = run_matrix(m, mat, {"x": np.ones(2, np.float32)})
+    # Some entries are legitimately refused by ORT for this model; none may write a file.
+    assert len(results) == len(variants) + 1
+    assert sum(r.ok for r in results) >= len(variants) - 2, [r.error for r in results]
+    new = {
+        p
+        for p in _snapshot(roots) - before
+        if not p.startswith(str(tmp_path))
+        and "/pytest-of-" not in p
+        and "/tests/artifacts/" not in p
+    }
+    assert new == set()
+    assert not Path("/tmp/pwned-inspector").exists()
+
+
+class TestModelStringsAreData:
+    def test_timing_csv_keeps_names_in_their_cells_and_defuses_formulas(self):
+        import csv
+        import io
+
+        from inspector.run.compare import node_timing_csv
+
+        nodes = [
+            helper.make_node("Relu", ["x"], ["h"], name=EVIL_NODE),
+            helper.make_node("Neg", ["h"], ["y"], name='=HYPERLINK("http://evil.example","x")'),
+        ]
+        src = model(nodes, [vi("x", shape=[2])], [vi("y")])
+        m = load_model(src.SerializeToString(), name="csv.onnx")
+        results = run_matrix(
+            m,
+            expand_matrix(
+                ["cpu"], ["disable_all"], include_reference=False, base=RunConfig(**FAST)
+            ),
+            {"x": np.ones(2, np.float32)},
+        )
+        text = node_timing_csv(results)
+        rows = list(csv.reader(io.StringIO(text)))
+        names = {r[1] for r in rows[1:]}
+        assert EVIL_NODE in names  # intact, inside one quoted cell: not a line of its own
+        assert '\'=HYPERLINK("http://evil.example","x")' in names
+        assert not any(line.startswith("import os") for line in text.splitlines()[1:2])
+        assert all(len(r) == len(rows[0]) for r in rows)
+
+    def test_cli_escapes_terminal_control_sequences(self, capsys, tmp_path):
+        m = evil_model()
+        m.producer_name = "\x1b]52;c;ZWNobyBoaQ==\x07\x1bc\u202eexe.onnx"
+        src = tmp_path / "esc.onnx"
+        onnx.save(m, src)
+        assert main(["overview", str(src)]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+        assert "\\u001b]52;c;ZWNobyBoaQ==\\u0007" in out
+        assert main(["overview", str(src), "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["producer_name"] == m.producer_name  # JSON carries the exact string
