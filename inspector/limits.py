@@ -78,6 +78,15 @@ class Limits:
     divergence_max_tensors: int = _limit(
         5_000, "Most intermediate tensors checked by one first-divergence search."
     )
+    analysis_memory_bytes: int = _limit(
+        4 * GiB,
+        "Address-space cap of the child process that runs onnx shape inference, the checker "
+        "and the version converter: a model that declares huge tensors gets a finding, not a "
+        "server out of memory.",
+    )
+    analysis_timeout_s: int = _limit(
+        120, "Wall-clock seconds onnx shape inference and the checker may take for one model."
+    )
     max_inline_tensor_for_inference_bytes: int = _limit(
         64 * 1024,
         "Tensors larger than this are passed to shape inference and the checker without "

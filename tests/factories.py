@@ -127,3 +127,28 @@ def nested_if(depth: int) -> bytes:
         graph = shell.SerializeToString() + _field(1, node_bytes)
     head = onnx.ModelProto(ir_version=IR, opset_import=[helper.make_opsetid("", OPSET)])
     return head.SerializeToString() + _field(7, graph)
+
+
+def onnx_segfault() -> bytes:
+    """68 bytes that segfault onnx 1.23's shape inference: a RegexFullMatch whose input is
+    defined nowhere (issue 16)."""
+    m = model(
+        [helper.make_node("RegexFullMatch", ["nope"], ["y"], pattern="a")],
+        [],
+        [vi("y", TensorProto.BOOL)],
+        opsets=[helper.make_opsetid("", 20)],
+    )
+    return m.SerializeToString()
+
+
+def declared_memory_bomb(elements: int = 2**29) -> bytes:
+    """63 bytes whose initializer declares 2^29 floats and holds none: data propagation in
+    shape inference allocates from the declared size (9.9 GB in the server, issue 16)."""
+    w = onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[elements])
+    m = model(
+        [helper.make_node("Erf", ["w"], ["e"]), helper.make_node("Add", ["e"], ["y"])],
+        [],
+        [vi("y")],
+        [w],
+    )
+    return m.SerializeToString()

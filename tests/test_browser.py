@@ -290,3 +290,26 @@ def test_run_lab_refuses_a_path_taking_config_key(page, tmp_path):
     page.get_by_role("button", name="Run the matrix").click()
     page.get_by_text("Last results").wait_for(timeout=120_000)
     assert not target.exists()
+
+
+def test_a_model_that_segfaults_onnx_does_not_take_the_server_down(page, tmp_path):
+    """A 68-byte upload once killed the server for everyone (issue 16)."""
+    from tests.factories import onnx_segfault
+
+    bad = tmp_path / "regex_crash.onnx"
+    bad.write_bytes(onnx_segfault())
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(bad)])
+    page.get_by_role("heading", name="regex_crash.onnx").wait_for(timeout=30_000)
+    # Findings are a data grid (canvas cells are "hidden" to Playwright): wait for the cell.
+    page.get_by_text("onnx crashed (SIGSEGV) on this model").first.wait_for(
+        state="attached", timeout=60_000
+    )
+    shot(page, "overview-onnx-crash")
+    page.get_by_role("link", name="Graph", exact=True).click()
+    page.get_by_role("heading", name="Graph · regex_crash.onnx").wait_for(timeout=30_000)
+    # The server is alive and the next upload works.
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+        [str(SAMPLES / "cnn_conv_bn_relu.onnx")]
+    )
+    page.get_by_role("heading", name="Graph · cnn_conv_bn_relu.onnx").wait_for(timeout=30_000)

@@ -157,3 +157,51 @@ def test_deeply_nested_truncated_tags_do_not_recurse_forever():
         chunk = _field(7, _field(1, _field(5, _field(6, chunk))))[:-1]
     with pytest.raises(ModelLoadError):
         I.load_model(onnx.ModelProto(ir_version=10).SerializeToString() + chunk[:20000])
+
+
+class TestOnnxNativeCrashers:
+    """onnx's C++ passes crash or balloon on these; they run in a limited child process, so
+    each becomes a finding and the calling process (the server) lives on."""
+
+    def test_segfault_in_shape_inference_is_a_finding(self):
+        import resource
+
+        from tests.factories import onnx_segfault
+
+        loaded, records = every_record(onnx_segfault())
+        diagnosis = records[-1]
+        crash = [f for f in diagnosis.findings if f.code == "onnx_failed"]
+        assert crash and "crashed (SIGSEGV)" in crash[0].message
+        assert records[1].shape_inference.ok is False
+        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0  # we are still here
+
+    def test_declared_memory_bomb_stays_in_the_child(self):
+        import resource
+
+        from tests.factories import declared_memory_bomb
+
+        limits = I.Limits(analysis_memory_bytes=1 << 30)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        loaded = I.load_model(declared_memory_bomb(), {}, limits=limits)
+        graph = I.build_graph(loaded)
+        grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        assert not graph.shape_inference.ok
+        assert "GiB allowed (analysis_memory_bytes)" in graph.shape_inference.error
+        assert grown_mib < 500, grown_mib
+
+    def test_cli_exits_with_a_finding_not_a_signal(self, tmp_path):
+        import subprocess
+        import sys
+
+        from tests.factories import onnx_segfault
+
+        src = tmp_path / "regex.onnx"
+        src.write_bytes(onnx_segfault())
+        proc = subprocess.run(
+            [sys.executable, "-m", "inspector.cli", "diagnose", str(src)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "onnx_failed" in proc.stdout and "crashed (SIGSEGV)" in proc.stdout

@@ -298,23 +298,13 @@ def _ops(model: onnx.ModelProto) -> tuple[list[OpProblem], list[str]]:
 
 
 def try_convert(model: LoadedModel, target: int) -> tuple[bool, str]:
-    """Try ``onnx.version_converter`` to ``target`` on a payload-free copy; (ok, detail)."""
-    skeleton = model.skeleton
-    try:
-        converted = onnx.version_converter.convert_version(skeleton, target)
-    except Exception as exc:  # the converter raises RuntimeError/ConvertError/ValidationError
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        ops = sorted(
-            set(re.findall(r"[Oo]p(?:erator)?\s*[:=]?\s*'?\"?([A-Z][A-Za-z0-9]+)", message))
-        )
-        blocking = f" (blocking ops: {', '.join(ops)})" if ops else ""
-        return False, message[:300] + blocking
-    changed = sum(
-        1
-        for a, b in zip(skeleton.graph.node, converted.graph.node, strict=False)
-        if a.SerializeToString() != b.SerializeToString()
-    )
-    return True, f"converted to opset {target}; {changed} main-graph nodes rewritten"
+    """Try ``onnx.version_converter`` to ``target`` on a payload-free copy, in a limited child
+    process (:mod:`inspector.model.native`); (ok, detail)."""
+    from inspector.model.native import analyse
+
+    result = analyse(model.skeleton, model.limits, infer=False, check=False, convert=target)
+    assert result.converted is not None
+    return result.converted
 
 
 def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVerdict:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import onnx
-
 from inspector.model.compat import CompatVerdict, build_compat
 from inspector.model.external import ExternalDataReport, build_external_data
 from inspector.model.graph import GraphRecord, build_graph
@@ -42,48 +40,9 @@ class Diagnosis(Record):
 
 
 def run_checker(model: LoadedModel) -> str:
-    """onnx.checker on a payload-free skeleton: never lets it resolve external files."""
-    skeleton = onnx.ModelProto()
-    skeleton.CopyFrom(model.skeleton)  # mutated below: never touch the shared one
-    # The skeleton's stripped tensors have no values, which the checker rejects; turn them
-    # into graph inputs of the same type so the checker judges the graph, not our stripping.
-    stripped = []
-    kept = []
-    for t in skeleton.graph.initializer:
-        (kept if _has_payload(t) else stripped).append(t)
-    if stripped:
-        names = {v.name for v in skeleton.graph.input}
-        del skeleton.graph.initializer[:]
-        skeleton.graph.initializer.extend(kept)
-        for t in stripped:
-            if t.name not in names:
-                skeleton.graph.input.append(
-                    onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-                )
-    try:
-        onnx.checker.check_model(skeleton, full_check=False)
-    except Exception as exc:  # ValidationError and friends
-        text = str(exc).strip()
-        return text.splitlines()[0][:500] if text else type(exc).__name__
-    return "passed"
-
-
-def _has_payload(t: onnx.TensorProto) -> bool:
-    return (
-        any(
-            len(getattr(t, f))
-            for f in (
-                "float_data",
-                "int32_data",
-                "int64_data",
-                "double_data",
-                "uint64_data",
-                "string_data",
-            )
-        )
-        or t.HasField("raw_data")
-        or t.data_location == onnx.TensorProto.EXTERNAL
-    )
+    """onnx.checker on a payload-free skeleton, in a limited child process (native.py): never
+    lets it resolve external files, never lets it take the server down."""
+    return model.native.checker
 
 
 def diagnose(
@@ -374,9 +333,20 @@ def diagnose(
             )
         )
 
-    # Checker and shape inference (warnings only).
+    # Checker and shape inference (warnings only), unless onnx itself could not finish.
     checker = run_checker(model)
-    if checker != "passed":
+    if model.native.failure:
+        add(
+            Finding(
+                "error",
+                "onnx_failed",
+                "",
+                f"Shape inference and the checker could not run: {model.native.failure}.",
+                "ONNX Runtime runs the same shape inference when it loads the model; expect it "
+                "to fail or crash too. Re-export the model, or check the declared tensor sizes.",
+            )
+        )
+    elif checker != "passed":
         add(
             Finding(
                 "warning",
@@ -386,7 +356,7 @@ def diagnose(
                 "The checker and ONNX Runtime disagree on many real models; run it to be sure.",
             )
         )
-    if not graph.shape_inference.ok:
+    if not graph.shape_inference.ok and not model.native.failure:
         add(
             Finding(
                 "warning",

@@ -140,20 +140,12 @@ def infer_shapes(
     """Tensor name → shape text from onnx shape inference on a payload-free skeleton.
 
     Failures are reported, not raised: strict mode gives the error message, then a lenient
-    pass keeps whatever could be inferred.
+    pass keeps whatever could be inferred; when onnx crashes or runs out of its memory cap the
+    declared shapes are all there is (see :mod:`inspector.model.native`).
     """
-    skeleton = model.skeleton
-    error = ""
-    try:
-        inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
-    except Exception as exc:  # onnx raises InferenceError, ValidationError, RuntimeError...
-        error = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
-        try:
-            inferred = onnx.shape_inference.infer_shapes(
-                skeleton, strict_mode=False, data_prop=False
-            )
-        except Exception:
-            inferred = skeleton
+    native = model.native  # in a limited child process: onnx can crash on hostile models
+    inferred = native.inferred if native.inferred is not None else model.skeleton
+    error = native.inference_error
     shapes: dict[str, str] = {}
     graphs = [inferred.graph]
     while graphs:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import onnx
 from google.protobuf.message import DecodeError
@@ -23,6 +23,9 @@ from inspector.errors import LimitExceededError, ModelLoadError
 from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model import wire
 from inspector.model.companions import Companions, DirectoryCompanions, MemoryCompanions
+
+if TYPE_CHECKING:
+    from inspector.model.native import NativeAnalysis
 
 # Leading bytes of formats people mistake for ONNX models, with what to tell them.
 _MAGIC: list[tuple[int, bytes, str]] = [
@@ -71,6 +74,14 @@ class LoadedModel:
         from inspector.model.skeleton import make_skeleton
 
         return make_skeleton(self.proto, self.limits.max_inline_tensor_for_inference_bytes)
+
+    @cached_property
+    def native(self) -> NativeAnalysis:
+        """Shape inference and the checker on the skeleton, run once per model in a limited
+        child process (see :mod:`inspector.model.native`)."""
+        from inspector.model.native import analyse
+
+        return analyse(self.skeleton, self.limits)
 
     @cached_property
     def sha256(self) -> str:
