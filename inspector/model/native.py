@@ -8,36 +8,30 @@ user's session. Here each runs in a fresh interpreter under an address-space cap
 wall-clock timeout; a crash, the cap or the timeout becomes a failure text the pages show as a
 finding, and the server carries on.
 
-The child gets the payload-free skeleton (:mod:`inspector.model.skeleton`) on stdin and answers
-on stdout with one JSON line, then the inferred model's bytes when there is one.
+Children are forked from a small *fork server*: a clean, single-threaded interpreter
+(``python -I``), started on first use, that has imported onnx once (0.7 s) and forks a fresh
+child per request (a few ms). Nothing of the calling process — Streamlit's threads, other
+users' models — is in it. The server reads a request (a JSON line, then the payload-free
+skeleton of :mod:`inspector.model.skeleton`) on stdin, forks, lets the child write its answer
+into a pipe, waits for it (killing it at the timeout) and relays the answer with the child's
+exit status. One server serves one request at a time; a pool starts more for concurrent users.
+(``multiprocessing``'s forkserver would re-run the caller's ``__main__`` in every child.)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 
 from inspector.limits import Limits
-
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-
-#: The child: caps its own address space first, then imports onnx and runs the requested ops.
-_CHILD = r"""
-import json, resource, sys
-limit = int(sys.argv[1])
-if limit > 0:
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-sys.path.insert(0, sys.argv[2])
-from inspector.model.native import child_main
-child_main(json.loads(sys.argv[3]))
-"""
 
 
 @dataclass(frozen=True)
@@ -121,14 +115,15 @@ def _convert(skeleton: onnx.ModelProto, target: int) -> tuple[bool, str]:
     return True, f"converted to opset {target}; {changed} main-graph nodes rewritten"
 
 
-def child_main(request: dict) -> None:
-    """In the child: read the skeleton from stdin, run the ops, answer on stdout."""
+def _analyse_here(request: dict, data: bytes) -> tuple[dict, bytes]:
+    """In the forked child: the passes themselves; (answer, inferred model bytes)."""
     import onnx.checker
     import onnx.shape_inference
     import onnx.version_converter
 
+    cap = int(request["cap"])
     skeleton = onnx.ModelProto()
-    skeleton.ParseFromString(sys.stdin.buffer.read())
+    skeleton.ParseFromString(data)
     answer: dict = {}
     inferred = b""
     if request.get("infer"):
@@ -138,7 +133,7 @@ def child_main(request: dict) -> None:
         except Exception as exc:  # onnx raises InferenceError, ValidationError, RuntimeError…
             error = _first_line(exc)
             if isinstance(exc, MemoryError) or "bad_alloc" in error:
-                error = _out_of_memory(int(request.get("cap", 0)))
+                error = _out_of_memory(cap)
             try:
                 model = onnx.shape_inference.infer_shapes(
                     skeleton, strict_mode=False, data_prop=False
@@ -154,17 +149,144 @@ def child_main(request: dict) -> None:
         except Exception as exc:  # ValidationError and friends
             answer["checker"] = _first_line(exc)
     if request.get("convert") is not None:
-        answer["converted"] = list(_convert(skeleton, int(request["convert"])))
-    out = sys.stdout.buffer
-    out.write(json.dumps(answer).encode() + b"\n")
-    out.write(inferred)
-    out.flush()
+        answer["converted"] = _convert(skeleton, int(request["convert"]))
+    return answer, inferred
 
 
-def _env(home: str) -> dict[str, str]:
-    from inspector.run.sandbox import minimal_env
+def _read_exact(stream, n: int) -> bytes:  # type: ignore[no-untyped-def]
+    chunks, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError("stream closed")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
-    return minimal_env(home)
+
+def serve() -> None:
+    """The fork server's loop (``python -I -c`` … ``serve()``): one request at a time."""
+    import resource
+    import select
+    import time
+
+    import onnx.checker  # noqa: F401 - imported once here, inherited by every child
+    import onnx.shape_inference  # noqa: F401
+    import onnx.version_converter  # noqa: F401
+
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        line = inp.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        data = _read_exact(inp, int(request["size"]))
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(r)
+            code = 0
+            try:
+                cap = int(request["cap"])
+                if cap > 0:
+                    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+                answer, inferred = _analyse_here(request, data)
+                head = json.dumps(answer).encode() + b"\n"
+                with os.fdopen(w, "wb") as pipe:
+                    pipe.write(head + inferred)
+            except BaseException:  # noqa: BLE001 - reported as an exit status
+                code = 1
+            os._exit(code)
+        os.close(w)
+        del data
+        deadline = time.monotonic() + float(request["timeout"])
+        chunks, timed_out = [], False
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if ready:
+                chunk = os.read(r, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        body = b"".join(chunks)
+        reply = {
+            "timed_out": timed_out,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0,
+            "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "size": len(body),
+        }
+        out.write(json.dumps(reply).encode() + b"\n" + body)
+        out.flush()
+
+
+_SERVER = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from inspector.model.native import serve; serve()"
+)
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class _Server:
+    """One fork server process; used by one caller at a time (see :class:`_Pool`)."""
+
+    def __init__(self) -> None:
+        from inspector.run.sandbox import minimal_env
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _SERVER, _PACKAGE_ROOT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=minimal_env(os.environ.get("TMPDIR", "/tmp")),
+        )
+
+    def request(self, request: dict, data: bytes) -> tuple[dict, bytes]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({**request, "size": len(data)}).encode() + b"\n")
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline() or b"null")
+        if reply is None:
+            raise EOFError("the fork server ended")
+        return reply, _read_exact(self.proc.stdout, int(reply["size"]))
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+class _Pool:
+    """Idle fork servers; a caller takes one (or starts one) and gives it back."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Server] = []
+        self._lock = threading.Lock()
+
+    def run(self, request: dict, data: bytes) -> tuple[dict, bytes]:
+        with self._lock:
+            server = self._idle.pop() if self._idle else None
+        server = server if server and server.proc.poll() is None else _Server()
+        try:
+            result = server.request(request, data)
+        except (EOFError, OSError, ValueError):
+            server.close()
+            raise
+        with self._lock:
+            if len(self._idle) < 4:
+                self._idle.append(server)
+                server = None
+        if server is not None:
+            server.close()
+        return result
+
+
+_POOL = _Pool()
 
 
 def analyse(
@@ -177,35 +299,26 @@ def analyse(
 ) -> NativeAnalysis:
     """Run the requested passes on ``skeleton`` in a limited child process."""
     cap = limits.analysis_memory_bytes
-    request = {"infer": infer, "check": check, "convert": convert, "cap": cap}
-    data = skeleton.SerializeToString()
-    with tempfile.TemporaryDirectory(prefix="inspector-onnx-") as home:
-        try:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-I",
-                    "-c",
-                    _CHILD,
-                    str(cap),
-                    _PACKAGE_ROOT,
-                    json.dumps(request),
-                ],
-                input=data,
-                capture_output=True,
-                timeout=limits.analysis_timeout_s,
-                cwd=home,
-                env=_env(home),
-            )
-        except subprocess.TimeoutExpired:
-            return _failed(
-                request,
-                f"stopped after {limits.analysis_timeout_s} s (analysis_timeout_s): the model "
-                "keeps onnx busy too long",
-            )
-    head, sep, rest = proc.stdout.partition(b"\n")
-    if proc.returncode != 0 or not sep:
-        return _failed(request, _why(proc.returncode, proc.stderr, cap))
+    request = {
+        "infer": infer,
+        "check": check,
+        "convert": convert,
+        "cap": cap,
+        "timeout": limits.analysis_timeout_s,
+    }
+    try:
+        reply, body = _POOL.run(request, skeleton.SerializeToString())
+    except (EOFError, OSError, ValueError) as exc:
+        return _failed(request, f"the onnx helper process failed ({exc})")
+    if reply["timed_out"]:
+        return _failed(
+            request,
+            f"stopped after {limits.analysis_timeout_s} s (analysis_timeout_s): the model "
+            "keeps onnx busy too long",
+        )
+    head, sep, rest = body.partition(b"\n")
+    if reply["signal"] or reply["code"] != 0 or not sep:
+        return _failed(request, _why(-reply["signal"] if reply["signal"] else reply["code"], cap))
     answer = json.loads(head)
     inferred = None
     if infer:
@@ -221,18 +334,22 @@ def analyse(
     )
 
 
-def _why(code: int, stderr: bytes, cap: int) -> str:
-    tail = stderr.decode(errors="replace").strip().splitlines()
-    last = tail[-1][:300] if tail else ""
-    if code < 0:
+def _why(code: int | None, cap: int) -> str:
+    if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
+        if -code == signal.SIGKILL:
+            return (
+                f"onnx was killed (SIGKILL), most likely for memory; the cap is "
+                f"{cap / 2**30:g} GiB (analysis_memory_bytes)"
+            )
         return f"onnx crashed ({name}) on this model; the app is unaffected"
-    if "MemoryError" in last or "bad_alloc" in " ".join(tail):
-        return _out_of_memory(cap)
-    return f"onnx failed on this model (exit code {code}): {last}".strip()
+    return (
+        f"onnx ended without an answer (exit code {code}), most likely out of the "
+        f"{cap / 2**30:g} GiB allowed (analysis_memory_bytes); the app is unaffected"
+    )
 
 
 def _failed(request: dict, why: str) -> NativeAnalysis:
