@@ -9,11 +9,16 @@ sets the consent cookie from a small script *file* (its page policy forbids inli
 the viewer makes no request outside the app's origin.
 
 Models are published under ``<static>/models/<random key>/`` — whoever can reach the port can
-fetch static files, so keys are unguessable and old folders are removed.
+fetch static files, so keys are unguessable and old folders are removed. Only what Netron
+fetches is published, under names the inspector chooses: ``model.onnx`` and ``data_N.bin`` for
+the external-data files the model references (their ``location`` entries rewritten to match).
+A user's own file names and extensions never reach the static folder, so an uploaded
+``.html`` or ``.svg`` companion cannot become active content on the app's origin.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -22,6 +27,13 @@ import time
 from pathlib import Path
 
 import netron
+import onnx
+
+from inspector.model.companions import normalize_location
+from inspector.model.load import LoadedModel
+from inspector.model.walk import iter_tensors
+
+MODEL_FILE = "model.onnx"
 
 CONSENT_JS = "inspector-consent.js"
 _CONSENT = (
@@ -55,7 +67,9 @@ def install(static_dir: Path) -> Path:
     src = netron_source()
     target = static_dir / "netron"
     stamp = target / ".source"
-    marker = f"{getattr(netron, '__version__', '')}:{src}"
+    # The stamp is served with the UI: a hash, so it does not reveal the install path.
+    digest = hashlib.sha256(str(src).encode()).hexdigest()[:16]
+    marker = f"{getattr(netron, '__version__', '')}:{digest}"
     if stamp.exists() and stamp.read_text() == marker:
         return target
     tmp = static_dir / f".netron-{secrets.token_hex(4)}"
@@ -70,16 +84,54 @@ def install(static_dir: Path) -> Path:
     return target
 
 
+def netron_files(
+    model: LoadedModel, data: bytes, max_file_bytes: int
+) -> tuple[bytes, dict[str, bytes]]:
+    """The model and the data files Netron will fetch, under fixed, inert names.
+
+    External ``location`` entries are rewritten to ``data_N.bin``; files that are missing,
+    unsafe or over ``max_file_bytes`` point at a name that is never published (Netron shows
+    those tensors without values). Without external data ``data`` (the model's bytes) is used
+    as is."""
+    external = [
+        t for t in iter_tensors(model.proto) if t.data_location == onnx.TensorProto.EXTERNAL
+    ]
+    if not external:
+        return data, {}
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model.proto)
+    names: dict[str, str] = {}
+    for t in iter_tensors(copy):
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        for entry in t.external_data:
+            if entry.key != "location":
+                continue
+            try:
+                source = normalize_location(entry.value, model.limits)
+            except Exception:  # refused by the companion gate: never served
+                entry.value = "unavailable.bin"
+                continue
+            size = model.companions.size(source)
+            if size is None or size > max_file_bytes:
+                entry.value = "unavailable.bin"
+                continue
+            entry.value = names.setdefault(source, f"data_{len(names)}.bin")
+    files = {
+        new: model.companions.read(src, 0, model.companions.size(src) or 0)
+        for src, new in names.items()
+    }
+    return copy.SerializeToString(), files
+
+
 def publish(
     static_dir: Path,
-    name: str,
     data: bytes,
-    companions: dict[str, bytes],
+    files: dict[str, bytes],
     max_age_s: float = 6 * 3600,
 ) -> str:
-    """Write a model (and its data files) under an unguessable key; return the key.
-
-    Folders older than ``max_age_s`` are removed on the way."""
+    """Write ``model.onnx`` and its ``data_N.bin`` files (from :func:`netron_files`) under an
+    unguessable key; return the key. Folders older than ``max_age_s`` are removed on the way."""
     models = static_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
     now = time.time()
@@ -92,12 +144,15 @@ def publish(
     key = secrets.token_urlsafe(18)
     folder = models / key
     folder.mkdir()
-    safe = Path(name).name or "model.onnx"
-    (folder / safe).write_bytes(data)
-    for cname, cdata in companions.items():  # names were normalised by the companion gate
-        dest = folder / cname
-        if folder not in dest.resolve().parents:
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(cdata)
+    (folder / MODEL_FILE).write_bytes(data)
+    for name, payload in files.items():
+        if not re.fullmatch(r"data_[0-9]+\.bin", name):
+            raise ValueError(f"refusing to publish {name!r}: only data_N.bin files are served")
+        (folder / name).write_bytes(payload)
     return key
+
+
+def unpublish(static_dir: Path, key: str) -> None:
+    """Remove a published model (when its user closes it or the session ends)."""
+    if re.fullmatch(r"[A-Za-z0-9_-]{16,64}", key):
+        shutil.rmtree(static_dir / "models" / key, ignore_errors=True)

@@ -169,3 +169,22 @@ def test_close_a_model():
     assert not at.exception
     assert at.selectbox(key="model_pick").options == ["mlp_gelu_layernorm.onnx"]
     assert title(at) == "mlp_gelu_layernorm.onnx"
+
+
+def test_same_bytes_under_another_name_show_that_name_not_the_first_users():
+    """The parse cache is shared by every session; the file name is part of its key."""
+    data = linear(seed=7).SerializeToString()
+    alice = app().run()
+    alice.file_uploader(key="upload").set_value(
+        [("alice_private_model.onnx", data, "application/octet-stream")]
+    ).run()
+    assert title(alice) == "alice_private_model.onnx"
+    bob = app().run()
+    bob.file_uploader(key="upload").set_value(
+        [("bob_model.onnx", data, "application/octet-stream")]
+    ).run()
+    assert not bob.exception
+    assert title(bob) == "bob_model.onnx"
+    for page in ("pages/2_Graph.py", "pages/3_Weights.py", "pages/6_Run_lab.py"):
+        bob.switch_page(page).run()
+        assert "alice" not in title(bob), page

@@ -347,3 +347,48 @@ class TestModelStringsAreData:
         assert main(["overview", str(src), "--json"]) == 0
         data = json.loads(capsys.readouterr().out)
         assert data["producer_name"] == m.producer_name  # JSON carries the exact string
+
+
+class TestPublishedNetronFiles:
+    """Issue 16: uploaded companions were published with their own names and extensions, so an
+    ``.html``/``.svg`` companion became a page on the app's origin."""
+
+    def test_only_model_onnx_and_referenced_data_files_under_fixed_names(self, tmp_path):
+        from inspector.netron_assets import netron_files, publish, unpublish
+        from tests.factories import linear, with_external
+
+        proto = linear()
+        path = with_external(proto, tmp_path / "src", "W", "weights.bin")
+        files = {
+            "weights.bin": (tmp_path / "src" / "weights.bin").read_bytes(),
+            "evil.html": b"<script>alert(document.cookie)</script>",
+            "x.svg": b"<svg onload=alert(1)>",
+        }
+        proto = onnx.load(path, load_external_data=False)
+        m = load_model(proto.SerializeToString(), files, name="m.onnx")
+        data, published = netron_files(m, proto.SerializeToString(), 1 << 30)
+        assert set(published) == {"data_0.bin"}
+        assert published["data_0.bin"] == files["weights.bin"]
+        rewritten = onnx.ModelProto()
+        rewritten.ParseFromString(data)
+        locations = {
+            e.value
+            for t in rewritten.graph.initializer
+            for e in t.external_data
+            if e.key == "location"
+        }
+        assert locations == {"data_0.bin"}
+        static = tmp_path / "static"
+        key = publish(static, data, published)
+        folder = static / "models" / key
+        assert sorted(p.name for p in folder.iterdir()) == ["data_0.bin", "model.onnx"]
+        with pytest.raises(ValueError):
+            publish(static, data, {"evil.html": b"x"})
+        unpublish(static, key)
+        assert not folder.exists()
+
+    def test_install_stamp_does_not_reveal_the_install_path(self, tmp_path):
+        from inspector.netron_assets import install, netron_source
+
+        target = install(tmp_path)
+        assert str(netron_source()) not in (target / ".source").read_text()

@@ -30,6 +30,7 @@ def _on_close() -> None:
     source = state.models().pop(name, None)
     if source is not None:
         st.session_state.setdefault("runs", {}).pop(source.key, None)
+        state.unpublish(source)
     st.session_state.pop("current_model", None)
 
 

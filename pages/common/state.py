@@ -30,7 +30,10 @@ class Source:
 
 
 def _key(name: str, data: bytes, companions: tuple[tuple[str, bytes], ...]) -> str:
-    h = hashlib.sha256(data)
+    # The name is part of the key: parsed records carry it, and two users who upload the same
+    # bytes under different names must not see each other's (issue 16).
+    h = hashlib.sha256(name.encode() + b"\0")
+    h.update(data)
     for cname, cdata in companions:
         h.update(b"\0" + cname.encode() + b"\0" + hashlib.sha256(cdata).digest())
     return h.hexdigest()
@@ -157,27 +160,34 @@ def app_base_path() -> str:
 def netron_url(source: Source) -> tuple[str, str]:
     """Netron's URL relative to the app's base path, showing ``source`` (published once per
     session), and a note. Prefix it with :func:`app_base_path` (proxy/baseUrlPath safe)."""
-    from inspector.netron_assets import install, publish
+    from inspector.netron_assets import MODEL_FILE, install, netron_files, publish
 
     published = st.session_state.setdefault("netron", {})
     note = ""
-    data = source.data
-    if len(data) > STATIC_FILE_LIMIT:
-        note = (
-            "The model file is over Streamlit's 200 MB static-file limit: the graph is "
-            "shown without its weights."
-        )
-        data = _without_weights(source)
     if source.key not in published:
         install(STATIC_DIR)
-        companions = {n: d for n, d in source.companions if len(d) <= STATIC_FILE_LIMIT}
-        if len(companions) < len(source.companions):
-            note = note or "Data files over 200 MB are not served: their tensors show no values."
-        published[source.key] = publish(STATIC_DIR, source.name, data, companions)
-    key = published[source.key]
-    from urllib.parse import quote
+        if len(source.data) > STATIC_FILE_LIMIT:
+            note = (
+                "The model file is over Streamlit's 200 MB static-file limit: the graph is "
+                "shown without its weights."
+            )
+            data, files = _without_weights(source), {}
+        else:
+            data, files = netron_files(load(source), source.data, STATIC_FILE_LIMIT)
+            if any(len(d) > STATIC_FILE_LIMIT for _, d in source.companions):
+                note = "Data files over 200 MB are not served: their tensors show no values."
+        published[source.key] = (publish(STATIC_DIR, data, files), note)
+    key, note = published[source.key]
+    return f"app/static/netron/index.html?url=../models/{key}/{MODEL_FILE}", note
 
-    return f"app/static/netron/index.html?url=../models/{key}/{quote(Path(source.name).name)}", note
+
+def unpublish(source: Source) -> None:
+    """Remove the copy Netron was served for ``source`` (when the user closes the model)."""
+    from inspector.netron_assets import unpublish as remove
+
+    entry = st.session_state.setdefault("netron", {}).pop(source.key, None)
+    if entry:
+        remove(STATIC_DIR, entry[0])
 
 
 def _without_weights(source: Source) -> bytes:
