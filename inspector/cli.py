@@ -285,6 +285,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         return p
 
+    e = sub.add_parser(
+        "eps",
+        help="Every execution provider: usable here or not, and why (what the Run lab shows).",
+    )
+    e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    from inspector.cli_run import add_ep_library_argument
+
+    add_ep_library_argument(e)
     ro = sub.add_parser(
         "run-options",
         help="Session config entries and EP options the run lab accepts, with value ranges.",
@@ -385,8 +393,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = out, err
 
 
+def _eps(args: argparse.Namespace) -> int:
+    """``onnx-inspector eps``: the EP records the Run lab shows."""
+    from inspector.cli_run import register_libraries
+    from inspector.run.eps import discover
+
+    try:
+        register_libraries(args)
+    except InspectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    infos = discover()
+    if args.json:
+        print(json.dumps(to_jsonable(infos), indent=2, ensure_ascii=False))
+        return 0
+    rows = [
+        [i.name, "yes" if i.usable else "no", i.source, ", ".join(i.devices), i.reason]
+        for i in infos
+    ]
+    print(_table(["EP", "usable", "source", "devices", "why"], rows, max_width=110))
+    return 0
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "eps":
+        return _eps(args)
     if args.command == "run-options":
         from inspector.run import options
 
@@ -396,6 +428,10 @@ def _main(argv: Sequence[str] | None) -> int:
             print(options.markdown(), end="")
         return 0
     try:
+        if args.command in ("run", "compare"):
+            from inspector import cli_run
+
+            cli_run.register_libraries(args)
         model = M.load_model(args.model, args.data_dir)
         if args.command in ("run", "compare"):
             from inspector import cli_run

@@ -71,6 +71,15 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         metavar="KEY=VALUE",
         help="extra session config entry (repeatable)",
     )
+    g.add_argument(
+        "--ep-option",
+        action="append",
+        default=[],
+        metavar="EP:KEY=VALUE",
+        help="provider option for an EP wherever it is listed, e.g. ggml:threads=2 "
+        "(repeatable; allowed keys: onnx-inspector run-options)",
+    )
+    add_ep_library_argument(g)
     g.add_argument("--strict", action="store_true", help="refuse any CPU fallback")
     g.add_argument("--warmup", type=int, default=3)
     g.add_argument("--runs", type=int, default=20, help="timed runs (default 20)")
@@ -110,6 +119,41 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     r.add_argument("--rtol", type=float, help="relative tolerance against the reference (gate)")
 
 
+def add_ep_library_argument(g: Any) -> None:
+    g.add_argument(
+        "--ep-library",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="register a plugin EP library under an EP name (repeatable)",
+    )
+
+
+def register_libraries(args: argparse.Namespace) -> None:
+    """``--ep-library NAME=PATH``: plugin EP libraries for discovery and every run."""
+    from inspector.run.eps import add_library
+
+    for name, path in _pairs(getattr(args, "ep_library", []), "--ep-library").items():
+        add_library(name, path)
+
+
+def ep_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """``--ep-option EP:KEY=VALUE`` → {canonical EP name: {key: value}}."""
+    out: dict[str, dict[str, str]] = {}
+    for item in args.ep_option:
+        ep, sep, rest = item.partition(":")
+        key, sep2, value = rest.partition("=")
+        if not (sep and sep2 and ep and key):
+            raise ConfigError(f"--ep-option {item!r} must look like EP:KEY=VALUE.")
+        name = parse_eps(ep)[0].name
+        out.setdefault(name, {})[key.strip()] = value.strip()
+    return out
+
+
+def _with_options(eps: str, options: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"name": e.name, "options": options.get(e.name, {})} for e in parse_eps(eps)]
+
+
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -136,8 +180,9 @@ def build_matrix(args: argparse.Namespace) -> Matrix:
     if args.matrix:
         return load_matrix(args.matrix)
     base = base_config(args)
+    options = ep_options(args)
     return expand_matrix(
-        args.ep or ["cpu"],
+        [_with_options(e, options) for e in args.ep or ["cpu"]],
         args.level or ["all"],
         [{}],
         base,
@@ -337,13 +382,18 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     return 0
 
 
-def parse_spec(spec: str, base: RunConfig) -> RunConfig:
-    """``openvino,cpu@all`` → a configuration (EPs, then the level after ``@``)."""
+def parse_spec(
+    spec: str, base: RunConfig, options: dict[str, dict[str, str]] | None = None
+) -> RunConfig:
+    """``ggml,cpu@all`` → a configuration (EPs, then the level after ``@``)."""
     eps, _, level = spec.partition("@")
     from dataclasses import replace
 
     return replace(
-        base, eps=parse_eps(eps or "cpu"), opt_level=parse_level(level or "all"), label=""
+        base,
+        eps=parse_eps(_with_options(eps or "cpu", options or {})),
+        opt_level=parse_level(level or "all"),
+        label="",
     )
 
 
@@ -355,8 +405,9 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     from inspector.run.compare import compare, node_timing_table
 
     base = base_config(args)
-    ref = replace(parse_spec(args.ref, base), label="")
-    cand = parse_spec(args.cand, base)
+    options = ep_options(args)
+    ref = replace(parse_spec(args.ref, base, options), label="")
+    cand = parse_spec(args.cand, base, options)
     ref = RunConfig(**{**ref.__dict__, "label": "ref · " + ref.default_label()})
     cand = RunConfig(**{**cand.__dict__, "label": "cand · " + cand.default_label()})
     inputs = make_inputs(args, model)

@@ -3,13 +3,52 @@
 import streamlit as st
 
 from inspector import InspectorError
-from inspector.run.config import OPT_LEVELS, RunConfig, expand_matrix, with_strict_variants
-from inspector.run.eps import discover
+from inspector.run.config import (
+    OPT_LEVELS,
+    RunConfig,
+    expand_matrix,
+    parse_ep,
+    parse_eps,
+    with_strict_variants,
+)
+from inspector.run.demo import DEMO_SAMPLE, demo_ep, demo_matrix, fallback_label
+from inspector.run.eps import LIBRARIES_ENV, discover
 from inspector.run.inputs import InputPlan, check_inputs, generate, load_input_files, resolve
 from inspector.run.runner import RunLimits, run_matrix
 from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
+
+
+def run_and_save(source, model, matrix, arrays, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    """Run ``matrix`` with progress; keep the results in the session. False on failure."""
+    n = len(matrix.configs)
+    bar = st.progress(0.0, text=f"0 of {n} configurations")
+    with st.status(f"Running {n} configurations in isolated workers…", expanded=True) as status:
+
+        def progress(i: int, total: int, label: str, phase: str) -> None:
+            if phase == "start":
+                status.write(f"[{i + 1}/{total}] {plain(label)} …")
+            else:
+                bar.progress((i + 1) / total, text=f"{i + 1} of {total} configurations")
+
+        try:
+            results = run_matrix(
+                model, matrix, arrays, progress=progress, limits=RunLimits(timeout_s=timeout)
+            )
+        except InspectorError as exc:
+            status.update(label="Could not run", state="error")
+            st.error(plain(exc))
+            return False
+        failed = sum(1 for r in results if not r.ok)
+        status.update(
+            label=f"Done: {n - failed} ok, {failed} failed",
+            state="complete" if not failed else "error",
+            expanded=False,
+        )
+    state.save_runs(source, matrix, results, arrays)
+    return True
+
 
 model = model_picker()
 if model is None:
@@ -19,11 +58,43 @@ st.title(f"Run lab · {plain(model.name)}")
 saved = state.plan(source)
 
 eps = discover()
-usable = [e for e in eps if e.usable and e.name != "CPUExecutionProvider"]
+second = demo_ep()
+usable = [
+    e for e in eps if e.usable and e.name not in ("CPUExecutionProvider", "AzureExecutionProvider")
+]
 choices = {"CPU": "cpu"} | {
     f"{e.name.removesuffix('ExecutionProvider')} → CPU": f"{e.name},cpu" for e in usable
 }
 missing = [e for e in eps if not e.usable and e.source == "not installed"]
+
+demo_col, demo_text = st.columns([1, 3])
+if second is None:
+    demo_text.info(
+        "No second execution provider is usable here, so the fallback demo cannot run. "
+        "`pip install onnxruntime-ggml` adds one that works on any x86-64 or Arm CPU."
+    )
+else:
+    demo_text.caption(
+        f"One click: open `{DEMO_SAMPLE}`, run it on {plain(second.name)} → CPU and on CPU "
+        "alone, at two optimization levels and in strict mode, and show which node fell back."
+    )
+    if demo_col.button(
+        f"Fallback demo ({second.name.removesuffix('ExecutionProvider')})",
+        key="rl_demo",
+        type="secondary",
+    ):
+        demo_source = state.sample_source(DEMO_SAMPLE)
+        state.add(demo_source)
+        demo_model = state.load(demo_source)
+        inputs = state.record("overview", demo_source).inputs
+        matrix = demo_matrix(second.name)
+        if run_and_save(
+            demo_source, demo_model, matrix, generate(resolve(inputs, InputPlan())), 300.0
+        ):
+            st.session_state["cmp_cand"] = fallback_label(matrix)
+            st.session_state["cmp_tab"] = "EP assignment"
+            st.switch_page("pages/7_Compare.py")
+
 with st.expander("Execution providers on this server", expanded=not usable):
     st.dataframe(
         [
@@ -33,16 +104,21 @@ with st.expander("Execution providers on this server", expanded=not usable):
                 "usable": e.usable,
                 "why": e.reason,
                 "devices": ", ".join(e.devices),
+                "package": e.package,
             }
             for e in eps
         ],
         hide_index=True,
     )
-    if not usable:
-        st.info(
-            "Only the CPU EP is usable here. Install the OpenVINO plugin EP "
-            "(`pip install onnxruntime-ep-openvino`) for a real second EP; meanwhile you can "
-            "request a missing EP below to see ONNX Runtime fall back to CPU silently."
+    st.caption(
+        "Usable means ONNX Runtime registered the EP *and* it lists a device here. Plugin EP "
+        f"libraries of your own: set `{LIBRARIES_ENV}=NAME=/path/lib.so` where the server "
+        "starts (`--ep-library` on the CLI); the page never loads a library named in the browser."
+    )
+    if missing:
+        st.caption(
+            "Requesting an EP that is not installed runs its nodes on CPU silently: pick one "
+            "below to see it."
         )
 
 c1, c2 = st.columns(2)
@@ -76,6 +152,14 @@ with st.expander("Options"):
         key="rl_dis",
         help="ORT 1.32 names, e.g. GeluFusionL1, LayerNormFusionL1, "
         "MatMulAddFusion, ConvBNFusion, NchwcTransformer",
+    )
+    ep_opts = st.text_area(
+        "EP options (EP:key=value per line)",
+        saved.get("ep_opts", ""),
+        key="rl_ep_opts",
+        placeholder="ggml:threads=2",
+        help="Provider options per EP, e.g. ggml:threads=2 or openvino:precision=FP16; only "
+        "allow-listed options are accepted (docs/run-options.md).",
     )
     extra = st.text_area(
         "Session config entries (key=value per line)",
@@ -141,6 +225,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             "profiled": profiled,
             "disabled": disabled,
             "extra": extra,
+            "ep_opts": ep_opts,
             "timeout": timeout,
             "dims": dims,
             "ranges": ranges,
@@ -169,38 +254,25 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             disabled_optimizers=tuple(p.strip() for p in disabled.split(",") if p.strip()),
             session_config=tuple(sorted(session_config.items())),
         )
-        ep_lists = [choices[p] for p in picked] + ([f"{demo},cpu"] if demo != "—" else [])
+        options: dict[str, dict[str, str]] = {}
+        for line in ep_opts.splitlines():
+            if line.strip():
+                ep, sep, rest = line.partition(":")
+                key, sep2, value = rest.partition("=")
+                if not (sep and sep2):
+                    raise InspectorError(f"EP option line {line!r} must be EP:key=value.")
+                options.setdefault(parse_ep(ep.strip()).name, {})[key.strip()] = value.strip()
+        ep_lists = [
+            [{"name": e.name, "options": options.get(e.name, {})} for e in parse_eps(eps_text)]
+            for eps_text in [choices[p] for p in picked] + ([f"{demo},cpu"] if demo != "—" else [])
+        ]
         matrix = expand_matrix(ep_lists, levels, [{}], base)
         if strict:
             matrix = with_strict_variants(matrix)
     except InspectorError as exc:
         st.error(plain(exc))
         st.stop()
-    n = len(matrix.configs)
-    bar = st.progress(0.0, text=f"0 of {n} configurations")
-    with st.status(f"Running {n} configurations in isolated workers…", expanded=True) as status:
-
-        def progress(i: int, total: int, label: str, phase: str) -> None:
-            if phase == "start":
-                status.write(f"[{i + 1}/{total}] {label} …")
-            else:
-                bar.progress((i + 1) / total, text=f"{i + 1} of {total} configurations")
-
-        try:
-            results = run_matrix(
-                model, matrix, arrays, progress=progress, limits=RunLimits(timeout_s=float(timeout))
-            )
-        except InspectorError as exc:
-            status.update(label="Could not run", state="error")
-            st.error(plain(exc))
-            st.stop()
-        failed = sum(1 for r in results if not r.ok)
-        status.update(
-            label=f"Done: {n - failed} ok, {failed} failed",
-            state="complete" if not failed else "error",
-            expanded=False,
-        )
-    state.save_runs(source, matrix, results, arrays)
+    run_and_save(source, model, matrix, arrays, float(timeout))
 
 runs_state = state.runs(source)
 if runs_state:

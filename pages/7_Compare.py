@@ -38,6 +38,8 @@ labels = [r.label for r in results]
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
 ref_label = c1.selectbox("Reference", labels, index=runs["matrix"].reference, key="cmp_ref")
 others = [x for x in labels if x != ref_label] or labels
+if st.session_state.get("cmp_cand") not in others:
+    st.session_state.pop("cmp_cand", None)
 cand_label = c2.selectbox("Candidate", others, key="cmp_cand")
 atol = c3.number_input("atol", value=1e-5, format="%.1e", key="cmp_atol")
 rtol = c4.number_input("rtol", value=1e-3, format="%.1e", key="cmp_rtol")
@@ -49,7 +51,8 @@ for r in results:
         st.error(plain(r.error))
 
 tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
-    ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"]
+    ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"],
+    default=st.session_state.pop("cmp_tab", None),  # the fallback demo lands on EP assignment
 )
 
 with tab_time:

@@ -402,8 +402,9 @@ def build_dynamic_axes_transformer_block() -> onnx.ModelProto:
     )
 
 
-def build_det_openvino_fallback() -> onnx.ModelProto:
-    """MatMul/Tanh/Softmax (OpenVINO can run) plus Det (it cannot: falls back to CPU)."""
+def build_ep_fallback_det() -> onnx.ModelProto:
+    """MatMul/Tanh/Softmax (second EPs such as ggml and OpenVINO run them) plus Det (they
+    cannot: it falls back to CPU)."""
     g = _GraphBuilder(seed=6)
     w = g.weight("proj.weight", [4, 4], scale=0.5)
     h = g.node("MatMul", ["x", w], ["proj_out"], "proj/MatMul")
@@ -412,7 +413,7 @@ def build_det_openvino_fallback() -> onnx.ModelProto:
     g.node("Softmax", [h], ["probs"], "softmax", axis=-1)
     graph = helper.make_graph(
         g.nodes,
-        "det_openvino_fallback",
+        "ep_fallback_det",
         [helper.make_tensor_value_info("x", FLOAT, [2, 4, 4])],
         [
             helper.make_tensor_value_info("det", FLOAT, [2]),
@@ -422,9 +423,9 @@ def build_det_openvino_fallback() -> onnx.ModelProto:
     )
     return _model(
         graph,
-        "EP fallback demo: MatMul -> Tanh -> {Det, Softmax}. The OpenVINO EP has no "
-        "Det kernel, so under OpenVINO the Det node falls back to the CPU EP while "
-        "the rest runs on OpenVINO.",
+        "EP fallback demo: MatMul -> Tanh -> {Det, Softmax}. Second EPs (ggml on any "
+        "CPU, OpenVINO on Intel) have no Det kernel, so the Det node falls back to the "
+        "CPU EP while the rest runs on the second EP.",
     )
 
 
@@ -462,7 +463,7 @@ SAMPLES: dict[str, Callable[[], onnx.ModelProto]] = {
     "control_flow_if_loop.onnx": build_control_flow_if_loop,
     "external_data_mlp.onnx": build_external_data_mlp,
     "dynamic_axes_transformer_block.onnx": build_dynamic_axes_transformer_block,
-    "det_openvino_fallback.onnx": build_det_openvino_fallback,
+    "ep_fallback_det.onnx": build_ep_fallback_det,
     "too_new_for_runtime.onnx": build_too_new_for_runtime,
 }
 

@@ -6,7 +6,7 @@ Run from the repository root after building::
 
 Loads each sample from its path with the CPU EP and runs it once on random inputs,
 printing output shapes; checks that ORT refuses ``too_new_for_runtime.onnx``; and, if
-the ``onnxruntime-ep-openvino`` plugin is installed, runs ``det_openvino_fallback.onnx``
+the ``onnxruntime-ep-openvino`` plugin is installed, runs ``ep_fallback_det.onnx``
 under OpenVINO, prints which EP each node was assigned to and the output deltas against
 a CPU-only run. Exits non-zero if any check fails.
 """
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 onnx.checker.check_model(str(path), full_check=True)
                 ok = run_cpu(path, rng)
-                if name == "det_openvino_fallback.onnx":
+                if name == "ep_fallback_det.onnx":
                     ok &= check_openvino(path, rng)
         except Exception as exc:  # noqa: BLE001 - report and carry on
             print(f"  FAILED: {type(exc).__name__}: {exc}")

@@ -18,3 +18,25 @@ def backend_models() -> list[str]:
 @pytest.fixture
 def samples() -> Path:
     return SAMPLES
+
+
+#: Second EPs the fallback tests run with, wherever they are *usable* (not merely installed):
+#: ggml on any x86-64/Arm CPU, OpenVINO where it lists a device (Intel).
+SECOND_EPS = ("ggml", "OpenVINOExecutionProvider")
+ALIASES = {"ggml": "ggml", "OpenVINOExecutionProvider": "openvino"}
+
+
+def second_ep_params() -> list:
+    """One param per second EP, skipped with discovery's exact reason where it is unusable."""
+    from inspector.run.eps import discover
+
+    infos = {i.name: i for i in discover()}
+    params = []
+    for ep in SECOND_EPS:
+        info = infos.get(ep)
+        usable = bool(info and info.usable)
+        reason = f"{ep}: {info.reason if info else 'unknown to discovery'}"
+        params.append(
+            pytest.param(ep, id=ALIASES[ep], marks=pytest.mark.skipif(not usable, reason=reason))
+        )
+    return params

@@ -132,14 +132,20 @@ def test_netron_renders_same_origin_only(browser, server):
     context.close()
 
 
-def test_run_a_2x2_matrix_and_compare(page):
-    from tests.test_run import HAVE_OPENVINO
+def _second_ep() -> str | None:
+    from inspector.run.demo import demo_ep
 
-    _open_sample(page, "det_openvino_fallback.onnx")
+    ep = demo_ep()
+    return ep.name.removesuffix("ExecutionProvider") if ep else None
+
+
+def test_run_a_2x2_matrix_and_compare(page):
+    second = _second_ep()
+    _open_sample(page, "ep_fallback_det.onnx")
     page.get_by_role("link", name="Run lab").click()
     page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
     eps = page.locator('[data-testid="stMultiSelect"]').first
-    if HAVE_OPENVINO:  # default: OpenVINO → CPU; add CPU for the 2×2
+    if second:  # default: the second EP → CPU; add CPU for the 2×2
         eps.click()
         page.get_by_role("option", name="CPU", exact=True).click()
         page.keyboard.press("Escape")
@@ -147,40 +153,39 @@ def test_run_a_2x2_matrix_and_compare(page):
     page.get_by_text("Last results").wait_for(timeout=120_000)
     shot(page, "runlab-results")
     # The reference, then EP lists × {disable_all, all} (CPU · disable_all *is* the reference).
-    rows = 4 if HAVE_OPENVINO else 2
+    rows = 4 if second else 2
     page.get_by_text(f"Done: {rows} ok, 0 failed").wait_for(timeout=10_000)
     page.get_by_role("link", name="Compare", exact=True).click()
     page.get_by_text("Latency per configuration").wait_for(timeout=30_000)
     page.get_by_text("Slowest 4 nodes").wait_for(timeout=30_000)
     shot(page, "compare-timing")
     page.get_by_role("tab", name="Outputs").click()
-    page.get_by_text("|error| of probs").first.wait_for(timeout=30_000) if HAVE_OPENVINO else None
+    if second:
+        page.get_by_text("|error| of probs").first.wait_for(timeout=30_000)
     shot(page, "compare-outputs")
 
 
-def test_fallback_demo(page):
-    from tests.test_run import HAVE_OPENVINO
-
-    if not HAVE_OPENVINO:
-        pytest.skip("no onnxruntime-ep-openvino")
-    _open_sample(page, "det_openvino_fallback.onnx")
+def test_one_click_fallback_demo(page):
+    """From the Run lab of any model: one click runs the Det sample on the usable second EP
+    and lands on the EP assignment of the fallback configuration."""
+    second = _second_ep()
+    if second is None:
+        pytest.skip("no usable second EP here (discovery says why on the Run lab page)")
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
     page.get_by_role("link", name="Run lab").click()
-    page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
-    page.get_by_text("Also run strict (no CPU fallback) variants").click()
-    page.get_by_role("button", name="Run the matrix").click()
-    page.get_by_text("Last results").wait_for(timeout=120_000)
-    # reference, OpenVINO+CPU × 2 levels, and their strict copies (refused: Det needs CPU).
-    page.get_by_text("Done: 3 ok, 2 failed").wait_for(timeout=10_000)
+    page.get_by_role("button", name=f"Fallback demo ({second})").click()
+    page.get_by_role("heading", name="Compare · ep_fallback_det.onnx").wait_for(timeout=120_000)
+    # Landed on the EP tab (its text is only visible when the tab is selected).
+    page.get_by_text(f"CPU: 1, {second}: 3").first.wait_for(timeout=30_000)
+    page.get_by_role("tab", name="EP assignment", selected=True).wait_for()
+    # The strict copies were refused, in plain words.
     alerts = page.locator('[data-testid="stAlert"]')
-    alerts.filter(has_text="explicitly disabled").first.wait_for(timeout=10_000)
-    shot(page, "fallback-runlab")
-    page.get_by_role("link", name="Compare", exact=True).click()
-    page.get_by_role("tab", name="EP assignment").click()
-    page.get_by_text("CPU: 1, OpenVINO: 3").first.wait_for(timeout=30_000)
+    alerts.filter(has_text="strict mode refused the session").first.wait_for(timeout=10_000)
+    shot(page, "fallback-demo-ep-tab")
     page.get_by_role("tab", name="Graph").click()
     page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(timeout=30_000)
     svg = page.locator('[data-testid="stGraphVizChart"] svg').first.inner_html()
-    assert "CPU" in svg and "OpenVINO" in svg
+    assert "CPU" in svg and second in svg
     shot(page, "fallback-overlay")
 
 

@@ -18,15 +18,12 @@ from inspector.run.config import RunConfig, expand_matrix, parse_eps
 from inspector.run.eps import discover, plugin_libraries
 from inspector.run.inputs import InputPlan, generate, resolve
 from inspector.run.runner import RunError, RunLimits, run_matrix, unique_names
-from tests.conftest import ROOT
+from tests.conftest import ALIASES, ROOT, second_ep_params
 from tests.factories import linear, model, vi, with_external
 
 SAMPLES = ROOT / "sample_models"
 FAST = dict(warmup_runs=0, timed_runs=2, profiled_runs=0)
-HAVE_OPENVINO = any(ep == "OpenVINOExecutionProvider" for ep, _ in plugin_libraries())
-needs_openvino = pytest.mark.skipif(
-    not HAVE_OPENVINO, reason="onnxruntime-ep-openvino not installed"
-)
+SECOND_EP_PARAMS = second_ep_params()
 
 
 def inputs_for(m, **dims):
@@ -229,7 +226,7 @@ class TestFailuresAreIsolated:
     def test_one_failing_configuration_does_not_stop_the_others(self):
         from inspector.run.config import Matrix
 
-        m = load_model(SAMPLES / "det_openvino_fallback.onnx")
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
         mat = expand_matrix(["cpu"], ["all"], base=RunConfig(**FAST))
         # Strict (no CPU fallback) with an EP this build lacks: ORT ends with only the CPU EP,
         # which contradicts "no CPU fallback", and refuses the session.
@@ -246,7 +243,7 @@ class TestFailuresAreIsolated:
 
 class TestExecutionProviders:
     def test_requested_but_missing_ep_is_made_visible(self):
-        m = load_model(SAMPLES / "det_openvino_fallback.onnx")
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
         r = one(m, RunConfig(eps=parse_eps("cuda,cpu"), **FAST))
         assert r.ok and r.providers_active == ("CPUExecutionProvider",)
         assert r.fallback.requested_inactive == ("CUDAExecutionProvider",)
@@ -260,61 +257,85 @@ class TestExecutionProviders:
             and "CPU silently" in infos["CUDAExecutionProvider"].reason
         )
 
-    @needs_openvino
-    def test_openvino_fallback_demo(self):
-        m = load_model(SAMPLES / "det_openvino_fallback.onnx")
-        ref, ov = run_matrix(
+    @pytest.mark.parametrize("ep", SECOND_EP_PARAMS)
+    def test_fallback_demo(self, ep):
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
+        ref, second = run_matrix(
             m,
             expand_matrix(
-                ["openvino,cpu"], ["all"], base=RunConfig(**{**FAST, "profiled_runs": 2})
+                [f"{ALIASES[ep]},cpu"], ["all"], base=RunConfig(**{**FAST, "profiled_runs": 2})
             ),
             inputs_for(m),
         )
-        assert ov.ok, ov.error
-        eps = {a.op_type: a.ep for a in ov.assignment}
-        assert eps == {
-            "Det": "CPUExecutionProvider",
-            "MatMul": "OpenVINOExecutionProvider",
-            "Tanh": "OpenVINOExecutionProvider",
-            "Softmax": "OpenVINOExecutionProvider",
-        }
-        assert [a.op_type for a in ov.fallback.off_preferred] == ["Det"]
-        c = compare(ref, ov)
+        assert second.ok, second.error
+        eps = {a.op_type: a.ep for a in second.assignment}
+        assert eps == {"Det": "CPUExecutionProvider", "MatMul": ep, "Tanh": ep, "Softmax": ep}
+        assert [a.op_type for a in second.fallback.off_preferred] == ["Det"]
+        c = compare(ref, second)
         assert 0 < c.worst_max_abs < 1e-2
-        # The profiler agrees: one compiled OpenVINO event plus Det on CPU.
-        assert {t.ep for t in ov.profile.nodes} == {
-            "OpenVINOExecutionProvider",
-            "CPUExecutionProvider",
-        }
+        # The profiler agrees: the second EP's events plus Det on CPU.
+        assert {t.ep for t in second.profile.nodes} == {ep, "CPUExecutionProvider"}
 
-    @needs_openvino
-    def test_reported_assignment_equals_onnxruntimes_record(self):
-        lib = dict(plugin_libraries())["OpenVINOExecutionProvider"]
+    @pytest.mark.parametrize("ep", SECOND_EP_PARAMS)
+    def test_reported_assignment_equals_onnxruntimes_record(self, ep):
+        from inspector.run.options import with_defaults
+
+        lib = dict(plugin_libraries())[ep]
         try:
-            ort.register_execution_provider_library("OpenVINOExecutionProvider", lib)
+            ort.register_execution_provider_library(ep, lib)
         except Exception:
             pass
         so = ort.SessionOptions()
         so.add_provider_for_devices(
-            [d for d in ort.get_ep_devices() if d.ep_name == "OpenVINOExecutionProvider"], {}
+            [d for d in ort.get_ep_devices() if d.ep_name == ep], dict(with_defaults(ep, ()))
         )
         so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
-        sess = ort.InferenceSession(str(SAMPLES / "det_openvino_fallback.onnx"), so)
+        sess = ort.InferenceSession(str(SAMPLES / "ep_fallback_det.onnx"), so)
         truth = sorted(
             (n.name, sub.ep_name)
             for sub in sess.get_provider_graph_assignment_info()
             for n in sub.get_nodes()
         )
-        m = load_model(SAMPLES / "det_openvino_fallback.onnx")
-        r = one(m, RunConfig(eps=parse_eps("openvino,cpu"), **FAST))
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
+        r = one(m, RunConfig(eps=parse_eps(f"{ALIASES[ep]},cpu"), **FAST))
         assert sorted((a.node, a.ep) for a in r.assignment) == truth
 
-    @needs_openvino
-    def test_strict_mode_shows_ort_refusal(self):
-        m = load_model(SAMPLES / "det_openvino_fallback.onnx")
-        r = one(m, RunConfig(eps=parse_eps("openvino"), strict=True, **FAST))
+    @pytest.mark.parametrize("ep", SECOND_EP_PARAMS)
+    def test_strict_mode_refusal_in_plain_words(self, ep):
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
+        r = one(m, RunConfig(eps=parse_eps(ALIASES[ep]), strict=True, **FAST))
         assert r.error_kind == "strict_fallback_refused"
+        assert "strict mode refused the session: some nodes have no kernel on" in r.error
         assert "fallback to CPU EP has been explicitly disabled" in r.error
+
+    def test_strict_with_an_absent_ep_says_why_not_conflicting_configuration(self):
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
+        r = one(m, RunConfig(eps=parse_eps("cuda"), strict=True, **FAST))
+        assert r.error.split(": ", 1)[1].startswith(
+            "strict mode could not start: CUDAExecutionProvider requested but not available"
+        ), r.error
+
+    def test_an_installed_plugin_without_a_device_is_reported_as_such(self):
+        infos = {i.name: i for i in discover()}
+        ov = infos.get("OpenVINOExecutionProvider")
+        if ov is None or ov.usable or ov.source != "plugin":
+            pytest.skip("needs the OpenVINO plugin installed on a CPU it lists no device for")
+        assert "installed (onnxruntime-ep-openvino" in ov.reason
+        assert "lists no device on this CPU" in ov.reason
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
+        r = one(m, RunConfig(eps=parse_eps("openvino,cpu"), **FAST))
+        assert r.ok and any("installed but lists no device" in n for n in r.notes), r.notes
+
+    def test_a_second_ep_is_usable_wherever_its_wheel_installs(self):
+        """The fallback demo must run — not skip — on every host CI can run on."""
+        import platform
+        import sys
+
+        from inspector.run.eps import second_eps
+
+        if sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64"):
+            pytest.skip("onnxruntime-ggml ships wheels for Linux x86-64 and aarch64")
+        assert [e.name for e in second_eps()], [(e.name, e.reason) for e in discover()]
 
 
 class TestDeltas:

@@ -23,8 +23,8 @@ from inspector.run.inputs import (
     resolve,
 )
 from inspector.run.runner import run_matrix
-from tests.conftest import ROOT
-from tests.test_run import HAVE_OPENVINO, inputs_for, needs_openvino
+from tests.conftest import ALIASES, ROOT
+from tests.test_run import SECOND_EP_PARAMS, inputs_for
 
 SAMPLES = ROOT / "sample_models"
 
@@ -159,14 +159,14 @@ class TestConfigs:
 
 
 class TestAnalysis:
-    @needs_openvino
-    def test_first_divergence_openvino(self):
-        m = load_model(SAMPLES / "det_openvino_fallback.onnx")
+    @pytest.mark.parametrize("ep", SECOND_EP_PARAMS)
+    def test_first_divergence_on_the_second_ep(self, ep):
+        m = load_model(SAMPLES / "ep_fallback_det.onnx")
         feeds = inputs_for(m)
         ref, ov = run_matrix(
             m,
             expand_matrix(
-                ["openvino,cpu"],
+                [f"{ALIASES[ep]},cpu"],
                 ["all"],
                 base=RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0),
             ),
@@ -248,12 +248,13 @@ class TestCli:
         assert main(args + ["--atol", "1e-7", "--rtol", "0"]) == 1
         assert "outputs differ from the reference" in capsys.readouterr().err
 
-    @pytest.mark.skipif(not HAVE_OPENVINO, reason="no onnxruntime-ep-openvino")
-    def test_fallback_gates(self, capsys):
-        model = str(SAMPLES / "det_openvino_fallback.onnx")
-        base = ["run", model, "--ep", "openvino,cpu", "--runs", "2", "--profiled-runs", "0"]
-        assert main(base + ["--require-ep", "openvino"]) == 1
-        assert "1 nodes fell back off OpenVINOExecutionProvider (Det)" in capsys.readouterr().err
+    @pytest.mark.parametrize("ep", SECOND_EP_PARAMS)
+    def test_fallback_gates(self, capsys, ep):
+        model = str(SAMPLES / "ep_fallback_det.onnx")
+        alias = ALIASES[ep]
+        base = ["run", model, "--ep", f"{alias},cpu", "--runs", "2", "--profiled-runs", "0"]
+        assert main(base + ["--require-ep", alias]) == 1
+        assert f"1 nodes fell back off {ep} (Det)" in capsys.readouterr().err
         assert main(base + ["--max-fallback-nodes", "1"]) == 0
         assert main(base + ["--max-fallback-nodes", "0"]) == 1
 
@@ -261,7 +262,7 @@ class TestCli:
         code = main(
             [
                 "run",
-                str(SAMPLES / "det_openvino_fallback.onnx"),
+                str(SAMPLES / "ep_fallback_det.onnx"),
                 "--ep",
                 "cuda,cpu",
                 "--runs",

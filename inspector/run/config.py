@@ -21,6 +21,7 @@ from inspector.run.options import (
     check_ep_options,
     check_optimizer_names,
     check_session_config,
+    with_defaults,
 )
 
 #: ORT's GraphOptimizationLevel values by our names.
@@ -50,6 +51,8 @@ EP_ALIASES = {
     "rocm": "ROCMExecutionProvider",
     "qnn": "QNNExecutionProvider",
     "xnnpack": "XnnpackExecutionProvider",
+    "ggml": "ggml",
+    "nxrt": "cpu_ep",
 }
 
 
@@ -125,7 +128,10 @@ class RunConfig:
             object.__setattr__(
                 self,
                 "eps",
-                tuple(EpSpec(e.name, check_ep_options(e.name, e.options)) for e in self.eps),
+                tuple(
+                    EpSpec(e.name, with_defaults(e.name, check_ep_options(e.name, e.options)))
+                    for e in self.eps
+                ),
             )
         except OptionError as exc:
             raise ConfigError(str(exc)) from None

@@ -1,16 +1,22 @@
 """Which execution providers exist here — and which of them really work.
 
-Three sources: EPs compiled into the installed onnxruntime wheel, plugin EPs installed as
-Python packages (``onnxruntime-ep-*``, e.g. ``onnxruntime-ep-openvino``, which must be registered
-with ``register_execution_provider_library`` and selected with ``add_provider_for_devices``),
-and EPs the user asks for that are not usable here, with the reason. Discovery itself runs in a
-child process, because loading an EP library can crash.
+Four sources: EPs compiled into the installed onnxruntime wheel; plugin EPs installed as Python
+packages (``onnxruntime-ep-*`` such as OpenVINO's, ``onnxruntime-ggml``, ``nxrt-ep-*``), which
+are registered with ``register_execution_provider_library`` and selected with
+``add_provider_for_devices``; plugin libraries the operator names (``--ep-library NAME=PATH`` on
+the CLI, ``INSPECTOR_EP_LIBRARIES`` for the app); and EPs a user may ask for that are not usable
+here, each with the precise reason. Discovery runs in a child process: loading an EP library
+can crash.
+
+Installed is not usable: the OpenVINO plugin registers on an AMD CPU but lists no device, so
+every answer here comes from what the probe saw, never from what pip installed.
 """
 
 from __future__ import annotations
 
-import importlib
+import fnmatch
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +24,9 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 
+from inspector.errors import InspectorError
 from inspector.records import Record
 from inspector.run.sandbox import minimal_env
 
@@ -35,43 +43,142 @@ KNOWN_EPS = (
 
 
 @dataclass(frozen=True)
+class PluginPackage:
+    """A pip-installable plugin EP: its distribution, EP name and where its library lives."""
+
+    dist: str
+    ep: str
+    library: str  # glob inside the distribution's files
+    hint: str  # what it needs / how to get it
+
+
+#: Plugin packages known by name. ``onnxruntime-ep-*`` packages not listed are found by their
+#: ``get_ep_name()``/``get_library_path()`` functions.
+KNOWN_PLUGINS = (
+    PluginPackage(
+        "onnxruntime-ggml",
+        "ggml",
+        "onnxruntime_ggml/lib/*onnxruntime_ggml*",
+        "any x86-64 or Arm CPU (AMD and Intel); takes the nodes it supports with partial=1",
+    ),
+    PluginPackage(
+        "onnxruntime-ep-openvino",
+        "OpenVINOExecutionProvider",
+        "onnxruntime_ep_openvino/**/*onnxruntime_providers_openvino_plugin*",
+        "Intel CPUs, GPUs and NPUs only",
+    ),
+    PluginPackage(
+        "nxrt-ep-cpu",
+        "cpu_ep",
+        "nxrt_ep_cpu/*onnx_runtime_ep_cpu_plugin*",
+        "a CPU plugin EP (pre-release: pip install --pre nxrt-ep-cpu)",
+    ),
+)
+_PLUGIN_DIST = re.compile(r"(onnxruntime-ep-[a-z0-9-]+|nxrt-ep-[a-z0-9-]+|onnxruntime-ggml)")
+
+#: The operator's own plugin libraries: ``NAME=PATH`` pairs separated by ``;`` (the app never
+#: takes a library path from the browser: loading a library runs its code).
+LIBRARIES_ENV = "INSPECTOR_EP_LIBRARIES"
+_EXTRA: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
 class EpInfo(Record):
     name: str
-    source: str  # "built-in", "plugin", "not installed"
+    source: str  # "built-in", "plugin", "library", "not installed"
     usable: bool
     reason: str  # why not usable, or what it is
     devices: tuple[str, ...] = ()
-    package: str = ""
+    package: str = ""  # distribution and version, or the library path
+
+
+class EpLibraryError(InspectorError):
+    """A plugin EP library given by name and path is unusable."""
+
+    kind = "config"
+
+
+def add_library(ep: str, path: str) -> None:
+    """Make a plugin EP library available to discovery and to every later run."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", ep):
+        raise EpLibraryError(f"{ep!r} is not an execution provider name.")
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise EpLibraryError(f"EP library {str(p)!r} for {ep} does not exist or is not a file.")
+    _EXTRA[ep] = str(p.resolve())
+    discover.cache_clear()
+
+
+def _env_libraries() -> dict[str, str]:
+    out = {}
+    for item in os.environ.get(LIBRARIES_ENV, "").split(";"):
+        name, sep, path = item.partition("=")
+        if sep and name.strip() and Path(path.strip()).is_file():
+            out[name.strip()] = str(Path(path.strip()).resolve())
+    return out
+
+
+def _library_from_files(dist: metadata.Distribution, pattern: str) -> str:
+    """The shared library a package ships, found in its file list (without importing it:
+    some plugin modules import onnxruntime, which only workers may do)."""
+    for f in dist.files or ():
+        name = str(f)
+        if fnmatch.fnmatch(name, pattern) and name.endswith((".so", ".dylib", ".dll")):
+            return str(dist.locate_file(f))
+    return ""
+
+
+def _library_from_module(dist_name: str) -> tuple[str, str]:
+    """(ep name, library path) from an ``onnxruntime-ep-*`` module's own functions."""
+    import importlib
+
+    mod = importlib.import_module(dist_name.replace("-", "_"))
+    return mod.get_ep_name(), mod.get_library_path()
 
 
 @lru_cache(maxsize=1)
-def plugin_packages() -> tuple[tuple[str, str, str], ...]:
-    """(distribution, module, ep name) of installed ``onnxruntime-ep-*`` plugin packages."""
-    found = []
+def plugin_packages() -> tuple[tuple[str, str, str, str], ...]:
+    """(distribution, version, ep name, library path) of installed plugin EP packages; the
+    path is "" when the package is broken (discover() says so)."""
+    known = {k.dist: k for k in KNOWN_PLUGINS}
+    found = {}
     for dist in metadata.distributions():
         name = (dist.metadata.get("Name") or "").lower().replace("_", "-")
-        if not re.fullmatch(r"onnxruntime-ep-[a-z0-9-]+", name):
+        if not _PLUGIN_DIST.fullmatch(name) or name in found:
             continue
-        module = name.replace("-", "_")
+        spec = known.get(name)
+        ep, lib = (spec.ep, "") if spec else ("", "")
         try:
-            mod = importlib.import_module(module)
-            found.append((name, module, mod.get_ep_name()))
+            if spec:
+                lib = _library_from_files(dist, spec.library)
+            if not lib and name.startswith("onnxruntime-ep-"):
+                ep, lib = _library_from_module(name)
         except Exception:  # a broken plugin package is reported by discover()
-            found.append((name, module, ""))
-    return tuple(sorted(found))
+            pass
+        found[name] = (name, dist.version, ep or name, lib)
+    return tuple(sorted(found.values()))
 
 
 def plugin_libraries() -> list[list[str]]:
-    """[[ep name, library path], ...] for the workers to register."""
-    out = []
-    for _, module, ep in plugin_packages():
-        if not ep:
-            continue
-        try:
-            out.append([ep, importlib.import_module(module).get_library_path()])
-        except Exception:
-            continue
-    return out
+    """[[ep name, library path], ...] for the workers to register (packages, then the
+    operator's libraries, which win on a name clash)."""
+    libs = {ep: lib for _, _, ep, lib in plugin_packages() if lib}
+    libs.update(_env_libraries())
+    libs.update(_EXTRA)
+    return [[ep, lib] for ep, lib in libs.items()]
+
+
+def cpu_name() -> str:
+    """The CPU model, as the kernel reports it ("AMD EPYC 7B13", "Intel(R) Xeon(R) …")."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model", "Hardware")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 _PROBE = r"""
@@ -80,17 +187,34 @@ import onnxruntime as ort
 plugins = json.loads(sys.argv[1])
 out = {"available": ort.get_available_providers(), "plugins": {}, "version": ort.__version__}
 for name, path in plugins:
+    before = {d.ep_name for d in ort.get_ep_devices()}
     try:
         ort.register_execution_provider_library(name, path)
-        devs = [d for d in ort.get_ep_devices() if d.ep_name == name]
-        out["plugins"][name] = {"ok": bool(devs), "devices": [
-            f"{d.ep_vendor} {str(d.device.type).split('.')[-1]} "
-            f"{d.ep_metadata.get('FULL_DEVICE_NAME', d.ep_metadata.get('ov_device', ''))}".strip()
-            for d in devs], "error": "" if devs else "no device"}
     except Exception as exc:
-        out["plugins"][name] = {"ok": False, "devices": [], "error": str(exc)[:300]}
+        out["plugins"][name] = {"registered": False, "devices": [], "others": [],
+                                "error": str(exc).strip().splitlines()[0][:300]}
+        continue
+    devs = [d for d in ort.get_ep_devices() if d.ep_name == name]
+    others = sorted({d.ep_name for d in ort.get_ep_devices()} - before - {name})
+    out["plugins"][name] = {"registered": True, "others": others, "error": "", "devices": [
+        f"{d.ep_vendor} {str(d.device.type).split('.')[-1]} "
+        f"{d.ep_metadata.get('FULL_DEVICE_NAME', d.ep_metadata.get('ov_device', ''))}".strip()
+        for d in devs]}
 print(json.dumps(out))
 """
+
+
+def _plugin_reason(name: str, package: str, info: dict) -> tuple[bool, str]:
+    if not info.get("registered"):
+        error = info.get("error") or "the probe did not reach it"
+        return False, f"installed ({package}), but its library does not load: {error}"
+    if info["devices"]:
+        return True, "plugin EP: registered, with a device"
+    if info.get("others"):
+        return False, (
+            f"installed ({package}); its library registers {', '.join(info['others'])}, not {name}"
+        )
+    return False, f"installed ({package}), but lists no device on this CPU: {cpu_name()}"
 
 
 @lru_cache(maxsize=1)
@@ -123,32 +247,59 @@ def discover() -> tuple[EpInfo, ...]:
         if name == "AzureExecutionProvider":
             reason = "compiled in; runs remote endpoints, not local nodes"
         infos.append(EpInfo(name, "built-in", name != "AzureExecutionProvider", reason))
-    for dist, _, ep in plugin_packages():
-        info = probe["plugins"].get(ep, {"ok": False, "devices": [], "error": "not importable"})
-        infos.append(
-            EpInfo(
-                ep or dist,
-                "plugin",
-                info["ok"],
-                "plugin EP library registered" if info["ok"] else info["error"],
-                tuple(info["devices"]),
-                dist,
-            )
-        )
-    have = {i.name for i in infos}
-    for name in KNOWN_EPS:
-        if name not in have:
-            hint = {
-                "OpenVINOExecutionProvider": "pip install onnxruntime-ep-openvino",
-                "CUDAExecutionProvider": "needs the onnxruntime-gpu wheel and CUDA libraries",
-                "TensorrtExecutionProvider": "needs onnxruntime-gpu with TensorRT",
-            }.get(name, "not in this onnxruntime build")
+    by_ep = {ep: (dist, version) for dist, version, ep, _ in plugin_packages()}
+    libraries = dict(plugins)
+    for dist, version, ep, lib in plugin_packages():
+        if not lib:
             infos.append(
                 EpInfo(
-                    name,
-                    "not installed",
+                    ep,
+                    "plugin",
                     False,
-                    f"not in this build: requesting it runs on CPU silently ({hint})",
+                    f"installed ({dist} {version}), but its library was not found in the package",
+                    (),
+                    f"{dist} {version}",
                 )
             )
+    operator = _env_libraries() | _EXTRA
+    for ep, lib in libraries.items():
+        info = probe["plugins"].get(ep, {})
+        if ep in operator or ep not in by_ep:
+            source, package = "library", lib
+        else:
+            source, package = "plugin", " ".join(by_ep[ep])
+        usable, reason = _plugin_reason(ep, package, info)
+        infos.append(EpInfo(ep, source, usable, reason, tuple(info.get("devices", ())), package))
+    have = {i.name for i in infos}
+    hints = {k.ep: k for k in KNOWN_PLUGINS}
+    for name in (*KNOWN_EPS, *(k.ep for k in KNOWN_PLUGINS)):
+        if name in have:
+            continue
+        if name in hints:
+            spec = hints[name]
+            reason = f"not installed: pip install {spec.dist} ({spec.hint})"
+        else:
+            hint = {
+                "CUDAExecutionProvider": "needs the onnxruntime-gpu wheel and CUDA libraries",
+                "TensorrtExecutionProvider": "needs onnxruntime-gpu with TensorRT",
+            }.get(name, "no installed package provides it")
+            reason = f"not in this build: requesting it runs on CPU silently ({hint})"
+        infos.append(EpInfo(name, "not installed", False, reason))
+        have.add(name)
     return tuple(infos)
+
+
+#: Which usable second EP the fallback demo prefers: vendor EPs with a device first, then the
+#: portable ggml plugin, then any other plugin or compiled-in EP.
+DEMO_PREFERENCE = ("OpenVINOExecutionProvider", "ggml")
+
+
+def second_eps() -> list[EpInfo]:
+    """Usable EPs other than CPU (and Azure), the demo's preferred one first."""
+    usable = [
+        e
+        for e in discover()
+        if e.usable and e.name not in ("CPUExecutionProvider", "AzureExecutionProvider")
+    ]
+    rank = {n: i for i, n in enumerate(DEMO_PREFERENCE)}
+    return sorted(usable, key=lambda e: rank.get(e.name, len(rank)))

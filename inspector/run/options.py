@@ -221,11 +221,24 @@ EP_OPTIONS: dict[str, dict[str, Option]] = {
             Option("trt_max_partition_iterations", "int", "partitioning iterations", 1, 10000),
             Option("trt_min_subgraph_size", "int", "smallest subgraph TensorRT takes", 1, 100000),
         ),
+        "cpu_ep": (),
         "XnnpackExecutionProvider": (
             Option("intra_op_num_threads", "int", "XNNPACK threads", 1, 256),
         ),
     }.items()
 }
+
+
+#: Options the inspector adds for an EP unless the configuration sets them: without
+#: ``partial=1`` ggml claims no node of a graph it cannot take whole (and logs why), so a
+#: fallback demo would show nothing on ggml.
+DEFAULT_EP_OPTIONS: dict[str, tuple[tuple[str, str], ...]] = {"ggml": (("partial", "1"),)}
+
+
+def with_defaults(ep: str, pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    given = {k for k, _ in pairs}
+    extra = tuple(kv for kv in DEFAULT_EP_OPTIONS.get(ep, ()) if kv[0] not in given)
+    return tuple(sorted((*pairs, *extra)))
 
 
 def check_session_config(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

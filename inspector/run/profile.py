@@ -61,10 +61,17 @@ def _shapes(value: object) -> str:
     return ", ".join(parts)
 
 
-def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
-    events = json.loads(Path(path).read_text())
+def load_trace(path: str | Path) -> list[dict]:
+    """The profiler's events. ORT 1.30 writes node names with raw control characters (a name
+    with a newline makes the file invalid JSON), so strings are read leniently."""
+    events = json.loads(Path(path).read_text(errors="replace"), strict=False)
     if isinstance(events, dict):  # some versions wrap events
         events = events.get("traceEvents", [])
+    return events if isinstance(events, list) else []
+
+
+def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
+    events = load_trace(path)
     runs = sorted(
         (e["ts"], e["ts"] + e.get("dur", 0))
         for e in events

@@ -38,7 +38,7 @@ from inspector.records import Record
 from inspector.run.config import Matrix, RunConfig
 from inspector.run.eps import plugin_libraries
 from inspector.run.origins import compiled_origins, derive_origins
-from inspector.run.profile import Profile, parse_profile
+from inspector.run.profile import Profile, load_trace, parse_profile
 from inspector.run.sandbox import minimal_env
 
 
@@ -142,12 +142,19 @@ class RunResult(Record):
 # ----------------------------------------------------------------------- preparation
 
 
+def _safe_runtime_name(name: str) -> bool:
+    """Whether ORT may see this node name as is. ORT 1.30 writes node names into the profile
+    without escaping: a quote or a newline in a name forges or breaks its JSON."""
+    return name.isprintable() and '"' not in name and "\\" not in name and len(name) <= 512
+
+
 def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
     """Copy of ``model`` where every node has a unique name; and runtime name → node id.
 
     Profiler events and EP assignments are keyed by node name; unnamed nodes would appear as
-    ``<OpType>_<index>`` and could not be joined to the graph. Names users see are unchanged in
-    the records: the mapping leads back to the original node ids."""
+    ``<OpType>_<index>`` and could not be joined to the graph. Names ORT cannot be trusted to
+    write safely (quotes, backslashes, control characters) are replaced the same way. Names
+    users see are unchanged in the records: the mapping leads back to the original node ids."""
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     names: dict[str, str] = {}
@@ -155,7 +162,12 @@ def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str
     for scope in walk(copy).scopes:
         for i, node in enumerate(scope.nodes):
             nid = scope.node_id(i)
-            if not node.name or taken[node.name] > 1 or node.name in names:
+            if (
+                not node.name
+                or taken[node.name] > 1
+                or node.name in names
+                or not _safe_runtime_name(node.name)
+            ):
                 base = f"{node.op_type}__{nid}"
                 name, k = base, 1
                 while name in names or name in taken:
@@ -236,9 +248,9 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 #: sys.path) that imports the worker from this package, drops the package folder from sys.path
 #: and confines itself to its private folder (sandbox.py) before it touches the model.
 _BOOTSTRAP = (
-    "import sys; root, private = sys.argv[1:3]; sys.path.insert(0, root); "
+    "import json, sys; root, private, reads = sys.argv[1:4]; sys.path.insert(0, root); "
     "import inspector.run.worker as w; sys.path.remove(root); "
-    "w.confined_main(private, sys.argv[3:])"
+    "w.confined_main(private, json.loads(reads), sys.argv[4:])"
 )
 
 
@@ -247,8 +259,19 @@ def _worker_env(private: Path) -> dict[str, str]:
 
 
 def worker_command(private: Path, *args: str) -> list[str]:
-    """The argv that starts a confined worker (also used by tests)."""
-    return [sys.executable, "-I", "-c", _BOOTSTRAP, PACKAGE_ROOT, str(private), *args]
+    """The argv that starts a confined worker: it may write ``private`` and read Python, the
+    system folders and the folders of the plugin EP libraries it may load."""
+    reads = sorted({str(Path(lib).resolve().parent) for _, lib in plugin_libraries()})
+    return [
+        sys.executable,
+        "-I",
+        "-c",
+        _BOOTSTRAP,
+        PACKAGE_ROOT,
+        str(private),
+        json.dumps(reads),
+        *args,
+    ]
 
 
 def check_can_start_workers() -> None:
@@ -419,6 +442,28 @@ def _failed(config: RunConfig, kind: str, message: str) -> RunResult:
     )
 
 
+def _plain_strict(config: RunConfig, kind: str, message: str, notes: Any) -> str:
+    """ORT's strict-mode refusals, said in plain words first (ORT's own text follows)."""
+    if not config.strict:
+        return message
+    eps = ", ".join(e.short for e in config.eps)
+    if kind == "strict_fallback_refused":
+        return (
+            f"{config.label}: strict mode refused the session: some nodes have no kernel on "
+            f"{eps}, and strict mode forbids running them on CPU (run without strict to see "
+            f"which nodes fall back). ONNX Runtime said: {message.split(': ', 1)[-1]}"
+        )
+    if "Conflicting session configuration" in message:
+        missing = [n for n in notes if "requested" in n]
+        why = missing[0] if missing else f"{eps} is not usable here"
+        return (
+            f"{config.label}: strict mode could not start: {why.split(' (')[0]}; that leaves "
+            "only the CPU EP, which strict mode forbids. ONNX Runtime said: "
+            f"{message.split(': ', 1)[-1]}"
+        )
+    return message
+
+
 def _to_record(
     config: RunConfig,
     data: dict[str, Any],
@@ -434,6 +479,7 @@ def _to_record(
         message = f"{config.label}: {err.get('stage', 'run')} failed: {err.get('message', '')}"
         if kind == "out_of_memory":
             message += " (the worker's memory cap was reached; raise it if the model needs more)"
+        message = _plain_strict(config, kind, message, data.get("notes", ()))
         r = _failed(config, kind, message)
         return RunResult(**{**r.__dict__, "notes": tuple(data.get("notes", ()))})
     lat = data["latency"]
@@ -456,7 +502,8 @@ def _to_record(
     if data.get("profile"):
         ppath = job_dir / data["profile"]
         profile = parse_profile(ppath)
-        profile_json = ppath.read_bytes()
+        # Re-encoded: valid JSON for trace viewers even where ORT wrote raw control characters.
+        profile_json = json.dumps(load_trace(ppath)).encode()
     active = tuple(data.get("providers_active", ()))
     fallback = fallback_summary(requested, active, assignment, profile, names)
     outputs, arrays = (), {}

@@ -113,6 +113,11 @@ def _session_options(
             usable.append((name, options, True))
         elif name in available:
             usable.append((name, options, False))
+        elif name in plugin_names:
+            notes.append(
+                f"{name} requested: its plugin is installed but lists no device on this "
+                "machine (nodes run on the next EP in the list, or CPU)"
+            )
         else:
             notes.append(
                 f"{name} requested but not available in this onnxruntime build "
@@ -353,12 +358,12 @@ UNCONFINED_ROOT = (
 )
 
 
-def confined_main(private: str, argv: list[str]) -> None:
+def confined_main(private: str, reads: list[str], argv: list[str]) -> None:
     """Entry point of a worker the runner started: confine the process to ``private`` (its run
     folder) first, then :func:`main`. Refuses to go on as root when it cannot be confined."""
     from inspector.run.sandbox import confine, unconfined_root_allowed
 
-    state = confine(write=[private])
+    state = confine(write=[private], read=reads)
     if not state.confined and state.uid == 0 and not unconfined_root_allowed():
         print(UNCONFINED_ROOT, file=sys.stderr)
         sys.exit(3)
