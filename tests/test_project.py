@@ -6,6 +6,7 @@ import hashlib
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from inspector.limits import limits_markdown
 from tests.conftest import ROOT
@@ -63,3 +64,121 @@ def test_readme_python_example_runs(monkeypatch, capsys):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
     assert "no" in capsys.readouterr().out
+
+
+def test_installed_runtime_satisfies_every_plugin_eps_pin():
+    """The version policy (requirements.txt): plugin EPs pin onnxruntime (ggml 0.2.0:
+    >=1.29,<1.31) and we keep the install resolver-consistent instead of forcing a newer
+    runtime under them."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    ort = Version(metadata.version("onnxruntime"))
+    checked = []
+    for dist in metadata.distributions():
+        name = (dist.metadata.get("Name") or "").lower()
+        if not (name.startswith(("onnxruntime-ep-", "nxrt-ep-")) or name == "onnxruntime-ggml"):
+            continue
+        for text in dist.requires or ():
+            req = Requirement(text)
+            if req.name == "onnxruntime" and (req.marker is None or req.marker.evaluate()):
+                assert ort in req.specifier, f"{name} needs onnxruntime{req.specifier}, not {ort}"
+                checked.append(name)
+    import platform
+    import sys
+
+    if sys.platform == "linux" and platform.machine() in ("x86_64", "aarch64"):
+        assert "onnxruntime-ggml" in checked
+
+
+def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
+    """pip install . once shipped a wheel without inspector/run/: build it, install it into a
+    fresh venv (dependencies from this environment), and run the CLI from another folder."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    # Build from a clean copy: a stale build/ folder in the checkout would hide a missing package.
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "requirements.txt"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(
+        ROOT / "inspector", src / "inspector", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(wheels.glob("onnx_inspector-*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    py = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # Dependencies come from this environment's site-packages (a plain path: its .pth files,
+    # among them the editable install of the checkout, are not processed).
+    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    cli = str(venv / "bin" / "onnx-inspector")
+    where = subprocess.run(
+        [str(py), "-c", "import inspector.run.runner, inspector; print(inspector.__file__)"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert where.startswith(site), where
+    det = str(ROOT / "sample_models" / "ep_fallback_det.onnx")
+    out = subprocess.run([cli, "overview", det], cwd=work, capture_output=True, text=True)
+    assert out.returncode == 0 and "ep_fallback_det" in out.stdout, out.stderr
+    eps = json.loads(
+        subprocess.run([cli, "eps", "--json"], cwd=work, capture_output=True, text=True).stdout
+    )
+    second = [
+        e["name"]
+        for e in eps
+        if e["usable"]
+        and e["name"] != "CPUExecutionProvider"
+        and e["name"] != "AzureExecutionProvider"
+    ]
+    ep = second[0] if second else "CPUExecutionProvider"
+    run = subprocess.run(
+        [cli, "run", det, "--ep", f"{ep},cpu", "--runs", "1", "--profiled-runs", "0", "--json"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)["results"][-1]
+    placed = {a["op_type"]: a["ep"] for a in result["assignment"]}
+    assert placed["Det"] == "CPUExecutionProvider"
+    if second:
+        assert placed["MatMul"] == ep and placed["Softmax"] == ep
