@@ -21,6 +21,7 @@ from inspector.run.config import (
     RunConfig,
     expand_matrix,
     load_matrix,
+    parse_ep_options,
     parse_eps,
     parse_level,
 )
@@ -139,15 +140,7 @@ def register_libraries(args: argparse.Namespace) -> None:
 
 def ep_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     """``--ep-option EP:KEY=VALUE`` → {canonical EP name: {key: value}}."""
-    out: dict[str, dict[str, str]] = {}
-    for item in args.ep_option:
-        ep, sep, rest = item.partition(":")
-        key, sep2, value = rest.partition("=")
-        if not (sep and sep2 and ep and key):
-            raise ConfigError(f"--ep-option {item!r} must look like EP:KEY=VALUE.")
-        name = parse_eps(ep)[0].name
-        out.setdefault(name, {})[key.strip()] = value.strip()
-    return out
+    return parse_ep_options(args.ep_option, "--ep-option")
 
 
 def _with_options(eps: str, options: dict[str, dict[str, str]]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from inspector.run.config import (
     OPT_LEVELS,
     RunConfig,
     expand_matrix,
-    parse_ep,
+    parse_ep_options,
     parse_eps,
     with_strict_variants,
 )
@@ -126,7 +126,7 @@ picked = c1.multiselect(
     "EP priority lists", list(choices), default=saved.get("eps", list(choices)[-1:]), key="rl_eps"
 )
 demo = c1.selectbox(
-    "Also request an EP that is not available (fallback demo)",
+    "Also request an EP that is not installed (silent fallback)",
     ["—"] + [e.name for e in missing],
     key="rl_missing",
 )
@@ -254,14 +254,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             disabled_optimizers=tuple(p.strip() for p in disabled.split(",") if p.strip()),
             session_config=tuple(sorted(session_config.items())),
         )
-        options: dict[str, dict[str, str]] = {}
-        for line in ep_opts.splitlines():
-            if line.strip():
-                ep, sep, rest = line.partition(":")
-                key, sep2, value = rest.partition("=")
-                if not (sep and sep2):
-                    raise InspectorError(f"EP option line {line!r} must be EP:key=value.")
-                options.setdefault(parse_ep(ep.strip()).name, {})[key.strip()] = value.strip()
+        options = parse_ep_options(ep_opts.splitlines(), "EP option line")
         ep_lists = [
             [{"name": e.name, "options": options.get(e.name, {})} for e in parse_eps(eps_text)]
             for eps_text in [choices[p] for p in picked] + ([f"{demo},cpu"] if demo != "—" else [])

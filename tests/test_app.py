@@ -188,3 +188,13 @@ def test_same_bytes_under_another_name_show_that_name_not_the_first_users():
     for page in ("pages/2_Graph.py", "pages/3_Weights.py", "pages/6_Run_lab.py"):
         bob.switch_page(page).run()
         assert "alice" not in title(bob), page
+
+
+def test_run_lab_refuses_an_ep_option_off_the_allow_list():
+    at = app().run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    at.text_area(key="rl_ep_opts").set_value("openvino:cache_dir=/tmp/x").run()
+    at.button(key="rl_go").click().run()
+    assert not at.exception
+    errors = [e.value.replace("\\", "") for e in at.error]  # Markdown-escaped on screen
+    assert any("option 'cache_dir' is not on the run lab's allow-list" in e for e in errors)

@@ -297,3 +297,43 @@ class TestCli:
         out = json.loads(capsys.readouterr().out)
         assert code == 0 and out["comparison"]["outputs"][0]["output"] == "logits"
         assert out["node_timing"]["rows"]
+
+
+class TestEpCli:
+    def test_eps_json_is_the_record_the_run_lab_shows(self, capsys):
+        from inspector.run.eps import discover
+
+        assert main(["eps", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert {tuple(sorted(r)) for r in rows} == {
+            ("devices", "name", "package", "reason", "source", "usable")
+        }
+        assert [(r["name"], r["usable"], r["reason"]) for r in rows] == [
+            (i.name, i.usable, i.reason) for i in discover()
+        ]
+
+    @pytest.mark.parametrize("ep", SECOND_EP_PARAMS[:1])  # ggml
+    def test_ep_option_reaches_the_configuration(self, capsys, ep):
+        det = str(SAMPLES / "ep_fallback_det.onnx")
+        argv = ["run", det, "--ep", "ggml,cpu", "--runs", "1", "--profiled-runs", "0", "--json"]
+        assert main([*argv, "--ep-option", "ggml:threads=2", "--no-reference"]) == 0
+        result = json.loads(capsys.readouterr().out)["results"][0]
+        assert result["config"]["eps"][0]["options"] == [["partial", "1"], ["threads", "2"]]
+        assert main([*argv, "--ep-option", "ggml:dump=1"]) == 1
+        assert "ggml option 'dump' is not on the run lab's allow-list" in capsys.readouterr().err
+
+    def test_ep_library_that_is_not_a_library_is_reported(self, capsys, tmp_path):
+        from inspector.run import eps
+
+        fake = tmp_path / "libfake_ep.so"
+        fake.write_bytes(b"not an ELF file")
+        try:
+            assert main(["eps", "--json", "--ep-library", f"fake_ep={fake}"]) == 0
+            row = next(r for r in json.loads(capsys.readouterr().out) if r["name"] == "fake_ep")
+            assert row["source"] == "library" and not row["usable"]
+            assert "does not load" in row["reason"]
+            assert main(["eps", "--ep-library", f"x={tmp_path / 'missing.so'}"]) == 1
+            assert "does not exist" in capsys.readouterr().err
+        finally:
+            eps._EXTRA.clear()
+            eps.discover.cache_clear()

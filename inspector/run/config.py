@@ -215,6 +215,26 @@ def parse_ep(value: str | Mapping[str, Any] | EpSpec) -> EpSpec:
     return EpSpec(EP_ALIASES.get(name.lower(), name))
 
 
+def parse_ep_options(items: Iterable[str], what: str = "EP option") -> dict[str, dict[str, str]]:
+    """``["ggml:threads=2", ...]`` → {canonical EP name: {key: value}}, each checked against
+    the allow-list (an option for an EP no list mentions is still checked, not ignored)."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        if not item.strip():
+            continue
+        ep, sep, rest = item.partition(":")
+        key, sep2, value = rest.partition("=")
+        if not (sep and sep2 and ep.strip() and key.strip()):
+            raise ConfigError(f"{what} {item.strip()!r} must look like EP:KEY=VALUE.")
+        out.setdefault(parse_ep(ep).name, {})[key.strip()] = value.strip()
+    for ep, options in out.items():
+        try:
+            check_ep_options(ep, options.items())
+        except OptionError as exc:
+            raise ConfigError(str(exc)) from None
+    return out
+
+
 def parse_eps(value: str | Sequence[Any]) -> tuple[EpSpec, ...]:
     """``"openvino,cpu"`` or ``["OpenVINOExecutionProvider", {"name": "cpu"}]``."""
     items = [v for v in re.split(r"[,+]", value) if v.strip()] if isinstance(value, str) else value
