@@ -16,13 +16,13 @@ from inspector.model import build_overview
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.config import (
-    ConfigError,
     Matrix,
     RunConfig,
     expand_matrix,
     load_matrix,
     parse_ep_options,
     parse_eps,
+    parse_key_values,
     parse_level,
 )
 from inspector.run.inputs import (
@@ -148,13 +148,7 @@ def _with_options(eps: str, options: dict[str, dict[str, str]]) -> list[dict[str
 
 
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{what} {item!r} must look like NAME=VALUE.")
-        out[key.strip()] = value.strip()
-    return out
+    return parse_key_values(items, what)
 
 
 def base_config(args: argparse.Namespace) -> RunConfig:

@@ -9,6 +9,7 @@ from inspector.run.config import (
     expand_matrix,
     parse_ep_options,
     parse_eps,
+    parse_key_values,
     with_strict_variants,
 )
 from inspector.run.demo import DEMO_SAMPLE, demo_ep, demo_matrix, fallback_label
@@ -150,7 +151,7 @@ with st.expander("Options"):
         "Disable optimizer passes (comma-separated)",
         saved.get("disabled", ""),
         key="rl_dis",
-        help="ORT 1.32 names, e.g. GeluFusionL1, LayerNormFusionL1, "
+        help="ONNX Runtime pass names, e.g. GeluFusionL1, LayerNormFusionL1, "
         "MatMulAddFusion, ConvBNFusion, NchwcTransformer",
     )
     ep_opts = st.text_area(
@@ -239,13 +240,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             check_inputs(arrays, inputs_info)
         else:
             arrays = generate(resolve(inputs_info, InputPlan.make(dims, ranges)))
-        session_config = {}
-        for line in extra.splitlines():
-            if line.strip():
-                key, sep, value = line.partition("=")
-                if not sep:
-                    raise InspectorError(f"Session config line {line!r} must be key=value.")
-                session_config[key.strip()] = value.strip()
+        session_config = parse_key_values(extra.splitlines(), "Session config line")
         base = RunConfig(
             intra_op_threads=int(threads),
             warmup_runs=int(warmup),

@@ -215,6 +215,19 @@ def parse_ep(value: str | Mapping[str, Any] | EpSpec) -> EpSpec:
     return EpSpec(EP_ALIASES.get(name.lower(), name))
 
 
+def parse_key_values(items: Iterable[str], what: str) -> dict[str, str]:
+    """``["key=value", ...]`` (blank items skipped) → a dict; a clear error for other shapes."""
+    out = {}
+    for item in items:
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{what} {item.strip()!r} must be key=value.")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def parse_ep_options(items: Iterable[str], what: str = "EP option") -> dict[str, dict[str, str]]:
     """``["ggml:threads=2", ...]`` → {canonical EP name: {key: value}}, each checked against
     the allow-list (an option for an EP no list mentions is still checked, not ignored)."""
