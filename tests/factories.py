@@ -152,3 +152,58 @@ def declared_memory_bomb(elements: int = 2**29) -> bytes:
         [w],
     )
     return m.SerializeToString()
+
+
+def cnn_bn_relu(blocks: int = 3, channels: int = 8, size: int = 16, *, seed: int = 0):
+    """Conv → BatchNorm → Relu blocks (the second onward with a residual Add), then global
+    pooling and a classifier: what a CNN exporter writes, and what NCHWc rewrites at 'all'."""
+    rng = np.random.default_rng(seed)
+
+    def init(name: str, *shape: int, positive: bool = False) -> onnx.TensorProto:
+        a = rng.standard_normal(shape).astype(np.float32) * 0.3
+        return numpy_helper.from_array(np.abs(a) + 0.5 if positive else a, name)
+
+    nodes, inits, prev, c_in = [], [], "image", 3
+    for b in range(blocks):
+        inits += [
+            init(f"conv{b}.w", channels, c_in, 3, 3),
+            init(f"conv{b}.b", channels),
+            init(f"bn{b}.scale", channels, positive=True),
+            init(f"bn{b}.bias", channels),
+            init(f"bn{b}.mean", channels),
+            init(f"bn{b}.var", channels, positive=True),
+        ]
+        nodes += [
+            helper.make_node(
+                "Conv",
+                [prev, f"conv{b}.w", f"conv{b}.b"],
+                [f"conv{b}_out"],
+                f"conv{b}",
+                pads=[1, 1, 1, 1],
+            ),
+            helper.make_node(
+                "BatchNormalization",
+                [f"conv{b}_out", f"bn{b}.scale", f"bn{b}.bias", f"bn{b}.mean", f"bn{b}.var"],
+                [f"bn{b}_out"],
+                f"bn{b}",
+            ),
+            helper.make_node("Relu", [f"bn{b}_out"], [f"relu{b}_out"], f"relu{b}"),
+        ]
+        out = f"relu{b}_out"
+        if b > 0:
+            nodes.append(helper.make_node("Add", [out, prev], [f"add{b}_out"], f"add{b}"))
+            out = f"add{b}_out"
+        prev, c_in = out, channels
+    inits += [init("fc.w", 10, channels), init("fc.b", 10)]
+    nodes += [
+        helper.make_node("GlobalAveragePool", [prev], ["pool_out"], "pool"),
+        helper.make_node("Flatten", ["pool_out"], ["flat_out"], "flatten"),
+        helper.make_node("Gemm", ["flat_out", "fc.w", "fc.b"], ["logits"], "fc", transB=1),
+    ]
+    return model(
+        nodes,
+        [vi("image", shape=[1, 3, size, size])],
+        [vi("logits", shape=[1, 10])],
+        inits,
+        opsets=[helper.make_opsetid("", 17)],
+    )

@@ -464,3 +464,37 @@ def test_inputs_of_every_kind_reach_onnxruntime(dtype):
         assert list(y) == list(feeds["x"])
     else:
         np.testing.assert_array_equal(y, feeds["x"].astype(np.float32))
+
+
+class TestAttributionAfterLayoutTransforms:
+    """Issue 8: at level 'all' the NCHWc transformer renames every tensor between Reorders, so
+    one ReorderOutput claimed the whole graph and no Conv had an origin."""
+
+    def test_every_conv_has_exactly_one_runtime_conv_and_times_add_up(self):
+        from tests.factories import cnn_bn_relu
+
+        m = load_model(cnn_bn_relu(blocks=4).SerializeToString(), name="cnn.onnx")
+        (r,) = run_matrix(
+            m,
+            expand_matrix(
+                ["cpu"],
+                ["all"],
+                base=RunConfig(**{**FAST, "profiled_runs": 3}),
+                include_reference=False,
+            ),
+            {"image": np.random.default_rng(0).standard_normal((1, 3, 16, 16), np.float32)},
+        )
+        assert r.ok, r.error
+        kinds = {t.node: t.op_type for t in r.profile.nodes}
+        assert any(k.startswith("Reorder") for k in kinds.values()), "NCHWc did not apply"
+        origins = dict(r.origins)
+        convs = [f"main:{i}" for i, n in enumerate(m.proto.graph.node) if n.op_type == "Conv"]
+        for conv in convs:
+            owners = [node for node, ids in origins.items() if conv in ids]
+            assert len(owners) == 1 and kinds.get(owners[0]) == "Conv", (conv, owners)
+        for node, op in kinds.items():
+            if op.startswith("Reorder"):
+                assert origins.get(node, ()) == (), (node, origins.get(node))
+        _, rows = node_timing_table((r,))
+        total = sum(row.times_us[0] for row in rows)
+        assert total == pytest.approx(r.profile.node_sum_us, rel=1e-6)
