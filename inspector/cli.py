@@ -216,9 +216,9 @@ def _text_external(r: M.ExternalDataReport) -> str:
 
 def _text_compat(c: M.CompatVerdict) -> str:
     verdict = {
-        "yes": "loads",
-        "with_env": "loads only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
-        "no": "REFUSED",
+        "yes": "version stamps supported",
+        "with_env": "version stamps supported only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
+        "no": "REFUSED by its version stamps",
         "unknown": "unknown",
     }[c.installed_loads]
     out = [
@@ -319,10 +319,16 @@ def _parser() -> argparse.ArgumentParser:
     d = add("diagnose", "Export pitfalls and problems, each with a fix.")
     for p in (c, d):
         p.add_argument(
+            "--no-session-check",
+            action="store_true",
+            help="do not create an onnxruntime session (by default one is created in an "
+            "isolated worker: the stamps alone miss custom ops, missing data, kernel errors)",
+        )
+        p.add_argument(
             "--ort-version",
             metavar="X.Y.Z",
-            help="judge against this onnxruntime version instead of the installed one "
-            "(e.g. the version your deployment runs)",
+            help="judge the stamps against this onnxruntime version instead of the installed "
+            "one (e.g. the version your deployment runs); no session check then",
         )
     d.add_argument(
         "--fail-on",
@@ -481,11 +487,29 @@ def _run(args: argparse.Namespace, model: M.LoadedModel) -> tuple[Any, Callable[
     if cmd == "external-data":
         r = M.build_external_data(model)
         return r, lambda: _text_external(r)
+    session = None
+    if not args.ort_version and not args.no_session_check:
+        from inspector.run.loadcheck import check_session
+
+        session = check_session(model)
     if cmd == "compat":
         c = M.build_compat(model, args.ort_version)
-        return c, lambda: _text_compat(c)
-    d = M.diagnose(model, compat=M.build_compat(model, args.ort_version))
+        record = {**to_jsonable(c), "session": to_jsonable(session)} if session else c
+        return record, lambda: _text_compat(c) + _text_session(session)
+    d = M.diagnose(model, compat=M.build_compat(model, args.ort_version), session=session)
     return d, lambda: _text_diagnose(d)
+
+
+def _text_session(s: Any) -> str:
+    if s is None:
+        return ""
+    if s.ok:
+        return (
+            f"\n\nSession check: onnxruntime {s.ort_version} created a session "
+            f"(CPU EP, optimizations on) in {s.seconds * 1000:.0f} ms."
+        )
+    text = f"\n\nSession check: FAILED — onnxruntime {s.ort_version or ''} said: {s.message}"
+    return text + (f"\n  fix: {s.fix}" if s.fix else "")
 
 
 if __name__ == "__main__":

@@ -34,10 +34,10 @@ cols[5].metric(
 compat = state.record("compat", source)
 verdicts = {"yes": st.success, "with_env": st.warning, "no": st.error, "unknown": st.info}
 verdict_text = {
-    "yes": "loads",
-    "with_env": "loads only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
-    "no": "refuses this model",
-    "unknown": "cannot be judged",
+    "yes": "supports the model's version stamps",
+    "with_env": "supports the version stamps only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
+    "no": "refuses the model's version stamps",
+    "unknown": "cannot judge the version stamps",
 }[compat.installed_loads]
 verdicts[compat.installed_loads](
     f"onnxruntime {compat.installed_ort or '(not installed)'} {verdict_text}"
@@ -45,6 +45,19 @@ verdicts[compat.installed_loads](
 )
 for s in compat.suggestions:
     st.text("Fix: " + s.text)
+session = state.record("session", source)
+if session.ok:
+    st.success(
+        f"onnxruntime {session.ort_version} created a session for it (CPU EP, optimizations "
+        f"on) in {session.seconds * 1000:.0f} ms."
+    )
+else:
+    st.error(
+        f"onnxruntime {plain(session.ort_version)} could not create a session: "
+        f"{plain(session.message)}"
+    )
+    if session.fix:
+        st.text("Fix: " + session.fix)
 
 left, right = st.columns(2)
 with left:

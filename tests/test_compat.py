@@ -145,3 +145,69 @@ def test_local_functions_are_not_unknown_ops():
     v = verdict(m)
     assert v.op_problems == () and v.custom_domains == ()
     assert v.min_ir_required == 8  # model-local functions
+
+
+class TestSessionCheck:
+    """Issue 8, item 2: the stamps said 'loads' where ONNX Runtime does not."""
+
+    def custom_op(self):
+        from onnx import TensorProto, helper
+
+        from tests.factories import model, vi
+
+        return model(
+            [helper.make_node("StringLower", ["x"], ["y"], domain="ai.onnx.contrib")],
+            [vi("x", TensorProto.STRING, [2])],
+            [vi("y", TensorProto.STRING)],
+            opsets=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.contrib", 1)],
+        )
+
+    def test_unregistered_custom_op(self):
+        from inspector import build_compat, diagnose, load_model
+        from inspector.run.loadcheck import check_session
+
+        m = load_model(self.custom_op().SerializeToString(), name="custom.onnx")
+        assert build_compat(m).installed_loads == "yes"  # the stamps are fine…
+        s = check_session(m)
+        assert not s.ok and s.kind == "custom_op"  # …ONNX Runtime is not
+        assert "ai.onnx.contrib:StringLower" in s.message and "onnxruntime-extensions" in s.fix
+        assert "/tmp/inspector-run" not in s.message and "custom.onnx" in s.message
+        d = diagnose(m, session=s)
+        assert d.findings[0].code == "session_custom_op" and d.findings[0].severity == "error"
+
+    def test_missing_external_data_and_a_missing_locale(self, tmp_path):
+        from onnx import TensorProto, helper
+
+        from inspector import load_model
+        from inspector.run.loadcheck import check_session
+        from tests.factories import linear, model, vi, with_external
+
+        path = with_external(linear(), tmp_path, "W", "w.bin", write=False)
+        s = check_session(load_model(path))
+        assert not s.ok and s.kind == "external_data" and "w.bin" in s.message
+        m = model(
+            [helper.make_node("StringNormalizer", ["x"], ["y"], locale="xx_YY.UTF-8")],
+            [vi("x", TensorProto.STRING, [2])],
+            [vi("y", TensorProto.STRING)],
+        )
+        s = check_session(load_model(m.SerializeToString(), name="sn.onnx"))
+        assert not s.ok and s.kind == "environment" and "locale" in s.fix
+
+    def test_cli_and_overview_say_what_onnx_runtime_said(self, capsys, tmp_path):
+        from streamlit.testing.v1 import AppTest
+
+        from inspector.cli import main
+        from tests.conftest import ROOT
+
+        src = tmp_path / "custom.onnx"
+        src.write_bytes(self.custom_op().SerializeToString())
+        assert main(["compat", str(src)]) == 0
+        out = capsys.readouterr().out
+        assert "version stamps supported" in out and "Session check: FAILED" in out
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        at.file_uploader(key="upload").set_value(
+            [("custom.onnx", src.read_bytes(), "application/octet-stream")]
+        ).run()
+        errors = [e.value.replace("\\", "") for e in at.error]
+        assert any("could not create a session" in e and "StringLower" in e for e in errors)
+        assert not any("created a session" in s.value for s in at.success)

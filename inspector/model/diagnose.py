@@ -8,6 +8,7 @@ never a gate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from inspector.model.compat import CompatVerdict, build_compat
 from inspector.model.external import ExternalDataReport, build_external_data
@@ -51,8 +52,12 @@ def diagnose(
     graph: GraphRecord | None = None,
     external: ExternalDataReport | None = None,
     compat: CompatVerdict | None = None,
+    session: Any = None,
 ) -> Diagnosis:
-    """All findings, errors first. Pass records already built to avoid rebuilding them."""
+    """All findings, errors first. Pass records already built to avoid rebuilding them.
+
+    ``session``: a :class:`inspector.run.loadcheck.SessionCheck` — whether the installed
+    onnxruntime really created a session (the compatibility verdict only judges stamps)."""
     overview = overview or build_overview(model)
     graph = graph or build_graph(model)
     external = external or build_external_data(model)
@@ -60,7 +65,17 @@ def diagnose(
     out: list[Finding] = []
     add = out.append
 
-    # Compatibility.
+    # Compatibility: what ONNX Runtime itself said, then what the stamps say.
+    if session is not None and not session.ok:
+        add(
+            Finding(
+                "error",
+                f"session_{session.kind}",
+                "",
+                f"onnxruntime {session.ort_version} could not create a session: {session.message}",
+                session.fix or "Read ONNX Runtime's message; the run lab shows the same.",
+            )
+        )
     if compat.installed_loads == "no":
         add(
             Finding(

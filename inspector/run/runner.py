@@ -214,6 +214,7 @@ class PreparedModel:
     input_types: dict[str, str]
     owned: bool  # remove the folder when done
     original: onnx.ModelProto  # with the unique names the workers see
+    name: str = "model.onnx"  # the user's name for the model (messages show it, not our paths)
 
     def cleanup(self) -> None:
         if self.owned:
@@ -237,7 +238,7 @@ def prepare(model: LoadedModel, work_dir: Path | None = None) -> PreparedModel:
             shutil.rmtree(root, ignore_errors=True)
         raise
     types = {v.name: v.dtype for v in build_overview(model).inputs}
-    return PreparedModel(root, path, mapping, types, owned, named)
+    return PreparedModel(root, path, mapping, types, owned, named, model.name)
 
 
 # ------------------------------------------------------------------------ execution
@@ -291,6 +292,7 @@ def _job(
     job_dir: Path,
     limits: RunLimits,
     save_optimized: bool,
+    check_only: bool = False,
 ) -> None:
     job_dir.mkdir(parents=True, exist_ok=True)
     arrays = {}
@@ -311,6 +313,7 @@ def _job(
         "max_output_bytes": limits.max_output_bytes,
         "input_types": prepared.input_types,
         "save_optimized": save_optimized,
+        "check_only": check_only,
     }
     (job_dir / "job.json").write_text(json.dumps(job))
 
@@ -416,7 +419,20 @@ def run_prepared(
             f"{config.label}: the worker exited with code {code} without a result. {tail}".strip(),
         )
     data = json.loads(result_file.read_text())
+    if isinstance(data.get("error"), dict):
+        err = data["error"]
+        err["message"] = scrub_paths(str(err.get("message", "")), prepared.folder, prepared.name)
+        err.pop("traceback", None)  # our code's internals: in the worker log, not on screen
     return _to_record(config, data, job_dir, prepared.runtime_names, keep, prepared.original)
+
+
+def scrub_paths(message: str, folder: Path, model_name: str) -> str:
+    """ORT's messages quote the private run folder: show the model's name instead."""
+    return (
+        message.replace(str(folder / "model" / "model.onnx"), model_name)
+        .replace(str(folder / "model"), "<model folder>")
+        .replace(str(folder), "<run folder>")
+    )
 
 
 def _failed(config: RunConfig, kind: str, message: str) -> RunResult:

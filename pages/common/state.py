@@ -80,7 +80,12 @@ def _record(kind: str, key: str, _source: Source):  # type: ignore[no-untyped-de
             graph=record("graph", _source),
             external=record("external", _source),
             compat=record("compat", _source),
+            session=record("session", _source),
         )
+    if kind == "session":  # a real onnxruntime session, in an isolated worker
+        from inspector.run.loadcheck import check_session
+
+        return check_session(model)
     builders = {
         "overview": I.build_overview,
         "graph": I.build_graph,
@@ -94,7 +99,7 @@ def _record(kind: str, key: str, _source: Source):  # type: ignore[no-untyped-de
 
 def record(kind: str, source: Source):  # type: ignore[no-untyped-def]
     """A record of ``source`` (overview, graph, subgraphs, initializers, external, compat,
-    diagnosis), built once per model content and shared: records are frozen, and the key is
+    session, diagnosis), built once per model content and shared: records are frozen, and the key is
     the content hash, so a session only ever gets records of bytes it uploaded itself."""
     return _record(kind, source.key, source)
 

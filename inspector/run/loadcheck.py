@@ -1,0 +1,113 @@
+"""Does ONNX Runtime really load this model? Create a session in an isolated worker and say.
+
+The compatibility verdict (:mod:`inspector.model.compat`) judges the IR and opset *stamps*
+against a table of releases. That is fast and works for any release, but it cannot see an
+unregistered custom op (``ai.onnx.contrib:StringLower``), external data that was not uploaded,
+or a kernel that fails at session creation for an environment reason (StringNormalizer and a
+missing locale). This check creates a session with the installed onnxruntime (CPU EP, all
+optimizations, as a deployment would) in a worker — confined, capped, timed out like any run —
+and reports ONNX Runtime's own reason, with a fix where one is known.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from inspector.model.load import LoadedModel
+from inspector.records import Record
+from inspector.run.config import RunConfig
+from inspector.run.runner import (
+    DEFAULT_RUN_LIMITS,
+    RunError,
+    RunLimits,
+    Worker,
+    _job,
+    prepare,
+    scrub_paths,
+)
+
+
+@dataclass(frozen=True)
+class SessionCheck(Record):
+    ort_version: str
+    ok: bool
+    kind: str  # "" when ok; else "external_data", "custom_op", "ir_version", "crash", ...
+    message: str  # ONNX Runtime's reason (server paths replaced by the model's name)
+    fix: str
+    seconds: float | None  # session creation time when ok
+
+
+#: ORT's messages → (kind, fix). First match wins.
+_KNOWN: tuple[tuple[str, str, str], ...] = (
+    (
+        r"ai\.onnx\.contrib|com\.microsoft\.extensions",
+        "custom_op",
+        "The node comes from onnxruntime-extensions: install it and register its library "
+        "(SessionOptions.register_custom_ops_library(onnxruntime_extensions.get_library_path())).",
+    ),
+    (
+        r"is not a registered function/op|Could not find an implementation|No Op registered",
+        "custom_op",
+        "A node's op (or this version of it) has no kernel in this build: register the custom-op "
+        "library that implements it, or re-export with standard ops.",
+    ),
+    (
+        r"Unsupported model IR version|Opset \d+ is under development|not supported by this "
+        r"version|onnx opset version",
+        "version",
+        "The model is stamped newer than this onnxruntime reads: upgrade onnxruntime, or "
+        "convert it (see the compatibility verdict's suggestions).",
+    ),
+    (
+        r"locale",
+        "environment",
+        "A kernel needs a locale this machine lacks (StringNormalizer's 'locale' attribute): "
+        "install it (e.g. locales-all) or export with a locale the server has.",
+    ),
+    (
+        r"external data|External data|\.bin|offset|length",
+        "external_data",
+        "Upload every external-data file the model references, unchanged.",
+    ),
+)
+
+
+def _classify(message: str) -> tuple[str, str]:
+    for pattern, kind, fix in _KNOWN:
+        if re.search(pattern, message):
+            return kind, fix
+    return "ort_error", ""
+
+
+def check_session(model: LoadedModel, limits: RunLimits = DEFAULT_RUN_LIMITS) -> SessionCheck:
+    """Create one onnxruntime session (CPU EP, level 'all') for ``model`` in a worker."""
+    try:
+        prepared = prepare(model)
+    except RunError as exc:
+        return SessionCheck("", False, "external_data", str(exc), _KNOWN[-1][2], None)
+    try:
+        job_dir = prepared.folder / "load_check"
+        config = RunConfig(opt_level="all", warmup_runs=0, timed_runs=1, profiled_runs=0)
+        _job(prepared, config, {}, job_dir, limits, save_optimized=False, check_only=True)
+        worker = Worker(prepared)
+        code = worker.run(job_dir, limits.timeout_s)
+        result_file = job_dir / "result.json"
+        if worker.timed_out or not result_file.exists():
+            why = (
+                f"no answer after {limits.timeout_s:g} s"
+                if worker.timed_out
+                else f"the worker ended with code {code} while creating the session"
+            )
+            return SessionCheck("", False, "crash", why, "", None)
+        data = json.loads(result_file.read_text())
+    finally:
+        prepared.cleanup()
+    version = str(data.get("ort_version", ""))
+    if data.get("status") == "ok":
+        return SessionCheck(version, True, "", "", "", data.get("session_create_s"))
+    error = data.get("error", {})
+    message = scrub_paths(str(error.get("message", "")), prepared.folder, model.name)
+    kind, fix = _classify(message)
+    return SessionCheck(version, False, kind, message, fix, None)
