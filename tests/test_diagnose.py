@@ -107,3 +107,38 @@ def test_sample_models(samples, name):
     assert all(f.message and f.severity in ("error", "warning", "info") for f in d.findings)
     if name == "too_new_for_runtime.onnx":
         assert d.findings[0].code == "ort_refuses"
+
+
+def test_no_false_checker_warning_for_weights_in_large_constant_nodes():
+    """Issue 8, item 4: the payload-free skeleton left big Constant values empty and the
+    checker rejected them, although the real onnx.checker passes the model."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from inspector import diagnose, load_model
+    from tests.factories import model, vi
+
+    big = numpy_helper.from_array(np.ones((200, 200), np.float32), "w")  # 160 KB > 64 KB
+    body = model(
+        [
+            helper.make_node("Constant", [], ["w2"], value=big),
+            helper.make_node("Add", ["w2", "x"], ["b"]),
+        ],
+        [],
+        [vi("b", shape=[200, 200])],
+        name="then",
+    ).graph
+    m = model(
+        [
+            helper.make_node("Constant", [], ["w"], value=big),
+            helper.make_node("Add", ["x", "w"], ["y0"]),
+            helper.make_node("If", ["cond"], ["y"], then_branch=body, else_branch=body),
+        ],
+        [vi("x", shape=[200, 200]), vi("cond", onnx.TensorProto.BOOL, [])],
+        [vi("y", shape=[200, 200])],
+    )
+    onnx.checker.check_model(m)  # the real checker passes
+    d = diagnose(load_model(m.SerializeToString(), name="const.onnx"))
+    assert d.checker == "passed", d.checker
+    assert "checker" not in {f.code for f in d.findings}

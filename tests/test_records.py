@@ -339,3 +339,31 @@ class TestInitializers:
     def test_unknown_name(self):
         with pytest.raises(NotFoundError, match="nope"):
             tensor_stats(load(linear()), "nope")
+
+
+def test_parameters_are_the_weights_pages_rows_not_every_tensor_attribute():
+    """Issue 8, item 3: ConstantOfShape's fill value was counted as a weight."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from inspector import build_initializers, build_overview, load_model
+    from tests.factories import model, vi
+
+    w = numpy_helper.from_array(np.ones((3, 4), np.float32), "W")
+    fill = helper.make_tensor("fill", TensorProto.FLOAT, [1], [0.5])
+    shape = numpy_helper.from_array(np.array([2, 3], np.int64), "shape")
+    m = model(
+        [
+            helper.make_node("ConstantOfShape", ["shape"], ["z"], value=fill),
+            helper.make_node("Constant", [], ["c"], value_floats=[1.0, 2.0]),
+            helper.make_node("MatMul", ["z", "W"], ["y0"]),
+            helper.make_node("Add", ["y0", "c"], ["y"]),
+        ],
+        [],
+        [vi("y")],
+        [w, shape],
+    )
+    loaded = load_model(m.SerializeToString(), name="cos.onnx")
+    ov, weights = build_overview(loaded), build_initializers(loaded)
+    assert ov.counts.parameters == weights.total_elements == 12 + 2 + 2
+    assert ov.counts.bytes_inline == weights.total_bytes

@@ -57,32 +57,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else type(exc).__name__
 
 
-def _has_payload(t: onnx.TensorProto) -> bool:
-    return (
-        any(
-            len(getattr(t, f))
-            for f in (
-                "float_data",
-                "int32_data",
-                "int64_data",
-                "double_data",
-                "uint64_data",
-                "string_data",
-            )
-        )
-        or t.HasField("raw_data")
-        or t.data_location == onnx.TensorProto.EXTERNAL
-    )
-
-
 def _checker_copy(skeleton: onnx.ModelProto) -> onnx.ModelProto:
-    """The skeleton's stripped initializers have no values, which the checker rejects; turn
-    them into graph inputs of the same type so it judges the graph, not our stripping."""
+    """The skeleton's stripped tensors have no values, which the checker rejects, so it would
+    judge our stripping, not the model. Stripped main-graph initializers become graph inputs of
+    the same type; stripped tensors elsewhere (large Constant nodes, subgraph initializers)
+    get a zero-sized first dim, which the checker accepts without data."""
+    from inspector.model.skeleton import STRIPPED
+    from inspector.model.walk import iter_tensors
+
     model = onnx.ModelProto()
     model.CopyFrom(skeleton)
     kept, stripped = [], []
     for t in model.graph.initializer:
-        (kept if _has_payload(t) else stripped).append(t)
+        (stripped if t.doc_string == STRIPPED else kept).append(t)
     if stripped:
         names = {v.name for v in model.graph.input}
         del model.graph.initializer[:]
@@ -92,6 +79,9 @@ def _checker_copy(skeleton: onnx.ModelProto) -> onnx.ModelProto:
                 model.graph.input.append(
                     onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
                 )
+    for t in iter_tensors(model):
+        if t.doc_string == STRIPPED and len(t.dims):
+            t.dims[0] = 0
     return model
 
 

@@ -58,7 +58,7 @@ class Counts(Record):
     subgraphs: int
     functions: int
     initializers: int  # tensors in `initializer` of all graphs (not Constant nodes)
-    parameters: int  # elements in all weight tensors (initializers + Constant values)
+    parameters: int  # elements of the Weights page's rows (initializers + Constant values)
     bytes_inline: int
     bytes_external: int
 
@@ -160,17 +160,19 @@ def build_overview(model: LoadedModel) -> Overview:
         for o in proto.opset_import
     )
 
-    from inspector.model.walk import iter_tensors  # local: keeps module import light
+    # The same rows the Weights page lists (initializers, sparse initializers, Constant values),
+    # so both pages agree; tensor attributes of other ops (ConstantOfShape's fill value) are
+    # not weights. Local import: initializers.py imports this module.
+    from inspector.model.initializers import build_initializers
 
     n_init = sum(len(s.graph.initializer) for s in walked.scopes if s.graph is not None)
     params = inline = external = 0
-    for t in iter_tensors(proto):
-        params += max(tensor_elements(t), 0)
-        size = declared_bytes(t)
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            external += size
+    for row in build_initializers(model).rows:
+        params += row.elements
+        if row.storage == "external":
+            external += row.bytes
         else:
-            inline += size
+            inline += row.bytes
 
     init_names = {t.name for t in proto.graph.initializer}
     inputs = tuple(value_info(v) for v in proto.graph.input if v.name not in init_names)

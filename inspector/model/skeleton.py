@@ -52,9 +52,13 @@ def make_skeleton(model: onnx.ModelProto, max_inline_bytes: int) -> onnx.ModelPr
     return skeleton
 
 
+#: The doc string of every tensor the skeleton left without values (readable in Netron, and how
+#: the checker's copy tells a stripped tensor from one that really has no data).
+STRIPPED = "(values left out by ONNX Inspector)"
+
+
 def _copy_meta(src: onnx.TensorProto, dst: onnx.TensorProto) -> None:
     dst.name = src.name
     dst.data_type = src.data_type
     dst.dims.extend(src.dims)
-    if src.doc_string:
-        dst.doc_string = src.doc_string
+    dst.doc_string = STRIPPED
