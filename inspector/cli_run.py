@@ -482,12 +482,15 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
         print("\nAblation (each pass disabled in turn, against the candidate itself)")
         print(
             _table(
-                ["disabled", "status", "time ratio", "max |Δ|", "graph changed", "note"],
+                ["disabled", "status", "time ratio [95% CI]", "max |Δ|", "graph changed", "note"],
                 [
                     (
                         a["disabled"] or "(baseline)",
                         a["status"],
-                        f"{a['time_ratio']:.2f}" if a["time_ratio"] else "",
+                        f"{a['time_ratio']:.2f} [{a['ratio_ci'][0]:.2f}, {a['ratio_ci'][1]:.2f}]"
+                        + (" noise" if a["within_noise"] else "")
+                        if a["time_ratio"] and a["ratio_ci"]
+                        else "",
                         f"{a['max_abs_vs_baseline']:.3g}"
                         if a["max_abs_vs_baseline"] is not None
                         else "",

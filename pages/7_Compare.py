@@ -84,6 +84,11 @@ with tab_time:
         st.info("No profiled runs: set 'profiled runs' above 0 in the run lab.")
 
 with tab_ep:
+    st.caption(
+        "Nodes per EP come from ONNX Runtime's assignment record: every graph (If/Loop bodies "
+        "too), counted when EPs were assigned — passes that run after that may still fuse, so "
+        "the Graph tab's main-graph count of the saved optimized model can be lower."
+    )
     for r in results:
         if not (r.ok and r.fallback):
             continue
@@ -169,6 +174,8 @@ with tab_out:
                         "status",
                         "median_ms",
                         "time_ratio",
+                        "ratio_ci",
+                        "within_noise",
                         "max_abs_vs_baseline",
                         "graph_changed",
                         "note",
@@ -184,7 +191,7 @@ with tab_graph:
         [
             {
                 "configuration": r.label,
-                "runtime nodes": str(r.optimized_nodes)
+                "nodes in the saved optimized main graph": str(r.optimized_nodes)
                 if r.optimized_nodes is not None
                 else "not saved (EP-compiled graph)",
                 "ops": ", ".join(f"{o} {n}" for o, n in r.optimized_ops[:12]),

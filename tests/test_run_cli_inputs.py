@@ -200,6 +200,22 @@ class TestAnalysis:
         by = {r.disabled: r for r in rows}
         assert by["GeluFusionL1"].graph_changed and not by["NotAPass"].graph_changed
         assert "no effect" in by["NotAPass"].note and by[""].time_ratio == 1.0
+        # Noise is shown, not reported as an effect (issue 8, item 6).
+        assert by["NotAPass"].within_noise is True and "noise" in by["NotAPass"].note
+        again = by["(baseline again)"]
+        assert again.ratio_ci[0] <= again.time_ratio <= again.ratio_ci[1]
+        assert by[""].ratio_ci is None and by[""].within_noise is None
+
+    def test_ratio_interval_against_known_shifts(self):
+        from inspector.run.analysis import ratio_interval
+
+        rng = np.random.default_rng(1)
+        a = list(1.0 + rng.random(40) * 0.1)
+        assert ratio_interval(a, a)[0] <= 1.0 <= ratio_interval(a, a)[1]
+        lo, hi = ratio_interval(a, [2 * x for x in a])
+        assert 1.8 < lo <= 2.0 <= hi < 2.2
+        lo, hi = ratio_interval(a, list(1.0 + rng.random(40) * 0.1))
+        assert lo <= 1.0 <= hi  # same distribution: the interval holds 1
 
 
 class TestCli:

@@ -246,12 +246,27 @@ def first_divergence(
         prepared.cleanup()
 
 
+def ratio_interval(
+    base_ms: Sequence[float], other_ms: Sequence[float], level: float = 0.95, n: int = 2000
+) -> tuple[float, float]:
+    """Bootstrap interval of median(other) / median(base) (fixed seed: reproducible)."""
+    rng = np.random.default_rng(0)
+    a, b = np.asarray(base_ms, np.float64), np.asarray(other_ms, np.float64)
+    ma = np.median(rng.choice(a, (n, a.size)), axis=1)
+    mb = np.median(rng.choice(b, (n, b.size)), axis=1)
+    ratios = mb / np.where(ma > 0, ma, np.nan)
+    lo, hi = np.nanpercentile(ratios, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)
+
+
 @dataclass(frozen=True)
 class AblationRow(Record):
     disabled: str  # pass name ("" for the baseline)
     status: str
     median_ms: float | None
-    time_ratio: float | None  # vs the baseline run of the same configuration
+    time_ratio: float | None  # median vs the baseline's median (same configuration)
+    ratio_ci: tuple[float, float] | None  # 95% bootstrap interval of that ratio
+    within_noise: bool | None  # the interval holds 1.0, or the graph did not change
     max_abs_vs_baseline: float | None
     graph_changed: bool  # the optimized graph differs from the baseline's
     optimized_ops: tuple[tuple[str, int], ...]
@@ -268,7 +283,12 @@ def ablation(
     out_dir: str | Path | None = None,
     progress=None,
 ) -> tuple[AblationRow, ...]:  # type: ignore[no-untyped-def]
-    """Re-run ``config`` with each pass disabled in turn, against ``config`` itself."""
+    """Re-run ``config`` with each pass disabled in turn, against ``config`` itself.
+
+    Timings are noisy: each ratio comes with a 95% bootstrap interval over the timed runs, and
+    the baseline runs twice (first and last), so the table shows what noise alone looks like.
+    A row is *within noise* when its interval holds 1.0 — or when the pass did not change the
+    graph, since then any difference cannot be the pass's effect."""
     base = replace(config, profiled_runs=0, label="ablation · baseline")
     configs = [base] + [
         replace(
@@ -276,34 +296,41 @@ def ablation(
         )
         for p in passes
     ]
+    configs.append(replace(base, label="ablation · baseline (again)"))
     results = run_matrix(
         model, Matrix(tuple(configs)), inputs, limits=limits, out_dir=out_dir, progress=progress
     )
     baseline = results[0]
     rows = []
-    for p, r in zip(("", *passes), results, strict=True):
+    for p, r in zip(("", *passes, "(baseline again)"), results, strict=True):
         if not r.ok:
-            rows.append(AblationRow(p, "error", None, None, None, False, (), r.error))
+            rows.append(AblationRow(p, "error", None, None, None, None, None, False, (), r.error))
             continue
-        ratio = (
-            r.latency.median_ms / baseline.latency.median_ms
-            if baseline.ok and baseline.latency and r.latency
-            else None
-        )
+        ratio = ci = None
+        if baseline.ok and baseline.latency and r.latency:
+            ratio = r.latency.median_ms / baseline.latency.median_ms
+            if p:  # the baseline against itself has no interval to show
+                ci = ratio_interval(baseline.latency.runs_ms, r.latency.runs_ms)
         diff = compare(baseline, r).worst_max_abs if baseline.ok else None
         changed = r.optimized_ops != baseline.optimized_ops
-        note = (
-            ""
-            if not p or changed
-            else "no effect on the graph (pass not applied here, "
-            "or not a pass name this onnxruntime knows)"
-        )
+        if p == "(baseline again)":
+            note = "the baseline once more: its ratio is what noise alone does"
+        elif not p or changed:
+            note = ""
+        else:
+            note = (
+                "no effect on the graph (pass not applied here, or not a pass name this "
+                "onnxruntime knows): any time difference is noise"
+            )
+        within = None if ci is None else (not changed and p != "") or ci[0] <= 1.0 <= ci[1]
         rows.append(
             AblationRow(
                 p,
                 "ok",
                 r.latency.median_ms if r.latency else None,
                 ratio,
+                ci,
+                within,
                 diff,
                 changed,
                 r.optimized_ops,
