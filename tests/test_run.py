@@ -498,3 +498,38 @@ class TestAttributionAfterLayoutTransforms:
         _, rows = node_timing_table((r,))
         total = sum(row.times_us[0] for row in rows)
         assert total == pytest.approx(r.profile.node_sum_us, rel=1e-6)
+
+
+def test_sequence_of_maps_outputs_are_compared_as_numbers():
+    """Issue 8, item 7: sklearn classifiers' ZipMap output, seq(map(int64, float)), was compared
+    as strings with max |Δ| None."""
+    from onnx import helper
+
+    from tests.factories import model, vi
+
+    map_t = helper.make_map_type_proto(
+        TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])
+    )
+    out = helper.make_value_info("probs", helper.make_sequence_type_proto(map_t))
+    m = model(
+        [
+            helper.make_node("Softmax", ["x"], ["p"], axis=1),
+            helper.make_node(
+                "ZipMap", ["p"], ["probs"], domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2]
+            ),
+        ],
+        [vi("x", shape=[4, 3])],
+        [out],
+        opsets=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)],
+    )
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    ref, cand = run_matrix(
+        load_model(m.SerializeToString(), name="zipmap.onnx"),
+        expand_matrix(["cpu"], ["all"], base=RunConfig(**FAST)),
+        {"x": x},
+    )
+    assert ref.outputs[0].shape == (4, 3) and "sequence of maps" in ref.outputs[0].note
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(ref.output_arrays()["probs"], e / e.sum(1, keepdims=True), 1e-6)
+    d = compare(ref, cand).outputs[0]
+    assert d.status == "ok" and d.max_abs is not None and d.max_abs < 1e-6

@@ -96,6 +96,7 @@ class OutputInfo(Record):
     shape: tuple[int, ...]
     bytes: int
     saved: bool  # False when over the output-size limit (not kept for comparison)
+    note: str = ""  # how a non-tensor output was made comparable ("sequence of maps: …")
 
 
 @dataclass(frozen=True)
@@ -527,7 +528,14 @@ def _to_record(
         with np.load(job_dir / "outputs.npz", allow_pickle=False) as npz:
             metas = data.get("outputs", [])
             outputs = tuple(
-                OutputInfo(m["name"], m["dtype"], tuple(m["shape"]), m["bytes"], m["saved"])
+                OutputInfo(
+                    m["name"],
+                    m["dtype"],
+                    tuple(m["shape"]),
+                    m["bytes"],
+                    m["saved"],
+                    m.get("note", ""),
+                )
                 for m in metas
             )
             arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}

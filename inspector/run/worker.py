@@ -187,20 +187,50 @@ def _assignment(sess: Any) -> list[dict[str, str]]:
     return rows
 
 
+def _as_array(value: Any) -> tuple[np.ndarray, str]:
+    """An output as an array the parent can compare numerically where it holds numbers.
+
+    Tensors pass through. A map (``{label: score}``) and a sequence of maps (sklearn
+    classifiers' ZipMap output, ``seq(map(int64, float))``) become a float array with one column
+    per key, keys in sorted order; a sequence of equal-shape tensors is stacked. Anything else
+    is compared as text."""
+    if isinstance(value, dict):
+        value = [value]
+        single = True
+    else:
+        single = False
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        keys = sorted({k for v in value for k in v}, key=lambda k: (str(type(k)), k))
+        try:
+            arr = np.array([[float(v.get(k, np.nan)) for k in keys] for v in value])
+        except (TypeError, ValueError):
+            arr = None
+        if arr is not None:
+            shown = ", ".join(map(str, keys[:8])) + (" …" if len(keys) > 8 else "")
+            kind = "map" if single else "sequence of maps"
+            return (arr[0] if single else arr), f"{kind}: one column per key ({shown})"
+    if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+        if len({v.shape for v in value}) == 1 and value[0].dtype != object:
+            return np.stack(value), "sequence of tensors: stacked"
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        return arr.astype(np.str_), "compared as text"
+    return arr, ""
+
+
 def _save_outputs(
     path: Path, names: list[str], values: list[Any], max_bytes: int
 ) -> list[dict[str, Any]]:
     arrays, meta, total = {}, [], 0
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
-        arr = np.asarray(value)
-        if arr.dtype == object:
-            arr = arr.astype(np.str_)
+        arr, note = _as_array(value)
         info = {
             "name": name,
             "dtype": str(arr.dtype),
             "shape": list(arr.shape),
             "bytes": int(arr.nbytes),
             "saved": False,
+            "note": note,
         }
         if total + arr.nbytes <= max_bytes:
             arrays[f"o{i}"] = arr
