@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -74,10 +75,28 @@ class TestDamagedModel:
         m.opset_import.add(version=21)
         assert "has no graph" in error_of(m.SerializeToString())
 
-    def test_no_opset_imports(self):
+    def test_a_model_from_before_ir_3_is_described_with_why_ort_refuses_it(self, capsys):
+        """Issue 8, item 8: an IR-1 export with no opset imports was refused by every command,
+        although Netron shows it."""
+        from inspector import build_compat, build_overview, load_model
+        from inspector.cli import main
+
         m = linear()
         del m.opset_import[:]
-        assert "declares no opset imports" in error_of(m.SerializeToString())
+        m.ir_version = 1
+        loaded = load_model(m.SerializeToString(), name="old.onnx")
+        assert build_overview(loaded).counts.nodes_total == 2
+        c = build_compat(loaded)
+        assert c.installed_loads == "no"
+        assert "IR version 1 < 3: ONNX Runtime reads IR 3 and later" in c.installed_reasons
+        assert "no opset imports: operators cannot be resolved" in c.installed_reasons
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            f = Path(d) / "old.onnx"
+            f.write_bytes(m.SerializeToString())
+            assert main(["diagnose", str(f), "--no-session-check"]) == 0
+            assert "ort_refuses" in capsys.readouterr().out
 
     def test_nesting_deeper_than_protobuf_allows(self):
         msg = error_of(nested_if(40))

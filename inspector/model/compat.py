@@ -148,9 +148,17 @@ def _opset(model: onnx.ModelProto, domain: str) -> int | None:
     return None
 
 
-def _judge(release: OrtRelease, ir: int, opset: int | None, ml: int | None) -> ReleaseRow:
+def _judge(
+    release: OrtRelease, ir: int, opset: int | None, ml: int | None, no_opsets: bool = False
+) -> ReleaseRow:
     reasons = []
     loads = "yes"
+    if ir < 3:
+        reasons.append(f"IR version {ir} < 3: ONNX Runtime reads IR 3 and later")
+        loads = "no"
+    if no_opsets:
+        reasons.append("no opset imports: operators cannot be resolved")
+        loads = "no"
     if ir > release.max_ir:
         reasons.append(f"IR version {ir} > {release.max_ir}")
         loads = "no"
@@ -313,7 +321,8 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
     ir = proto.ir_version
     opset = _opset(proto, "")
     ml = _opset(proto, "ai.onnx.ml")
-    releases = tuple(_judge(r, ir, opset, ml) for r in ORT_RELEASES)
+    no_opsets = not proto.opset_import
+    releases = tuple(_judge(r, ir, opset, ml, no_opsets) for r in ORT_RELEASES)
 
     installed = installed_ort_version() if ort_version is None else ort_version
     limits, assumed = limits_for(installed)
@@ -327,7 +336,7 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
             ),
         )
     else:
-        row = _judge(limits, ir, opset, ml)
+        row = _judge(limits, ir, opset, ml, no_opsets)
         loads, reasons = row.loads, row.reasons
 
     newest = max(onnx.helper.VERSION_TABLE, key=lambda r: (r[1], r[2]))

@@ -179,12 +179,8 @@ def parse_model_bytes(
         raise ModelLoadError(_explain_parse_failure(data, name, str(exc), limits)) from None
     if not proto.HasField("graph"):
         raise ModelLoadError(_explain_missing_graph(data, name, proto))
-    if not proto.opset_import:
-        raise ModelLoadError(
-            f"{name} declares no opset imports (IR version {proto.ir_version}), so its "
-            "operators cannot be resolved. Models from before ONNX IR 3 are not supported; "
-            "re-export it with a current exporter or add opset_import entries."
-        )
+    # No opset imports (an export from before IR 3): described all the same; the compatibility
+    # verdict says why ONNX Runtime refuses it.
     return proto
 
 
