@@ -114,7 +114,8 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     r.add_argument(
         "--out",
         metavar="DIR",
-        help="keep results here (JSON, outputs as .npy, profiles, optimized models)",
+        help="keep results here: results.json, the inputs, and per configuration its outputs "
+        "(.npy), profile (profile.json) and optimized graph (optimized.onnx)",
     )
     r.add_argument("--atol", type=float, help="absolute tolerance against the reference (gate)")
     r.add_argument("--rtol", type=float, help="relative tolerance against the reference (gate)")
@@ -295,21 +296,33 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
             )
 
 
-def save(out: Path, results: Sequence[RunResult], rows: list[dict[str, Any]]) -> None:
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "_"
+
+
+def save(
+    out: Path,
+    results: Sequence[RunResult],
+    record: dict[str, Any],
+    inputs: dict[str, np.ndarray],
+) -> None:
+    """``--out DIR``: results.json, the inputs, and per configuration its outputs (.npy), its
+    profile (Chrome/Perfetto trace) and the optimized graph ORT ran (where it could be saved)."""
     out.mkdir(parents=True, exist_ok=True)
+    (out / "inputs").mkdir(exist_ok=True)
+    for name, arr in inputs.items():
+        np.save(out / "inputs" / f"{_safe_name(name)}.npy", np.asarray(arr), allow_pickle=False)
     for i, r in enumerate(results):
         folder = out / f"run_{i:02d}"
         folder.mkdir(exist_ok=True)
         for name, arr in r.output_arrays().items():
-            safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-            np.save(folder / f"{safe}.npy", arr, allow_pickle=False)
+            np.save(folder / f"{_safe_name(name)}.npy", arr, allow_pickle=False)
+        if r.profile_trace():
+            (folder / "profile.json").write_bytes(r.profile_trace())
+        if r.optimized_model():
+            (folder / "optimized.onnx").write_bytes(r.optimized_model())
     (out / "results.json").write_text(
-        json.dumps(
-            {"summary": rows, "results": to_jsonable(results)},
-            indent=2,
-            allow_nan=False,
-            default=str,
-        )
+        json.dumps({**record, "results": to_jsonable(results)}, indent=2, default=str)
     )
 
 
@@ -357,7 +370,7 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     rtol = args.rtol if args.rtol is not None else 1e-3
     rows = summary_rows(results, matrix.reference, atol, rtol)
     if args.out:
-        save(Path(args.out), results, rows)
+        save(Path(args.out), results, {"summary": rows}, inputs)
     if args.json:
         print(json.dumps({"summary": rows, "results": to_jsonable(results)}, indent=2, default=str))
     else:
@@ -428,9 +441,15 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
             model, cand, inputs, *([passes] if passes else []), limits=limits, progress=_Progress()
         )
         record["ablation"] = to_jsonable(rows)
+    if args.out:
+        save(Path(args.out), results, record, inputs)
+    gated = args.atol is not None or args.rtol is not None  # same gate for text and JSON
+    failed = gated and not comparison.all_close
+    if failed:
+        print(f"error: outputs differ beyond atol {atol:g} / rtol {rtol:g}", file=sys.stderr)
     if args.json:
         print(json.dumps(record, indent=2, default=str))
-        return 0 if comparison.all_close or args.atol is None else 1
+        return 1 if failed else 0
     print(f"{results[0].label}  vs  {results[1].label}\n")
     print(
         _table(
@@ -502,8 +521,4 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
                 60,
             )
         )
-    if args.atol is not None or args.rtol is not None:
-        if not comparison.all_close:
-            print(f"error: outputs differ beyond atol {atol:g} / rtol {rtol:g}", file=sys.stderr)
-            return 1
-    return 0
+    return 1 if failed else 0

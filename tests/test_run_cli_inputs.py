@@ -7,6 +7,7 @@ import json
 import zipfile
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -243,6 +244,28 @@ class TestCli:
         saved = json.loads((tmp_path / "o" / "results.json").read_text())
         assert saved["summary"] == out["summary"]
         assert np.load(tmp_path / "o" / "run_01" / "logits.npy").shape == (1, 10)
+        # What --out promises (issue 8, item 9): the profile, the optimized graph, the inputs.
+        trace = json.loads((tmp_path / "o" / "run_01" / "profile.json").read_text())
+        assert any(e.get("cat") == "Node" for e in trace)
+        optimized = onnx.load(
+            str(tmp_path / "o" / "run_01" / "optimized.onnx"), load_external_data=False
+        )
+        assert any(n.op_type == "ReorderOutput" for n in optimized.graph.node)
+        assert np.load(tmp_path / "o" / "inputs" / "image.npy").shape == (1, 3, 32, 32)
+
+    def test_compare_gates_agree_in_text_and_json_and_out_is_kept(self, capsys, tmp_path):
+        model = str(SAMPLES / "mlp_gelu_layernorm.onnx")
+        base = ["compare", model, "--dim", "batch=2", "--runs", "2", "--profiled-runs", "0"]
+        text = main([*base, "--rtol", "0", "--atol", "0"])
+        capsys.readouterr()
+        as_json = main([*base, "--rtol", "0", "--atol", "0", "--json", "--out", str(tmp_path)])
+        capsys.readouterr()
+        assert text == as_json == 1  # level 'all' fuses Gelu/LayerNorm: not bit-identical
+        assert main([*base, "--json"]) == 0  # no tolerance given: no gate
+        capsys.readouterr()
+        saved = json.loads((tmp_path / "results.json").read_text())
+        assert "comparison" in saved and len(saved["results"]) == 2
+        assert (tmp_path / "run_01" / "y.npy").exists() or list((tmp_path / "run_01").glob("*.npy"))
 
     def test_tolerance_gate(self, capsys):
         args = [
