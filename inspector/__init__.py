@@ -21,7 +21,6 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "InspectorError": "inspector.errors",
-    "InternalError": "inspector.errors",
     "DEFAULT_LIMITS": "inspector.limits",
     "Limits": "inspector.limits",
 }

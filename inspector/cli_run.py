@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.limits import DEFAULT_ATOL, DEFAULT_LIMITS, DEFAULT_RTOL, GiB, Limits
 from inspector.model import build_overview
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
@@ -33,7 +34,7 @@ from inspector.run.inputs import (
     load_input_files,
     resolve,
 )
-from inspector.run.runner import RunLimits, RunResult, run_matrix
+from inspector.run.runner import RunResult, run_matrix
 
 
 def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
@@ -109,8 +110,17 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     )
     i.add_argument("--seed", type=int, default=0)
     r = p.add_argument_group("limits and output")
-    r.add_argument("--timeout", type=float, default=300, help="seconds per configuration")
-    r.add_argument("--memory-gb", type=float, default=8, help="worker address-space cap")
+    r.add_argument(
+        "--timeout",
+        type=int,
+        help=f"seconds per configuration (default {DEFAULT_LIMITS.run_timeout_s}: run_timeout_s)",
+    )
+    r.add_argument(
+        "--memory-gb",
+        type=float,
+        help=f"worker address-space cap (default {DEFAULT_LIMITS.worker_memory_bytes / GiB:g}: "
+        "worker_memory_bytes)",
+    )
     r.add_argument(
         "--out",
         metavar="DIR",
@@ -150,6 +160,18 @@ def _with_options(eps: str, options: dict[str, dict[str, str]]) -> list[dict[str
 
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return parse_key_values(items, what)
+
+
+def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
+    """The model's limits with --timeout / --memory-gb applied."""
+    from dataclasses import replace
+
+    changes: dict[str, int] = {}
+    if args.timeout is not None:
+        changes["run_timeout_s"] = args.timeout
+    if args.memory_gb is not None:
+        changes["worker_memory_bytes"] = int(args.memory_gb * GiB)
+    return replace(model.limits, **changes)
 
 
 def base_config(args: argparse.Namespace) -> RunConfig:
@@ -364,10 +386,10 @@ def gates(
 def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     matrix = build_matrix(args)
     inputs = make_inputs(args, model)
-    limits = RunLimits(timeout_s=args.timeout, memory_bytes=int(args.memory_gb * 1024**3))
+    limits = run_limits(args, model)
     results = run_matrix(model, matrix, inputs, limits=limits, progress=_Progress())
-    atol = args.atol if args.atol is not None else 1e-5
-    rtol = args.rtol if args.rtol is not None else 1e-3
+    atol = args.atol if args.atol is not None else DEFAULT_ATOL
+    rtol = args.rtol if args.rtol is not None else DEFAULT_RTOL
     rows = summary_rows(results, matrix.reference, atol, rtol)
     if args.out:
         save(Path(args.out), results, {"summary": rows}, inputs)
@@ -411,10 +433,10 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     ref = RunConfig(**{**ref.__dict__, "label": "ref · " + ref.default_label()})
     cand = RunConfig(**{**cand.__dict__, "label": "cand · " + cand.default_label()})
     inputs = make_inputs(args, model)
-    limits = RunLimits(timeout_s=args.timeout, memory_bytes=int(args.memory_gb * 1024**3))
+    limits = run_limits(args, model)
     results = run_matrix(model, Matrix((ref, cand)), inputs, limits=limits, progress=_Progress())
-    atol = args.atol if args.atol is not None else 1e-5
-    rtol = args.rtol if args.rtol is not None else 1e-3
+    atol = args.atol if args.atol is not None else DEFAULT_ATOL
+    rtol = args.rtol if args.rtol is not None else DEFAULT_RTOL
     record: dict[str, Any] = {"results": to_jsonable(results)}
     if not all(r.ok for r in results):
         bad = next(r for r in results if not r.ok)

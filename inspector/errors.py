@@ -37,7 +37,3 @@ class NotFoundError(InspectorError):
     """A named tensor, node or subgraph does not exist in the model."""
 
     kind = "not_found"
-
-
-class InternalError(Exception):
-    """A bug in ONNX Inspector itself (never the user's fault). Not an InspectorError."""

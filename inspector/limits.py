@@ -87,6 +87,22 @@ class Limits:
     analysis_timeout_s: int = _limit(
         120, "Wall-clock seconds onnx shape inference and the checker may take for one model."
     )
+    max_overlap_pairs: int = _limit(
+        100, "Overlapping external-data ranges listed per file (all of them are counted)."
+    )
+    large_inline_warning_bytes: int = _limit(
+        1 * GiB,
+        "Inline weights from which diagnose warns: protobuf cannot save 2 GiB or more.",
+    )
+    overlay_max_nodes: int = _limit(
+        400,
+        "Nodes per part of the Compare page's coloured graph (laid out in the browser).",
+    )
+    static_file_bytes: int = _limit(
+        200 * MiB,
+        "Largest file Streamlit serves from static/: bigger models reach Netron without "
+        "weights, bigger data files not at all.",
+    )
     max_inline_tensor_for_inference_bytes: int = _limit(
         64 * 1024,
         "Tensors larger than this are passed to shape inference and the checker without "
@@ -95,6 +111,11 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+#: Default tolerances for output comparisons (Compare page, ``compare``/``run`` gates, first
+#: divergence): |got − ref| ≤ atol + rtol·|ref|.
+DEFAULT_ATOL = 1e-5
+DEFAULT_RTOL = 1e-3
 
 
 def limits_markdown(limits: Limits = DEFAULT_LIMITS) -> str:

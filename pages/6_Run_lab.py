@@ -1,5 +1,7 @@
 """Run lab: choose EPs × optimization levels × options and inputs; run in isolated workers."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from inspector import InspectorError
@@ -15,7 +17,7 @@ from inspector.run.config import (
 from inspector.run.demo import DEMO_SAMPLE, demo_ep, demo_matrix, fallback_label
 from inspector.run.eps import LIBRARIES_ENV, discover
 from inspector.run.inputs import InputPlan, check_inputs, generate, load_input_files, resolve
-from inspector.run.runner import RunLimits, run_matrix
+from inspector.run.runner import run_matrix
 from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
@@ -35,7 +37,11 @@ def run_and_save(source, model, matrix, arrays, timeout: float) -> bool:  # type
 
         try:
             results = run_matrix(
-                model, matrix, arrays, progress=progress, limits=RunLimits(timeout_s=timeout)
+                model,
+                matrix,
+                arrays,
+                progress=progress,
+                limits=replace(model.limits, run_timeout_s=int(timeout)),
             )
         except InspectorError as exc:
             status.update(label="Could not run", state="error")

@@ -14,14 +14,13 @@ from inspector.charts import (
     overlay_dot,
     slowest_nodes,
 )
+from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import rows_frame, to_jsonable
 from inspector.run.analysis import ablation, first_divergence
 from inspector.run.compare import compare, node_timing_csv, node_timing_table
 from pages.common import state
 from pages.common.picker import model_picker
 from pages.common.text import plain
-
-OVERLAY_MAX_NODES = 400  # laid out in the browser: beyond this, pages of this size
 
 model = model_picker()
 if model is None:
@@ -41,8 +40,8 @@ others = [x for x in labels if x != ref_label] or labels
 if st.session_state.get("cmp_cand") not in others:
     st.session_state.pop("cmp_cand", None)
 cand_label = c2.selectbox("Candidate", others, key="cmp_cand")
-atol = c3.number_input("atol", value=1e-5, format="%.1e", key="cmp_atol")
-rtol = c4.number_input("rtol", value=1e-3, format="%.1e", key="cmp_rtol")
+atol = c3.number_input("atol", value=DEFAULT_ATOL, format="%.1e", key="cmp_atol")
+rtol = c4.number_input("rtol", value=DEFAULT_RTOL, format="%.1e", key="cmp_rtol")
 ref = results[labels.index(ref_label)]
 cand = results[labels.index(cand_label)]
 
@@ -226,15 +225,14 @@ with tab_graph:
                 if x.node_id:
                     colors[x.node_id] = heat(x.times_us[0] or 0, top)
                     node_labels[x.node_id] = f"{x.times_us[0]:.1f} µs"
-    pages = max(1, -(-len(main_ids) // OVERLAY_MAX_NODES))
+    per_part = model.limits.overlay_max_nodes
+    pages = max(1, -(-len(main_ids) // per_part))
     page = (
-        st.number_input(
-            f"Part (of {pages}, {OVERLAY_MAX_NODES} nodes each)", 1, pages, 1, key="cmp_part"
-        )
+        st.number_input(f"Part (of {pages}, {per_part} nodes each)", 1, pages, 1, key="cmp_part")
         if pages > 1
         else 1
     )
-    part = main_ids[(page - 1) * OVERLAY_MAX_NODES : page * OVERLAY_MAX_NODES]
+    part = main_ids[(page - 1) * per_part : page * per_part]
     st.graphviz_chart(overlay_dot(graph, colors, node_labels, part))
     if mode == "EP":
         st.caption(

@@ -13,11 +13,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inspector import build_overview, load_model
+from inspector.limits import Limits
 from inspector.run.compare import compare, delta, node_timing_table
 from inspector.run.config import RunConfig, expand_matrix, parse_eps
 from inspector.run.eps import discover, plugin_libraries
 from inspector.run.inputs import InputPlan, generate, resolve
-from inspector.run.runner import RunError, RunLimits, run_matrix, unique_names
+from inspector.run.runner import RunError, run_matrix, unique_names
 from tests.conftest import ALIASES, ROOT, second_ep_params
 from tests.factories import linear, model, vi, with_external
 
@@ -34,7 +35,7 @@ def one(m, config: RunConfig, inputs=None, limits=None):
     from inspector.run.config import Matrix
 
     feeds = inputs if inputs is not None else inputs_for(m)
-    (r,) = run_matrix(m, Matrix((config,)), feeds, limits=limits or RunLimits())
+    (r,) = run_matrix(m, Matrix((config,)), feeds, limits=limits)
     return r
 
 
@@ -203,7 +204,7 @@ class TestFailuresAreIsolated:
         )
         loaded = load_model(m.SerializeToString())
         start = time.monotonic()
-        r = one(loaded, RunConfig(**FAST), limits=RunLimits(timeout_s=3))
+        r = one(loaded, RunConfig(**FAST), limits=Limits(run_timeout_s=3))
         assert r.error_kind == "timeout" and "3 s" in r.error
         assert time.monotonic() - start < 30
 
@@ -218,7 +219,7 @@ class TestFailuresAreIsolated:
         r = one(
             load_model(m.SerializeToString()),
             RunConfig(**FAST),
-            limits=RunLimits(memory_bytes=2 * 1024**3),
+            limits=Limits(worker_memory_bytes=2 * 1024**3),
         )
         assert r.error_kind == "out_of_memory", r.error
         assert "memory cap" in r.error

@@ -28,28 +28,27 @@ class OrtRelease:
     max_opset: int  # ai.onnx
     max_opset_with_env: int  # ai.onnx with ALLOW_RELEASED_ONNX_OPSET_ONLY=0
     max_ml_opset: int
-    assignment_api: bool  # get_provider_graph_assignment_info()
 
 
 # Measured with a Relu probe model (IR 3–20, ai.onnx 7–40, ai.onnx.ml 1–15) on each release.
 ORT_RELEASES: tuple[OrtRelease, ...] = (
-    OrtRelease("1.16.3", 9, 19, 19, 3, False),
-    OrtRelease("1.17.3", 9, 20, 20, 4, False),
-    OrtRelease("1.18.1", 10, 21, 21, 5, False),
-    OrtRelease("1.19.2", 10, 21, 21, 5, False),
-    OrtRelease("1.20.1", 10, 21, 21, 5, False),
-    OrtRelease("1.21.1", 10, 22, 22, 5, False),
-    OrtRelease("1.22.1", 10, 22, 22, 5, False),
-    OrtRelease("1.23.2", 11, 23, 23, 5, False),
-    OrtRelease("1.24.4", 13, 25, 25, 5, True),
-    OrtRelease("1.25.1", 13, 26, 26, 5, True),
-    OrtRelease("1.26.0", 13, 26, 26, 5, True),
-    OrtRelease("1.27.0", 13, 26, 26, 5, True),
-    OrtRelease("1.28.0", 13, 26, 27, 5, True),
-    OrtRelease("1.29.0", 13, 26, 27, 5, True),
-    OrtRelease("1.30.0", 13, 26, 27, 5, True),
-    OrtRelease("1.31.1", 13, 26, 27, 5, True),
-    OrtRelease("1.32.0", 14, 28, 28, 5, True),
+    OrtRelease("1.16.3", 9, 19, 19, 3),
+    OrtRelease("1.17.3", 9, 20, 20, 4),
+    OrtRelease("1.18.1", 10, 21, 21, 5),
+    OrtRelease("1.19.2", 10, 21, 21, 5),
+    OrtRelease("1.20.1", 10, 21, 21, 5),
+    OrtRelease("1.21.1", 10, 22, 22, 5),
+    OrtRelease("1.22.1", 10, 22, 22, 5),
+    OrtRelease("1.23.2", 11, 23, 23, 5),
+    OrtRelease("1.24.4", 13, 25, 25, 5),
+    OrtRelease("1.25.1", 13, 26, 26, 5),
+    OrtRelease("1.26.0", 13, 26, 26, 5),
+    OrtRelease("1.27.0", 13, 26, 26, 5),
+    OrtRelease("1.28.0", 13, 26, 27, 5),
+    OrtRelease("1.29.0", 13, 26, 27, 5),
+    OrtRelease("1.30.0", 13, 26, 27, 5),
+    OrtRelease("1.31.1", 13, 26, 27, 5),
+    OrtRelease("1.32.0", 14, 28, 28, 5),
 )
 
 #: Operator domains ONNX Runtime implements itself (others need a custom-op library).

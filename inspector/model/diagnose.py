@@ -19,7 +19,6 @@ from inspector.model.subgraphs import build_subgraphs
 from inspector.records import Record
 
 SEVERITIES = ("error", "warning", "info")
-LARGE_INLINE_BYTES = 1024**3  # warn well before protobuf's 2 GiB wall
 
 
 @dataclass(frozen=True)
@@ -284,7 +283,7 @@ def diagnose(
                 "Give nodes unique names.",
             )
         )
-    if overview.counts.bytes_inline >= LARGE_INLINE_BYTES:
+    if overview.counts.bytes_inline >= model.limits.large_inline_warning_bytes:
         add(
             Finding(
                 "warning",

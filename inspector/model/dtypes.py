@@ -73,8 +73,3 @@ def storage_bytes(data_type: int, elements: int) -> int | None:
     if bits is None:
         return None
     return (elements * bits + 7) // 8
-
-
-def is_float(data_type: int) -> bool:
-    name = dtype_name(data_type)
-    return name.startswith(("FLOAT", "BFLOAT")) or name == "DOUBLE"

@@ -23,8 +23,6 @@ from inspector.model.overview import declared_bytes
 from inspector.model.walk import walk
 from inspector.records import Record
 
-MAX_OVERLAP_PAIRS = 100  # listed per file; all are counted
-
 KNOWN_KEYS = {"location", "offset", "length", "checksum", "basepath"}
 
 #: Severity of each status, worst last; a tensor's status is its worst finding.
@@ -237,9 +235,12 @@ def build_external_data(model: LoadedModel) -> ExternalDataReport:
             while open_ranges and open_ranges[0][0] <= start:
                 heapq.heappop(open_ranges)
             overlap_count += len(open_ranges)
-            if len(overlaps) < MAX_OVERLAP_PAIRS:
+            if len(overlaps) < model.limits.max_overlap_pairs:
                 overlaps.extend(
-                    (k, key) for _, k in sorted(open_ranges)[: MAX_OVERLAP_PAIRS - len(overlaps)]
+                    (k, key)
+                    for _, k in sorted(open_ranges)[
+                        : model.limits.max_overlap_pairs - len(overlaps)
+                    ]
                 )
             heapq.heappush(open_ranges, (end, key))
             if size is not None:  # bytes beyond the end of the file cover nothing

@@ -12,8 +12,6 @@ from inspector.model.load import LoadedModel
 from inspector.model.walk import walk
 from inspector.records import Record
 
-DEFAULT_DOMAIN = ""
-
 
 @dataclass(frozen=True)
 class Dim:

@@ -22,14 +22,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from inspector.limits import DEFAULT_LIMITS
+from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 from inspector.run.compare import OutputDelta, compare, delta
 from inspector.run.config import Matrix, RunConfig
 from inspector.run.runner import (
-    DEFAULT_RUN_LIMITS,
-    RunLimits,
     RunResult,
     prepare,
     run_matrix,
@@ -143,13 +141,16 @@ def first_divergence(
     candidate: RunResult,
     inputs: Mapping[str, np.ndarray],
     *,
-    atol: float = 1e-4,
-    rtol: float = 1e-3,
-    chunk: int = DEFAULT_LIMITS.divergence_chunk,
-    limits: RunLimits = DEFAULT_RUN_LIMITS,
-    max_tensors: int = DEFAULT_LIMITS.divergence_max_tensors,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+    limits: Limits | None = None,
 ) -> Divergence:
-    """The earliest original node whose output differs beyond ``atol + rtol·|ref|``."""
+    """The earliest original node whose output differs beyond ``atol + rtol·|ref|``.
+
+    Tensors are marked as outputs ``limits.divergence_chunk`` at a time, at most
+    ``limits.divergence_max_tensors`` in all (the model's limits by default)."""
+    limits = limits or model.limits
+    chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
     prepared = prepare(model)
     try:
         original = prepared.original
@@ -279,7 +280,7 @@ def ablation(
     inputs: Mapping[str, np.ndarray],
     passes: Sequence[str] = DEFAULT_PASSES,
     *,
-    limits: RunLimits = DEFAULT_RUN_LIMITS,
+    limits: Limits | None = None,
     out_dir: str | Path | None = None,
     progress=None,
 ) -> tuple[AblationRow, ...]:  # type: ignore[no-untyped-def]

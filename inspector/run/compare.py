@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import Record
 from inspector.run.runner import RunResult
 
@@ -83,8 +84,8 @@ def delta(
     name: str,
     ref: np.ndarray,
     got: np.ndarray,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
     bins: int = 30,
 ) -> OutputDelta:
     """Error metrics of ``got`` against ``ref``; NaN/Inf are compared explicitly."""
@@ -165,7 +166,10 @@ def delta(
 
 
 def compare(
-    reference: RunResult, candidate: RunResult, atol: float = 1e-5, rtol: float = 1e-3
+    reference: RunResult,
+    candidate: RunResult,
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
 ) -> Comparison:
     """Output deltas of ``candidate`` against ``reference``, output by output."""
     ref_arrays, got_arrays = reference.output_arrays(), candidate.output_arrays()

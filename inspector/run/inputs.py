@@ -56,10 +56,9 @@ NUMPY_DTYPES: dict[str, Any] = {
     "BOOL": np.bool_,
     "STRING": np.str_,
 }
+
+
 #: Types ORT needs as OrtValue with an explicit ONNX type (numpy has no native dtype).
-ORT_VALUE_TYPES = {"BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ"}
-
-
 @dataclass(frozen=True)
 class InputPlan:
     """How to make inputs: symbolic dims by name, ranges and fixed values by input name."""

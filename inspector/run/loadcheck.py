@@ -15,13 +15,12 @@ import json
 import re
 from dataclasses import dataclass
 
+from inspector.limits import Limits
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 from inspector.run.config import RunConfig
 from inspector.run.runner import (
-    DEFAULT_RUN_LIMITS,
     RunError,
-    RunLimits,
     Worker,
     _job,
     prepare,
@@ -81,8 +80,9 @@ def _classify(message: str) -> tuple[str, str]:
     return "ort_error", ""
 
 
-def check_session(model: LoadedModel, limits: RunLimits = DEFAULT_RUN_LIMITS) -> SessionCheck:
+def check_session(model: LoadedModel, limits: Limits | None = None) -> SessionCheck:
     """Create one onnxruntime session (CPU EP, level 'all') for ``model`` in a worker."""
+    limits = limits or model.limits
     try:
         prepared = prepare(model)
     except RunError as exc:
@@ -92,11 +92,11 @@ def check_session(model: LoadedModel, limits: RunLimits = DEFAULT_RUN_LIMITS) ->
         config = RunConfig(opt_level="all", warmup_runs=0, timed_runs=1, profiled_runs=0)
         _job(prepared, config, {}, job_dir, limits, save_optimized=False, check_only=True)
         worker = Worker(prepared)
-        code = worker.run(job_dir, limits.timeout_s)
+        code = worker.run(job_dir, limits.run_timeout_s)
         result_file = job_dir / "result.json"
         if worker.timed_out or not result_file.exists():
             why = (
-                f"no answer after {limits.timeout_s:g} s"
+                f"no answer after {limits.run_timeout_s:g} s"
                 if worker.timed_out
                 else f"the worker ended with code {code} while creating the session"
             )

@@ -28,7 +28,7 @@ import numpy as np
 import onnx
 
 from inspector.errors import InspectorError
-from inspector.limits import DEFAULT_LIMITS
+from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.companions import DirectoryCompanions
 from inspector.model.external import build_external_data
 from inspector.model.load import LoadedModel
@@ -40,18 +40,6 @@ from inspector.run.eps import plugin_libraries
 from inspector.run.origins import compiled_origins, derive_origins
 from inspector.run.profile import Profile, load_trace, parse_profile
 from inspector.run.sandbox import minimal_env
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """Resource limits of one worker; defaults from :mod:`inspector.limits` (docs/limits.md)."""
-
-    timeout_s: float = DEFAULT_LIMITS.run_timeout_s
-    memory_bytes: int = DEFAULT_LIMITS.worker_memory_bytes
-    max_output_bytes: int = DEFAULT_LIMITS.max_output_bytes
-
-
-DEFAULT_RUN_LIMITS = RunLimits()
 
 
 class RunError(InspectorError):
@@ -291,7 +279,7 @@ def _job(
     config: RunConfig,
     inputs: Mapping[str, np.ndarray],
     job_dir: Path,
-    limits: RunLimits,
+    limits: Limits,
     save_optimized: bool,
     check_only: bool = False,
 ) -> None:
@@ -310,7 +298,7 @@ def _job(
         "model": str(prepared.model_path),
         "config": cfg,
         "plugins": plugin_libraries(),
-        "memory_limit_bytes": limits.memory_bytes,
+        "memory_limit_bytes": limits.worker_memory_bytes,
         "max_output_bytes": limits.max_output_bytes,
         "input_types": prepared.input_types,
         "save_optimized": save_optimized,
@@ -379,24 +367,25 @@ def run_prepared(
     config: RunConfig,
     inputs: Mapping[str, np.ndarray],
     job_dir: Path,
-    limits: RunLimits = DEFAULT_RUN_LIMITS,
+    limits: Limits | None = None,
     save_optimized: bool = True,
     keep: bool = False,
     worker: Worker | None = None,
     on_started: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run one configuration in a child process and turn what it wrote into a record."""
+    limits = limits or DEFAULT_LIMITS
     _job(prepared, config, inputs, job_dir, limits, save_optimized)
     worker = worker or Worker(prepared)
     if on_started:
         on_started()
-    code = worker.run(job_dir, limits.timeout_s)
+    code = worker.run(job_dir, limits.run_timeout_s)
     if worker.timed_out:
         return _failed(
             config,
             "timeout",
             f"{config.label}: no result after "
-            f"{limits.timeout_s:g} s; the worker was killed (raise the timeout "
+            f"{limits.run_timeout_s:g} s; the worker was killed (raise the timeout "
             "for slow models).",
         )
     result_file = job_dir / "result.json"
@@ -614,14 +603,17 @@ def run_matrix(
     matrix: Matrix,
     inputs: Mapping[str, np.ndarray],
     *,
-    limits: RunLimits = DEFAULT_RUN_LIMITS,
+    limits: Limits | None = None,
     out_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
 ) -> tuple[RunResult, ...]:
     """Run every configuration; one failing never stops the others.
 
     ``progress(i, n, label, phase)`` is called with phase "start" and "done" per configuration.
+    ``limits`` default to the model's (``run_timeout_s``, ``worker_memory_bytes``,
+    ``max_output_bytes``).
     """
+    limits = limits or model.limits
     prepared = prepare(model, Path(out_dir) if out_dir else None)
     results = []
     spare: list[Worker] = []

@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
+from inspector.limits import DEFAULT_LIMITS
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 DEFAULT_SAMPLE = "mlp_gelu_layernorm.onnx"
@@ -149,7 +150,7 @@ def split_upload(files: list) -> list[tuple[str, bytes, dict[str, bytes]]]:
 
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
-STATIC_FILE_LIMIT = 200 * 1024**2  # Streamlit refuses to serve bigger static files
+STATIC_FILE_LIMIT = DEFAULT_LIMITS.static_file_bytes  # Streamlit serves nothing bigger
 
 
 def app_base_path() -> str:
