@@ -184,3 +184,58 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert placed["Det"] == "CPUExecutionProvider"
     if second:
         assert placed["MatMul"] == ep and placed["Softmax"] == ep
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """inspector's modules → the inspector modules they import (top level or in functions)."""
+    import ast
+
+    mods = {}
+    for p in (ROOT / "inspector").rglob("*.py"):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__main__":
+            continue
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        mods[".".join(parts)] = p
+    edges: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # "from pkg import submodule" imports the submodule, not the package's names
+                subs = [f"{node.module}.{a.name}" for a in node.names]
+                names = [s for s in subs if s in mods] or [node.module]
+            edges[m] |= {n for n in names if n in mods and n != m}
+    return edges
+
+
+def test_no_import_cycles():
+    """Issue 9: no module imports a module that imports it back (directly or around a loop)."""
+    edges = _import_graph()
+    seen_cycles = []
+
+    def visit(start: str, node: str, path: list[str]) -> None:
+        for nxt in edges[node]:
+            if nxt == start:
+                seen_cycles.append(" → ".join([*path, start]))
+            elif nxt not in path and len(path) < 8:
+                visit(start, nxt, [*path, nxt])
+
+    for m in edges:
+        visit(m, m, [m])
+    assert seen_cycles == []
+
+
+def test_the_cli_parser_does_not_import_the_run_package():
+    """A broken inspector.run must not take down 'overview' (issue 9, item 1)."""
+    code = (
+        "import sys; from inspector.cli import _parser; _parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith('inspector.run')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"

@@ -73,3 +73,21 @@ def storage_bytes(data_type: int, elements: int) -> int | None:
     if bits is None:
         return None
     return (elements * bits + 7) // 8
+
+
+def tensor_elements(t: onnx.TensorProto) -> int:
+    """Number of values by ``dims``; 0 for an invalid shape (a negative dim)."""
+    if any(d < 0 for d in t.dims):
+        return 0
+    n = 1
+    for d in t.dims:
+        n *= d
+    return n
+
+
+def declared_bytes(t: onnx.TensorProto) -> int:
+    """Bytes the tensor's values take according to its type and dims (no payload read)."""
+    size = storage_bytes(t.data_type, max(tensor_elements(t), 0))
+    if size is not None:
+        return size
+    return sum(len(s) for s in t.string_data)  # strings: only known from the payload

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import onnx
 
 from inspector.model.companions import location_problem, normalize_location
-from inspector.model.dtypes import dtype_name
+from inspector.model.dtypes import declared_bytes, dtype_name
 from inspector.model.load import LoadedModel
-from inspector.model.overview import declared_bytes
 from inspector.model.walk import walk
 from inspector.records import Record
 

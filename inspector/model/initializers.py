@@ -15,10 +15,9 @@ import onnx
 from onnx import numpy_helper
 
 from inspector.errors import NotFoundError
-from inspector.model.dtypes import dtype_name
+from inspector.model.dtypes import declared_bytes, dtype_name, tensor_elements
 from inspector.model.external import check_tensor
 from inspector.model.load import LoadedModel
-from inspector.model.overview import declared_bytes, tensor_elements
 from inspector.model.walk import walk
 from inspector.records import Record
 

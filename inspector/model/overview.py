@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import onnx
 
-from inspector.model.dtypes import dtype_name, storage_bytes
+from inspector.model.dtypes import dtype_name
+from inspector.model.initializers import build_initializers
 from inspector.model.load import LoadedModel
 from inspector.model.walk import walk
 from inspector.records import Record
@@ -119,24 +120,6 @@ def _dim(d: onnx.TensorShapeProto.Dimension) -> Dim:
     return Dim("unknown", None)
 
 
-def tensor_elements(t: onnx.TensorProto) -> int:
-    """Number of values by ``dims``; 0 for an invalid shape (a negative dim)."""
-    if any(d < 0 for d in t.dims):
-        return 0
-    n = 1
-    for d in t.dims:
-        n *= d
-    return n
-
-
-def declared_bytes(t: onnx.TensorProto) -> int:
-    """Bytes the tensor's values take according to its type and dims (no payload read)."""
-    size = storage_bytes(t.data_type, max(tensor_elements(t), 0))
-    if size is not None:
-        return size
-    return sum(len(s) for s in t.string_data)  # strings: only known from the payload
-
-
 def build_overview(model: LoadedModel) -> Overview:
     """Describe ``model`` from its metadata, without decoding any tensor payload."""
     proto = model.proto
@@ -160,9 +143,7 @@ def build_overview(model: LoadedModel) -> Overview:
 
     # The same rows the Weights page lists (initializers, sparse initializers, Constant values),
     # so both pages agree; tensor attributes of other ops (ConstantOfShape's fill value) are
-    # not weights. Local import: initializers.py imports this module.
-    from inspector.model.initializers import build_initializers
-
+    # not weights.
     n_init = sum(len(s.graph.initializer) for s in walked.scopes if s.graph is not None)
     params = inline = external = 0
     for row in build_initializers(model).rows:

@@ -1,4 +1,5 @@
-"""``onnx-inspector run`` and ``compare``: the run lab from the command line, with CI gates."""
+"""``onnx-inspector run``, ``compare`` and ``eps``: the run lab from the command line, with CI
+gates. Imported only when one of those commands runs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from inspector.limits import DEFAULT_ATOL, DEFAULT_LIMITS, DEFAULT_RTOL, GiB, Limits
+from inspector.cli.tables import table
+from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, GiB, Limits
 from inspector.model import build_overview
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
@@ -35,110 +37,6 @@ from inspector.run.inputs import (
     resolve,
 )
 from inspector.run.runner import RunResult, run_matrix
-
-
-def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
-    g = p.add_argument_group("configurations")
-    if matrix:
-        g.add_argument(
-            "--ep",
-            action="append",
-            metavar="EPS",
-            help="EP priority list, e.g. 'openvino,cpu' (repeat for a matrix; default cpu)",
-        )
-        g.add_argument(
-            "--level",
-            action="append",
-            metavar="LEVEL",
-            help="disable_all, basic, extended, layout, all (repeat; default all)",
-        )
-        g.add_argument("--matrix", metavar="FILE", help="matrix from a JSON/YAML file instead")
-        g.add_argument(
-            "--no-reference",
-            action="store_true",
-            help="do not add the reference configuration (CPU, disable_all)",
-        )
-    g.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: pinned)")
-    g.add_argument(
-        "--disable",
-        action="append",
-        default=[],
-        metavar="PASS",
-        help="disable an optimizer pass (repeatable)",
-    )
-    g.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra session config entry (repeatable)",
-    )
-    g.add_argument(
-        "--ep-option",
-        action="append",
-        default=[],
-        metavar="EP:KEY=VALUE",
-        help="provider option for an EP wherever it is listed, e.g. ggml:threads=2 "
-        "(repeatable; allowed keys: onnx-inspector run-options)",
-    )
-    add_ep_library_argument(g)
-    g.add_argument("--strict", action="store_true", help="refuse any CPU fallback")
-    g.add_argument("--warmup", type=int, default=3)
-    g.add_argument("--runs", type=int, default=20, help="timed runs (default 20)")
-    g.add_argument("--profiled-runs", type=int, default=5)
-    i = p.add_argument_group("inputs")
-    i.add_argument(
-        "--dim",
-        action="append",
-        default=[],
-        metavar="NAME=N",
-        help="value of a symbolic dim, e.g. batch=2 (repeatable)",
-    )
-    i.add_argument(
-        "--range",
-        action="append",
-        default=[],
-        metavar="INPUT=LOW:HIGH",
-        help="value range of a generated input (repeatable)",
-    )
-    i.add_argument(
-        "--input",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help=".npy (named after the input), .npz, .pb or a test_data_set folder",
-    )
-    i.add_argument("--seed", type=int, default=0)
-    r = p.add_argument_group("limits and output")
-    r.add_argument(
-        "--timeout",
-        type=int,
-        help=f"seconds per configuration (default {DEFAULT_LIMITS.run_timeout_s}: run_timeout_s)",
-    )
-    r.add_argument(
-        "--memory-gb",
-        type=float,
-        help=f"worker address-space cap (default {DEFAULT_LIMITS.worker_memory_bytes / GiB:g}: "
-        "worker_memory_bytes)",
-    )
-    r.add_argument(
-        "--out",
-        metavar="DIR",
-        help="keep results here: results.json, the inputs, and per configuration its outputs "
-        "(.npy), profile (profile.json) and optimized graph (optimized.onnx)",
-    )
-    r.add_argument("--atol", type=float, help="absolute tolerance against the reference (gate)")
-    r.add_argument("--rtol", type=float, help="relative tolerance against the reference (gate)")
-
-
-def add_ep_library_argument(g: Any) -> None:
-    g.add_argument(
-        "--ep-library",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="register a plugin EP library under an EP name (repeatable)",
-    )
 
 
 def register_libraries(args: argparse.Namespace) -> None:
@@ -275,13 +173,12 @@ def summary_rows(
 
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
-    from inspector.cli import _table
 
     def eps(d: dict[str, int]) -> str:
         return ", ".join(f"{k.removesuffix('ExecutionProvider')} {v}" for k, v in d.items())
 
     print(
-        _table(
+        table(
             [
                 "configuration",
                 "status",
@@ -422,7 +319,6 @@ def parse_spec(
 def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     from dataclasses import replace
 
-    from inspector.cli import _table
     from inspector.run.analysis import ablation, first_divergence
     from inspector.run.compare import compare, node_timing_table
 
@@ -474,7 +370,7 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
         return 1 if failed else 0
     print(f"{results[0].label}  vs  {results[1].label}\n")
     print(
-        _table(
+        table(
             ["output", "status", "max |Δ|", "mean |Δ|", "max rel", "cosine", "mismatches", "close"],
             [
                 (
@@ -493,7 +389,7 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     )
     print("\nSlowest nodes (µs; fused/compiled nodes split over their original nodes, derived)")
     print(
-        _table(
+        table(
             ["node", "op", *labels],
             [
                 (
@@ -522,7 +418,7 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     if "ablation" in record:
         print("\nAblation (each pass disabled in turn, against the candidate itself)")
         print(
-            _table(
+            table(
                 ["disabled", "status", "time ratio [95% CI]", "max |Δ|", "graph changed", "note"],
                 [
                     (

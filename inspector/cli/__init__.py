@@ -1,0 +1,220 @@
+"""``onnx-inspector`` / ``python -m inspector``: the JSON twin of every page.
+
+Each subcommand loads ``MODEL`` (companion files from its folder or ``--data-dir``), builds one
+record and prints it as readable text, or as JSON with ``--json``. Unusable input exits 1 with a
+one-line reason on stderr (``--json`` also prints ``{"error": {...}}`` on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from inspector import model as M
+from inspector.cli.inspect import run_inspection
+from inspector.cli.tables import table
+from inspector.errors import InspectorError
+from inspector.records import to_jsonable
+from inspector.safe_text import TerminalStream
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="onnx-inspector",
+        description="Inspect an ONNX model: the same records the app shows, as text or JSON.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("model", metavar="MODEL", help="path to the .onnx file")
+        p.add_argument(
+            "--data-dir", help="folder holding external-data files (default: the model's folder)"
+        )
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        return p
+
+    e = sub.add_parser(
+        "eps",
+        help="Every execution provider: usable here or not, and why (what the Run lab shows).",
+    )
+    e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    from inspector.cli.args import add_ep_library_argument
+
+    add_ep_library_argument(e)
+    ro = sub.add_parser(
+        "run-options",
+        help="Session config entries and EP options the run lab accepts, with value ranges.",
+    )
+    ro.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add("overview", "Metadata, opset imports, inputs/outputs and counts.")
+    g = add("graph", "Every node with inferred shapes, op histogram and structural issues.")
+    g.add_argument("--name", help="only nodes whose name or id contains this")
+    g.add_argument("--op-type", help="only nodes of this op type")
+    g.add_argument("--domain", help="only nodes of this domain (ai.onnx for the default)")
+    g.add_argument("--shape", help="only nodes with an output shape containing this text")
+    g.add_argument("--limit", type=int, default=200, help="rows printed as text (default 200)")
+    i = add("initializers", "Every weight (initializers and Constant values).")
+    i.add_argument(
+        "--stats",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also compute statistics and a histogram for this weight (repeatable)",
+    )
+    add("subgraphs", "The tree of If/Loop/Scan bodies and local functions.")
+    add("external-data", "External-data references checked against the companion files.")
+    c = add("compat", "Will ONNX Runtime load it? Installed version and every release since 1.16.")
+    d = add("diagnose", "Export pitfalls and problems, each with a fix.")
+    for p in (c, d):
+        p.add_argument(
+            "--no-session-check",
+            action="store_true",
+            help="do not create an onnxruntime session (by default one is created in an "
+            "isolated worker: the stamps alone miss custom ops, missing data, kernel errors)",
+        )
+        p.add_argument(
+            "--ort-version",
+            metavar="X.Y.Z",
+            help="judge the stamps against this onnxruntime version instead of the installed "
+            "one (e.g. the version your deployment runs); no session check then",
+        )
+    d.add_argument(
+        "--fail-on",
+        choices=["error", "warning", "never"],
+        default="never",
+        help="exit 1 when a finding of this severity (or worse) exists",
+    )
+    from inspector.cli.args import add_run_arguments
+
+    r = add("run", "Run the model under configurations (EPs × levels) in isolated workers.")
+    add_run_arguments(r)
+    r.add_argument(
+        "--require-ep",
+        metavar="EP",
+        help="exit 1 when nodes fell back off this EP (or it was not active)",
+    )
+    r.add_argument(
+        "--max-fallback-nodes",
+        type=int,
+        metavar="N",
+        help="exit 1 when more than N nodes left the preferred EP",
+    )
+    cmp = add(
+        "compare",
+        "Compare two configurations: output deltas, per-node timing, "
+        "first divergence, optimizer ablation.",
+    )
+    cmp.add_argument(
+        "--ref",
+        default="cpu@disable_all",
+        metavar="EPS@LEVEL",
+        help="reference configuration (default cpu@disable_all)",
+    )
+    cmp.add_argument(
+        "--cand",
+        default="cpu@all",
+        metavar="EPS@LEVEL",
+        help="candidate configuration (default cpu@all)",
+    )
+    add_run_arguments(cmp, matrix=False)
+    cmp.add_argument(
+        "--first-divergence",
+        action="store_true",
+        help="find the earliest node whose output differs beyond tolerance",
+    )
+    cmp.add_argument(
+        "--ablation",
+        action="store_true",
+        help="re-run the candidate with single optimizer passes disabled",
+    )
+    cmp.add_argument(
+        "--ablation-pass",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="passes to ablate (default: a list of common ORT passes)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI; model strings reach the terminal with control characters escaped."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalStream(out), TerminalStream(err)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _eps(args: argparse.Namespace) -> int:
+    """``onnx-inspector eps``: the EP records the Run lab shows."""
+    from inspector.cli.run import register_libraries
+    from inspector.run.eps import discover
+
+    try:
+        register_libraries(args)
+    except InspectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    infos = discover()
+    if args.json:
+        print(json.dumps(to_jsonable(infos), indent=2, ensure_ascii=False))
+        return 0
+    rows = [
+        [i.name, "yes" if i.usable else "no", i.source, ", ".join(i.devices), i.reason]
+        for i in infos
+    ]
+    print(table(["EP", "usable", "source", "devices", "why"], rows, max_width=110))
+    return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "eps":
+        return _eps(args)
+    if args.command == "run-options":
+        from inspector.run import options
+
+        if args.json:
+            print(json.dumps(options.as_json(), indent=2))
+        else:
+            print(options.markdown(), end="")
+        return 0
+    try:
+        if args.command in ("run", "compare"):
+            from inspector.cli import run as cli_run
+
+            cli_run.register_libraries(args)
+        model = M.load_model(args.model, args.data_dir)
+        if args.command in ("run", "compare"):
+            from inspector.cli import run as cli_run
+
+            return (cli_run.main_run if args.command == "run" else cli_run.main_compare)(
+                args, model
+            )
+        record, text = run_inspection(args, model)
+    except InspectorError as exc:
+        message = str(exc).replace("\n", " ")
+        if args.json:
+            print(json.dumps({"error": {"kind": exc.kind, "message": message}}))
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(to_jsonable(record), indent=2, ensure_ascii=False))
+    else:
+        print(text())
+    if args.command == "diagnose" and args.fail_on != "never":
+        worst = {"error": ("error",), "warning": ("error", "warning")}[args.fail_on]
+        if any(f.severity in worst for f in record.findings):
+            bad = next(f for f in record.findings if f.severity in worst)
+            print(f"error: {bad.severity}: {bad.message}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

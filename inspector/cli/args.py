@@ -1,0 +1,113 @@
+"""Argument groups of ``run`` and ``compare``: argparse only, so building the parser never
+imports the run package (a broken or missing ``inspector.run`` cannot take down ``overview``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from inspector.limits import DEFAULT_LIMITS, GiB
+
+
+def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
+    g = p.add_argument_group("configurations")
+    if matrix:
+        g.add_argument(
+            "--ep",
+            action="append",
+            metavar="EPS",
+            help="EP priority list, e.g. 'openvino,cpu' (repeat for a matrix; default cpu)",
+        )
+        g.add_argument(
+            "--level",
+            action="append",
+            metavar="LEVEL",
+            help="disable_all, basic, extended, layout, all (repeat; default all)",
+        )
+        g.add_argument("--matrix", metavar="FILE", help="matrix from a JSON/YAML file instead")
+        g.add_argument(
+            "--no-reference",
+            action="store_true",
+            help="do not add the reference configuration (CPU, disable_all)",
+        )
+    g.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: pinned)")
+    g.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="disable an optimizer pass (repeatable)",
+    )
+    g.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra session config entry (repeatable)",
+    )
+    g.add_argument(
+        "--ep-option",
+        action="append",
+        default=[],
+        metavar="EP:KEY=VALUE",
+        help="provider option for an EP wherever it is listed, e.g. ggml:threads=2 "
+        "(repeatable; allowed keys: onnx-inspector run-options)",
+    )
+    add_ep_library_argument(g)
+    g.add_argument("--strict", action="store_true", help="refuse any CPU fallback")
+    g.add_argument("--warmup", type=int, default=3)
+    g.add_argument("--runs", type=int, default=20, help="timed runs (default 20)")
+    g.add_argument("--profiled-runs", type=int, default=5)
+    i = p.add_argument_group("inputs")
+    i.add_argument(
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="value of a symbolic dim, e.g. batch=2 (repeatable)",
+    )
+    i.add_argument(
+        "--range",
+        action="append",
+        default=[],
+        metavar="INPUT=LOW:HIGH",
+        help="value range of a generated input (repeatable)",
+    )
+    i.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=".npy (named after the input), .npz, .pb or a test_data_set folder",
+    )
+    i.add_argument("--seed", type=int, default=0)
+    r = p.add_argument_group("limits and output")
+    r.add_argument(
+        "--timeout",
+        type=int,
+        help=f"seconds per configuration (default {DEFAULT_LIMITS.run_timeout_s}: run_timeout_s)",
+    )
+    r.add_argument(
+        "--memory-gb",
+        type=float,
+        help=f"worker address-space cap (default {DEFAULT_LIMITS.worker_memory_bytes / GiB:g}: "
+        "worker_memory_bytes)",
+    )
+    r.add_argument(
+        "--out",
+        metavar="DIR",
+        help="keep results here: results.json, the inputs, and per configuration its outputs "
+        "(.npy), profile (profile.json) and optimized graph (optimized.onnx)",
+    )
+    r.add_argument("--atol", type=float, help="absolute tolerance against the reference (gate)")
+    r.add_argument("--rtol", type=float, help="relative tolerance against the reference (gate)")
+
+
+def add_ep_library_argument(g: Any) -> None:
+    g.add_argument(
+        "--ep-library",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="register a plugin EP library under an EP name (repeatable)",
+    )
