@@ -39,16 +39,16 @@ def value_histogram(counts: Sequence[int], edges: Sequence[float], title: str) -
 
 
 def latency(results: Sequence[RunResult]) -> go.Figure:
-    ok = [r for r in results if r.ok and r.latency]
+    ok = [(r.label, r.latency) for r in results if r.ok and r.latency]
     fig = go.Figure(
         go.Bar(
-            x=[r.label for r in ok],
-            y=[r.latency.median_ms for r in ok],
+            x=[label for label, _ in ok],
+            y=[lat.median_ms for _, lat in ok],
             error_y=dict(
                 type="data",
                 symmetric=False,
-                array=[r.latency.p90_ms - r.latency.median_ms for r in ok],
-                arrayminus=[r.latency.median_ms - r.latency.p10_ms for r in ok],
+                array=[lat.p90_ms - lat.median_ms for _, lat in ok],
+                arrayminus=[lat.median_ms - lat.p10_ms for _, lat in ok],
             ),
             hovertemplate="%{x}<br>median %{y:.3f} ms<extra></extra>",
         )

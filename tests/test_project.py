@@ -239,3 +239,19 @@ def test_the_cli_parser_does_not_import_the_run_package():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_mypy_is_clean_and_sees_the_public_names(tmp_path):
+    """Issue 9, item 3: ``mypy inspector`` is clean, and ``py.typed`` means something: the
+    lazily re-exported names are typed for users (a wrong use is an error, not Any)."""
+    run = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    user = tmp_path / "user.py"
+    user.write_text("from inspector import load_model\n\nx: int = load_model('m.onnx')\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", str(user)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert 'has type "LoadedModel"' in run.stdout, run.stdout

@@ -250,13 +250,13 @@ def run_inspection(args: argparse.Namespace, model: M.LoadedModel) -> tuple[Any,
         g = M.build_graph(model)
         rows = g.filter(args.name, args.op_type, args.domain, args.shape)
         filtered = any((args.name, args.op_type, args.domain, args.shape))
-        record = {**to_jsonable(g), "nodes": to_jsonable(rows)} if filtered else g
-        return record, lambda: _text_graph(g, rows, args.limit)
+        graph_record: Any = {**to_jsonable(g), "nodes": to_jsonable(rows)} if filtered else g
+        return graph_record, lambda: _text_graph(g, rows, args.limit)
     if cmd == "initializers":
         t = M.build_initializers(model)
         stats = [M.tensor_stats(model, key) for key in args.stats]
-        record = {**to_jsonable(t), "stats": to_jsonable(stats)} if stats else t
-        return record, lambda: _text_initializers(t, stats)
+        table_record: Any = {**to_jsonable(t), "stats": to_jsonable(stats)} if stats else t
+        return table_record, lambda: _text_initializers(t, stats)
     if cmd == "subgraphs":
         s = M.build_subgraphs(model)
         return s, lambda: _text_subgraphs(s)
@@ -270,8 +270,8 @@ def run_inspection(args: argparse.Namespace, model: M.LoadedModel) -> tuple[Any,
         session = check_session(model)
     if cmd == "compat":
         c = M.build_compat(model, args.ort_version)
-        record = {**to_jsonable(c), "session": to_jsonable(session)} if session else c
-        return record, lambda: _text_compat(c) + _text_session(session)
+        compat_record: Any = {**to_jsonable(c), "session": to_jsonable(session)} if session else c
+        return compat_record, lambda: _text_compat(c) + _text_session(session)
     d = M.diagnose(model, compat=M.build_compat(model, args.ort_version), session=session)
     return d, lambda: _text_diagnose(d)
 

@@ -198,7 +198,9 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                     eps(r.get("nodes_per_ep", {})),
                     r.get("fallback_nodes", ""),
                     f"{r['max_abs_vs_ref']:.3g}" if "max_abs_vs_ref" in r else "",
-                    {True: "yes", False: "NO"}.get(r.get("allclose"), ""),
+                    {True: "yes", False: "NO"}.get(bool(r["allclose"]), "")
+                    if r.get("allclose") is not None
+                    else "",
                 )
                 for r in rows
             ],
@@ -326,8 +328,8 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     options = ep_options(args)
     ref = replace(parse_spec(args.ref, base, options), label="")
     cand = parse_spec(args.cand, base, options)
-    ref = RunConfig(**{**ref.__dict__, "label": "ref · " + ref.default_label()})
-    cand = RunConfig(**{**cand.__dict__, "label": "cand · " + cand.default_label()})
+    ref = replace(ref, label="ref · " + ref.default_label())
+    cand = replace(cand, label="cand · " + cand.default_label())
     inputs = make_inputs(args, model)
     limits = run_limits(args, model)
     results = run_matrix(model, Matrix((ref, cand)), inputs, limits=limits, progress=_Progress())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Literal
 
 import onnx
 
@@ -19,6 +20,9 @@ from inspector.model.load import LoadedModel
 from inspector.model.overview import domain_label
 from inspector.model.walk import walk
 from inspector.records import Record
+
+#: What the version stamps say about one release: loads, only with the env variable, or not.
+StampVerdict = Literal["yes", "with_env", "no"]
 
 
 @dataclass(frozen=True)
@@ -77,11 +81,11 @@ ORT_DISTRIBUTIONS = (
 @dataclass(frozen=True)
 class ReleaseRow(Record):
     version: str
-    loads: str  # "yes", "with_env" (needs ALLOW_RELEASED_ONNX_OPSET_ONLY=0), "no"
+    loads: StampVerdict  # "with_env": needs ALLOW_RELEASED_ONNX_OPSET_ONLY=0
     reasons: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OpProblem(Record):
     domain: str
     op_type: str
@@ -89,7 +93,7 @@ class OpProblem(Record):
     problem: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Suggestion(Record):
     action: str  # "lower_ir", "convert_opset", "upgrade_ort", "custom_ops"
     text: str
@@ -97,13 +101,13 @@ class Suggestion(Record):
     works: bool | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CompatVerdict(Record):
     ir_version: int
     opsets: tuple[tuple[str, int], ...]
     installed_ort: str  # "" when no onnxruntime distribution is installed
     installed_limits_assumed: bool  # installed ORT newer than the table: newest row assumed
-    installed_loads: str  # "yes", "with_env", "no", "unknown"
+    installed_loads: StampVerdict | Literal["unknown"]
     installed_reasons: tuple[str, ...]
     releases: tuple[ReleaseRow, ...]
     newest_onnx: tuple[str, int, int]  # (onnx release, IR, ai.onnx opset) known to this onnx
@@ -151,7 +155,7 @@ def _judge(
     release: OrtRelease, ir: int, opset: int | None, ml: int | None, no_opsets: bool = False
 ) -> ReleaseRow:
     reasons = []
-    loads = "yes"
+    loads: StampVerdict = "yes"
     if ir < 3:
         reasons.append(f"IR version {ir} < 3: ONNX Runtime reads IR 3 and later")
         loads = "no"
@@ -260,24 +264,30 @@ def _ops(model: onnx.ModelProto) -> tuple[list[OpProblem], list[str]]:
         if version is None:
             problems.append(
                 OpProblem(
-                    domain_label(domain), op, n, f"domain {domain_label(domain)} is not imported"
+                    domain=domain_label(domain),
+                    op_type=op,
+                    nodes=n,
+                    problem=f"domain {domain_label(domain)} is not imported",
                 )
             )
             continue
         if not onnx.defs.has(op, domain):
             problems.append(
                 OpProblem(
-                    domain_label(domain),
-                    op,
-                    n,
-                    "not an operator of this domain in the ONNX schema registry",
+                    domain=domain_label(domain),
+                    op_type=op,
+                    nodes=n,
+                    problem="not an operator of this domain in the ONNX schema registry",
                 )
             )
             continue
         if not 0 < version < 2**31:
             problems.append(
                 OpProblem(
-                    domain_label(domain), op, n, f"opset version {version} is not a valid version"
+                    domain=domain_label(domain),
+                    op_type=op,
+                    nodes=n,
+                    problem=f"opset version {version} is not a valid version",
                 )
             )
             continue
@@ -291,10 +301,10 @@ def _ops(model: onnx.ModelProto) -> tuple[list[OpProblem], list[str]]:
             )
             problems.append(
                 OpProblem(
-                    domain_label(domain),
-                    op,
-                    n,
-                    f"needs opset {since} or later; the model imports {version}",
+                    domain=domain_label(domain),
+                    op_type=op,
+                    nodes=n,
+                    problem=f"needs opset {since} or later; the model imports {version}",
                 )
             )
     for o in model.opset_import:
@@ -325,6 +335,8 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
 
     installed = installed_ort_version() if ort_version is None else ort_version
     limits, assumed = limits_for(installed)
+    reasons: tuple[str, ...]
+    loads: StampVerdict | Literal["unknown"]
     if limits is None:
         loads, reasons = (
             "unknown",
@@ -375,21 +387,21 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
             )
             suggestions.append(
                 Suggestion(
-                    "lower_ir",
-                    f"Set ir_version to {target_ir} (safe: {uses}): "
+                    action="lower_ir",
+                    text=f"Set ir_version to {target_ir} (safe: {uses}): "
                     f"`model.ir_version = {target_ir}` then save.",
-                    False,
-                    None,
+                    tried=False,
+                    works=None,
                 )
             )
         else:
             suggestions.append(
                 Suggestion(
-                    "lower_ir",
-                    f"Lowering the IR stamp is not safe: the model needs IR {need_ir} "
+                    action="lower_ir",
+                    text=f"Lowering the IR stamp is not safe: the model needs IR {need_ir} "
                     f"({', '.join(why)}).",
-                    False,
-                    False,
+                    tried=False,
+                    works=False,
                 )
             )
     target_opset = limits.max_opset if limits else None
@@ -397,14 +409,12 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
         ok, detail = try_convert(model, target_opset)
         suggestions.append(
             Suggestion(
-                "convert_opset",
-                (
-                    f"Convert to ai.onnx opset {target_opset} with "
-                    "onnx.version_converter.convert_version"
-                    f"(model, {target_opset}): tried here — {detail}."
-                ),
-                True,
-                ok,
+                action="convert_opset",
+                text=f"Convert to ai.onnx opset {target_opset} with "
+                "onnx.version_converter.convert_version"
+                f"(model, {target_opset}): tried here — {detail}.",
+                tried=True,
+                works=ok,
             )
         )
     if loads != "yes":
@@ -412,11 +422,11 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
         if first and (not installed or _vkey(first) > _vkey(installed)):
             suggestions.append(
                 Suggestion(
-                    "upgrade_ort",
-                    f"Upgrade onnxruntime to {first} or later (the first measured "
+                    action="upgrade_ort",
+                    text=f"Upgrade onnxruntime to {first} or later (the first measured "
                     "release that loads these stamps).",
-                    False,
-                    None,
+                    tried=False,
+                    works=None,
                 )
             )
         elif not first:
@@ -437,21 +447,21 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
             )
             suggestions.append(
                 Suggestion(
-                    "upgrade_ort",
-                    f"No measured onnxruntime release loads these stamps; {fixes} instead.",
-                    False,
-                    False,
+                    action="upgrade_ort",
+                    text=f"No measured onnxruntime release loads these stamps; {fixes} instead.",
+                    tried=False,
+                    works=False,
                 )
             )
     if custom:
         suggestions.append(
             Suggestion(
-                "custom_ops",
-                f"Domains {', '.join(custom)} are not implemented by ONNX Runtime: "
+                action="custom_ops",
+                text=f"Domains {', '.join(custom)} are not implemented by ONNX Runtime: "
                 "register the custom-op library that implements them "
                 "(SessionOptions.register_custom_ops_library) where you run the model.",
-                False,
-                None,
+                tried=False,
+                works=None,
             )
         )
 

@@ -8,7 +8,7 @@ never a gate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from inspector.model.compat import CompatVerdict, build_compat
 from inspector.model.external import ExternalDataReport, build_external_data
@@ -21,9 +21,13 @@ from inspector.records import Record
 SEVERITIES = ("error", "warning", "info")
 
 
-@dataclass(frozen=True)
+#: "error": will not load or run as is; "warning": a likely problem; "info": worth knowing.
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Finding(Record):
-    severity: str  # "error": will not load/run as is; "warning": likely problem; "info"
+    severity: Severity
     code: str
     subject: str  # the node id, tensor or domain concerned ("" for the whole model)
     message: str
@@ -68,66 +72,79 @@ def diagnose(
     if session is not None and not session.ok:
         add(
             Finding(
-                "error",
-                f"session_{session.kind}",
-                "",
-                f"onnxruntime {session.ort_version} could not create a session: {session.message}",
-                session.fix or "Read ONNX Runtime's message; the run lab shows the same.",
+                severity="error",
+                code=f"session_{session.kind}",
+                subject="",
+                message=(
+                    f"onnxruntime {session.ort_version} could not create a session: "
+                    f"{session.message}"
+                ),
+                fix=session.fix or "Read ONNX Runtime's message; the run lab shows the same.",
             )
         )
     if compat.installed_loads == "no":
         add(
             Finding(
-                "error",
-                "ort_refuses",
-                "",
-                f"onnxruntime {compat.installed_ort} will refuse "
+                severity="error",
+                code="ort_refuses",
+                subject="",
+                message=f"onnxruntime {compat.installed_ort} will refuse "
                 f"the model: {'; '.join(compat.installed_reasons)}.",
-                " ".join(s.text for s in compat.suggestions) or "See the compatibility table.",
+                fix=" ".join(s.text for s in compat.suggestions) or "See the compatibility table.",
             )
         )
     elif compat.installed_loads == "with_env":
         add(
             Finding(
-                "warning",
-                "ort_needs_env",
-                "",
-                "; ".join(compat.installed_reasons),
-                "Set ALLOW_RELEASED_ONNX_OPSET_ONLY=0 where the model runs, or convert it.",
+                severity="warning",
+                code="ort_needs_env",
+                subject="",
+                message="; ".join(compat.installed_reasons),
+                fix="Set ALLOW_RELEASED_ONNX_OPSET_ONLY=0 where the model runs, or convert it.",
             )
         )
     for flag in compat.flags:
-        add(Finding("warning", "stamp_too_new", "", flag, "Lower the stamp or convert the opset."))
+        add(
+            Finding(
+                severity="warning",
+                code="stamp_too_new",
+                subject="",
+                message=flag,
+                fix="Lower the stamp or convert the opset.",
+            )
+        )
     for p in compat.op_problems:
         add(
             Finding(
-                "error",
-                "unknown_op",
-                f"{p.domain}::{p.op_type}",
-                f"{p.op_type} ({p.nodes} nodes): {p.problem}.",
-                "Check the exporter's opset setting, or provide the op as a function.",
+                severity="error",
+                code="unknown_op",
+                subject=f"{p.domain}::{p.op_type}",
+                message=f"{p.op_type} ({p.nodes} nodes): {p.problem}.",
+                fix="Check the exporter's opset setting, or provide the op as a function.",
             )
         )
     for domain in compat.custom_domains:
         add(
             Finding(
-                "warning",
-                "custom_domain",
-                domain,
-                f"Custom operator domain {domain!r}: ONNX Runtime needs a custom-op library "
-                "for it.",
-                "Register the library that implements these ops.",
+                severity="warning",
+                code="custom_domain",
+                subject=domain,
+                message=(
+                    f"Custom operator domain {domain!r}: ONNX Runtime needs a custom-op "
+                    "library for it."
+                ),
+                fix="Register the library that implements these ops.",
             )
         )
 
     for note in model.notes:
         add(
             Finding(
-                "warning",
-                "repaired_on_load",
-                "",
-                note[:1].upper() + note[1:] + ".",
-                "Re-export the model; names must be valid UTF-8.",
+                severity="warning",
+                code="repaired_on_load",
+                subject="",
+                message=note[:1].upper() + note[1:] + ".",
+                fix="Re-export the model; names must be valid UTF-8.",
             )
         )
 
@@ -137,56 +154,56 @@ def diagnose(
         if issue.kind == "dangling_input":
             add(
                 Finding(
-                    "error",
-                    "dangling_input",
-                    node,
-                    f"Input {issue.tensor!r} of {node} is "
+                    severity="error",
+                    code="dangling_input",
+                    subject=node,
+                    message=f"Input {issue.tensor!r} of {node} is "
                     "produced by no node, graph input or initializer.",
-                    "Re-export the model; a node or initializer is missing.",
+                    fix="Re-export the model; a node or initializer is missing.",
                 )
             )
         elif issue.kind == "duplicate_output":
             add(
                 Finding(
-                    "error",
-                    "duplicate_output",
-                    issue.tensor,
-                    f"Tensor {issue.tensor!r} is "
+                    severity="error",
+                    code="duplicate_output",
+                    subject=issue.tensor,
+                    message=f"Tensor {issue.tensor!r} is "
                     "produced more than once "
                     f"({', '.join(issue.nodes) or 'and is a graph input'}).",
-                    "Rename one producer's output; ONNX graphs are single-assignment.",
+                    fix="Rename one producer's output; ONNX graphs are single-assignment.",
                 )
             )
         elif issue.kind == "cycle":
             add(
                 Finding(
-                    "error",
-                    "cycle",
-                    node,
-                    f"Graph {issue.graph} has a cycle through "
+                    severity="error",
+                    code="cycle",
+                    subject=node,
+                    message=f"Graph {issue.graph} has a cycle through "
                     f"{len(issue.nodes)} nodes ({', '.join(issue.nodes[:5])}).",
-                    "ONNX graphs must be acyclic; re-export the model.",
+                    fix="ONNX graphs must be acyclic; re-export the model.",
                 )
             )
         elif issue.kind == "unsorted":
             add(
                 Finding(
-                    "warning",
-                    "unsorted",
-                    node,
-                    f"Nodes of {issue.graph} are not in "
+                    severity="warning",
+                    code="unsorted",
+                    subject=node,
+                    message=f"Nodes of {issue.graph} are not in "
                     "topological order (onnx's checker rejects this; ONNX Runtime sorts).",
-                    "Sort the nodes topologically before saving.",
+                    fix="Sort the nodes topologically before saving.",
                 )
             )
         elif issue.kind == "dead_node":
             add(
                 Finding(
-                    "info",
-                    "dead_node",
-                    node,
-                    f"Output {issue.tensor!r} of {node} is never used.",
-                    "ONNX Runtime drops unused nodes; remove them to shrink the model.",
+                    severity="info",
+                    code="dead_node",
+                    subject=node,
+                    message=f"Output {issue.tensor!r} of {node} is never used.",
+                    fix="ONNX Runtime drops unused nodes; remove them to shrink the model.",
                 )
             )
 
@@ -195,12 +212,12 @@ def diagnose(
         if vi.dims and all(d.kind == "fixed" for d in vi.dims) and len(vi.dims) >= 2:
             add(
                 Finding(
-                    "info",
-                    "fixed_dims",
-                    vi.name,
-                    f"Input {vi.name!r} has only fixed dims "
+                    severity="info",
+                    code="fixed_dims",
+                    subject=vi.name,
+                    message=f"Input {vi.name!r} has only fixed dims "
                     f"{vi.shape_text}: the model accepts only this batch/sequence size.",
-                    "Export with dynamic axes (torch.onnx.export(..., dynamic_axes=...) or "
+                    fix="Export with dynamic axes (torch.onnx.export(..., dynamic_axes=...) or "
                     "dynamic_shapes=...) if other sizes are needed.",
                 )
             )
@@ -208,37 +225,37 @@ def diagnose(
         if vi.dtype == "DOUBLE":
             add(
                 Finding(
-                    "warning",
-                    "float64_io",
-                    vi.name,
-                    f"{vi.name!r} is float64: many EPs "
+                    severity="warning",
+                    code="float64_io",
+                    subject=vi.name,
+                    message=f"{vi.name!r} is float64: many EPs "
                     "have no double kernels, so nodes fall back to CPU and run slower.",
-                    "Export in float32 (model.float() before export).",
+                    fix="Export in float32 (model.float() before export).",
                 )
             )
     for o in overview.opset_imports:
         if not o.used and o.domain not in ("", "ai.onnx"):
             add(
                 Finding(
-                    "info",
-                    "unused_opset",
-                    domain_label(o.domain),
-                    f"Opset domain "
+                    severity="info",
+                    code="unused_opset",
+                    subject=domain_label(o.domain),
+                    message=f"Opset domain "
                     f"{domain_label(o.domain)!r} (version {o.version}) is declared but no "
                     "node uses it.",
-                    "Harmless; remove the import to simplify the model.",
+                    fix="Harmless; remove the import to simplify the model.",
                 )
             )
     if overview.initializers_listed_as_inputs:
         n = len(overview.initializers_listed_as_inputs)
         add(
             Finding(
-                "warning",
-                "initializer_as_input",
-                overview.initializers_listed_as_inputs[0],
-                f"{n} initializers are also graph inputs: ONNX Runtime treats them as "
+                severity="warning",
+                code="initializer_as_input",
+                subject=overview.initializers_listed_as_inputs[0],
+                message=f"{n} initializers are also graph inputs: ONNX Runtime treats them as "
                 "overridable and will not constant-fold or fuse them.",
-                "Remove them from graph.input (IR ≥ 4), e.g. onnxruntime's "
+                fix="Remove them from graph.input (IR ≥ 4), e.g. onnxruntime's "
                 "remove_initializer_from_input tool.",
             )
         )
@@ -246,13 +263,13 @@ def diagnose(
     if flow:
         add(
             Finding(
-                "info",
-                "control_flow",
-                flow[0].id,
-                f"{len(flow)} control-flow nodes "
+                severity="info",
+                code="control_flow",
+                subject=flow[0].id,
+                message=f"{len(flow)} control-flow nodes "
                 f"({', '.join(sorted({n.op_type for n in flow}))}): their bodies run as "
                 "separate graphs, limit fusions and often stay on the CPU EP.",
-                "If shapes are static, export with the control flow unrolled or traced.",
+                fix="If shapes are static, export with the control flow unrolled or traced.",
             )
         )
     names = [n.name for n in graph.nodes]
@@ -260,60 +277,60 @@ def diagnose(
     if empty:
         add(
             Finding(
-                "info",
-                "empty_node_names",
-                "",
-                f"{empty} nodes have no name; profiles will show them as <OpType>_<index>.",
-                "Name nodes at export (ONNX Inspector assigns unique names for runs).",
+                severity="info",
+                code="empty_node_names",
+                subject="",
+                message=f"{empty} nodes have no name; profiles will show them as <OpType>_<index>.",
+                fix="Name nodes at export (ONNX Inspector assigns unique names for runs).",
             )
         )
     seen: dict[str, int] = {}
-    for n in names:
-        if n:
-            seen[n] = seen.get(n, 0) + 1
-    dupes = sorted(n for n, c in seen.items() if c > 1)
+    for name in names:
+        if name:
+            seen[name] = seen.get(name, 0) + 1
+    dupes = sorted(name for name, c in seen.items() if c > 1)
     if dupes:
         add(
             Finding(
-                "warning",
-                "duplicate_node_names",
-                dupes[0],
-                f"{len(dupes)} node names are "
+                severity="warning",
+                code="duplicate_node_names",
+                subject=dupes[0],
+                message=f"{len(dupes)} node names are "
                 f"used more than once (e.g. {dupes[0]!r}); tools that key by name mix them up.",
-                "Give nodes unique names.",
+                fix="Give nodes unique names.",
             )
         )
     if overview.counts.bytes_inline >= model.limits.large_inline_warning_bytes:
         add(
             Finding(
-                "warning",
-                "large_inline",
-                "",
-                f"{overview.counts.bytes_inline:,} bytes of "
+                severity="warning",
+                code="large_inline",
+                subject="",
+                message=f"{overview.counts.bytes_inline:,} bytes of "
                 "weights are stored inline; protobuf cannot save a model of 2 GiB or more.",
-                "Save with onnx.save_model(..., save_as_external_data=True).",
+                fix="Save with onnx.save_model(..., save_as_external_data=True).",
             )
         )
     sub = build_subgraphs(model)
     for cycle in sub.recursive_functions:
         add(
             Finding(
-                "error",
-                "recursive_function",
-                cycle[0],
-                f"Functions call each other in a cycle: {' → '.join(cycle)}.",
-                "ONNX forbids recursion; inline or rewrite.",
+                severity="error",
+                code="recursive_function",
+                subject=cycle[0],
+                message=f"Functions call each other in a cycle: {' → '.join(cycle)}.",
+                fix="ONNX forbids recursion; inline or rewrite.",
             )
         )
     for nid in sub.not_walked:
         add(
             Finding(
-                "warning",
-                "too_deep",
-                nid,
-                f"Bodies of {nid} are nested deeper than "
+                severity="warning",
+                code="too_deep",
+                subject=nid,
+                message=f"Bodies of {nid} are nested deeper than "
                 f"{model.limits.max_subgraph_depth} levels and were not inspected.",
-                "",
+                fix="",
             )
         )
 
@@ -323,12 +340,12 @@ def diagnose(
     if bad_dims:
         add(
             Finding(
-                "error",
-                "invalid_shape",
-                bad_dims[0],
-                f"{len(bad_dims)} tensors have negative "
+                severity="error",
+                code="invalid_shape",
+                subject=bad_dims[0],
+                message=f"{len(bad_dims)} tensors have negative "
                 f"dims (e.g. {bad_dims[0]!r}); they count as empty here and will not load.",
-                "Re-export the model; tensor dims must be ≥ 0.",
+                fix="Re-export the model; tensor dims must be ≥ 0.",
             )
         )
 
@@ -336,14 +353,14 @@ def diagnose(
     for t in external.tensors:
         if t.status == "ok":
             continue
-        severity = "error" if not t.usable else "warning"
+        severity: Severity = "error" if not t.usable else "warning"
         add(
             Finding(
-                severity,
-                f"external_{t.status}",
-                t.tensor,
-                f"{t.tensor}: {'; '.join(t.messages)}.",
-                _external_fix(t.status),
+                severity=severity,
+                code=f"external_{t.status}",
+                subject=t.tensor,
+                message=f"{t.tensor}: {'; '.join(t.messages)}.",
+                fix=_external_fix(t.status),
             )
         )
 
@@ -352,32 +369,32 @@ def diagnose(
     if model.native.failure:
         add(
             Finding(
-                "error",
-                "onnx_failed",
-                "",
-                f"Shape inference and the checker could not run: {model.native.failure}.",
-                "ONNX Runtime runs the same shape inference when it loads the model; expect it "
+                severity="error",
+                code="onnx_failed",
+                subject="",
+                message=f"Shape inference and the checker could not run: {model.native.failure}.",
+                fix="ONNX Runtime runs the same shape inference when it loads the model; expect it "
                 "to fail or crash too. Re-export the model, or check the declared tensor sizes.",
             )
         )
     elif checker != "passed":
         add(
             Finding(
-                "warning",
-                "checker",
-                "",
-                f"onnx.checker: {checker}",
-                "The checker and ONNX Runtime disagree on many real models; run it to be sure.",
+                severity="warning",
+                code="checker",
+                subject="",
+                message=f"onnx.checker: {checker}",
+                fix="The checker and ONNX Runtime disagree on many real models; run it to be sure.",
             )
         )
     if not graph.shape_inference.ok and not model.native.failure:
         add(
             Finding(
-                "warning",
-                "shape_inference",
-                "",
-                f"Shape inference failed: {graph.shape_inference.error}",
-                "Shapes shown are partial.",
+                severity="warning",
+                code="shape_inference",
+                subject="",
+                message=f"Shape inference failed: {graph.shape_inference.error}",
+                fix="Shapes shown are partial.",
             )
         )
     out.sort(key=lambda f: SEVERITIES.index(f.severity))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import onnx
@@ -46,7 +47,7 @@ ERROR_STATUSES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExternalTensor(Record):
     key: str  # "<graph id>/<tensor name>" — unique even when names repeat across graphs
     tensor: str
@@ -66,7 +67,7 @@ class ExternalTensor(Record):
         return self.status not in ERROR_STATUSES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExternalFile(Record):
     name: str
     size: int | None  # None: referenced but not present
@@ -78,7 +79,7 @@ class ExternalFile(Record):
     referenced: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExternalDataReport(Record):
     tensors: tuple[ExternalTensor, ...]
     files: tuple[ExternalFile, ...]
@@ -190,7 +191,7 @@ def check_tensor(model: LoadedModel, key: str, graph: str, t: onnx.TensorProto) 
     )
 
 
-def _int_entry(entries: dict[str, str], key: str, flag) -> int | None:  # type: ignore[no-untyped-def]
+def _int_entry(entries: dict[str, str], key: str, flag: Callable[[str, str], None]) -> int | None:
     if key not in entries:
         return 0 if key == "offset" else None
     raw = entries[key]
@@ -250,7 +251,14 @@ def build_external_data(model: LoadedModel) -> ExternalDataReport:
         gap = max(size - covered, 0) if size is not None else 0
         files.append(
             ExternalFile(
-                name, size, len(tensors), referenced, tuple(overlaps), overlap_count, gap, True
+                name=name,
+                size=size,
+                tensors=len(tensors),
+                bytes_referenced=referenced,
+                overlaps=tuple(overlaps),
+                overlap_count=overlap_count,
+                gap_bytes=gap,
+                referenced=True,
             )
         )
     model_name = model.name
@@ -260,4 +268,6 @@ def build_external_data(model: LoadedModel) -> ExternalDataReport:
         if n not in by_file and n != model_name and not n.endswith(".onnx")
     )
     errors = sum(1 for r in rows if not r.usable)
-    return ExternalDataReport(tuple(rows), tuple(files), unreferenced, errors)
+    return ExternalDataReport(
+        tensors=tuple(rows), files=tuple(files), unreferenced_files=unreferenced, errors=errors
+    )

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 AT = onnx.AttributeProto
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeRow(Record):
     id: str  # stable and unique, e.g. "main:3" or "main:3.then_branch:0"
     name: str
@@ -35,7 +35,7 @@ class NodeRow(Record):
     output_shapes: tuple[str, ...]  # from shape inference where it succeeded, else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ShapeInference(Record):
     ok: bool
     error: str  # the strict-mode error when inference failed; partial results are still used
@@ -43,7 +43,7 @@ class ShapeInference(Record):
     tensors_total: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Issue(Record):
     """A structural problem in one graph: a dangling input, a duplicate output, a cycle."""
 
@@ -53,7 +53,7 @@ class Issue(Record):
     nodes: tuple[str, ...]  # node ids concerned
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GraphRecord(Record):
     nodes: tuple[NodeRow, ...]
     op_histogram: tuple[tuple[str, int], ...]  # ("Conv", 12) by count, then name
@@ -168,7 +168,9 @@ def infer_shapes(
                 if out:
                     total += 1
                     typed += out in shapes
-    return shapes, ShapeInference(not error, error, typed, total)
+    return shapes, ShapeInference(
+        ok=not error, error=error, tensors_typed=typed, tensors_total=total
+    )
 
 
 def _scope_issues(
@@ -191,7 +193,14 @@ def _scope_issues(
                 producers[out].append(i)
     for tensor, idx in producers.items():
         if len(idx) > 1 or tensor in inputs:
-            issues.append(Issue("duplicate_output", scope.id, tensor, tuple(ids[i] for i in idx)))
+            issues.append(
+                Issue(
+                    kind="duplicate_output",
+                    graph=scope.id,
+                    tensor=tensor,
+                    nodes=tuple(ids[i] for i in idx),
+                )
+            )
     # Inputs a node needs from within this graph (outer-scope names count as available).
     # Bodies may read names of the enclosing graph implicitly: include them as dependencies.
     deps: list[set[int]] = []
@@ -203,7 +212,9 @@ def _scope_issues(
             if name in producers:
                 d.add(producers[name][0])
             elif name not in available and not any(name in names for names in outer):
-                issues.append(Issue("dangling_input", scope.id, name, (ids[i],)))
+                issues.append(
+                    Issue(kind="dangling_input", graph=scope.id, tensor=name, nodes=(ids[i],))
+                )
         d.discard(i) if i not in d else None
         deps.append(d)
     # Kahn's algorithm, stable by file order.
@@ -223,11 +234,11 @@ def _scope_issues(
                 ready.append(u)
     if len(order) < len(scope.nodes):
         stuck = tuple(ids[i] for i, n in enumerate(indegree) if n > 0)
-        issues.append(Issue("cycle", scope.id, "", stuck))
+        issues.append(Issue(kind="cycle", graph=scope.id, tensor="", nodes=stuck))
         return issues, []
     late = [ids[i] for i, d in enumerate(deps) if any(j > i for j in d)]
     if late:
-        issues.append(Issue("unsorted", scope.id, "", tuple(late[:20])))
+        issues.append(Issue(kind="unsorted", graph=scope.id, tensor="", nodes=tuple(late[:20])))
     # Dead nodes: outputs used by nobody and not graph outputs (main graph only: bodies'
     # values may be read implicitly by nested bodies, which we count above).
     if scope.kind == "main":
@@ -235,7 +246,9 @@ def _scope_issues(
         consumed |= set(scope.outputs)
         for i, node in enumerate(scope.nodes):
             if node.output and not any(o in consumed for o in node.output if o):
-                issues.append(Issue("dead_node", scope.id, node.output[0], (ids[i],)))
+                issues.append(
+                    Issue(kind="dead_node", graph=scope.id, tensor=node.output[0], nodes=(ids[i],))
+                )
     return issues, [ids[i] for i in order]
 
 

@@ -8,7 +8,7 @@ bad tensor: the problem is returned as the record's ``error``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import onnx
@@ -41,7 +41,7 @@ _CONSTANT_VALUE_ATTRS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class InitializerRow(Record):
     key: str  # unique: "<graph id>/<name>" or "<node id>/<attribute>" for Constant values
     name: str
@@ -56,7 +56,7 @@ class InitializerRow(Record):
     error: str = ""  # why the entry is malformed ("" when it is not)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TensorStats(Record):
     key: str
     dtype: str
@@ -86,7 +86,7 @@ class InitializerTable(Record):
 def _tensors(
     model: LoadedModel,
 ) -> list[tuple[InitializerRow, onnx.TensorProto | None, onnx.AttributeProto | None]]:
-    out = []
+    out: list[tuple[InitializerRow, onnx.TensorProto | None, onnx.AttributeProto | None]] = []
     for scope in walk(model.proto, model.limits).scopes:
         if scope.graph is not None:
             for t in scope.graph.initializer:
@@ -96,12 +96,10 @@ def _tensors(
             for sp in scope.graph.sparse_initializer:
                 t = sp.values
                 row = _row(f"{scope.id}/{t.name}", t.name, "sparse_initializer", scope.id, t)
-                row = InitializerRow(
-                    **{
-                        **row.__dict__,
-                        "shape": tuple(sp.dims),
-                        "elements": math.prod(sp.dims) if all(d >= 0 for d in sp.dims) else 0,
-                    }
+                row = replace(
+                    row,
+                    shape=tuple(sp.dims),
+                    elements=math.prod(sp.dims) if all(d >= 0 for d in sp.dims) else 0,
                 )
                 out.append((row, t, None))
         for i, node in enumerate(scope.nodes):
@@ -121,17 +119,17 @@ def _tensors(
                     out.append((_attr_row(key, name, scope.id, attr), None, attr))
                 else:  # 'value'/'sparse_value' that holds no tensor: a malformed Constant
                     row = InitializerRow(
-                        key,
-                        name,
-                        "Constant",
-                        scope.id,
-                        "UNDEFINED",
-                        (),
-                        0,
-                        0,
-                        "inline",
-                        "",
-                        f"attribute {attr.name!r} holds no tensor",
+                        key=key,
+                        name=name,
+                        source="Constant",
+                        graph=scope.id,
+                        dtype="UNDEFINED",
+                        shape=(),
+                        elements=0,
+                        bytes=0,
+                        storage="inline",
+                        location="",
+                        error=f"attribute {attr.name!r} holds no tensor",
                     )
                     out.append((row, None, None))
     return out
@@ -143,32 +141,32 @@ def _row(key: str, name: str, source: str, graph: str, t: onnx.TensorProto) -> I
         next((e.value for e in t.external_data if e.key == "location"), "") if external else ""
     )
     return InitializerRow(
-        key,
-        name,
-        source,
-        graph,
-        dtype_name(t.data_type),
-        tuple(t.dims),
-        max(tensor_elements(t), 0),
-        declared_bytes(t),
-        "external" if external else "inline",
-        location,
+        key=key,
+        name=name,
+        source=source,
+        graph=graph,
+        dtype=dtype_name(t.data_type),
+        shape=tuple(t.dims),
+        elements=max(tensor_elements(t), 0),
+        bytes=declared_bytes(t),
+        storage="external" if external else "inline",
+        location=location,
     )
 
 
 def _attr_row(key: str, name: str, graph: str, attr: onnx.AttributeProto) -> InitializerRow:
     values = _attr_array(attr)
     return InitializerRow(
-        key,
-        name,
-        "Constant",
-        graph,
-        _attr_dtype(attr),
-        tuple(values.shape),
-        int(values.size),
-        int(values.nbytes),
-        "inline",
-        "",
+        key=key,
+        name=name,
+        source="Constant",
+        graph=graph,
+        dtype=_attr_dtype(attr),
+        shape=tuple(values.shape),
+        elements=int(values.size),
+        bytes=int(values.nbytes),
+        storage="inline",
+        location="",
     )
 
 
@@ -284,29 +282,29 @@ def tensor_stats(model: LoadedModel, key: str, bins: int | None = None) -> Tenso
     row, _, _ = _find(model, key)
     bins = bins or model.limits.histogram_bins
     empty = TensorStats(
-        row.key,
-        row.dtype,
-        row.shape,
-        row.elements,
-        None,
-        None,
-        None,
-        None,
-        None,
-        0,
-        0,
-        (),
-        (),
-        (),
-        0,
-        "",
+        key=row.key,
+        dtype=row.dtype,
+        shape=row.shape,
+        count=row.elements,
+        min=None,
+        max=None,
+        mean=None,
+        std=None,
+        zero_fraction=None,
+        nan_count=0,
+        inf_count=0,
+        histogram_counts=(),
+        histogram_edges=(),
+        preview=(),
+        invalid_utf8=0,
+        error="",
     )
     try:
         values = tensor_array(model, row.key)
     except (ValueError, TypeError, OverflowError) as exc:
-        return TensorStats(**{**empty.__dict__, "error": str(exc) or type(exc).__name__})
+        return replace(empty, error=str(exc) or type(exc).__name__)
     except Exception as exc:  # onnx decoders raise assorted types for corrupt payloads
-        return TensorStats(**{**empty.__dict__, "error": f"cannot decode: {exc}"})
+        return replace(empty, error=f"cannot decode: {exc}")
     if values.dtype == object or values.dtype.kind in "SU":
         preview, invalid = [], 0
         for item in values.reshape(-1)[:20]:
@@ -318,13 +316,8 @@ def tensor_stats(model: LoadedModel, key: str, bins: int | None = None) -> Tenso
                     item = item.decode("utf-8", "backslashreplace")
             preview.append(str(item)[:200])
         all_invalid = sum(1 for x in values.reshape(-1) if isinstance(x, bytes) and not _utf8(x))
-        return TensorStats(
-            **{
-                **empty.__dict__,
-                "count": int(values.size),
-                "preview": tuple(preview),
-                "invalid_utf8": all_invalid,
-            }
+        return replace(
+            empty, count=int(values.size), preview=tuple(preview), invalid_utf8=all_invalid
         )
     flat = values.reshape(-1)
     if values.dtype.kind == "c":

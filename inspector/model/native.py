@@ -28,6 +28,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
 
@@ -67,7 +68,8 @@ def _checker_copy(skeleton: onnx.ModelProto) -> onnx.ModelProto:
 
     model = onnx.ModelProto()
     model.CopyFrom(skeleton)
-    kept, stripped = [], []
+    kept: list[onnx.TensorProto] = []
+    stripped: list[onnx.TensorProto] = []
     for t in model.graph.initializer:
         (stripped if t.doc_string == STRIPPED else kept).append(t)
     if stripped:
@@ -143,7 +145,7 @@ def _analyse_here(request: dict, data: bytes) -> tuple[dict, bytes]:
     return answer, inferred
 
 
-def _read_exact(stream, n: int) -> bytes:  # type: ignore[no-untyped-def]
+def _read_exact(stream: Any, n: int) -> bytes:
     chunks, left = [], n
     while left:
         chunk = stream.read(left)

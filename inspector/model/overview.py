@@ -25,7 +25,7 @@ class Dim:
         return "?" if self.kind == "unknown" else str(self.value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ValueInfo(Record):
     """A graph input or output."""
 
@@ -42,7 +42,7 @@ class ValueInfo(Record):
         return "[" + ", ".join(str(d) for d in self.dims) + "]"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OpsetImport(Record):
     domain: str  # "" is shown as "ai.onnx"
     version: int
@@ -50,7 +50,7 @@ class OpsetImport(Record):
     used: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Counts(Record):
     nodes_total: int  # all graphs, subgraphs and function bodies
     nodes_main_graph: int
@@ -62,7 +62,7 @@ class Counts(Record):
     bytes_external: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Overview(Record):
     name: str
     file_bytes: int
@@ -97,19 +97,33 @@ def type_info(name: str, tp: onnx.TypeProto, doc: str = "") -> ValueInfo:
         if tt.HasField("shape"):
             dims = tuple(_dim(d) for d in tt.shape.dim)
         kind = "tensor" if which == "tensor_type" else "sparse_tensor"
-        return ValueInfo(name, kind, dtype_name(tt.elem_type), dims, doc)
+        return ValueInfo(
+            name=name, kind=kind, dtype=dtype_name(tt.elem_type), dims=dims, doc_string=doc
+        )
     if which == "sequence_type":
         inner = type_info(name, tp.sequence_type.elem_type)
-        return ValueInfo(name, "sequence", f"seq({inner.dtype})", inner.dims, doc)
+        return ValueInfo(
+            name=name, kind="sequence", dtype=f"seq({inner.dtype})", dims=inner.dims, doc_string=doc
+        )
     if which == "optional_type":
         inner = type_info(name, tp.optional_type.elem_type)
-        return ValueInfo(name, "optional", f"optional({inner.dtype})", inner.dims, doc)
+        return ValueInfo(
+            name=name,
+            kind="optional",
+            dtype=f"optional({inner.dtype})",
+            dims=inner.dims,
+            doc_string=doc,
+        )
     if which == "map_type":
         value = type_info(name, tp.map_type.value_type)
         return ValueInfo(
-            name, "map", f"map({dtype_name(tp.map_type.key_type)}, {value.dtype})", None, doc
+            name=name,
+            kind="map",
+            dtype=f"map({dtype_name(tp.map_type.key_type)}, {value.dtype})",
+            dims=None,
+            doc_string=doc,
         )
-    return ValueInfo(name, "unknown", "unknown", None, doc)
+    return ValueInfo(name=name, kind="unknown", dtype="unknown", dims=None, doc_string=doc)
 
 
 def _dim(d: onnx.TensorShapeProto.Dimension) -> Dim:
@@ -133,10 +147,10 @@ def build_overview(model: LoadedModel) -> Overview:
     # A node calling a model-local function counts as a use of the function's domain only.
     opsets = tuple(
         OpsetImport(
-            o.domain,
-            o.version,
-            usage.get(o.domain if o.domain != "ai.onnx" else "", 0),
-            usage.get(o.domain if o.domain != "ai.onnx" else "", 0) > 0,
+            domain=o.domain,
+            version=o.version,
+            nodes_using=usage.get(o.domain if o.domain != "ai.onnx" else "", 0),
+            used=usage.get(o.domain if o.domain != "ai.onnx" else "", 0) > 0,
         )
         for o in proto.opset_import
     )

@@ -10,7 +10,7 @@ from inspector.model.walk import WalkResult, function_key, function_scope_id, wa
 from inspector.records import Record
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SubgraphRow(Record):
     id: str  # graph id, e.g. "main:3.then_branch"; "main" for the main graph
     kind: str  # "main", "subgraph", "function"
@@ -25,7 +25,7 @@ class SubgraphRow(Record):
     outputs: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SubgraphTree(Record):
     graphs: tuple[SubgraphRow, ...]  # depth-first, main first, then functions
     max_depth: int
@@ -71,10 +71,10 @@ def build_subgraphs(model: LoadedModel, walked: WalkResult | None = None) -> Sub
             )
         )
     return SubgraphTree(
-        tuple(rows),
-        max((r.depth for r in rows), default=0),
-        function_cycles(model),
-        walked.truncated_at,
+        graphs=tuple(rows),
+        max_depth=max((r.depth for r in rows), default=0),
+        recursive_functions=function_cycles(model),
+        not_walked=walked.truncated_at,
     )
 
 

@@ -53,7 +53,7 @@ DEFAULT_PASSES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Divergence(Record):
     reference: str
     candidate: str
@@ -91,24 +91,18 @@ def _survivors(result: RunResult, original: onnx.ModelProto) -> set[str] | None:
 
 
 def _topo_tensors(graph: onnx.GraphProto) -> list[tuple[int, str]]:
+    """(node index, output tensor) in topological order (nodes on a cycle are left out)."""
+    from graphlib import CycleError, TopologicalSorter
+
     produced = {o: i for i, n in enumerate(graph.node) for o in n.output if o}
-    indeg = [0] * len(graph.node)
-    users: list[list[int]] = [[] for _ in graph.node]
+    sorter: TopologicalSorter[int] = TopologicalSorter()
     for i, n in enumerate(graph.node):
-        deps = {produced[t] for t in n.input if t in produced and produced[t] != i}
-        indeg[i] = len(deps)
-        for d in deps:
-            users[d].append(i)
-    ready = deque(i for i, d in enumerate(indeg) if d == 0)
-    out = []
-    while ready:
-        i = ready.popleft()
-        out.extend((i, o) for o in graph.node[i].output if o)
-        for u in users[i]:
-            indeg[u] -= 1
-            if indeg[u] == 0:
-                ready.append(u)
-    return out
+        sorter.add(i, *{produced[t] for t in n.input if t in produced and produced[t] != i})
+    try:
+        order = list(sorter.static_order())
+    except CycleError:
+        return []
+    return [(i, o) for i in order for o in graph.node[i].output if o]
 
 
 def _chain(graph: onnx.GraphProto, start: int, diverging_outputs: set[str]) -> tuple[str, ...]:
@@ -183,19 +177,19 @@ def first_divergence(
 
         def not_found(detail: str) -> Divergence:
             return Divergence(
-                reference.label,
-                candidate.label,
-                False,
-                "",
-                "",
-                "",
-                "",
-                None,
-                (),
-                checked,
-                len(candidates),
-                tuple(skipped),
-                detail,
+                reference=reference.label,
+                candidate=candidate.label,
+                found=False,
+                node_id="",
+                node_name="",
+                op_type="",
+                tensor="",
+                error=None,
+                chain=(),
+                checked_tensors=checked,
+                candidate_tensors=len(candidates),
+                skipped=tuple(skipped),
+                detail=detail,
             )
 
         ref_cfg = replace(reference.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
@@ -223,19 +217,19 @@ def first_divergence(
                 if d.status != "ok" or not d.allclose:
                     node = graph.node[i]
                     return Divergence(
-                        reference.label,
-                        candidate.label,
-                        True,
-                        f"main:{i}",
-                        node.name,
-                        node.op_type,
-                        t,
-                        d,
-                        _chain(graph, i, diverging_outputs),
-                        checked,
-                        len(candidates),
-                        tuple(skipped),
-                        "",
+                        reference=reference.label,
+                        candidate=candidate.label,
+                        found=True,
+                        node_id=f"main:{i}",
+                        node_name=node.name,
+                        op_type=node.op_type,
+                        tensor=t,
+                        error=d,
+                        chain=_chain(graph, i, diverging_outputs),
+                        checked_tensors=checked,
+                        candidate_tensors=len(candidates),
+                        skipped=tuple(skipped),
+                        detail="",
                     )
         detail = "no intermediate tensor diverges" + (
             f"; graph outputs {', '.join(sorted(diverging_outputs))} do"
@@ -260,7 +254,7 @@ def ratio_interval(
     return float(lo), float(hi)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AblationRow(Record):
     disabled: str  # pass name ("" for the baseline)
     status: str
@@ -283,7 +277,7 @@ def ablation(
     limits: Limits | None = None,
     out_dir: str | Path | None = None,
     progress=None,
-) -> tuple[AblationRow, ...]:  # type: ignore[no-untyped-def]
+) -> tuple[AblationRow, ...]:
     """Re-run ``config`` with each pass disabled in turn, against ``config`` itself.
 
     Timings are noisy: each ratio comes with a 95% bootstrap interval over the timed runs, and
@@ -305,7 +299,20 @@ def ablation(
     rows = []
     for p, r in zip(("", *passes, "(baseline again)"), results, strict=True):
         if not r.ok:
-            rows.append(AblationRow(p, "error", None, None, None, None, None, False, (), r.error))
+            rows.append(
+                AblationRow(
+                    disabled=p,
+                    status="error",
+                    median_ms=None,
+                    time_ratio=None,
+                    ratio_ci=None,
+                    within_noise=None,
+                    max_abs_vs_baseline=None,
+                    graph_changed=False,
+                    optimized_ops=(),
+                    note=r.error,
+                )
+            )
             continue
         ratio = ci = None
         if baseline.ok and baseline.latency and r.latency:
@@ -326,16 +333,16 @@ def ablation(
         within = None if ci is None else (not changed and p != "") or ci[0] <= 1.0 <= ci[1]
         rows.append(
             AblationRow(
-                p,
-                "ok",
-                r.latency.median_ms if r.latency else None,
-                ratio,
-                ci,
-                within,
-                diff,
-                changed,
-                r.optimized_ops,
-                note,
+                disabled=p,
+                status="ok",
+                median_ms=r.latency.median_ms if r.latency else None,
+                time_ratio=ratio,
+                ratio_ci=ci,
+                within_noise=within,
+                max_abs_vs_baseline=diff,
+                graph_changed=changed,
+                optimized_ops=r.optimized_ops,
+                note=note,
             )
         )
     return tuple(rows)

@@ -14,7 +14,7 @@ from inspector.records import Record
 from inspector.run.runner import RunResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OutputDelta(Record):
     output: str
     status: str  # "ok" (compared), "shape_mismatch", "dtype_mismatch", "missing", "not_saved"
@@ -37,7 +37,7 @@ class OutputDelta(Record):
     detail: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Comparison(Record):
     reference: str
     candidate: str
@@ -58,25 +58,25 @@ class Comparison(Record):
 
 def _empty(name: str, status: str, detail: str, shape: tuple[int, ...] = ()) -> OutputDelta:
     return OutputDelta(
-        name,
-        status,
-        shape,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        (),
-        None,
-        None,
-        0,
-        0,
-        0,
-        0,
-        (),
-        (),
-        detail,
+        output=name,
+        status=status,
+        shape=shape,
+        max_abs=None,
+        mean_abs=None,
+        median_abs=None,
+        p99_abs=None,
+        max_rel=None,
+        mean_rel=None,
+        worst_index=(),
+        cosine=None,
+        allclose=None,
+        mismatches=0,
+        elements=0,
+        nan_mismatch=0,
+        inf_mismatch=0,
+        histogram_counts=(),
+        histogram_edges=(),
+        detail=detail,
     )
 
 
@@ -143,25 +143,25 @@ def delta(
         hist, edge = np.histogram(np.log10(nz), bins=bins)
         counts, edges = tuple(int(c) for c in hist), tuple(float(e) for e in edge)
     return OutputDelta(
-        name,
-        "ok",
-        tuple(ref.shape),
-        max_abs,
-        mean_abs,
-        median_abs,
-        p99,
-        max_rel,
-        mean_rel,
-        worst,
-        cosine,
-        mismatches == 0,
-        mismatches,
-        n,
-        nan_mismatch,
-        inf_mismatch,
-        counts,
-        edges,
-        f"{int((~finite).sum())} non-finite positions" if (~finite).any() else "",
+        output=name,
+        status="ok",
+        shape=tuple(ref.shape),
+        max_abs=max_abs,
+        mean_abs=mean_abs,
+        median_abs=median_abs,
+        p99_abs=p99,
+        max_rel=max_rel,
+        mean_rel=mean_rel,
+        worst_index=worst,
+        cosine=cosine,
+        allclose=mismatches == 0,
+        mismatches=mismatches,
+        elements=n,
+        nan_mismatch=nan_mismatch,
+        inf_mismatch=inf_mismatch,
+        histogram_counts=counts,
+        histogram_edges=edges,
+        detail=f"{int((~finite).sum())} non-finite positions" if (~finite).any() else "",
     )
 
 
@@ -184,10 +184,16 @@ def compare(
             rows.append(_empty(info.name, status, "candidate has no saved value"))
         else:
             rows.append(delta(info.name, ref_arrays[info.name], got_arrays[info.name], atol, rtol))
-    return Comparison(reference.label, candidate.label, atol, rtol, tuple(rows))
+    return Comparison(
+        reference=reference.label,
+        candidate=candidate.label,
+        atol=atol,
+        rtol=rtol,
+        outputs=tuple(rows),
+    )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeTimingRow(Record):
     node_id: str  # original node id ("" for nodes ORT created)
     node: str  # runtime node name
@@ -219,11 +225,11 @@ def node_timing_table(
         per.append(d)
     rows = [
         NodeTimingRow(
-            "" if nid.startswith("runtime:") else nid,
-            node,
-            op,
-            tuple(d[nid][0] if nid in d else None for d in per),
-            tuple(d[nid][1] if nid in d else "" for d in per),
+            node_id="" if nid.startswith("runtime:") else nid,
+            node=node,
+            op_type=op,
+            times_us=tuple(d[nid][0] if nid in d else None for d in per),
+            eps=tuple(d[nid][1] if nid in d else "" for d in per),
         )
         for nid, (node, op) in meta.items()
     ]

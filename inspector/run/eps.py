@@ -82,7 +82,7 @@ LIBRARIES_ENV = "INSPECTOR_EP_LIBRARIES"
 _EXTRA: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EpInfo(Record):
     name: str
     source: str  # "built-in", "plugin", "library", "not installed"
@@ -143,7 +143,7 @@ def plugin_packages() -> tuple[tuple[str, str, str, str], ...]:
     known = {k.dist: k for k in KNOWN_PLUGINS}
     found = {}
     for dist in metadata.distributions():
-        name = (dist.metadata.get("Name") or "").lower().replace("_", "-")
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
         if not _PLUGIN_DIST.fullmatch(name) or name in found:
             continue
         spec = known.get(name)
@@ -235,7 +235,10 @@ def discover() -> tuple[EpInfo, ...]:
     except Exception as exc:
         return (
             EpInfo(
-                "CPUExecutionProvider", "built-in", False, f"onnxruntime could not be probed: {exc}"
+                name="CPUExecutionProvider",
+                source="built-in",
+                usable=False,
+                reason=f"onnxruntime could not be probed: {exc}",
             ),
         )
     infos = []
@@ -246,19 +249,26 @@ def discover() -> tuple[EpInfo, ...]:
         reason = "compiled into this onnxruntime build"
         if name == "AzureExecutionProvider":
             reason = "compiled in; runs remote endpoints, not local nodes"
-        infos.append(EpInfo(name, "built-in", name != "AzureExecutionProvider", reason))
+        infos.append(
+            EpInfo(
+                name=name, source="built-in", usable=name != "AzureExecutionProvider", reason=reason
+            )
+        )
     by_ep = {ep: (dist, version) for dist, version, ep, _ in plugin_packages()}
     libraries = dict(plugins)
     for dist, version, ep, lib in plugin_packages():
         if not lib:
             infos.append(
                 EpInfo(
-                    ep,
-                    "plugin",
-                    False,
-                    f"installed ({dist} {version}), but its library was not found in the package",
-                    (),
-                    f"{dist} {version}",
+                    name=ep,
+                    source="plugin",
+                    usable=False,
+                    reason=(
+                        f"installed ({dist} {version}), but its library was not found in "
+                        "the package"
+                    ),
+                    devices=(),
+                    package=f"{dist} {version}",
                 )
             )
     operator = _env_libraries() | _EXTRA
@@ -269,7 +279,16 @@ def discover() -> tuple[EpInfo, ...]:
         else:
             source, package = "plugin", " ".join(by_ep[ep])
         usable, reason = _plugin_reason(ep, package, info)
-        infos.append(EpInfo(ep, source, usable, reason, tuple(info.get("devices", ())), package))
+        infos.append(
+            EpInfo(
+                name=ep,
+                source=source,
+                usable=usable,
+                reason=reason,
+                devices=tuple(info.get("devices", ())),
+                package=package,
+            )
+        )
     have = {i.name for i in infos}
     hints = {k.ep: k for k in KNOWN_PLUGINS}
     for name in (*KNOWN_EPS, *(k.ep for k in KNOWN_PLUGINS)):
@@ -284,7 +303,7 @@ def discover() -> tuple[EpInfo, ...]:
                 "TensorrtExecutionProvider": "needs onnxruntime-gpu with TensorRT",
             }.get(name, "no installed package provides it")
             reason = f"not in this build: requesting it runs on CPU silently ({hint})"
-        infos.append(EpInfo(name, "not installed", False, reason))
+        infos.append(EpInfo(name=name, source="not installed", usable=False, reason=reason))
         have.add(name)
     return tuple(infos)
 

@@ -132,7 +132,7 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
             if d.kind == "fixed":
                 shape.append(int(d.value))  # type: ignore[arg-type]
             elif d.kind == "symbolic" and d.value in dims:
-                shape.append(int(dims[d.value]))  # type: ignore[index]
+                shape.append(int(dims[str(d.value)]))
             else:
                 label = d.value if d.kind == "symbolic" else f"dim {i}"
                 notes.append(f"{label} not set: using {plan.default_dim}")
@@ -171,7 +171,7 @@ def generate(resolved: Sequence[ResolvedInput], seed: int = 0) -> dict[str, np.n
     for r in resolved:
         dtype = NUMPY_DTYPES[r.dtype]
         if r.fixed is not None:
-            arr = np.full(r.shape, r.fixed, dtype=np.float64)
+            arr: np.ndarray = np.full(r.shape, r.fixed, dtype=np.float64)
         elif r.dtype in ("FLOAT", "FLOAT16", "DOUBLE", "BFLOAT16") or r.dtype.startswith("FLOAT8"):
             arr = rng.uniform(r.low, r.high, size=r.shape)
         else:

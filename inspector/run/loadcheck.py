@@ -28,7 +28,7 @@ from inspector.run.runner import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionCheck(Record):
     ort_version: str
     ok: bool
@@ -86,7 +86,14 @@ def check_session(model: LoadedModel, limits: Limits | None = None) -> SessionCh
     try:
         prepared = prepare(model)
     except RunError as exc:
-        return SessionCheck("", False, "external_data", str(exc), _KNOWN[-1][2], None)
+        return SessionCheck(
+            ort_version="",
+            ok=False,
+            kind="external_data",
+            message=str(exc),
+            fix=_KNOWN[-1][2],
+            seconds=None,
+        )
     try:
         job_dir = prepared.folder / "load_check"
         config = RunConfig(opt_level="all", warmup_runs=0, timed_runs=1, profiled_runs=0)
@@ -100,14 +107,25 @@ def check_session(model: LoadedModel, limits: Limits | None = None) -> SessionCh
                 if worker.timed_out
                 else f"the worker ended with code {code} while creating the session"
             )
-            return SessionCheck("", False, "crash", why, "", None)
+            return SessionCheck(
+                ort_version="", ok=False, kind="crash", message=why, fix="", seconds=None
+            )
         data = json.loads(result_file.read_text())
     finally:
         prepared.cleanup()
     version = str(data.get("ort_version", ""))
     if data.get("status") == "ok":
-        return SessionCheck(version, True, "", "", "", data.get("session_create_s"))
+        return SessionCheck(
+            ort_version=version,
+            ok=True,
+            kind="",
+            message="",
+            fix="",
+            seconds=data.get("session_create_s"),
+        )
     error = data.get("error", {})
     message = scrub_paths(str(error.get("message", "")), prepared.folder, model.name)
     kind, fix = _classify(message)
-    return SessionCheck(version, False, kind, message, fix, None)
+    return SessionCheck(
+        ort_version=version, ok=False, kind=kind, message=message, fix=fix, seconds=None
+    )

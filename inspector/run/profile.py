@@ -18,7 +18,7 @@ import numpy as np
 from inspector.records import Record
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeTiming(Record):
     node: str  # runtime node name (after optimization), or an EP-compiled subgraph
     op_type: str
@@ -31,7 +31,7 @@ class NodeTiming(Record):
     output_shapes: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OpTiming(Record):
     op_type: str
     ep: str
@@ -40,7 +40,7 @@ class OpTiming(Record):
     share: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile(Record):
     nodes: tuple[NodeTiming, ...]  # slowest first
     op_types: tuple[OpTiming, ...]
@@ -103,15 +103,15 @@ def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
     nodes = sorted(
         (
             NodeTiming(
-                n,
-                meta[n][0],
-                meta[n][1],
-                len(v),
-                medians[n],
-                float(np.mean(v)),
-                medians[n] / total,
-                meta[n][2],
-                meta[n][3],
+                node=n,
+                op_type=meta[n][0],
+                ep=meta[n][1],
+                runs=len(v),
+                median_us=medians[n],
+                mean_us=float(np.mean(v)),
+                share=medians[n] / total,
+                input_shapes=meta[n][2],
+                output_shapes=meta[n][3],
             )
             for n, v in per_node.items()
         ),
@@ -123,7 +123,11 @@ def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
     ops = sorted(
         (
             OpTiming(
-                op, ep, len(ts), sum(t.median_us for t in ts), sum(t.median_us for t in ts) / total
+                op_type=op,
+                ep=ep,
+                nodes=len(ts),
+                median_us=sum(t.median_us for t in ts),
+                share=sum(t.median_us for t in ts) / total,
             )
             for (op, ep), ts in by_op.items()
         ),
@@ -132,10 +136,10 @@ def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
     run_median = float(np.median([end - start for start, end in kept])) if kept else 0.0
     node_sum = sum(medians.values())
     return Profile(
-        tuple(nodes),
-        tuple(ops),
-        len(kept),
-        run_median,
-        node_sum,
-        node_sum / run_median if run_median else 0.0,
+        nodes=tuple(nodes),
+        op_types=tuple(ops),
+        runs=len(kept),
+        run_median_us=run_median,
+        node_sum_us=node_sum,
+        coverage=node_sum / run_median if run_median else 0.0,
     )

@@ -20,9 +20,9 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnx
@@ -48,7 +48,7 @@ class RunError(InspectorError):
     kind = "run"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Latency(Record):
     median_ms: float
     p10_ms: float
@@ -60,7 +60,7 @@ class Latency(Record):
     runs_ms: tuple[float, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeEp(Record):
     node: str  # runtime node name (unique names assigned by the run lab)
     node_id: str  # original node id ("" when the node was created by an optimization)
@@ -68,7 +68,7 @@ class NodeEp(Record):
     ep: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Fallback(Record):
     preferred_ep: str
     nodes_per_ep: tuple[tuple[str, int], ...]
@@ -77,7 +77,7 @@ class Fallback(Record):
     source: str  # "assignment_info" or "profiler"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OutputInfo(Record):
     name: str
     dtype: str
@@ -87,11 +87,11 @@ class OutputInfo(Record):
     note: str = ""  # how a non-tensor output was made comparable ("sequence of maps: …")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunResult(Record):
     label: str
     config: RunConfig
-    status: str  # "ok" or "error"
+    status: Literal["ok", "error"]
     error_kind: str  # "", "timeout", "crash", "out_of_memory", "strict_fallback_refused", ...
     error: str
     session_create_s: float | None
@@ -212,7 +212,7 @@ class PreparedModel:
 
 def prepare(model: LoadedModel, work_dir: Path | None = None) -> PreparedModel:
     owned = work_dir is None
-    root = Path(tempfile.mkdtemp(prefix="inspector-run-")) if owned else Path(work_dir)
+    root = Path(tempfile.mkdtemp(prefix="inspector-run-")) if work_dir is None else Path(work_dir)
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     folder = root / "model"
@@ -290,7 +290,7 @@ def _job(
         if arr.dtype == object:  # strings: saved as unicode, never pickled
             arr = arr.astype(np.str_)
         arrays[name] = arr
-    np.savez(job_dir / "inputs.npz", **arrays)
+    np.savez(job_dir / "inputs.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
     cfg = config.to_dict()
     cfg["level_value"] = config.level_value
     cfg["eps"] = [{"name": e.name, "options": list(e.options)} for e in config.eps]
@@ -427,24 +427,24 @@ def scrub_paths(message: str, folder: Path, model_name: str) -> str:
 
 def _failed(config: RunConfig, kind: str, message: str) -> RunResult:
     return RunResult(
-        config.label,
-        config,
-        "error",
-        kind,
-        message,
-        None,
-        None,
-        tuple(e.name for e in config.eps),
-        (),
-        (),
-        (),
-        None,
-        None,
-        (),
-        None,
-        (),
-        (),
-        "",
+        label=config.label,
+        config=config,
+        status="error",
+        error_kind=kind,
+        error=message,
+        session_create_s=None,
+        latency=None,
+        providers_requested=tuple(e.name for e in config.eps),
+        providers_active=(),
+        notes=(),
+        assignment=(),
+        fallback=None,
+        profile=None,
+        outputs=(),
+        optimized_nodes=None,
+        optimized_ops=(),
+        origins=(),
+        results_dir="",
     )
 
 
@@ -487,20 +487,20 @@ def _to_record(
             message += " (the worker's memory cap was reached; raise it if the model needs more)"
         message = _plain_strict(config, kind, message, data.get("notes", ()))
         r = _failed(config, kind, message)
-        return RunResult(**{**r.__dict__, "notes": tuple(data.get("notes", ()))})
+        return replace(r, notes=tuple(data.get("notes", ())))
     lat = data["latency"]
     latency = Latency(
-        lat["median_ms"],
-        lat["p10_ms"],
-        lat["p90_ms"],
-        lat["p99_ms"],
-        lat["mean_ms"],
-        lat["std_ms"],
-        lat["min_ms"],
-        tuple(lat["runs_ms"]),
+        median_ms=lat["median_ms"],
+        p10_ms=lat["p10_ms"],
+        p90_ms=lat["p90_ms"],
+        p99_ms=lat["p99_ms"],
+        mean_ms=lat["mean_ms"],
+        std_ms=lat["std_ms"],
+        min_ms=lat["min_ms"],
+        runs_ms=tuple(lat["runs_ms"]),
     )
     assignment = tuple(
-        NodeEp(a["name"], names.get(a["name"], ""), a["op_type"], a["ep"])
+        NodeEp(node=a["name"], node_id=names.get(a["name"], ""), op_type=a["op_type"], ep=a["ep"])
         for a in data.get("assignment", [])
     )
     profile = None
@@ -512,23 +512,26 @@ def _to_record(
         profile_json = json.dumps(load_trace(ppath)).encode()
     active = tuple(data.get("providers_active", ()))
     fallback = fallback_summary(requested, active, assignment, profile, names)
-    outputs, arrays = (), {}
+    outputs: tuple[OutputInfo, ...] = ()
+    arrays: dict[str, np.ndarray] = {}
     if (job_dir / "outputs.npz").exists():
         with np.load(job_dir / "outputs.npz", allow_pickle=False) as npz:
             metas = data.get("outputs", [])
             outputs = tuple(
                 OutputInfo(
-                    m["name"],
-                    m["dtype"],
-                    tuple(m["shape"]),
-                    m["bytes"],
-                    m["saved"],
-                    m.get("note", ""),
+                    name=m["name"],
+                    dtype=m["dtype"],
+                    shape=tuple(m["shape"]),
+                    bytes=m["bytes"],
+                    saved=m["saved"],
+                    note=m.get("note", ""),
                 )
                 for m in metas
             )
             arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}
-    optimized_nodes, ops, optimized_bytes = None, (), b""
+    optimized_nodes: int | None = None
+    ops: tuple[tuple[str, int], ...] = ()
+    optimized_bytes = b""
     origins: dict[str, tuple[str, ...]] = {}
     opt = job_dir / "optimized.onnx"
     if opt.exists():
@@ -549,27 +552,27 @@ def _to_record(
         elif t.ep in compiled and t.node.startswith(t.ep):
             origins[t.node] = compiled[t.ep]  # one event for a whole EP-compiled subgraph
     return RunResult(
-        config.label,
-        config,
-        "ok",
-        "",
-        "",
-        data.get("session_create_s"),
-        latency,
-        requested,
-        active,
-        tuple(data.get("notes", ())),
-        assignment,
-        fallback,
-        profile,
-        outputs,
-        optimized_nodes,
-        ops,
-        tuple(sorted(origins.items())),
-        str(job_dir) if keep else "",
-        arrays,
-        profile_json,
-        optimized_bytes,
+        label=config.label,
+        config=config,
+        status="ok",
+        error_kind="",
+        error="",
+        session_create_s=data.get("session_create_s"),
+        latency=latency,
+        providers_requested=requested,
+        providers_active=active,
+        notes=tuple(data.get("notes", ())),
+        assignment=assignment,
+        fallback=fallback,
+        profile=profile,
+        outputs=outputs,
+        optimized_nodes=optimized_nodes,
+        optimized_ops=ops,
+        origins=tuple(sorted(origins.items())),
+        results_dir=str(job_dir) if keep else "",
+        _arrays=arrays,
+        _profile_json=profile_json,
+        _optimized_model=optimized_bytes,
     )
 
 
@@ -585,14 +588,20 @@ def fallback_summary(
         rows, source = assignment, "assignment_info"
     else:
         rows = tuple(
-            NodeEp(t.node, names.get(t.node, ""), t.op_type, t.ep)
+            NodeEp(node=t.node, node_id=names.get(t.node, ""), op_type=t.op_type, ep=t.ep)
             for t in (profile.nodes if profile else ())
         )
         source = "profiler"
     per_ep = Counter(r.ep for r in rows)
     off = tuple(r for r in rows if r.ep != preferred)
     inactive = tuple(ep for ep in requested if ep not in active)
-    return Fallback(preferred, tuple(sorted(per_ep.items())), off, inactive, source)
+    return Fallback(
+        preferred_ep=preferred,
+        nodes_per_ep=tuple(sorted(per_ep.items())),
+        off_preferred=off,
+        requested_inactive=inactive,
+        source=source,
+    )
 
 
 ProgressFn = Callable[[int, int, str, str], None]

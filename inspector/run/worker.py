@@ -237,7 +237,7 @@ def _save_outputs(
             total += arr.nbytes
             info["saved"] = True
         meta.append(info)
-    np.savez(path, **arrays)
+    np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy's stub takes **kwds as bool
     return meta
 
 
