@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from inspector.model.graph import GraphRecord
 from inspector.run.compare import OutputDelta
-from inspector.run.runner import RunResult
+from inspector.run.results import RunResult
 
 EP_COLORS = {
     "CPUExecutionProvider": "#4C78A8",

@@ -376,3 +376,30 @@ class TestEpCli:
         finally:
             eps._EXTRA.clear()
             eps.discover.cache_clear()
+
+
+def test_compare_with_both_analyses_prepares_the_model_once(monkeypatch, capsys):
+    """Issue 9, item 2: compare --first-divergence --ablation made 3 private copies."""
+    from inspector.cli import run as cli_run
+    from inspector.run import analysis, runner
+
+    calls = []
+    real = cli_run.prepare
+
+    def counting(model):  # type: ignore[no-untyped-def]
+        calls.append(model.name)
+        return real(model)
+
+    def forbidden(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("prepared again")
+
+    monkeypatch.setattr(cli_run, "prepare", counting)
+    monkeypatch.setattr(analysis, "prepare", forbidden)
+    monkeypatch.setattr(runner, "prepare", forbidden)
+    argv = ["compare", str(SAMPLES / "mlp_gelu_layernorm.onnx"), "--dim", "batch=2"]
+    argv += ["--runs", "2", "--profiled-runs", "0", "--first-divergence", "--ablation"]
+    argv += ["--ablation-pass", "GeluFusionL1", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert calls == ["mlp_gelu_layernorm.onnx"]
+    assert "first_divergence" in out and len(out["ablation"]) == 3

@@ -36,7 +36,9 @@ from inspector.run.inputs import (
     load_input_files,
     resolve,
 )
-from inspector.run.runner import RunResult, run_matrix
+from inspector.run.prepare import PreparedModel, prepare
+from inspector.run.results import RunResult
+from inspector.run.runner import run_matrix
 
 
 def register_libraries(args: argparse.Namespace) -> None:
@@ -321,9 +323,6 @@ def parse_spec(
 def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     from dataclasses import replace
 
-    from inspector.run.analysis import ablation, first_divergence
-    from inspector.run.compare import compare, node_timing_table
-
     base = base_config(args)
     options = ep_options(args)
     ref = replace(parse_spec(args.ref, base, options), label="")
@@ -332,7 +331,34 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     cand = replace(cand, label="cand · " + cand.default_label())
     inputs = make_inputs(args, model)
     limits = run_limits(args, model)
-    results = run_matrix(model, Matrix((ref, cand)), inputs, limits=limits, progress=_Progress())
+    # One private copy of the model (and its data) serves the runs and both analyses.
+    prepared = prepare(model)
+    try:
+        return _compare(args, model, ref, cand, inputs, limits, prepared)
+    finally:
+        prepared.cleanup()
+
+
+def _compare(
+    args: argparse.Namespace,
+    model: LoadedModel,
+    ref: RunConfig,
+    cand: RunConfig,
+    inputs: dict[str, np.ndarray],
+    limits: Limits,
+    prepared: PreparedModel,
+) -> int:
+    from inspector.run.analysis import ablation, first_divergence
+    from inspector.run.compare import compare, node_timing_table
+
+    results = run_matrix(
+        model,
+        Matrix((ref, cand)),
+        inputs,
+        limits=limits,
+        progress=_Progress(),
+        prepared=prepared,
+    )
     atol = args.atol if args.atol is not None else DEFAULT_ATOL
     rtol = args.rtol if args.rtol is not None else DEFAULT_RTOL
     record: dict[str, Any] = {"results": to_jsonable(results)}
@@ -352,13 +378,26 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
         print("first divergence …", file=sys.stderr, flush=True)
         record["first_divergence"] = to_jsonable(
             first_divergence(
-                model, results[0], results[1], inputs, atol=atol, rtol=rtol, limits=limits
+                model,
+                results[0],
+                results[1],
+                inputs,
+                atol=atol,
+                rtol=rtol,
+                limits=limits,
+                prepared=prepared,
             )
         )
     if args.ablation:
         passes = args.ablation_pass or None
         rows = ablation(
-            model, cand, inputs, *([passes] if passes else []), limits=limits, progress=_Progress()
+            model,
+            cand,
+            inputs,
+            *([passes] if passes else []),
+            limits=limits,
+            progress=_Progress(),
+            prepared=prepared,
         )
         record["ablation"] = to_jsonable(rows)
     if args.out:

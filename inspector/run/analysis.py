@@ -27,12 +27,9 @@ from inspector.model.load import LoadedModel
 from inspector.records import Record
 from inspector.run.compare import OutputDelta, compare, delta
 from inspector.run.config import Matrix, RunConfig
-from inspector.run.runner import (
-    RunResult,
-    prepare,
-    run_matrix,
-    run_prepared,
-)
+from inspector.run.prepare import PreparedModel, prepare
+from inspector.run.results import RunResult
+from inspector.run.runner import ProgressFn, run_matrix, run_prepared
 
 #: Passes worth ablating by default (ORT 1.32 names; unknown names are ignored by ORT).
 DEFAULT_PASSES = (
@@ -138,14 +135,18 @@ def first_divergence(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     limits: Limits | None = None,
+    prepared: PreparedModel | None = None,
 ) -> Divergence:
     """The earliest original node whose output differs beyond ``atol + rtol·|ref|``.
 
     Tensors are marked as outputs ``limits.divergence_chunk`` at a time, at most
-    ``limits.divergence_max_tensors`` in all (the model's limits by default)."""
+    ``limits.divergence_max_tensors`` in all (the model's limits by default). ``prepared``: a
+    model prepared by the caller (reused, not removed)."""
     limits = limits or model.limits
     chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
-    prepared = prepare(model)
+    owner = prepared is None
+    if prepared is None:
+        prepared = prepare(model)
     try:
         original = prepared.original
         graph = original.graph
@@ -172,7 +173,7 @@ def first_divergence(
         diverging_outputs = {
             o.output for o in outputs_cmp.outputs if o.status == "ok" and not o.allclose
         }
-        model_path = prepared.model_path
+        model_path = prepared.model_path.with_name("marked.onnx")  # next to the data files
         checked = 0
 
         def not_found(detail: str) -> Divergence:
@@ -202,9 +203,19 @@ def first_divergence(
                 marked.graph.output.add().name = t  # untyped outputs: ORT accepts them
             model_path.write_bytes(marked.SerializeToString())
             runs = []
-            for k, cfg in enumerate((ref_cfg, cand_cfg)):
-                job = prepared.folder / f"divergence_{start}_{k}"
-                runs.append(run_prepared(prepared, cfg, inputs, job, limits, save_optimized=False))
+            for cfg in (ref_cfg, cand_cfg):
+                job = prepared.job_dir("divergence")
+                runs.append(
+                    run_prepared(
+                        prepared,
+                        cfg,
+                        inputs,
+                        job,
+                        limits,
+                        save_optimized=False,
+                        model_path=model_path,
+                    )
+                )
             if not all(r.ok for r in runs):
                 bad = next(r for r in runs if not r.ok)
                 return not_found(f"a marked run failed: {bad.error}")
@@ -238,7 +249,8 @@ def first_divergence(
         )
         return not_found(detail)
     finally:
-        prepared.cleanup()
+        if owner:
+            prepared.cleanup()
 
 
 def ratio_interval(
@@ -276,7 +288,8 @@ def ablation(
     *,
     limits: Limits | None = None,
     out_dir: str | Path | None = None,
-    progress=None,
+    progress: ProgressFn | None = None,
+    prepared: PreparedModel | None = None,
 ) -> tuple[AblationRow, ...]:
     """Re-run ``config`` with each pass disabled in turn, against ``config`` itself.
 
@@ -293,7 +306,13 @@ def ablation(
     ]
     configs.append(replace(base, label="ablation · baseline (again)"))
     results = run_matrix(
-        model, Matrix(tuple(configs)), inputs, limits=limits, out_dir=out_dir, progress=progress
+        model,
+        Matrix(tuple(configs)),
+        inputs,
+        limits=limits,
+        out_dir=out_dir,
+        progress=progress,
+        prepared=prepared,
     )
     baseline = results[0]
     rows = []

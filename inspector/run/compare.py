@@ -11,7 +11,7 @@ import numpy as np
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import Record
-from inspector.run.runner import RunResult
+from inspector.run.results import RunResult
 
 
 @dataclass(frozen=True, kw_only=True)

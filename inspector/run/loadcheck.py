@@ -19,13 +19,9 @@ from inspector.limits import Limits
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 from inspector.run.config import RunConfig
-from inspector.run.runner import (
-    RunError,
-    Worker,
-    _job,
-    prepare,
-    scrub_paths,
-)
+from inspector.run.prepare import RunError, prepare
+from inspector.run.process import Worker, write_job
+from inspector.run.results import scrub_paths
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +93,7 @@ def check_session(model: LoadedModel, limits: Limits | None = None) -> SessionCh
     try:
         job_dir = prepared.folder / "load_check"
         config = RunConfig(opt_level="all", warmup_runs=0, timed_runs=1, profiled_runs=0)
-        _job(prepared, config, {}, job_dir, limits, save_optimized=False, check_only=True)
+        write_job(prepared, config, {}, job_dir, limits, save_optimized=False, check_only=True)
         worker = Worker(prepared)
         code = worker.run(job_dir, limits.run_timeout_s)
         result_file = job_dir / "result.json"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from inspector.run.options import check_ep_options, check_optimizer_names, check_session_config
+from inspector.run.protocol import Job, JobConfig, OutputMeta, WorkerResult
 
 ERROR_KINDS = {  # ORT exception class name → our error kind
     "Fail": "ort_fail",
@@ -74,7 +75,7 @@ def _plugin_eps(ort: Any, plugins: list[list[str]]) -> dict[str, list[Any]]:
 
 def _session_options(
     ort: Any,
-    cfg: dict[str, Any],
+    cfg: JobConfig,
     devices: dict[str, list[Any]],
     plugin_names: set[str],
     notes: list[str],
@@ -220,18 +221,20 @@ def _as_array(value: Any) -> tuple[np.ndarray, str]:
 
 def _save_outputs(
     path: Path, names: list[str], values: list[Any], max_bytes: int
-) -> list[dict[str, Any]]:
-    arrays, meta, total = {}, [], 0
+) -> list[OutputMeta]:
+    arrays: dict[str, np.ndarray] = {}
+    meta: list[OutputMeta] = []
+    total = 0
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
         arr, note = _as_array(value)
-        info = {
-            "name": name,
-            "dtype": str(arr.dtype),
-            "shape": list(arr.shape),
-            "bytes": int(arr.nbytes),
-            "saved": False,
-            "note": note,
-        }
+        info = OutputMeta(
+            name=name,
+            dtype=str(arr.dtype),
+            shape=list(arr.shape),
+            bytes=int(arr.nbytes),
+            saved=False,
+            note=note,
+        )
         if total + arr.nbytes <= max_bytes:
             arrays[f"o{i}"] = arr
             total += arr.nbytes
@@ -243,15 +246,15 @@ def _save_outputs(
 
 def _profile(
     ort: Any,
-    job: dict[str, Any],
-    cfg: dict[str, Any],
+    job: Job,
+    cfg: JobConfig,
     devices: dict[str, list[Any]],
     plugin_names: set[str],
     model: str,
     out_names: list[str],
     feeds: dict[str, Any],
     job_dir: Path,
-    result: dict[str, Any],
+    result: WorkerResult,
 ) -> None:
     """A second session with the profiler on (and the optimized graph saved), never timed."""
 
@@ -288,10 +291,10 @@ def _profile(
         result["profile"] = os.path.basename(prof.end_profiling())
 
 
-def run(job_dir: Path) -> dict[str, Any]:
-    job = json.loads((job_dir / "job.json").read_text())
+def run(job_dir: Path) -> WorkerResult:
+    job: Job = json.loads((job_dir / "job.json").read_text())
     cfg = job["config"]
-    result: dict[str, Any] = {"label": cfg["label"], "status": "error", "notes": []}
+    result: WorkerResult = {"label": cfg["label"], "status": "error", "notes": []}
     notes: list[str] = result["notes"]
     import onnxruntime as ort
 

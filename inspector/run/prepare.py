@@ -1,0 +1,139 @@
+"""The model as workers see it: a private folder with the model (every node uniquely and safely
+named) and its validated external-data files, prepared once per matrix or analysis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from inspector.errors import InspectorError
+from inspector.model.companions import DirectoryCompanions
+from inspector.model.dtypes import dtype_name
+from inspector.model.external import build_external_data
+from inspector.model.load import LoadedModel
+from inspector.model.walk import walk
+
+
+class RunError(InspectorError):
+    """A run could not be started at all (e.g. the model's external data is unusable)."""
+
+    kind = "run"
+
+
+def _safe_runtime_name(name: str) -> bool:
+    """Whether ORT may see this node name as is. ORT 1.30 writes node names into the profile
+    without escaping: a quote or a newline in a name forges or breaks its JSON."""
+    return name.isprintable() and '"' not in name and "\\" not in name and len(name) <= 512
+
+
+def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """Copy of ``model`` where every node has a unique name; and runtime name → node id.
+
+    Profiler events and EP assignments are keyed by node name; unnamed nodes would appear as
+    ``<OpType>_<index>`` and could not be joined to the graph. Names ORT cannot be trusted to
+    write safely (quotes, backslashes, control characters) are replaced the same way. Names
+    users see are unchanged in the records: the mapping leads back to the original node ids."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    names: dict[str, str] = {}
+    scopes = walk(copy).scopes  # one walk: the node lists are the copy's own
+    taken = Counter(n.name for s in scopes for n in s.nodes if n.name)
+    for scope in scopes:
+        for i, node in enumerate(scope.nodes):
+            nid = scope.node_id(i)
+            if (
+                not node.name
+                or taken[node.name] > 1
+                or node.name in names
+                or not _safe_runtime_name(node.name)
+            ):
+                base = f"{node.op_type}__{nid}"
+                name, k = base, 1
+                while name in names or name in taken:
+                    k += 1
+                    name = f"{base}_{k}"
+                node.name = name
+            names[node.name] = nid
+    return copy, names
+
+
+def _write_companions(model: LoadedModel, target: Path) -> None:
+    report = build_external_data(model)
+    bad = [t for t in report.tensors if not t.usable]
+    if bad:
+        first = bad[0]
+        raise RunError(
+            f"Cannot run: external tensor {first.tensor!r} is unusable "
+            f"({'; '.join(first.messages)}). Fix or upload the data files first."
+        )
+    for f in report.files:
+        dest = target / f.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        comp = model.companions
+        if isinstance(comp, DirectoryCompanions):
+            src = comp.root / f.name
+            try:
+                os.link(src, dest)  # same file system: no copy (ORT rejects symlinks)
+                continue
+            except OSError:
+                shutil.copyfile(src, dest, follow_symlinks=False)
+                continue
+        size = comp.size(f.name) or 0
+        with open(dest, "wb") as fh:
+            fh.write(comp.read(f.name, 0, size))
+
+
+@dataclass
+class PreparedModel:
+    """The model as the workers see it: a private folder with the model and its data."""
+
+    folder: Path
+    model_path: Path
+    runtime_names: dict[str, str]  # runtime node name → original node id
+    input_types: dict[str, str]
+    owned: bool  # remove the folder when done
+    original: onnx.ModelProto  # with the unique names the workers see
+    name: str = "model.onnx"  # the user's name for the model (messages show it, not our paths)
+    jobs: int = 0  # job folders handed out so far
+
+    def job_dir(self, kind: str = "run") -> Path:
+        """A fresh job folder: one prepared model serves a matrix, a first-divergence search
+        and an ablation without their files meeting."""
+        path = self.folder / f"{kind}_{self.jobs:02d}"
+        self.jobs += 1
+        return path
+
+    def cleanup(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def prepare(model: LoadedModel, work_dir: Path | None = None) -> PreparedModel:
+    owned = work_dir is None
+    root = Path(tempfile.mkdtemp(prefix="inspector-run-")) if work_dir is None else Path(work_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    folder = root / "model"
+    folder.mkdir(exist_ok=True)
+    try:
+        _write_companions(model, folder)
+        named, mapping = unique_names(model.proto)
+        path = folder / "model.onnx"
+        path.write_bytes(named.SerializeToString())
+    except BaseException:
+        if owned:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    initializers = {t.name for t in model.proto.graph.initializer}
+    types = {
+        v.name: dtype_name(v.type.tensor_type.elem_type)
+        for v in model.proto.graph.input
+        if v.name not in initializers and v.type.HasField("tensor_type")
+    }
+    return PreparedModel(root, path, mapping, types, owned, named, model.name)

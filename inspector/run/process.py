@@ -1,0 +1,148 @@
+"""Worker processes: how they start (isolated, confined), get their job and are stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from inspector.limits import Limits
+from inspector.run.config import RunConfig
+from inspector.run.eps import plugin_libraries
+from inspector.run.prepare import PreparedModel, RunError
+from inspector.run.protocol import Job, job_config
+from inspector.run.sandbox import minimal_env
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+#: The worker's start: an isolated interpreter (-I: no user site, no PYTHONPATH, no cwd on
+#: sys.path) that imports the worker from this package, drops the package folder from sys.path
+#: and confines itself to its private folder (sandbox.py) before it touches the model.
+_BOOTSTRAP = (
+    "import json, sys; root, private, reads = sys.argv[1:4]; sys.path.insert(0, root); "
+    "import inspector.run.worker as w; sys.path.remove(root); "
+    "w.confined_main(private, json.loads(reads), sys.argv[4:])"
+)
+
+
+def _worker_env(private: Path) -> dict[str, str]:
+    return minimal_env(str(private))
+
+
+def worker_command(private: Path, *args: str) -> list[str]:
+    """The argv that starts a confined worker: it may write ``private`` and read Python, the
+    system folders and the folders of the plugin EP libraries it may load."""
+    reads = sorted({str(Path(lib).resolve().parent) for _, lib in plugin_libraries()})
+    return [
+        sys.executable,
+        "-I",
+        "-c",
+        _BOOTSTRAP,
+        PACKAGE_ROOT,
+        str(private),
+        json.dumps(reads),
+        *args,
+    ]
+
+
+def check_can_start_workers() -> None:
+    """Refuse early, with the reason, where workers would run as root unconfined."""
+    from inspector.run.sandbox import landlock_abi, unconfined_root_allowed
+
+    if os.geteuid() == 0 and landlock_abi() == 0 and not unconfined_root_allowed():
+        from inspector.run.worker import UNCONFINED_ROOT
+
+        raise RunError(f"Cannot run: {UNCONFINED_ROOT}")
+
+
+def write_job(
+    prepared: PreparedModel,
+    config: RunConfig,
+    inputs: Mapping[str, np.ndarray],
+    job_dir: Path,
+    limits: Limits,
+    save_optimized: bool,
+    check_only: bool = False,
+    model_path: Path | None = None,
+) -> None:
+    """Write ``job.json`` and ``inputs.npz`` into ``job_dir`` for a worker."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for name, value in inputs.items():
+        arr = np.asarray(value)
+        if arr.dtype == object:  # strings: saved as unicode, never pickled
+            arr = arr.astype(np.str_)
+        arrays[name] = arr
+    np.savez(job_dir / "inputs.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
+    job = Job(
+        model=str(model_path or prepared.model_path),
+        config=job_config(config),
+        plugins=plugin_libraries(),
+        memory_limit_bytes=limits.worker_memory_bytes,
+        max_output_bytes=limits.max_output_bytes,
+        input_types=prepared.input_types,
+        save_optimized=save_optimized,
+        check_only=check_only,
+    )
+    (job_dir / "job.json").write_text(json.dumps(job))
+
+
+class Worker:
+    """One worker process, started ahead of its job so interpreter and onnxruntime imports
+    (~0.16 s) overlap the previous configuration. It is a plain child interpreter, not
+    multiprocessing: nothing of the parent — Streamlit's threads, its ``__main__`` — is
+    inherited or re-imported, and a segfault is just an exit code."""
+
+    def __init__(self, prepared: PreparedModel) -> None:
+        check_can_start_workers()
+        self.log_path = Path(
+            tempfile.mkstemp(prefix="worker-", suffix=".log", dir=prepared.folder)[1]
+        )
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in finish()
+        model_dir = prepared.model_path.parent
+        self.proc = subprocess.Popen(
+            worker_command(prepared.folder, "--stdin", str(model_dir)),
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=model_dir,
+            env=_worker_env(prepared.folder),
+        )
+        self.timed_out = False
+
+    def run(self, job_dir: Path, timeout_s: float) -> int:
+        """Hand the job over and wait (blocking, no polling); kill after ``timeout_s``."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(f"{job_dir}\n".encode())
+            self.proc.stdin.close()
+        except BrokenPipeError:  # the worker died before its job: reported by the exit code
+            pass
+
+        def kill() -> None:
+            self.timed_out = True
+            self.proc.kill()
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
+        try:
+            return self.proc.wait()
+        finally:
+            timer.cancel()
+            self._log.close()
+
+    def discard(self) -> None:
+        """Stop a worker that never got a job."""
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()  # EOF: the worker exits
+            self.proc.wait(10)
+        except (subprocess.TimeoutExpired, OSError):
+            self.proc.kill()
+        self._log.close()

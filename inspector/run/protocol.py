@@ -1,0 +1,92 @@
+"""The hand-off between the runner and a worker: ``job.json`` in, ``result.json`` out.
+
+Both sides import these types (no onnxruntime here), so a key renamed on one side is a type
+error on the other, not a silent ``KeyError`` in a child process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class JobEp(TypedDict):
+    name: str
+    options: list[tuple[str, str]]
+
+
+class JobConfig(TypedDict):
+    """:class:`inspector.run.config.RunConfig` as data, plus the level's ORT value."""
+
+    label: str
+    eps: list[JobEp]
+    opt_level: str
+    level_value: int
+    intra_op_threads: int
+    inter_op_threads: int
+    execution_mode: str
+    disabled_optimizers: list[str]
+    session_config: list[tuple[str, str]]
+    strict: bool
+    warmup_runs: int
+    timed_runs: int
+    profiled_runs: int
+
+
+class Job(TypedDict):
+    model: str  # path of the prepared model inside the private folder
+    config: JobConfig
+    plugins: list[list[str]]  # [[ep name, library path], ...]
+    memory_limit_bytes: int
+    max_output_bytes: int
+    input_types: dict[str, str]  # input name → ONNX element type name
+    save_optimized: bool
+    check_only: bool  # create the session and stop (the load check)
+
+
+class WorkerError(TypedDict, total=False):
+    kind: str
+    stage: str
+    message: str
+    traceback: str
+
+
+class OutputMeta(TypedDict):
+    name: str
+    dtype: str
+    shape: list[int]
+    bytes: int
+    saved: bool
+    note: str
+
+
+class WorkerResult(TypedDict, total=False):
+    label: str
+    status: str  # "ok" or "error"
+    notes: list[str]
+    ort_version: str
+    error: WorkerError
+    session_create_s: float
+    providers_active: list[str]
+    assignment: list[dict[str, str]]
+    outputs: list[OutputMeta]
+    latency: dict[str, Any]
+    profile: str  # file name of the profile in the job folder
+
+
+def job_config(config: Any) -> JobConfig:
+    """A :class:`~inspector.run.config.RunConfig` as the worker reads it."""
+    return JobConfig(
+        label=config.label,
+        eps=[JobEp(name=e.name, options=list(e.options)) for e in config.eps],
+        opt_level=config.opt_level,
+        level_value=config.level_value,
+        intra_op_threads=config.intra_op_threads,
+        inter_op_threads=config.inter_op_threads,
+        execution_mode=config.execution_mode,
+        disabled_optimizers=list(config.disabled_optimizers),
+        session_config=list(config.session_config),
+        strict=config.strict,
+        warmup_runs=config.warmup_runs,
+        timed_runs=config.timed_runs,
+        profiled_runs=config.profiled_runs,
+    )

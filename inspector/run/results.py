@@ -1,0 +1,290 @@
+"""What a run produced, as records: latency, EP assignment and fallback, the profile, outputs.
+
+Decoded from what the worker wrote (``result.json``, ``outputs.npz``, the profile and the
+optimized graph, see :mod:`inspector.run.protocol`) by :func:`to_record`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import onnx
+
+from inspector.records import Record
+from inspector.run.config import RunConfig
+from inspector.run.origins import compiled_origins, derive_origins
+from inspector.run.profile import Profile, load_trace, parse_profile
+from inspector.run.protocol import WorkerResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class Latency(Record):
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    runs_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeEp(Record):
+    node: str  # runtime node name (unique names assigned by the run lab)
+    node_id: str  # original node id ("" when the node was created by an optimization)
+    op_type: str
+    ep: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fallback(Record):
+    preferred_ep: str
+    nodes_per_ep: tuple[tuple[str, int], ...]
+    off_preferred: tuple[NodeEp, ...]  # nodes that did not run on the preferred EP
+    requested_inactive: tuple[str, ...]  # requested EPs that are not active in the session
+    source: str  # "assignment_info" or "profiler"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputInfo(Record):
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    bytes: int
+    saved: bool  # False when over the output-size limit (not kept for comparison)
+    note: str = ""  # how a non-tensor output was made comparable ("sequence of maps: …")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult(Record):
+    label: str
+    config: RunConfig
+    status: Literal["ok", "error"]
+    error_kind: str  # "", "timeout", "crash", "out_of_memory", "strict_fallback_refused", ...
+    error: str
+    session_create_s: float | None
+    latency: Latency | None
+    providers_requested: tuple[str, ...]
+    providers_active: tuple[str, ...]
+    notes: tuple[str, ...]
+    assignment: tuple[NodeEp, ...]
+    fallback: Fallback | None
+    profile: Profile | None
+    outputs: tuple[OutputInfo, ...]
+    optimized_nodes: int | None
+    optimized_ops: tuple[tuple[str, int], ...]
+    origins: tuple[tuple[str, tuple[str, ...]], ...]  # runtime node → original node ids (derived)
+    results_dir: str  # kept only with an output folder ("" otherwise)
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _profile_json: bytes = field(default=b"", repr=False, compare=False)
+    _optimized_model: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def output_arrays(self) -> dict[str, np.ndarray]:
+        """Outputs by name (those within the size limit)."""
+        return dict(self._arrays)
+
+    def profile_trace(self) -> bytes:
+        """The raw ONNX Runtime profile (Chrome/Perfetto trace JSON)."""
+        return self._profile_json
+
+    def optimized_model(self) -> bytes:
+        """The optimized graph ORT ran (weights over 1 KB left out), as .onnx bytes."""
+        return self._optimized_model
+
+
+def scrub_paths(message: str, folder: Path, model_name: str) -> str:
+    """ORT's messages quote the private run folder: show the model's name instead."""
+    return (
+        message.replace(str(folder / "model" / "model.onnx"), model_name)
+        .replace(str(folder / "model"), "<model folder>")
+        .replace(str(folder), "<run folder>")
+    )
+
+
+def failed(config: RunConfig, kind: str, message: str) -> RunResult:
+    return RunResult(
+        label=config.label,
+        config=config,
+        status="error",
+        error_kind=kind,
+        error=message,
+        session_create_s=None,
+        latency=None,
+        providers_requested=tuple(e.name for e in config.eps),
+        providers_active=(),
+        notes=(),
+        assignment=(),
+        fallback=None,
+        profile=None,
+        outputs=(),
+        optimized_nodes=None,
+        optimized_ops=(),
+        origins=(),
+        results_dir="",
+    )
+
+
+def plain_strict(config: RunConfig, kind: str, message: str, notes: Any) -> str:
+    """ORT's strict-mode refusals, said in plain words first (ORT's own text follows)."""
+    if not config.strict:
+        return message
+    eps = ", ".join(e.short for e in config.eps)
+    if kind == "strict_fallback_refused":
+        return (
+            f"{config.label}: strict mode refused the session: some nodes have no kernel on "
+            f"{eps}, and strict mode forbids running them on CPU (run without strict to see "
+            f"which nodes fall back). ONNX Runtime said: {message.split(': ', 1)[-1]}"
+        )
+    if "Conflicting session configuration" in message:
+        missing = [n for n in notes if "requested" in n]
+        why = missing[0] if missing else f"{eps} is not usable here"
+        return (
+            f"{config.label}: strict mode could not start: {why.split(' (')[0]}; that leaves "
+            "only the CPU EP, which strict mode forbids. ONNX Runtime said: "
+            f"{message.split(': ', 1)[-1]}"
+        )
+    return message
+
+
+def to_record(
+    config: RunConfig,
+    data: WorkerResult,
+    job_dir: Path,
+    names: dict[str, str],
+    keep: bool,
+    original: onnx.ModelProto,
+) -> RunResult:
+    requested = tuple(e.name for e in config.eps)
+    if data.get("status") != "ok":
+        err = data.get("error", {})
+        kind = err.get("kind", "error")
+        message = f"{config.label}: {err.get('stage', 'run')} failed: {err.get('message', '')}"
+        if kind == "out_of_memory":
+            message += " (the worker's memory cap was reached; raise it if the model needs more)"
+        message = plain_strict(config, kind, message, data.get("notes", ()))
+        r = failed(config, kind, message)
+        return replace(r, notes=tuple(data.get("notes", ())))
+    lat = data["latency"]
+    latency = Latency(
+        median_ms=lat["median_ms"],
+        p10_ms=lat["p10_ms"],
+        p90_ms=lat["p90_ms"],
+        p99_ms=lat["p99_ms"],
+        mean_ms=lat["mean_ms"],
+        std_ms=lat["std_ms"],
+        min_ms=lat["min_ms"],
+        runs_ms=tuple(lat["runs_ms"]),
+    )
+    assignment = tuple(
+        NodeEp(node=a["name"], node_id=names.get(a["name"], ""), op_type=a["op_type"], ep=a["ep"])
+        for a in data.get("assignment", [])
+    )
+    profile = None
+    profile_json = b""
+    if data.get("profile"):
+        ppath = job_dir / data["profile"]
+        profile = parse_profile(ppath)
+        # Re-encoded: valid JSON for trace viewers even where ORT wrote raw control characters.
+        profile_json = json.dumps(load_trace(ppath)).encode()
+    active = tuple(data.get("providers_active", ()))
+    fallback = fallback_summary(requested, active, assignment, profile, names)
+    outputs: tuple[OutputInfo, ...] = ()
+    arrays: dict[str, np.ndarray] = {}
+    if (job_dir / "outputs.npz").exists():
+        with np.load(job_dir / "outputs.npz", allow_pickle=False) as npz:
+            metas = data.get("outputs", [])
+            outputs = tuple(
+                OutputInfo(
+                    name=m["name"],
+                    dtype=m["dtype"],
+                    shape=tuple(m["shape"]),
+                    bytes=m["bytes"],
+                    saved=m["saved"],
+                    note=m.get("note", ""),
+                )
+                for m in metas
+            )
+            arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}
+    optimized_nodes: int | None = None
+    ops: tuple[tuple[str, int], ...] = ()
+    optimized_bytes = b""
+    origins: dict[str, tuple[str, ...]] = {}
+    opt = job_dir / "optimized.onnx"
+    if opt.exists():
+        optimized_bytes = opt.read_bytes()
+        proto = onnx.ModelProto()
+        proto.ParseFromString(optimized_bytes)
+        counts = Counter(
+            n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}"
+            for n in proto.graph.node
+        )
+        optimized_nodes = len(proto.graph.node)
+        ops = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        origins = derive_origins(original, proto, names)
+    compiled = compiled_origins(((a.node, a.ep) for a in assignment), names)
+    for t in profile.nodes if profile else ():
+        if t.node in names:
+            origins.setdefault(t.node, (names[t.node],))
+        elif t.ep in compiled and t.node.startswith(t.ep):
+            origins[t.node] = compiled[t.ep]  # one event for a whole EP-compiled subgraph
+    return RunResult(
+        label=config.label,
+        config=config,
+        status="ok",
+        error_kind="",
+        error="",
+        session_create_s=data.get("session_create_s"),
+        latency=latency,
+        providers_requested=requested,
+        providers_active=active,
+        notes=tuple(data.get("notes", ())),
+        assignment=assignment,
+        fallback=fallback,
+        profile=profile,
+        outputs=outputs,
+        optimized_nodes=optimized_nodes,
+        optimized_ops=ops,
+        origins=tuple(sorted(origins.items())),
+        results_dir=str(job_dir) if keep else "",
+        _arrays=arrays,
+        _profile_json=profile_json,
+        _optimized_model=optimized_bytes,
+    )
+
+
+def fallback_summary(
+    requested: tuple[str, ...],
+    active: tuple[str, ...],
+    assignment: tuple[NodeEp, ...],
+    profile: Profile | None,
+    names: dict[str, str],
+) -> Fallback:
+    preferred = requested[0] if requested else "CPUExecutionProvider"
+    if assignment:
+        rows, source = assignment, "assignment_info"
+    else:
+        rows = tuple(
+            NodeEp(node=t.node, node_id=names.get(t.node, ""), op_type=t.op_type, ep=t.ep)
+            for t in (profile.nodes if profile else ())
+        )
+        source = "profiler"
+    per_ep = Counter(r.ep for r in rows)
+    off = tuple(r for r in rows if r.ep != preferred)
+    inactive = tuple(ep for ep in requested if ep not in active)
+    return Fallback(
+        preferred_ep=preferred,
+        nodes_per_ep=tuple(sorted(per_ep.items())),
+        off_preferred=off,
+        requested_inactive=inactive,
+        source=source,
+    )
