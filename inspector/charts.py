@@ -156,3 +156,27 @@ def heat(value: float, top: float) -> str:
     x = 0.0 if top <= 0 else max(0.0, min(1.0, value / top))
     g = int(255 - 180 * x)
     return f"#ff{g:02x}{g:02x}"
+
+
+def node_colors(result: RunResult, mode: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Fill colour and label per original node id for :func:`overlay_dot`: by the EP each node
+    ran on (``mode="EP"``), or by its share of the slowest node's time (``"time"``)."""
+    from inspector.run.compare import node_timing_table
+
+    colors: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    if not result.ok:
+        return colors, labels
+    if mode == "EP":
+        for a in result.assignment:
+            if a.node_id:
+                colors[a.node_id] = ep_color(a.ep)
+                labels[a.node_id] = a.ep.removesuffix("ExecutionProvider")
+        return colors, labels
+    _, rows = node_timing_table((result,))
+    top = max((x.times_us[0] or 0 for x in rows), default=0)
+    for x in rows:
+        if x.node_id and x.times_us[0] is not None:
+            colors[x.node_id] = heat(x.times_us[0], top)
+            labels[x.node_id] = f"{x.times_us[0]:.1f} µs"
+    return colors, labels

@@ -5,16 +5,12 @@ import streamlit as st
 from inspector.model.overview import domain_label
 from inspector.records import human_bytes, rows_frame
 from pages.common import state
-from pages.common.picker import model_picker
+from pages.common.picker import page_header
 from pages.common.text import plain
 
-model = model_picker()
-if model is None:
-    st.stop()
-source = state.current()
+model, source = page_header("")
 
 ov = state.record("overview", source)
-st.title(plain(ov.name))
 st.caption(
     f"IR {ov.ir_version} · producer {plain(ov.producer_name) or '—'} "
     f"{plain(ov.producer_version)} · "

@@ -5,14 +5,9 @@ import streamlit as st
 from inspector.charts import op_histogram
 from inspector.records import rows_frame
 from pages.common import state
-from pages.common.picker import model_picker
-from pages.common.text import plain
+from pages.common.picker import page_header
 
-model = model_picker()
-if model is None:
-    st.stop()
-source = state.current()
-st.title(f"Graph · {plain(model.name)}")
+model, source = page_header("Graph")
 
 url, note = state.netron_url(source)
 if note:

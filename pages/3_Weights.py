@@ -6,14 +6,10 @@ from inspector import tensor_stats
 from inspector.charts import value_histogram
 from inspector.records import human_bytes, rows_frame
 from pages.common import state
-from pages.common.picker import model_picker
+from pages.common.picker import page_header
 from pages.common.text import plain
 
-model = model_picker()
-if model is None:
-    st.stop()
-source = state.current()
-st.title(f"Weights · {plain(model.name)}")
+model, source = page_header("Weights")
 table = state.record("initializers", source)
 st.caption(
     f"{len(table.rows):,} weights · {table.total_elements:,} values · "

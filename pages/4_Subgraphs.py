@@ -4,14 +4,10 @@ import streamlit as st
 
 from inspector.records import rows_frame
 from pages.common import state
-from pages.common.picker import model_picker
+from pages.common.picker import page_header
 from pages.common.text import plain
 
-model = model_picker()
-if model is None:
-    st.stop()
-source = state.current()
-st.title(f"Subgraphs · {plain(model.name)}")
+model, source = page_header("Subgraphs")
 tree = state.record("subgraphs", source)
 if len(tree.graphs) == 1:
     st.info("No If/Loop/Scan bodies or local functions: the model is a single graph.")

@@ -4,14 +4,10 @@ import streamlit as st
 
 from inspector.records import rows_frame
 from pages.common import state
-from pages.common.picker import model_picker
+from pages.common.picker import page_header
 from pages.common.text import plain
 
-model = model_picker()
-if model is None:
-    st.stop()
-source = state.current()
-st.title(f"External data · {plain(model.name)}")
+model, source = page_header("External data")
 report = state.record("external", source)
 if not report.tensors:
     st.info("No tensor of this model uses external data.")

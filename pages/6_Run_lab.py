@@ -7,19 +7,14 @@ import streamlit as st
 from inspector import InspectorError
 from inspector.run.config import (
     OPT_LEVELS,
-    RunConfig,
-    expand_matrix,
-    parse_ep_options,
-    parse_eps,
-    parse_key_values,
-    with_strict_variants,
 )
 from inspector.run.demo import DEMO_SAMPLE, demo_ep, demo_matrix, fallback_label
 from inspector.run.eps import LIBRARIES_ENV, discover
 from inspector.run.inputs import InputPlan, check_inputs, generate, load_input_files, resolve
+from inspector.run.plan import RunPlan, StoredRuns
 from inspector.run.runner import run_matrix
 from pages.common import state
-from pages.common.picker import model_picker
+from pages.common.picker import page_header
 from pages.common.text import plain
 
 
@@ -53,15 +48,11 @@ def run_and_save(source, model, matrix, arrays, timeout: float) -> bool:  # type
             state="complete" if not failed else "error",
             expanded=False,
         )
-    state.save_runs(source, matrix, results, arrays)
+    state.save_runs(source, StoredRuns(matrix, results, arrays))
     return True
 
 
-model = model_picker()
-if model is None:
-    st.stop()
-source = state.current()
-st.title(f"Run lab · {plain(model.name)}")
+model, source = page_header("Run lab")
 saved = state.plan(source)
 
 eps = discover()
@@ -246,23 +237,18 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             check_inputs(arrays, inputs_info)
         else:
             arrays = generate(resolve(inputs_info, InputPlan.make(dims, ranges)))
-        session_config = parse_key_values(extra.splitlines(), "Session config line")
-        base = RunConfig(
+        matrix = RunPlan(
+            ep_lists=tuple(choices[p] for p in picked) + ((f"{demo},cpu",) if demo != "—" else ()),
+            levels=tuple(levels),
+            strict_variants=strict,
             intra_op_threads=int(threads),
             warmup_runs=int(warmup),
             timed_runs=int(runs),
             profiled_runs=int(profiled),
-            disabled_optimizers=tuple(p.strip() for p in disabled.split(",") if p.strip()),
-            session_config=tuple(sorted(session_config.items())),
-        )
-        options = parse_ep_options(ep_opts.splitlines(), "EP option line")
-        ep_lists = [
-            [{"name": e.name, "options": options.get(e.name, {})} for e in parse_eps(eps_text)]
-            for eps_text in [choices[p] for p in picked] + ([f"{demo},cpu"] if demo != "—" else [])
-        ]
-        matrix = expand_matrix(ep_lists, levels, [{}], base)
-        if strict:
-            matrix = with_strict_variants(matrix)
+            disabled_optimizers=tuple(disabled.split(",")),
+            session_config=tuple(extra.splitlines()),
+            ep_options=tuple(ep_opts.splitlines()),
+        ).matrix()
     except InspectorError as exc:
         st.error(plain(exc))
         st.stop()
@@ -285,11 +271,11 @@ if runs_state:
                 "fell back": len(r.fallback.off_preferred) if r.fallback else None,
                 "notes / error": r.error or "; ".join(r.notes),
             }
-            for r in runs_state["results"]
+            for r in runs_state.results
         ],
         hide_index=True,
     )
-    for r in runs_state["results"]:
+    for r in runs_state.results:
         if not r.ok:
             st.error(plain(r.error))
     st.page_link("pages/7_Compare.py", label="Compare these runs →")

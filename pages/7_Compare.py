@@ -6,10 +6,9 @@ import json
 import streamlit as st
 
 from inspector.charts import (
-    ep_color,
     error_histogram,
-    heat,
     latency,
+    node_colors,
     op_type_times,
     overlay_dot,
     slowest_nodes,
@@ -19,23 +18,19 @@ from inspector.records import rows_frame, to_jsonable
 from inspector.run.analysis import ablation, first_divergence
 from inspector.run.compare import compare, node_timing_csv, node_timing_table
 from pages.common import state
-from pages.common.picker import model_picker
+from pages.common.picker import page_header
 from pages.common.text import plain
 
-model = model_picker()
-if model is None:
-    st.stop()
-source = state.current()
-st.title(f"Compare · {plain(model.name)}")
+model, source = page_header("Compare")
 runs = state.runs(source)
 if not runs:
     st.info("No runs yet for this model.")
     st.page_link("pages/6_Run_lab.py", label="Open the run lab →")
     st.stop()
-results = runs["results"]
+results = runs.results
 labels = [r.label for r in results]
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
-ref_label = c1.selectbox("Reference", labels, index=runs["matrix"].reference, key="cmp_ref")
+ref_label = c1.selectbox("Reference", labels, index=runs.matrix.reference, key="cmp_ref")
 others = [x for x in labels if x != ref_label] or labels
 if st.session_state.get("cmp_cand") not in others:
     st.session_state.pop("cmp_cand", None)
@@ -138,7 +133,7 @@ with tab_out:
         if st.button("Find the first diverging node", key="cmp_fd"):
             with st.spinner("Re-running both configurations with intermediate tensors marked…"):
                 st.session_state["cmp_fd_result"] = first_divergence(
-                    model, ref, cand, runs["inputs"], atol=atol, rtol=rtol
+                    model, ref, cand, runs.inputs, atol=atol, rtol=rtol
                 )
         fd = st.session_state.get("cmp_fd_result")
         if fd and fd.reference == ref.label and fd.candidate == cand.label:
@@ -161,7 +156,7 @@ with tab_out:
             with st.spinner("Re-running the candidate with single passes disabled…"):
                 st.session_state["cmp_abl_result"] = (
                     cand.label,
-                    ablation(model, cand.config, runs["inputs"]),
+                    ablation(model, cand.config, runs.inputs),
                 )
         abl = st.session_state.get("cmp_abl_result")
         if abl and abl[0] == cand.label:
@@ -212,19 +207,7 @@ with tab_graph:
     graph = state.record("graph", source)
     main_ids = [n.id for n in graph.nodes if n.graph == "main"]
     mode = st.radio("Colour the graph by", ["EP", "time"], horizontal=True, key="cmp_mode")
-    colors, node_labels = {}, {}
-    if cand.ok:
-        for a in cand.assignment:
-            if a.node_id and mode == "EP":
-                colors[a.node_id] = ep_color(a.ep)
-                node_labels[a.node_id] = a.ep.removesuffix("ExecutionProvider")
-        if mode == "time":
-            t_labels, rows = node_timing_table((cand,))
-            top = max((x.times_us[0] or 0 for x in rows), default=0)
-            for x in rows:
-                if x.node_id:
-                    colors[x.node_id] = heat(x.times_us[0] or 0, top)
-                    node_labels[x.node_id] = f"{x.times_us[0]:.1f} µs"
+    colors, node_labels = node_colors(cand, mode)
     per_part = model.limits.overlay_max_nodes
     pages = max(1, -(-len(main_ids) // per_part))
     page = (

@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,7 @@ from inspector.records import to_jsonable
 from inspector.run.config import (
     Matrix,
     RunConfig,
-    expand_matrix,
     load_matrix,
-    parse_ep_options,
     parse_eps,
     parse_key_values,
     parse_level,
@@ -36,6 +35,7 @@ from inspector.run.inputs import (
     load_input_files,
     resolve,
 )
+from inspector.run.plan import RunPlan
 from inspector.run.prepare import PreparedModel, prepare
 from inspector.run.results import RunResult
 from inspector.run.runner import run_matrix
@@ -49,23 +49,12 @@ def register_libraries(args: argparse.Namespace) -> None:
         add_library(name, path)
 
 
-def ep_options(args: argparse.Namespace) -> dict[str, dict[str, str]]:
-    """``--ep-option EP:KEY=VALUE`` → {canonical EP name: {key: value}}."""
-    return parse_ep_options(args.ep_option, "--ep-option")
-
-
-def _with_options(eps: str, options: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    return [{"name": e.name, "options": options.get(e.name, {})} for e in parse_eps(eps)]
-
-
 def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return parse_key_values(items, what)
 
 
 def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
     """The model's limits with --timeout / --memory-gb applied."""
-    from dataclasses import replace
-
     changes: dict[str, int] = {}
     if args.timeout is not None:
         changes["run_timeout_s"] = args.timeout
@@ -74,30 +63,25 @@ def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
     return replace(model.limits, **changes)
 
 
-def base_config(args: argparse.Namespace) -> RunConfig:
-    return RunConfig(
-        intra_op_threads=args.threads,
-        disabled_optimizers=tuple(args.disable),
-        session_config=tuple(sorted(_pairs(args.config, "--config").items())),
+def plan(args: argparse.Namespace) -> RunPlan:
+    """The command line as a :class:`RunPlan` (the Run lab builds the same from its widgets)."""
+    return RunPlan(
+        ep_lists=tuple(getattr(args, "ep", None) or ["cpu"]),
+        levels=tuple(getattr(args, "level", None) or ["all"]),
+        include_reference=not getattr(args, "no_reference", False),
         strict=args.strict,
+        intra_op_threads=args.threads,
         warmup_runs=args.warmup,
         timed_runs=args.runs,
         profiled_runs=args.profiled_runs,
+        disabled_optimizers=tuple(args.disable),
+        session_config=tuple(args.config),
+        ep_options=tuple(args.ep_option),
     )
 
 
 def build_matrix(args: argparse.Namespace) -> Matrix:
-    if args.matrix:
-        return load_matrix(args.matrix)
-    base = base_config(args)
-    options = ep_options(args)
-    return expand_matrix(
-        [_with_options(e, options) for e in args.ep or ["cpu"]],
-        args.level or ["all"],
-        [{}],
-        base,
-        include_reference=not args.no_reference,
-    )
+    return load_matrix(args.matrix) if args.matrix else plan(args).matrix()
 
 
 def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, np.ndarray]:
@@ -305,28 +289,21 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     return 0
 
 
-def parse_spec(
-    spec: str, base: RunConfig, options: dict[str, dict[str, str]] | None = None
-) -> RunConfig:
+def parse_spec(spec: str, plan: RunPlan) -> RunConfig:
     """``ggml,cpu@all`` → a configuration (EPs, then the level after ``@``)."""
     eps, _, level = spec.partition("@")
-    from dataclasses import replace
-
     return replace(
-        base,
-        eps=parse_eps(_with_options(eps or "cpu", options or {})),
+        plan.base(),
+        eps=parse_eps(plan.eps_with_options(eps or "cpu")),
         opt_level=parse_level(level or "all"),
         label="",
     )
 
 
 def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
-    from dataclasses import replace
-
-    base = base_config(args)
-    options = ep_options(args)
-    ref = replace(parse_spec(args.ref, base, options), label="")
-    cand = parse_spec(args.cand, base, options)
+    run_plan = plan(args)
+    ref = parse_spec(args.ref, run_plan)
+    cand = parse_spec(args.cand, run_plan)
     ref = replace(ref, label="ref · " + ref.default_label())
     cand = replace(cand, label="cand · " + cand.default_label())
     inputs = make_inputs(args, model)

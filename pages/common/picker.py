@@ -103,3 +103,15 @@ def model_picker() -> LoadedModel | None:
     except InspectorError as exc:
         st.error(plain(exc))
         return None
+
+
+def page_header(title: str) -> tuple[LoadedModel, state.Source]:
+    """The top of every model page: the sidebar picker, a guard that stops the page when no
+    model is usable, and the title ``"<title> · <model name>"`` (the name Markdown-escaped)."""
+    model = model_picker()
+    source = state.current()
+    if model is None or source is None:
+        st.stop()
+    assert model is not None and source is not None  # st.stop() does not return
+    st.title(f"{title} · {plain(model.name)}" if title else plain(model.name))
+    return model, source

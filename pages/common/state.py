@@ -15,6 +15,7 @@ import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
 from inspector.limits import DEFAULT_LIMITS
+from inspector.run.plan import StoredRuns
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 DEFAULT_SAMPLE = "mlp_gelu_layernorm.onnx"
@@ -211,17 +212,13 @@ def save_plan(source: Source, settings: dict) -> None:
     st.session_state.setdefault("plans", {})[source.key] = settings
 
 
-def runs(source: Source) -> dict | None:
+def runs(source: Source) -> StoredRuns | None:
     """The last run-lab results for this model: matrix, results, inputs."""
     return st.session_state.setdefault("runs", {}).get(source.key)
 
 
-def save_runs(source: Source, matrix, results, inputs) -> None:  # type: ignore[no-untyped-def]
-    st.session_state.setdefault("runs", {})[source.key] = {
-        "matrix": matrix,
-        "results": results,
-        "inputs": inputs,
-    }
+def save_runs(source: Source, runs: StoredRuns) -> None:
+    st.session_state.setdefault("runs", {})[source.key] = runs
 
 
 __all__ = [
