@@ -14,6 +14,7 @@ from importlib import metadata
 from typing import Literal
 
 import onnx
+from packaging.version import InvalidVersion, Version
 
 from inspector.model.dtypes import MIN_IR, dtype_name
 from inspector.model.load import LoadedModel
@@ -128,7 +129,11 @@ def installed_ort_version() -> str:
 
 
 def _vkey(version: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+    """(major, minor, micro) by PEP 440 (local and dev parts ignored; unparsable: digits)."""
+    try:
+        return Version(version).release[:3]
+    except InvalidVersion:
+        return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
 
 
 def limits_for(version: str) -> tuple[OrtRelease | None, bool]:

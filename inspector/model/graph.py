@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING
 
 import onnx
@@ -217,25 +218,23 @@ def _scope_issues(
                 )
         d.discard(i) if i not in d else None
         deps.append(d)
-    # Kahn's algorithm, stable by file order.
-    indegree = [len(d) for d in deps]
-    users: list[list[int]] = [[] for _ in scope.nodes]
+    # Topological order, stable by file order (ready nodes are taken lowest index first).
+    sorter: TopologicalSorter[int] = TopologicalSorter()
     for i, d in enumerate(deps):
-        for j in d:
-            users[j].append(i)
-    ready = deque(i for i, n in enumerate(indegree) if n == 0)
-    order: list[int] = []
-    while ready:
-        i = ready.popleft()
-        order.append(i)
-        for u in users[i]:
-            indegree[u] -= 1
-            if indegree[u] == 0:
-                ready.append(u)
-    if len(order) < len(scope.nodes):
-        stuck = tuple(ids[i] for i, n in enumerate(indegree) if n > 0)
-        issues.append(Issue(kind="cycle", graph=scope.id, tensor="", nodes=stuck))
+        sorter.add(i, *d)
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        on_cycle = sorted(set(exc.args[1]))  # the nodes of one cycle
+        issues.append(
+            Issue(kind="cycle", graph=scope.id, tensor="", nodes=tuple(ids[i] for i in on_cycle))
+        )
         return issues, []
+    order: list[int] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order.extend(ready)
+        sorter.done(*ready)
     late = [ids[i] for i, d in enumerate(deps) if any(j > i for j in d)]
     if late:
         issues.append(Issue(kind="unsorted", graph=scope.id, tensor="", nodes=tuple(late[:20])))

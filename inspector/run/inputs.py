@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -36,29 +35,33 @@ class InputError(InspectorError):
 
 
 #: numpy dtype for each ONNX element type name we can generate.
+#: Element types inputs can be generated for, and their numpy dtype (onnx's own mapping,
+#: ml_dtypes for bfloat16/float8). Sub-byte types (INT4, FLOAT4E2M1...) are not generated.
+GENERATED_TYPES = (
+    "FLOAT",
+    "FLOAT16",
+    "DOUBLE",
+    "BFLOAT16",
+    "FLOAT8E4M3FN",
+    "FLOAT8E4M3FNUZ",
+    "FLOAT8E5M2",
+    "FLOAT8E5M2FNUZ",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "BOOL",
+)
 NUMPY_DTYPES: dict[str, Any] = {
-    "FLOAT": np.float32,
-    "FLOAT16": np.float16,
-    "DOUBLE": np.float64,
-    "BFLOAT16": ml_dtypes.bfloat16,
-    "FLOAT8E4M3FN": ml_dtypes.float8_e4m3fn,
-    "FLOAT8E4M3FNUZ": ml_dtypes.float8_e4m3fnuz,
-    "FLOAT8E5M2": ml_dtypes.float8_e5m2,
-    "FLOAT8E5M2FNUZ": ml_dtypes.float8_e5m2fnuz,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "BOOL": np.bool_,
-    "STRING": np.str_,
-}
+    name: onnx.helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(name)).type
+    for name in GENERATED_TYPES
+} | {"STRING": np.str_}
 
 
-#: Types ORT needs as OrtValue with an explicit ONNX type (numpy has no native dtype).
 @dataclass(frozen=True)
 class InputPlan:
     """How to make inputs: symbolic dims by name, ranges and fixed values by input name."""
