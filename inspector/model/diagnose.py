@@ -7,6 +7,7 @@ never a gate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,25 +50,21 @@ def run_checker(model: LoadedModel) -> str:
     return model.native.checker
 
 
-def diagnose(
-    model: LoadedModel,
-    overview: Overview | None = None,
-    graph: GraphRecord | None = None,
-    external: ExternalDataReport | None = None,
-    compat: CompatVerdict | None = None,
-    session: Any = None,
-) -> Diagnosis:
-    """All findings, errors first. Pass records already built to avoid rebuilding them.
+@dataclass(frozen=True)
+class _Records:
+    """What the rules read: the model and its records, built once."""
 
-    ``session``: a :class:`inspector.run.loadcheck.SessionCheck` — whether the installed
-    onnxruntime really created a session (the compatibility verdict only judges stamps)."""
-    overview = overview or build_overview(model)
-    graph = graph or build_graph(model)
-    external = external or build_external_data(model)
-    compat = compat or build_compat(model)
-    out: list[Finding] = []
-    add = out.append
+    model: LoadedModel
+    overview: Overview
+    graph: GraphRecord
+    external: ExternalDataReport
+    compat: CompatVerdict
+    session: Any
 
+
+def _compatibility(c: _Records, add: Callable[[Finding], None]) -> None:
+    """What ONNX Runtime said when it created a session, then what the stamps say."""
+    compat, session = c.compat, c.session
     # Compatibility: what ONNX Runtime itself said, then what the stamps say.
     if session is not None and not session.ok:
         add(
@@ -137,6 +134,10 @@ def diagnose(
             )
         )
 
+
+def _repairs(c: _Records, add: Callable[[Finding], None]) -> None:
+    """What loading had to repair."""
+    model = c.model
     for note in model.notes:
         add(
             Finding(
@@ -148,6 +149,10 @@ def diagnose(
             )
         )
 
+
+def _structure(c: _Records, add: Callable[[Finding], None]) -> None:
+    """Dangling inputs, cycles, ordering, duplicates, dead nodes."""
+    graph = c.graph
     # Structure.
     for issue in graph.issues:
         node = issue.nodes[0] if issue.nodes else ""
@@ -207,6 +212,10 @@ def diagnose(
                 )
             )
 
+
+def _export_pitfalls(c: _Records, add: Callable[[Finding], None]) -> None:
+    """Fixed dims, types, opsets, initializers as inputs, control flow, names."""
+    overview, graph = c.overview, c.graph
     # Export pitfalls.
     for vi in overview.inputs:
         if vi.dims and all(d.kind == "fixed" for d in vi.dims) and len(vi.dims) >= 2:
@@ -300,6 +309,11 @@ def diagnose(
                 fix="Give nodes unique names.",
             )
         )
+
+
+def _size_and_nesting(c: _Records, add: Callable[[Finding], None]) -> None:
+    """Inline weights near protobuf's limit, recursion, depth, invalid dims."""
+    model, overview = c.model, c.overview
     if overview.counts.bytes_inline >= model.limits.large_inline_warning_bytes:
         add(
             Finding(
@@ -349,6 +363,10 @@ def diagnose(
             )
         )
 
+
+def _external_data(c: _Records, add: Callable[[Finding], None]) -> None:
+    """External-data references that do not resolve."""
+    external = c.external
     # External data.
     for t in external.tensors:
         if t.status == "ok":
@@ -364,6 +382,10 @@ def diagnose(
             )
         )
 
+
+def _checker_and_inference(c: _Records, add: Callable[[Finding], None]) -> None:
+    """onnx's checker and shape inference (warnings only)."""
+    model, graph = c.model, c.graph
     # Checker and shape inference (warnings only), unless onnx itself could not finish.
     checker = run_checker(model)
     if model.native.failure:
@@ -397,6 +419,42 @@ def diagnose(
                 fix="Shapes shown are partial.",
             )
         )
+
+
+#: The rules, in the order their findings are listed within a severity.
+RULES: tuple[Callable[[_Records, Callable[[Finding], None]], None], ...] = (
+    _compatibility,
+    _repairs,
+    _structure,
+    _export_pitfalls,
+    _size_and_nesting,
+    _external_data,
+    _checker_and_inference,
+)
+
+
+def diagnose(
+    model: LoadedModel,
+    overview: Overview | None = None,
+    graph: GraphRecord | None = None,
+    external: ExternalDataReport | None = None,
+    compat: CompatVerdict | None = None,
+    session: Any = None,
+) -> Diagnosis:
+    """All findings, errors first. Pass records already built to avoid rebuilding them.
+
+    ``session``: a :class:`inspector.run.loadcheck.SessionCheck` — whether the installed
+    onnxruntime really created a session (the compatibility verdict only judges stamps)."""
+    overview = overview or build_overview(model)
+    graph = graph or build_graph(model)
+    external = external or build_external_data(model)
+    compat = compat or build_compat(model)
+    records = _Records(model, overview, graph, external, compat, session)
+    out: list[Finding] = []
+    for rule in RULES:
+        rule(records, out.append)
+    checker = run_checker(model)
+
     out.sort(key=lambda f: SEVERITIES.index(f.severity))
     return Diagnosis(tuple(out), checker)
 
