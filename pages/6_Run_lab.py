@@ -10,7 +10,14 @@ from inspector.run.config import (
 )
 from inspector.run.demo import DEMO_SAMPLE, demo_ep, demo_matrix, fallback_label
 from inspector.run.eps import LIBRARIES_ENV, discover
-from inspector.run.inputs import InputPlan, check_inputs, generate, load_input_files, resolve
+from inspector.run.inputs import (
+    InputPlan,
+    check_inputs,
+    generate,
+    load_input_files,
+    resolve,
+    shape_hints,
+)
 from inspector.run.plan import RunPlan, StoredRuns
 from inspector.run.runner import run_matrix
 from pages.common import state
@@ -87,7 +94,11 @@ else:
         inputs = state.record("overview", demo_source).inputs
         matrix = demo_matrix(second.name)
         if run_and_save(
-            demo_source, demo_model, matrix, generate(resolve(inputs, InputPlan())), 300.0
+            demo_source,
+            demo_model,
+            matrix,
+            generate(resolve(inputs, InputPlan.make(hints=shape_hints(demo_model)))),
+            300.0,
         ):
             st.session_state["cmp_cand"] = fallback_label(matrix)
             st.session_state["cmp_tab"] = "EP assignment"
@@ -178,32 +189,71 @@ uploaded = st.file_uploader(
     key="rl_files",
     accept_multiple_files=True,
 )
+hints = shape_hints(model)
 symbols = sorted(
     {str(d.value) for v in inputs_info for d in (v.dims or ()) if d.kind == "symbolic"}
 )
+try:  # the sizes a user would pick (metadata, dim names), shown before the run
+    suggested = resolve(inputs_info, InputPlan.make(hints=hints)) if not uploaded else []
+except InspectorError as exc:
+    st.error(plain(exc))
+    suggested = []
+default_dims = {
+    str(d.value): size
+    for vi, r in zip(inputs_info, suggested, strict=False)
+    for d, size in zip(vi.dims or (), r.shape, strict=False)
+    if d.kind == "symbolic"
+}
 dims = {}
 if symbols and not uploaded:
     cols = st.columns(max(1, len(symbols)))
     for col, sym in zip(cols, symbols, strict=True):
         dims[sym] = int(
             col.number_input(
-                f"dim {sym}", 1, 1_000_000, saved.get("dims", {}).get(sym, 1), key=f"rl_dim_{sym}"
+                f"dim {sym}",
+                1,
+                1_000_000,
+                saved.get("dims", {}).get(sym, default_dims.get(sym, 1)),
+                key=f"rl_dim_{sym}",
             )
         )
-ranges = {}
+if symbols and not uploaded and suggested:
+    reasons = [n for r in suggested for n in r.notes if "=" in n and "(" in n]
+    if reasons:
+        st.caption("Suggested: " + "; ".join(plain(n) for n in reasons))
+ranges: dict[str, tuple[float, float]] = {}
+shapes: dict[str, list[int]] = {}
+values: dict[str, list[str]] = {}
 if inputs_info and not uploaded:
-    plan_preview = resolve(inputs_info, InputPlan.make(dims))
+    try:
+        plan_preview = resolve(inputs_info, InputPlan.make(dims, hints=hints))
+    except InspectorError as exc:
+        st.error(plain(exc))
+        plan_preview = []
     for r in plan_preview:
-        a, b, c = st.columns([2, 1, 1])
-        a.text(
-            f"{r.name}: {r.dtype} {list(r.shape)}" + (f" — {'; '.join(r.notes)}" if r.notes else "")
+        a, b, c, d = st.columns([3, 2, 1, 1])
+        a.text(f"{r.name}: {r.dtype}" + (f" — {'; '.join(r.notes)}" if r.notes else ""))
+        shown = ",".join(map(str, r.shape))
+        text = b.text_input(
+            "shape", saved.get("shapes", {}).get(r.name, shown), key=f"rl_sh_{r.name}"
         )
-        low = b.number_input(
+        if text.strip() and text.replace(" ", "") != shown:
+            try:
+                shapes[r.name] = [int(x) for x in text.replace("x", ",").split(",") if x.strip()]
+            except ValueError:
+                st.error(f"Shape of {plain(r.name)}: use integers, e.g. 1,3,224,224.")
+        if r.dtype == "STRING":
+            choices = c.text_input(
+                "values (comma-separated)", ",".join(r.choices), key=f"rl_val_{r.name}"
+            )
+            values[r.name] = [v.strip() for v in choices.split(",") if v.strip()]
+            continue
+        low = c.number_input(
             "low",
             value=float(saved.get("ranges", {}).get(r.name, (r.low, r.high))[0]),
             key=f"rl_lo_{r.name}",
         )
-        high = c.number_input(
+        high = d.number_input(
             "high",
             value=float(saved.get("ranges", {}).get(r.name, (r.low, r.high))[1]),
             key=f"rl_hi_{r.name}",
@@ -236,7 +286,12 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             )
             check_inputs(arrays, inputs_info)
         else:
-            arrays = generate(resolve(inputs_info, InputPlan.make(dims, ranges)))
+            arrays = generate(
+                resolve(
+                    inputs_info,
+                    InputPlan.make(dims, ranges, shapes=shapes, values=values, hints=hints),
+                )
+            )
         matrix = RunPlan(
             ep_lists=tuple(choices[p] for p in picked) + ((f"{demo},cpu",) if demo != "—" else ()),
             levels=tuple(levels),

@@ -17,6 +17,7 @@ from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import rows_frame, to_jsonable
 from inspector.run.analysis import ablation, first_divergence
 from inspector.run.compare import compare, node_timing_csv, node_timing_table
+from inspector.run.inputs import inputs_npz
 from pages.common import state
 from pages.common.picker import page_header
 from pages.common.text import plain
@@ -225,6 +226,13 @@ with tab_graph:
         )
 
 with tab_dl:
+    st.download_button(
+        "Inputs of these runs (.npz; reproduce with --input)",
+        inputs_npz(runs.inputs),
+        "inputs.npz",
+        "application/octet-stream",
+        key="dl_inputs",
+    )
     st.download_button(
         "Results (JSON)",
         json.dumps(to_jsonable(results), indent=2, default=str),

@@ -207,3 +207,69 @@ def cnn_bn_relu(blocks: int = 3, channels: int = 8, size: int = 16, *, seed: int
         inits,
         opsets=[helper.make_opsetid("", 17)],
     )
+
+
+def stride32_detector(named: bool = True, imgsz: str | None = None):
+    """A YOLO-style neck: five stride-2 pools (÷32), an upsample ×2 and a Concat with the ÷16
+    map. Sizes that are not multiples of 32 (or 1, the old default) fail in ONNX Runtime."""
+    h, w = ("height", "width") if named else (None, None)
+    nodes = [helper.make_node("Relu", ["images"], ["p0"])]
+    for i in range(5):
+        nodes.append(
+            helper.make_node(
+                "MaxPool", [f"p{i}"], [f"p{i + 1}"], kernel_shape=[2, 2], strides=[2, 2]
+            )
+        )
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    nodes += [
+        helper.make_node("Resize", ["p5", "", "scales"], ["up"], mode="nearest"),
+        helper.make_node("Concat", ["up", "p4"], ["out"], axis=1),
+    ]
+    m = model(
+        nodes,
+        [vi("images", shape=[1, 3, h, w] if named else [1, 3, None, None])],
+        [vi("out")],
+        [scales],
+        opsets=[helper.make_opsetid("", 17)],
+    )
+    if imgsz:
+        m.metadata_props.add(key="imgsz", value=imgsz)
+        m.metadata_props.add(key="stride", value="32")
+    return m
+
+
+def reflect_pad_vad():
+    """A voice-activity-detector front end: unnamed dims [?, ?] and a reflect Pad on the time
+    axis, which needs a length ≥ 2 (the old default of 1 failed)."""
+    pads = numpy_helper.from_array(np.array([0, 2, 0, 2], np.int64), "pads")
+    return model(
+        [
+            helper.make_node("Pad", ["input", "pads"], ["padded"], mode="reflect"),
+            helper.make_node("ReduceMean", ["padded"], ["energy"], keepdims=0),
+        ],
+        [vi("input", shape=[None, None])],
+        [vi("energy")],
+        [pads],
+        opsets=[helper.make_opsetid("", 17)],
+    )
+
+
+def string_pipeline():
+    """An sklearn-style categorical column: LabelEncoder over strings, then a linear score."""
+    return model(
+        [
+            helper.make_node(
+                "LabelEncoder",
+                ["sex"],
+                ["code"],
+                domain="ai.onnx.ml",
+                keys_strings=["male", "female"],
+                values_int64s=[0, 1],
+                default_int64=-1,
+            ),
+            helper.make_node("Cast", ["code"], ["codef"], to=TensorProto.FLOAT),
+        ],
+        [vi("sex", TensorProto.STRING, ["n"])],
+        [vi("codef")],
+        opsets=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)],
+    )

@@ -319,3 +319,21 @@ def test_a_model_that_segfaults_onnx_does_not_take_the_server_down(page, tmp_pat
         [str(SAMPLES / "cnn_conv_bn_relu.onnx")]
     )
     page.get_by_role("heading", name="Graph · cnn_conv_bn_relu.onnx").wait_for(timeout=30_000)
+
+
+def test_a_stride32_detector_runs_with_the_suggested_sizes(page, tmp_path):
+    """Issue 10: default dims of 1 failed on detectors; the Run lab now suggests the model's
+    own image size (metadata imgsz) and the run succeeds with no input options."""
+    from tests.factories import stride32_detector
+
+    src = tmp_path / "det_yolo.onnx"
+    src.write_bytes(stride32_detector(imgsz="[320, 320]").SerializeToString())
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(src)])
+    page.get_by_role("heading", name="det_yolo.onnx").wait_for(timeout=30_000)
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_text("Suggested: height = 320 (the model's metadata imgsz").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run the matrix").click()
+    page.get_by_text("Last results").wait_for(timeout=120_000)
+    page.get_by_text("ok, 0 failed").first.wait_for(timeout=10_000)
+    shot(page, "runlab-detector-suggested-sizes")

@@ -425,3 +425,98 @@ def test_the_cli_and_the_run_lab_build_the_same_matrix():
     ).matrix()
     assert from_cli == from_page
     assert from_cli.configs[1].eps[0].options == (("partial", "1"), ("threads", "2"))
+
+
+class TestRealModelInputs:
+    """Issue 10: the failures real models met with default inputs, reproduced in code."""
+
+    def run_default(self, m, name):  # type: ignore[no-untyped-def]
+        from inspector.run.inputs import shape_hints
+
+        loaded = load_model(m.SerializeToString(), name=name)
+        plan = InputPlan.make(hints=shape_hints(loaded))
+        resolved = resolve(build_overview(loaded).inputs, plan)
+        (r,) = run_matrix(
+            loaded,
+            expand_matrix(
+                ["cpu"],
+                ["all"],
+                base=RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0),
+                include_reference=False,
+            ),
+            generate(resolved),
+        )
+        return resolved, r
+
+    def test_stride32_detector_runs_with_no_options(self):
+        from tests.factories import stride32_detector
+
+        resolved, r = self.run_default(stride32_detector(), "det.onnx")
+        assert r.ok, r.error
+        assert resolved[0].shape == (1, 3, 224, 224)
+        assert any("multiple of 32" in n for n in resolved[0].notes)
+
+    def test_detector_metadata_gives_the_image_size(self):
+        from tests.factories import stride32_detector
+
+        resolved, r = self.run_default(stride32_detector(imgsz="[320, 320]"), "det.onnx")
+        assert r.ok and resolved[0].shape == (1, 3, 320, 320)
+        assert any("imgsz" in n for n in resolved[0].notes)
+
+    def test_a_failing_size_gets_a_hint_naming_the_fix(self):
+        from tests.factories import stride32_detector
+
+        loaded = load_model(stride32_detector().SerializeToString(), name="det.onnx")
+        x = np.ones((1, 3, 48, 48), np.float32)  # 48/32: the upsampled map misses the ÷16 one
+        (r,) = run_matrix(
+            loaded,
+            expand_matrix(
+                ["cpu"],
+                ["all"],
+                base=RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0),
+                include_reference=False,
+            ),
+            {"images": x},
+        )
+        assert not r.ok and "Try: the input sizes do not fit" in r.error, r.error
+        assert "/tmp/inspector-run" not in r.error
+
+    def test_unnamed_dims_and_a_reflect_pad_run_with_no_options(self):
+        from tests.factories import reflect_pad_vad
+
+        resolved, r = self.run_default(reflect_pad_vad(), "vad.onnx")
+        assert r.ok, r.error
+        assert resolved[0].shape == (1, 16)
+
+    def test_every_dim_is_settable_and_misspelt_names_are_refused(self, capsys, tmp_path):
+        from tests.factories import reflect_pad_vad, stride32_detector
+
+        src = tmp_path
+        path = src / "vad.onnx"
+        path.write_bytes(reflect_pad_vad().SerializeToString())
+        base = ["run", str(path), "--runs", "1", "--profiled-runs", "0", "--json"]
+        assert main([*base, "--shape", "input=1,512"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert all(r["status"] == "ok" for r in out["results"])
+        det = src / "det.onnx"
+        det.write_bytes(stride32_detector().SerializeToString())
+        assert main(["run", str(det), "--dim", "heigth=64"]) == 1
+        err = capsys.readouterr().err
+        assert "No input has a dim named 'heigth'; the named dims are height, width" in err
+
+    def test_string_inputs_draw_from_the_models_own_categories(self):
+        from tests.factories import string_pipeline
+
+        resolved, r = self.run_default(string_pipeline(), "pipe.onnx")
+        assert r.ok, r.error
+        assert resolved[0].choices == ("male", "female")
+        values = set(np.unique(r.output_arrays()["codef"]))
+        assert values <= {0.0, 1.0} and -1.0 not in values  # every value a known category
+
+    def test_a_single_file_binds_to_a_single_input(self):
+        buf = io.BytesIO()
+        np.save(buf, np.ones((1, 4), np.float32))
+        arrays = load_input_files({"whatever.npy": buf.getvalue()}, ["data_0"])
+        assert list(arrays) == ["data_0"]
+        with pytest.raises(InputError, match="match no graph input; the inputs are a, b"):
+            load_input_files({"whatever.npy": buf.getvalue()}, ["a", "b"])

@@ -67,6 +67,21 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         help="value of a symbolic dim, e.g. batch=2 (repeatable)",
     )
     i.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="INPUT=D0,D1,...",
+        help="the whole shape of a generated input: sets any dim, named or not (repeatable)",
+    )
+    i.add_argument(
+        "--values",
+        action="append",
+        default=[],
+        metavar="INPUT=A,B,...",
+        help="values to draw a generated input from: categories of a string input, "
+        "or numbers (repeatable)",
+    )
+    i.add_argument(
         "--range",
         action="append",
         default=[],

@@ -34,6 +34,7 @@ from inspector.run.inputs import (
     generate,
     load_input_files,
     resolve,
+    shape_hints,
 )
 from inspector.run.plan import RunPlan
 from inspector.run.prepare import PreparedModel, prepare
@@ -112,7 +113,21 @@ def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, np.nd
             ranges[name] = (float(low), float(high))
         except ValueError:
             raise InputError(f"--range {name}={value}: use LOW:HIGH, e.g. 0:100.") from None
-    return generate(resolve(graph_inputs, InputPlan.make(dims, ranges, seed=args.seed)), args.seed)
+    shapes = {}
+    for name, value in _pairs(args.shape, "--shape").items():
+        try:
+            shapes[name] = [int(x) for x in value.replace("x", ",").split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"--shape {name}={value}: use integers, e.g. 1,3,224,224.") from None
+    values = {k: [x for x in v.split(",")] for k, v in _pairs(args.values, "--values").items()}
+    plan = InputPlan.make(
+        dims, ranges, seed=args.seed, shapes=shapes, values=values, hints=shape_hints(model)
+    )
+    resolved = resolve(graph_inputs, plan)
+    for r in resolved:  # what was chosen and why, before the run
+        if r.notes:
+            print(f"input {r.name} {list(r.shape)}: {'; '.join(r.notes)}", file=sys.stderr)
+    return generate(resolved, args.seed)
 
 
 class _Progress:

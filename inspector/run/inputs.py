@@ -63,14 +63,96 @@ NUMPY_DTYPES: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class ShapeHints:
+    """What the model itself says about sensible input sizes (see :func:`shape_hints`)."""
+
+    image_side: int = 224  # height/width of image-like inputs
+    image_why: str = "a common image size, a multiple of 32"
+    sequence: int = 16  # sequence/time/token dims
+    conv: bool = False  # the model convolves: a spatial dim of 1 is degenerate
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()  # string input → known categories
+
+
+def shape_hints(model: Any) -> ShapeHints:
+    """Image size from the model's metadata (``imgsz``, ``stride``, ``input_size`` …), else the
+    defaults; whether it has convolutions. ``model`` is a LoadedModel."""
+    meta = {p.key.lower(): p.value for p in model.proto.metadata_props}
+    side, why = 224, "a common image size, a multiple of 32"
+    for key in ("imgsz", "img_size", "image_size", "input_size", "imagesize"):
+        if key in meta:
+            numbers = [int(x) for x in re.findall(r"\d+", meta[key])[:2] if 8 <= int(x) <= 4096]
+            if numbers:
+                side, why = max(numbers), f"the model's metadata {key}={meta[key][:40]}"
+                break
+    stride = next(
+        (int(x) for k in ("stride", "max_stride") for x in re.findall(r"\d+", meta.get(k, ""))),
+        0,
+    )
+    if stride > 1 and side % stride:
+        side = -(-side // stride) * stride
+        why += f", rounded up to the stride {stride}"
+    conv = any(n.op_type in ("Conv", "ConvTranspose") for n in model.proto.graph.node)
+    return ShapeHints(side, why, 16, conv, _categories(model.proto.graph))
+
+
+#: ai.onnx.ml ops that map string categories, and the attribute listing them.
+_CATEGORY_ATTRS = {
+    "LabelEncoder": "keys_strings",
+    "OneHotEncoder": "cats_strings",
+    "CategoryMapper": "cats_strings",
+    "DictVectorizer": "string_vocabulary",
+}
+
+
+def _categories(graph: onnx.GraphProto) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """String inputs read directly by an encoder: the categories that encoder knows."""
+    found: dict[str, tuple[str, ...]] = {}
+    inputs = {v.name for v in graph.input}
+    for node in graph.node:
+        attr = _CATEGORY_ATTRS.get(node.op_type)
+        if not attr or not node.input or node.input[0] not in inputs:
+            continue
+        for a in node.attribute:
+            if a.name == attr and a.strings:
+                cats = tuple(s.decode("utf-8", "replace") for s in a.strings[:1000])
+                found.setdefault(node.input[0], cats)
+    return tuple(sorted(found.items()))
+
+
+_IMAGE_DIM = re.compile(r"^(h|w|height|width|img_?h|img_?w|image_?(height|width)|[hw]_?in)$", re.I)
+_SEQUENCE_DIM = re.compile(r"(seq|sequence|length|len|time|frames?|tokens?|steps?|samples?)", re.I)
+_BATCH_DIM = re.compile(r"^(n|b|batch|batch_?size|bs|num_?batch)$", re.I)
+
+
+def _default_dim(
+    label: str, index: int, rank: int, fixed: Sequence[int | None], hints: ShapeHints
+) -> tuple[int, str]:
+    """A size a user would pick for one unset dim, and why."""
+    if _BATCH_DIM.match(label) or (index == 0 and rank > 1 and not _SEQUENCE_DIM.search(label)):
+        return 1, "batch"
+    if _IMAGE_DIM.match(label):
+        return hints.image_side, hints.image_why
+    image_like = rank == 4 and fixed[1] in (1, 3, 4)  # N, C, H, W with a fixed channel count
+    if image_like and index in (2, 3):
+        return hints.image_side, hints.image_why + " (an N×C×H×W input)"
+    if _SEQUENCE_DIM.search(label) or not label:
+        return hints.sequence, "a short sequence"
+    return hints.sequence, "a small size"
+
+
+@dataclass(frozen=True)
 class InputPlan:
-    """How to make inputs: symbolic dims by name, ranges and fixed values by input name."""
+    """How to make inputs: symbolic dims by name, whole shapes and value choices by input."""
 
     dims: tuple[tuple[str, int], ...] = ()  # ("batch", 2), ("sequence", 16)
     ranges: tuple[tuple[str, float, float], ...] = ()  # (input, low, high)
     fixed: tuple[tuple[str, float], ...] = ()  # (input, value): every element
     seed: int = 0
-    default_dim: int = 1
+    shapes: tuple[
+        tuple[str, tuple[int, ...]], ...
+    ] = ()  # (input, full shape): any dim, named or not
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (input, choices): strings, categories
+    hints: ShapeHints = field(default_factory=ShapeHints)
 
     @classmethod
     def make(
@@ -79,12 +161,18 @@ class InputPlan:
         ranges: Mapping[str, tuple[float, float]] | None = None,
         fixed: Mapping[str, float] | None = None,
         seed: int = 0,
+        shapes: Mapping[str, Sequence[int]] | None = None,
+        values: Mapping[str, Sequence[str]] | None = None,
+        hints: ShapeHints | None = None,
     ) -> InputPlan:
         return cls(
             tuple(sorted((dims or {}).items())),
             tuple(sorted((k, float(a), float(b)) for k, (a, b) in (ranges or {}).items())),
             tuple(sorted((k, float(v)) for k, v in (fixed or {}).items())),
             seed,
+            tuple(sorted((k, tuple(int(x) for x in v)) for k, v in (shapes or {}).items())),
+            tuple(sorted((k, tuple(str(x) for x in v)) for k, v in (values or {}).items())),
+            hints or ShapeHints(),
         )
 
 
@@ -97,6 +185,7 @@ class ResolvedInput:
     high: float
     fixed: float | None
     notes: tuple[str, ...] = field(default=())
+    choices: tuple[str, ...] = ()  # values to draw from (strings, categories)
 
 
 def default_range(name: str, dtype: str) -> tuple[float, float, float | None, str]:
@@ -116,10 +205,32 @@ def default_range(name: str, dtype: str) -> tuple[float, float, float | None, st
 
 
 def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]:
-    """Concrete shapes, types and ranges for every graph input."""
+    """Concrete shapes, types and ranges for every graph input, with why each was chosen.
+
+    Unset dims get a size a user would pick (:func:`_default_dim`: batch 1, image sides from
+    the model's metadata or 224, sequences 16), never a silent 1; a ``dims`` name or a
+    ``shapes``/``ranges``/``values`` input that does not exist is refused with the real ones."""
     dims = dict(plan.dims)
+    shapes = dict(plan.shapes)
     ranges = {k: (a, b) for k, a, b in plan.ranges}
     fixed = dict(plan.fixed)
+    values = dict(plan.values)
+    names = [vi.name for vi in inputs]
+    symbols = sorted({str(d.value) for vi in inputs for d in vi.dims or () if d.kind == "symbolic"})
+    unknown_dims = sorted(set(dims) - set(symbols))
+    if unknown_dims:
+        raise InputError(
+            f"No input has a dim named {', '.join(map(repr, unknown_dims))}; the named dims are "
+            f"{', '.join(symbols) or 'none'} (set any dim with a whole shape: "
+            "--shape INPUT=1,3,224,224)."
+        )
+    for what, given in (("shape", shapes), ("range", ranges), ("value", fixed), ("values", values)):
+        wrong = sorted(set(given) - set(names))
+        if wrong:
+            raise InputError(
+                f"No input named {', '.join(map(repr, wrong))} (for a {what}); the inputs are "
+                f"{', '.join(names)}."
+            )
     out = []
     for vi in inputs:
         if vi.kind != "tensor":
@@ -131,19 +242,45 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
             raise InputError(f"Input {vi.name!r} has type {vi.dtype}, which cannot be generated.")
         notes: list[str] = []
         shape: list[int] = []
-        for i, d in enumerate(vi.dims or ()):
-            if d.kind == "fixed":
-                shape.append(int(d.value))  # type: ignore[arg-type]
-            elif d.kind == "symbolic" and d.value in dims:
-                shape.append(int(dims[str(d.value)]))
-            else:
-                label = d.value if d.kind == "symbolic" else f"dim {i}"
-                notes.append(f"{label} not set: using {plan.default_dim}")
-                shape.append(plan.default_dim)
-        if vi.dims is None:
+        given_dims = list(vi.dims or ())
+        fixed_sizes = [int(d.value) if d.kind == "fixed" else None for d in given_dims]  # type: ignore[arg-type]
+        if vi.name in shapes:
+            shape = list(shapes[vi.name])
+            if given_dims and len(shape) != len(given_dims):
+                raise InputError(
+                    f"Input {vi.name!r} has rank {len(given_dims)}; the shape {shape} has "
+                    f"{len(shape)} dims."
+                )
+            for i, (want, have) in enumerate(zip(fixed_sizes, shape, strict=False)):
+                if want is not None and want != have:
+                    raise InputError(
+                        f"Input {vi.name!r} dim {i} is fixed at {want}; the shape gives {have}."
+                    )
+        else:
+            for i, d in enumerate(given_dims):
+                if d.kind == "fixed":
+                    shape.append(int(d.value))  # type: ignore[arg-type]
+                elif d.kind == "symbolic" and d.value in dims:
+                    shape.append(int(dims[str(d.value)]))
+                else:
+                    label = str(d.value) if d.kind == "symbolic" else ""
+                    size, why = _default_dim(label, i, len(given_dims), fixed_sizes, plan.hints)
+                    shape.append(size)
+                    notes.append(f"{label or f'dim {i}'} = {size} ({why})")
+        if vi.dims is None and vi.name not in shapes:
             notes.append("rank unknown: using a scalar")
         if any(s < 0 for s in shape):
             raise InputError(f"Input {vi.name!r}: dims must be ≥ 0 (got {shape}).")
+        if (
+            plan.hints.conv
+            and len(shape) == 4
+            and any(shape[i] == 1 for i in (2, 3))
+            and vi.dtype.startswith(("FLOAT", "BFLOAT", "DOUBLE"))
+        ):
+            notes.append(
+                f"warning: a spatial size of 1 ({shape}) on a convolutional model runs on "
+                "meaningless input; set real sizes"
+            )
         low, high, fix, why = default_range(vi.name, vi.dtype)
         if why:
             notes.append(why)
@@ -152,10 +289,12 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
             fix = None
         if vi.name in fixed:
             fix = fixed[vi.name]
+            if fix == 0 and "mask" in vi.name.lower():
+                notes.append("warning: an all-zero mask hides every position")
         if low > high:
             raise InputError(f"Input {vi.name!r}: range low {low} is above high {high}.")
         size = (
-            int(np.prod(shape))
+            int(np.prod(shape, dtype=np.float64))
             * np.dtype(NUMPY_DTYPES[vi.dtype] if vi.dtype != "STRING" else np.uint8).itemsize
         )
         if size > MAX_INPUT_BYTES:
@@ -163,7 +302,25 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
                 f"Input {vi.name!r} of shape {shape} would take {size:,} bytes "
                 f"(limit {MAX_INPUT_BYTES:,}); set smaller dims."
             )
-        out.append(ResolvedInput(vi.name, vi.dtype, tuple(shape), low, high, fix, tuple(notes)))
+        choices = values.get(vi.name, ()) or dict(plan.hints.categories).get(vi.name, ())
+        if choices and vi.name not in values:
+            notes.append(f"categories the model's encoder knows ({len(choices)})")
+        elif choices:
+            notes.append(
+                f"values drawn from {', '.join(choices[:5])}" + (" …" if len(choices) > 5 else "")
+            )
+        out.append(
+            ResolvedInput(
+                name=vi.name,
+                dtype=vi.dtype,
+                shape=tuple(shape),
+                low=low,
+                high=high,
+                fixed=fix,
+                notes=tuple(notes),
+                choices=choices,
+            )
+        )
     return out
 
 
@@ -179,7 +336,11 @@ def generate(resolved: Sequence[ResolvedInput], seed: int = 0) -> dict[str, np.n
             arr = rng.uniform(r.low, r.high, size=r.shape)
         else:
             arr = rng.integers(int(np.floor(r.low)), int(np.floor(r.high)) + 1, size=r.shape)
-        if r.dtype == "STRING":
+        if r.choices:
+            picks = rng.integers(0, len(r.choices), size=r.shape)
+            pool = np.array(r.choices, dtype=np.str_ if r.dtype == "STRING" else np.float64)
+            out[r.name] = pool[picks].astype(dtype if r.dtype != "STRING" else np.str_)
+        elif r.dtype == "STRING":
             out[r.name] = np.array([f"s{int(v)}" for v in np.ravel(arr)], dtype=np.str_).reshape(
                 r.shape
             )
@@ -292,6 +453,16 @@ def load_input_files(
                 )
         else:
             raise InputError(f"{fname}: unsupported input file type (use .npy, .npz or .pb).")
+    if len(out) == 1 and len(graph_inputs) == 1 and graph_inputs[0] not in out:
+        # One array for a one-input model: it is that input, whatever the file is called.
+        out = {graph_inputs[0]: next(iter(out.values()))}
+    else:
+        unknown = sorted(set(out) - set(graph_inputs))
+        if unknown:
+            raise InputError(
+                f"Input file(s) for {', '.join(map(repr, unknown))} match no graph input; the "
+                f"inputs are {', '.join(graph_inputs)} (name .npy files after them)."
+            )
     return out
 
 
@@ -344,3 +515,12 @@ def check_inputs(
                         f"{seen[key]} elsewhere."
                     )
                 seen[key] = n
+
+
+def inputs_npz(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """The inputs of a run as one ``.npz`` (strings as unicode, never pickled): download it and
+    pass it back with ``--input`` to reproduce the run."""
+    buf = io.BytesIO()
+    plain = {k: (v.astype(np.str_) if v.dtype == object else v) for k, v in arrays.items()}
+    np.savez(buf, **plain)  # type: ignore[arg-type]  # numpy's stub takes **kwds as bool
+    return buf.getvalue()

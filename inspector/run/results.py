@@ -7,6 +7,7 @@ optimized graph, see :mod:`inspector.run.protocol`) by :func:`to_record`.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -134,6 +135,36 @@ def failed(config: RunConfig, kind: str, message: str) -> RunResult:
     )
 
 
+#: ORT messages that mean "these input sizes or values do not suit the model", and what to try.
+INPUT_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        r"Shape mismatch attempting to re-use buffer|Concat|Resize|dimension mismatch|"
+        r"Invalid dimensions|not broadcastable|Incompatible dimensions",
+        "the input sizes do not fit the model's layers: give image sides that are multiples "
+        "of its stride (32 for most CNNs and detectors, e.g. 224 or 320) with --shape "
+        "INPUT=1,3,320,320 or the Run lab's shape field",
+    ),
+    (
+        r"[Pp]ad.*reflect|reflect.*axis length|kernel size.*larger|Kernel size",
+        "an input dim is shorter than a layer's window (a reflect Pad or a kernel): give that "
+        "dim a larger size (e.g. 512 samples) with --shape",
+    ),
+    (
+        r"indices element out of data bounds|out of range|idx=",
+        "an index input holds values outside the model's range: narrow it with --range "
+        "INPUT=0:N (e.g. the vocabulary size)",
+    ),
+)
+
+
+def input_hint(message: str) -> str:
+    """What to try when ORT's message says the inputs do not suit the model ("" if not)."""
+    for pattern, hint in INPUT_HINTS:
+        if re.search(pattern, message):
+            return hint
+    return ""
+
+
 def plain_strict(config: RunConfig, kind: str, message: str, notes: Any) -> str:
     """ORT's strict-mode refusals, said in plain words first (ORT's own text follows)."""
     if not config.strict:
@@ -172,6 +203,9 @@ def to_record(
         if kind == "out_of_memory":
             message += " (the worker's memory cap was reached; raise it if the model needs more)"
         message = plain_strict(config, kind, message, data.get("notes", ()))
+        hint = input_hint(message) if err.get("stage") == "run" else ""
+        if hint:
+            message = message.rstrip(". ") + f". Try: {hint}."
         r = failed(config, kind, message)
         return replace(r, notes=tuple(data.get("notes", ())))
     lat = data["latency"]
