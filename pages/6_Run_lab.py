@@ -19,6 +19,7 @@ from inspector.run.inputs import (
     shape_hints,
 )
 from inspector.run.plan import RunPlan, StoredRuns
+from inspector.run.probe import probe_sizes
 from inspector.run.runner import run_matrix
 from pages.common import state
 from pages.common.picker import page_header
@@ -178,6 +179,11 @@ with st.expander("Options"):
         help="Only keys on the run lab's allow-list are accepted (none of them names a file); "
         "the list with value ranges is in docs/run-options.md and `onnx-inspector run-options`.",
     )
+    probe = st.checkbox(
+        "Probe input sizes first (try the suggested sizes, then 32…640, until one runs)",
+        value=saved.get("probe", False),
+        key="rl_probe",
+    )
     timeout = st.number_input(
         "Timeout per configuration (s)", 5, 3600, saved.get("timeout", 300), key="rl_timeout"
     )
@@ -275,6 +281,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             "extra": extra,
             "ep_opts": ep_opts,
             "timeout": timeout,
+            "probe": probe,
             "dims": dims,
             "ranges": ranges,
         },
@@ -286,12 +293,18 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             )
             check_inputs(arrays, inputs_info)
         else:
-            arrays = generate(
-                resolve(
-                    inputs_info,
-                    InputPlan.make(dims, ranges, shapes=shapes, values=values, hints=hints),
+            input_plan = InputPlan.make(dims, ranges, shapes=shapes, values=values, hints=hints)
+            if probe:
+                with st.spinner("Probing input sizes…"):
+                    found = probe_sizes(model, inputs_info, input_plan)
+                if not found.found:
+                    raise InspectorError(f"No input sizes found that run: {found.detail}.")
+                st.info(
+                    f"Input sizes: {found.detail} — "
+                    + ", ".join(f"{n} {list(s)}" for n, s in found.shapes)
                 )
-            )
+                input_plan = replace(input_plan, shapes=found.shapes)
+            arrays = generate(resolve(inputs_info, input_plan))
         matrix = RunPlan(
             ep_lists=tuple(choices[p] for p in picked) + ((f"{demo},cpu",) if demo != "—" else ()),
             levels=tuple(levels),

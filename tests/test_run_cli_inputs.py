@@ -520,3 +520,20 @@ class TestRealModelInputs:
         assert list(arrays) == ["data_0"]
         with pytest.raises(InputError, match="match no graph input; the inputs are a, b"):
             load_input_files({"whatever.npy": buf.getvalue()}, ["a", "b"])
+
+
+def test_probe_finds_sizes_that_run_when_the_suggested_ones_do_not(capsys, tmp_path):
+    """Issue 10, item 3: the one-flag fix the tool proposes. Metadata says 48 (not a multiple of
+    the stride 32 this neck needs, and no 'stride' key to round by): --probe finds 32."""
+    from tests.factories import stride32_detector
+
+    m = stride32_detector()
+    m.metadata_props.add(key="imgsz", value="48")
+    path = tmp_path / "det48.onnx"
+    path.write_bytes(m.SerializeToString())
+    base = ["run", str(path), "--runs", "1", "--profiled-runs", "0", "--no-reference"]
+    assert main(base) == 1
+    assert "let --probe find sizes that run" in capsys.readouterr().err
+    assert main([*base, "--probe"]) == 0
+    err = capsys.readouterr().err
+    assert "→ runs at 32: --shape images=1,3,32,32" in err

@@ -74,6 +74,12 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         help="the whole shape of a generated input: sets any dim, named or not (repeatable)",
     )
     i.add_argument(
+        "--probe",
+        action="store_true",
+        help="before the run, try the suggested input sizes and, if ONNX Runtime says they do "
+        "not fit, common sizes (32…640) until one runs; the run then uses those",
+    )
+    i.add_argument(
         "--values",
         action="append",
         default=[],

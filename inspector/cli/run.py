@@ -123,6 +123,18 @@ def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, np.nd
     plan = InputPlan.make(
         dims, ranges, seed=args.seed, shapes=shapes, values=values, hints=shape_hints(model)
     )
+    if getattr(args, "probe", False):
+        from inspector.run.probe import probe_sizes
+
+        print("probing input sizes …", file=sys.stderr, flush=True)
+        found = probe_sizes(model, graph_inputs, plan)
+        for size, outcome in found.tried:
+            print(f"  {'suggested' if not size else size}: {outcome}", file=sys.stderr)
+        if not found.found:
+            raise InputError(f"No input sizes found that run: {found.detail}.")
+        shown = " ".join(f"--shape {n}={','.join(map(str, s))}" for n, s in found.shapes)
+        print(f"  → {found.detail}: {shown}", file=sys.stderr)
+        plan = replace(plan, shapes=found.shapes)
     resolved = resolve(graph_inputs, plan)
     for r in resolved:  # what was chosen and why, before the run
         if r.notes:

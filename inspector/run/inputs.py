@@ -69,6 +69,7 @@ class ShapeHints:
     image_side: int = 224  # height/width of image-like inputs
     image_why: str = "a common image size, a multiple of 32"
     sequence: int = 16  # sequence/time/token dims
+    audio: bool = False  # the model takes a sample rate: time dims are audio samples
     conv: bool = False  # the model convolves: a spatial dim of 1 is degenerate
     categories: tuple[tuple[str, tuple[str, ...]], ...] = ()  # string input → known categories
 
@@ -92,7 +93,8 @@ def shape_hints(model: Any) -> ShapeHints:
         side = -(-side // stride) * stride
         why += f", rounded up to the stride {stride}"
     conv = any(n.op_type in ("Conv", "ConvTranspose") for n in model.proto.graph.node)
-    return ShapeHints(side, why, 16, conv, _categories(model.proto.graph))
+    audio = any(re.search(r"sample_?rate|^sr$", v.name, re.I) for v in model.proto.graph.input)
+    return ShapeHints(side, why, 512 if audio else 16, audio, conv, _categories(model.proto.graph))
 
 
 #: ai.onnx.ml ops that map string categories, and the attribute listing them.
@@ -130,6 +132,11 @@ def _default_dim(
     """A size a user would pick for one unset dim, and why."""
     if _BATCH_DIM.match(label) or (index == 0 and rank > 1 and not _SEQUENCE_DIM.search(label)):
         return 1, "batch"
+    if rank >= 3 and not label and any(f is not None and f >= 32 for f in fixed):
+        # [2, ?, 128]: an open slot beside fixed feature sizes is a state/cache's batch.
+        return 1, "beside fixed feature sizes: a state's batch slot"
+    if hints.audio and not label and index == rank - 1:
+        return hints.sequence, "audio samples (the model takes a sample rate)"
     if _IMAGE_DIM.match(label):
         return hints.image_side, hints.image_why
     image_like = rank == 4 and fixed[1] in (1, 3, 4)  # N, C, H, W with a fixed channel count
@@ -243,7 +250,10 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
         notes: list[str] = []
         shape: list[int] = []
         given_dims = list(vi.dims or ())
-        fixed_sizes = [int(d.value) if d.kind == "fixed" else None for d in given_dims]  # type: ignore[arg-type]
+        fixed_sizes = [
+            int(d.value) if d.kind == "fixed" and int(d.value) >= 0 else None  # type: ignore[arg-type]
+            for d in given_dims
+        ]
         if vi.name in shapes:
             shape = list(shapes[vi.name])
             if given_dims and len(shape) != len(given_dims):
@@ -258,12 +268,13 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
                     )
         else:
             for i, d in enumerate(given_dims):
-                if d.kind == "fixed":
+                if d.kind == "fixed" and int(d.value) >= 0:  # type: ignore[arg-type]
                     shape.append(int(d.value))  # type: ignore[arg-type]
                 elif d.kind == "symbolic" and d.value in dims:
                     shape.append(int(dims[str(d.value)]))
                 else:
-                    label = str(d.value) if d.kind == "symbolic" else ""
+                    # Exporters write -1 or "?" for a dynamic dim: both are unnamed.
+                    label = str(d.value) if d.kind == "symbolic" and d.value != "?" else ""
                     size, why = _default_dim(label, i, len(given_dims), fixed_sizes, plan.hints)
                     shape.append(size)
                     notes.append(f"{label or f'dim {i}'} = {size} ({why})")

@@ -142,7 +142,7 @@ INPUT_HINTS: tuple[tuple[str, str], ...] = (
         r"Invalid dimensions|not broadcastable|Incompatible dimensions",
         "the input sizes do not fit the model's layers: give image sides that are multiples "
         "of its stride (32 for most CNNs and detectors, e.g. 224 or 320) with --shape "
-        "INPUT=1,3,320,320 or the Run lab's shape field",
+        "INPUT=1,3,320,320 or the Run lab's shape field, or let --probe find sizes that run",
     ),
     (
         r"[Pp]ad.*reflect|reflect.*axis length|kernel size.*larger|Kernel size",
