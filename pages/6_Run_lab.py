@@ -289,7 +289,9 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
     try:
         if uploaded:
             arrays = load_input_files(
-                {f.name: f.getvalue() for f in uploaded}, [v.name for v in inputs_info]
+                {f.name: f.getvalue() for f in uploaded},
+                [v.name for v in inputs_info],
+                kinds={v.name: v.kind for v in inputs_info},
             )
             check_inputs(arrays, inputs_info)
         else:

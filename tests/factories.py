@@ -273,3 +273,20 @@ def string_pipeline():
         [vi("codef")],
         opsets=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)],
     )
+
+
+def optional_sequence_input():
+    """A model with an ``optional(seq(tensor(float)))`` input (as onnx's Loop test has) and a
+    ``seq(tensor(float))`` input: says whether the optional holds a value, and how long the
+    sequence is."""
+    seq_t = helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.FLOAT, [2]))
+    opt_t = helper.make_optional_type_proto(seq_t)
+    return model(
+        [
+            helper.make_node("OptionalHasElement", ["opt"], ["has"]),
+            helper.make_node("SequenceLength", ["seq"], ["n"]),
+        ],
+        [helper.make_value_info("opt", opt_t), helper.make_value_info("seq", seq_t)],
+        [vi("has", TensorProto.BOOL, []), vi("n", TensorProto.INT64, [])],
+        opsets=[helper.make_opsetid("", 18)],
+    )

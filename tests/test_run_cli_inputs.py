@@ -537,3 +537,51 @@ def test_probe_finds_sizes_that_run_when_the_suggested_ones_do_not(capsys, tmp_p
     assert main([*base, "--probe"]) == 0
     err = capsys.readouterr().err
     assert "→ runs at 32: --shape images=1,3,32,32" in err
+
+
+class TestNonTensorInputs:
+    """Issue 10, item 4: optional and sequence inputs, generated and from .pb files."""
+
+    def test_generated_with_no_options(self, capsys, tmp_path):
+        from tests.factories import optional_sequence_input
+
+        path = tmp_path / "optseq.onnx"
+        path.write_bytes(optional_sequence_input().SerializeToString())
+        argv = ["run", str(path), "--runs", "1", "--profiled-runs", "0", "--no-reference"]
+        assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+        err = capsys.readouterr().err
+        assert "an empty optional" in err and "a sequence of 2 tensors" in err
+        out = tmp_path / "o" / "run_00"
+        assert bool(np.load(out / "has.npy")) is False and int(np.load(out / "n.npy")) == 2
+        assert sorted(p.name for p in (tmp_path / "o" / "inputs").iterdir()) == [
+            "seq_0.npy",
+            "seq_1.npy",
+        ]
+
+    def test_from_sequence_and_optional_protos(self, capsys, tmp_path):
+        from onnx import numpy_helper
+
+        from tests.factories import optional_sequence_input
+
+        path = tmp_path / "optseq.onnx"
+        path.write_bytes(optional_sequence_input().SerializeToString())
+        data = tmp_path / "test_data_set_0"
+        data.mkdir()
+        three = [np.full(2, i, np.float32) for i in range(3)]
+        seq = numpy_helper.from_list(three, name="seq")
+        opt = numpy_helper.from_optional(three[:1], name="opt")
+        (data / "input_0.pb").write_bytes(opt.SerializeToString())
+        (data / "input_1.pb").write_bytes(seq.SerializeToString())
+        argv = ["run", str(path), "--input", str(data), "--runs", "1", "--profiled-runs", "0"]
+        assert main([*argv, "--no-reference", "--out", str(tmp_path / "o")]) == 0
+        out = tmp_path / "o" / "run_00"
+        assert bool(np.load(out / "has.npy")) is True and int(np.load(out / "n.npy")) == 3
+
+    def test_an_oversized_sequence_element_is_refused_before_decoding(self):
+        t = onnx.TensorProto(name="seq", data_type=TensorProto.FLOAT, dims=[1 << 20, 1 << 20])
+        seq = onnx.SequenceProto(name="seq", elem_type=onnx.SequenceProto.TENSOR)
+        seq.tensor_values.append(t)
+        with pytest.raises(InputError, match="declares"):
+            load_input_files(
+                {"input_0.pb": seq.SerializeToString()}, ["seq"], kinds={"seq": "sequence"}
+            )

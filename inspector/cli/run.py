@@ -85,7 +85,7 @@ def build_matrix(args: argparse.Namespace) -> Matrix:
     return load_matrix(args.matrix) if args.matrix else plan(args).matrix()
 
 
-def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, np.ndarray]:
+def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any]:
     graph_inputs = build_overview(model).inputs
     try:
         dims = {k: int(v) for k, v in _pairs(args.dim, "--dim").items()}
@@ -103,7 +103,9 @@ def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, np.nd
                     raise InputError(
                         f"Cannot read input file {str(f)!r}: {exc.strerror}."
                     ) from None
-        arrays = load_input_files(files, [v.name for v in graph_inputs])
+        arrays = load_input_files(
+            files, [v.name for v in graph_inputs], kinds={v.name: v.kind for v in graph_inputs}
+        )
         check_inputs(arrays, graph_inputs, dims)
         return arrays
     ranges = {}
@@ -244,8 +246,14 @@ def save(
     profile (Chrome/Perfetto trace) and the optimized graph ORT ran (where it could be saved)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "inputs").mkdir(exist_ok=True)
-    for name, arr in inputs.items():
-        np.save(out / "inputs" / f"{_safe_name(name)}.npy", np.asarray(arr), allow_pickle=False)
+    for name, value in inputs.items():
+        if value is None:  # an empty optional: nothing to save
+            continue
+        for i, arr in enumerate(value if isinstance(value, list) else [value]):
+            suffix = f"_{i}" if isinstance(value, list) else ""  # sequence elements in order
+            arr = np.asarray(arr)
+            arr = arr.astype(np.str_) if arr.dtype == object else arr
+            np.save(out / "inputs" / f"{_safe_name(name)}{suffix}.npy", arr, allow_pickle=False)
     for i, r in enumerate(results):
         folder = out / f"run_{i:02d}"
         folder.mkdir(exist_ok=True)

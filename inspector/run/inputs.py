@@ -14,7 +14,7 @@ import io
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -193,6 +193,8 @@ class ResolvedInput:
     fixed: float | None
     notes: tuple[str, ...] = field(default=())
     choices: tuple[str, ...] = ()  # values to draw from (strings, categories)
+    kind: str = "tensor"  # "tensor", "sequence" (of ``count`` tensors) or "none" (empty optional)
+    count: int = 0
 
 
 def default_range(name: str, dtype: str) -> tuple[float, float, float | None, str]:
@@ -240,10 +242,38 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
             )
     out = []
     for vi in inputs:
+        if vi.kind == "optional":
+            out.append(
+                ResolvedInput(
+                    name=vi.name,
+                    dtype=vi.dtype,
+                    shape=(),
+                    low=0,
+                    high=0,
+                    fixed=None,
+                    notes=("an empty optional (None); supply a value from a .pb file",),
+                    kind="none",
+                )
+            )
+            continue
+        if vi.kind == "sequence" and vi.dtype.startswith("seq(") and vi.dtype[4:-1] in NUMPY_DTYPES:
+            element = replace(vi, kind="tensor", dtype=vi.dtype[4:-1])
+            (r,) = resolve(
+                [element], replace(plan, dims=plan.dims, shapes=(), values=(), ranges=(), fixed=())
+            )
+            out.append(
+                replace(
+                    r,
+                    kind="sequence",
+                    count=2,
+                    notes=(*r.notes, "a sequence of 2 tensors; supply others from a .pb file"),
+                )
+            )
+            continue
         if vi.kind != "tensor":
             raise InputError(
-                f"Input {vi.name!r} is a {vi.kind}; only tensor inputs can be "
-                "generated. Supply it from a file."
+                f"Input {vi.name!r} is a {vi.kind} ({vi.dtype}); only tensors, sequences of "
+                "tensors and optionals can be generated. Supply it from a file."
             )
         if vi.dtype not in NUMPY_DTYPES:
             raise InputError(f"Input {vi.name!r} has type {vi.dtype}, which cannot be generated.")
@@ -335,11 +365,18 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
     return out
 
 
-def generate(resolved: Sequence[ResolvedInput], seed: int = 0) -> dict[str, np.ndarray]:
+def generate(resolved: Sequence[ResolvedInput], seed: int = 0) -> dict[str, Any]:
     """Seeded random arrays for resolved inputs (same seed, same values)."""
     rng = np.random.default_rng(seed)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
     for r in resolved:
+        if r.kind == "none":
+            out[r.name] = None
+            continue
+        if r.kind == "sequence":
+            one = replace(r, kind="tensor")
+            out[r.name] = [generate([one], seed + k)[r.name] for k in range(r.count)]
+            continue
         dtype = NUMPY_DTYPES[r.dtype]
         if r.fixed is not None:
             arr: np.ndarray = np.full(r.shape, r.fixed, dtype=np.float64)
@@ -418,6 +455,11 @@ def load_tensor_pb(
         t.ParseFromString(data)
     except Exception:
         raise InputError(f"{name} is not an ONNX TensorProto (.pb) file.") from None
+    return t.name, _tensor_array(t, name, max_bytes)
+
+
+def _tensor_array(t: onnx.TensorProto, name: str, max_bytes: int) -> np.ndarray:
+    """One TensorProto as an array, its declared size checked before anything is decoded."""
     if t.data_location == onnx.TensorProto.EXTERNAL:
         raise InputError(f"{name} refers to external data; inputs must be self-contained.")
     from inspector.model.dtypes import storage_bytes
@@ -427,19 +469,59 @@ def load_tensor_pb(
     if need is not None and need > max_bytes:
         raise InputError(f"{name} declares {need:,} bytes (limit {max_bytes:,}).")
     try:
-        arr = numpy_helper.to_array(t)
+        return numpy_helper.to_array(t)
     except Exception as exc:
         raise InputError(f"{name}: cannot decode tensor: {exc}") from None
-    return t.name, arr
+
+
+def load_value_pb(data: bytes, name: str, kind: str, max_bytes: int = MAX_INPUT_BYTES) -> Any:
+    """A ``.pb`` of a non-tensor input, as onnx test-data folders store them: a SequenceProto
+    (→ a list of arrays) or an OptionalProto (→ None, an array or a list)."""
+    proto: Any = onnx.SequenceProto() if kind == "sequence" else onnx.OptionalProto()
+    try:
+        proto.ParseFromString(data)
+    except Exception:
+        raise InputError(f"{name} is not an ONNX {type(proto).__name__} (.pb) file.") from None
+
+    def sequence(seq: onnx.SequenceProto) -> list[np.ndarray]:
+        if seq.elem_type not in (0, onnx.SequenceProto.TENSOR):
+            raise InputError(f"{name}: only sequences of tensors are supported.")
+        total, out = 0, []
+        for i, t in enumerate(seq.tensor_values):
+            arr = _tensor_array(t, f"{name} element {i}", max_bytes - total)
+            total += arr.nbytes
+            out.append(arr)
+        return out
+
+    if kind == "sequence":
+        return sequence(proto)
+    which = proto.elem_type
+    if which == onnx.OptionalProto.TENSOR and proto.HasField("tensor_value"):
+        return _tensor_array(proto.tensor_value, name, max_bytes)
+    if which == onnx.OptionalProto.SEQUENCE and proto.HasField("sequence_value"):
+        return sequence(proto.sequence_value)
+    if which in (
+        onnx.OptionalProto.UNDEFINED,
+        onnx.OptionalProto.TENSOR,
+        onnx.OptionalProto.SEQUENCE,
+    ):
+        return None  # an empty optional
+    raise InputError(f"{name}: optional maps and sparse tensors are not supported.")
 
 
 def load_input_files(
-    files: Mapping[str, bytes], graph_inputs: Sequence[str], max_bytes: int = MAX_INPUT_BYTES
-) -> dict[str, np.ndarray]:
+    files: Mapping[str, bytes],
+    graph_inputs: Sequence[str],
+    max_bytes: int = MAX_INPUT_BYTES,
+    kinds: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Arrays by graph input name from ``.npy`` (named after the input), ``.npz`` (members by
     input name), ``.pb`` TensorProtos (by tensor name, else ``input_<i>.pb`` by position, as in
-    onnx test-data folders ``test_data_set_0/input_0.pb``)."""
-    out: dict[str, np.ndarray] = {}
+    onnx test-data folders ``test_data_set_0/input_0.pb``). ``kinds``: input name → "tensor",
+    "sequence" or "optional": a ``.pb`` for a sequence or optional input is read as a
+    SequenceProto or OptionalProto."""
+    kinds = kinds or {}
+    out: dict[str, Any] = {}
     for fname in sorted(files):
         data = files[fname]
         base = fname.replace("\\", "/").rsplit("/", 1)[-1]
@@ -450,8 +532,14 @@ def load_input_files(
         elif ext == "npz":
             out.update(load_npz(data, fname, max_bytes))
         elif ext == "pb":
-            tname, arr = load_tensor_pb(data, fname, max_bytes)
             m = re.fullmatch(r"input_(\d+)", stem)
+            target = (
+                graph_inputs[int(m.group(1))] if m and int(m.group(1)) < len(graph_inputs) else stem
+            )
+            if kinds.get(target) in ("sequence", "optional"):
+                out[target] = load_value_pb(data, fname, kinds[target], max_bytes)
+                continue
+            tname, arr = load_tensor_pb(data, fname, max_bytes)
             if tname in graph_inputs:
                 out[tname] = arr
             elif m and int(m.group(1)) < len(graph_inputs):
@@ -478,7 +566,7 @@ def load_input_files(
 
 
 def check_inputs(
-    arrays: Mapping[str, np.ndarray],
+    arrays: Mapping[str, Any],
     inputs: Sequence[ValueInfo],
     dims: Mapping[str, int] | None = None,
 ) -> None:
@@ -495,6 +583,10 @@ def check_inputs(
     seen: dict[str, int] = dict(dims or {})
     for name, arr in arrays.items():
         vi = by_name[name]
+        if vi.kind != "tensor":
+            if arr is not None and not isinstance(arr, (list, np.ndarray)):
+                raise InputError(f"Input {name!r} ({vi.dtype}) got an unsupported value.")
+            continue
         want = NUMPY_DTYPES.get(vi.dtype)
         got = arr.dtype
         if (
@@ -528,10 +620,15 @@ def check_inputs(
                 seen[key] = n
 
 
-def inputs_npz(arrays: Mapping[str, np.ndarray]) -> bytes:
-    """The inputs of a run as one ``.npz`` (strings as unicode, never pickled): download it and
-    pass it back with ``--input`` to reproduce the run."""
+def inputs_npz(arrays: Mapping[str, Any]) -> bytes:
+    """The tensor inputs of a run as one ``.npz`` (strings as unicode, never pickled): download
+    it and pass it back with ``--input`` to reproduce the run. Sequences and optionals are not
+    tensors and are left out."""
     buf = io.BytesIO()
-    plain = {k: (v.astype(np.str_) if v.dtype == object else v) for k, v in arrays.items()}
+    plain = {
+        k: (v.astype(np.str_) if v.dtype == object else v)
+        for k, v in arrays.items()
+        if isinstance(v, np.ndarray)
+    }
     np.savez(buf, **plain)  # type: ignore[arg-type]  # numpy's stub takes **kwds as bool
     return buf.getvalue()

@@ -10,6 +10,7 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from inspector.limits import Limits
 from inspector.run.config import RunConfig
 from inspector.run.eps import plugin_libraries
 from inspector.run.prepare import PreparedModel, RunError
-from inspector.run.protocol import Job, job_config
+from inspector.run.protocol import Job, JobInput, job_config
 from inspector.run.sandbox import minimal_env
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -64,21 +65,34 @@ def check_can_start_workers() -> None:
 def write_job(
     prepared: PreparedModel,
     config: RunConfig,
-    inputs: Mapping[str, np.ndarray],
+    inputs: Mapping[str, Any],
     job_dir: Path,
     limits: Limits,
     save_optimized: bool,
     check_only: bool = False,
     model_path: Path | None = None,
 ) -> None:
-    """Write ``job.json`` and ``inputs.npz`` into ``job_dir`` for a worker."""
+    """Write ``job.json`` and ``inputs.npz`` into ``job_dir`` for a worker. An input is an
+    array, a list of arrays (a sequence) or None (an empty optional)."""
     job_dir.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for name, value in inputs.items():
+    arrays: dict[str, np.ndarray] = {}
+    layout: dict[str, JobInput] = {}
+
+    def put(value: Any) -> str:
         arr = np.asarray(value)
         if arr.dtype == object:  # strings: saved as unicode, never pickled
             arr = arr.astype(np.str_)
-        arrays[name] = arr
+        key = f"a{len(arrays)}"
+        arrays[key] = arr
+        return key
+
+    for name, value in inputs.items():
+        if value is None:
+            layout[name] = JobInput(kind="none", keys=[])
+        elif isinstance(value, list):
+            layout[name] = JobInput(kind="sequence", keys=[put(v) for v in value])
+        else:
+            layout[name] = JobInput(kind="tensor", keys=[put(value)])
     np.savez(job_dir / "inputs.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
     job = Job(
         model=str(model_path or prepared.model_path),
@@ -89,6 +103,7 @@ def write_job(
         input_types=prepared.input_types,
         save_optimized=save_optimized,
         check_only=check_only,
+        inputs=layout,
     )
     (job_dir / "job.json").write_text(json.dumps(job))
 

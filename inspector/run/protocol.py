@@ -32,6 +32,13 @@ class JobConfig(TypedDict):
     profiled_runs: int
 
 
+class JobInput(TypedDict):
+    """Where one input's value is in inputs.npz: a tensor, a sequence of tensors, or None."""
+
+    kind: str  # "tensor", "sequence" or "none" (an empty optional)
+    keys: list[str]
+
+
 class Job(TypedDict):
     model: str  # path of the prepared model inside the private folder
     config: JobConfig
@@ -41,6 +48,7 @@ class Job(TypedDict):
     input_types: dict[str, str]  # input name → ONNX element type name
     save_optimized: bool
     check_only: bool  # create the session and stop (the load check)
+    inputs: dict[str, JobInput]  # input name → its arrays in inputs.npz
 
 
 class WorkerError(TypedDict, total=False):

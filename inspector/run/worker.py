@@ -147,9 +147,16 @@ def _make_session(ort: Any, model: str, so: Any, providers: list[Any] | None) ->
     )
 
 
-def _feeds(ort: Any, inputs: dict[str, np.ndarray], types: dict[str, str]) -> dict[str, Any]:
+def _feeds(ort: Any, inputs: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
     feeds: dict[str, Any] = {}
     for name, arr in inputs.items():
+        if arr is None or isinstance(arr, list):  # an empty optional, a sequence of tensors
+            feeds[name] = (
+                None
+                if arr is None
+                else [a.astype(object) if a.dtype.kind == "U" else a for a in arr]
+            )
+            continue
         onnx_type = types.get(name, "")
         if onnx_type in (
             "BFLOAT16",
@@ -305,7 +312,18 @@ def run(job_dir: Path) -> WorkerResult:
     if limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     model = job["model"]
-    inputs = dict(np.load(job_dir / "inputs.npz", allow_pickle=False))
+    with np.load(job_dir / "inputs.npz", allow_pickle=False) as npz:
+        stored = {k: npz[k] for k in npz.files}
+    inputs: dict[str, Any] = {}
+    for name, where in job["inputs"].items():
+        values = [stored[k] for k in where["keys"]]
+        inputs[name] = (
+            None
+            if where["kind"] == "none"
+            else values
+            if where["kind"] == "sequence"
+            else values[0]
+        )
     stage = "register plugin EPs"
     try:
         # Register only the plugin EPs this configuration asks for: loading a plugin library
