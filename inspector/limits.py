@@ -103,6 +103,11 @@ class Limits:
         "Largest file Streamlit serves from static/: bigger models reach Netron without "
         "weights, bigger data files not at all.",
     )
+    max_concurrent_runs: int = _limit(
+        0,
+        "Run-lab jobs running at once on this server (0: one per CPU core); further jobs wait "
+        "in a queue that takes one per user in turn.",
+    )
     max_inline_tensor_for_inference_bytes: int = _limit(
         64 * 1024,
         "Tensors larger than this are passed to shape inference and the checker without "

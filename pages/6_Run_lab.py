@@ -18,46 +18,49 @@ from inspector.run.inputs import (
     resolve,
     shape_hints,
 )
-from inspector.run.plan import RunPlan, StoredRuns
+from inspector.run.plan import RunPlan
 from inspector.run.probe import probe_sizes
-from inspector.run.runner import run_matrix
 from pages.common import state
 from pages.common.picker import page_header
 from pages.common.text import plain
 
 
-def run_and_save(source, model, matrix, arrays, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    """Run ``matrix`` with progress; keep the results in the session. False on failure."""
-    n = len(matrix.configs)
-    bar = st.progress(0.0, text=f"0 of {n} configurations")
-    with st.status(f"Running {n} configurations in isolated workers…", expanded=True) as status:
+def job_panel(source: state.Source) -> None:
+    """The latest job of this model: progress, queue position, cancel; refreshes while it runs
+    (a fragment: the rest of the page stays usable, and the job goes on if the user leaves)."""
+    job = state.latest_job(source)
+    if job is None:
+        return
 
-        def progress(i: int, total: int, label: str, phase: str) -> None:
-            if phase == "start":
-                status.write(f"[{i + 1}/{total}] {plain(label)} …")
-            else:
-                bar.progress((i + 1) / total, text=f"{i + 1} of {total} configurations")
+    def panel() -> None:
+        job = state.latest_job(source)
+        if job is None:
+            return
+        done, n = len(job.results), job.total
+        if job.active:
+            ahead = state.job_queue().position(job)
+            text = f"{done} of {n} configurations"
+            if job.state == "queued":
+                text += f" — waiting for a free slot ({ahead} job(s) ahead)"
+            elif job.current:
+                text += f" — running {job.current}"
+            st.progress(done / n, text=text)
+            if st.button("Cancel this run", key=f"cancel_{job.id}"):
+                state.job_queue().cancel(job.id)
+            st.session_state["job_watched"] = job.id
+            return
+        failed = sum(1 for r in job.results if not r.ok)
+        if job.state == "done":
+            (st.success if not failed else st.warning)(f"Done: {done - failed} ok, {failed} failed")
+        elif job.state == "cancelled":
+            st.warning(f"Cancelled after {done} of {n} configurations (workers stopped).")
+        else:
+            st.error(plain(f"The run failed: {job.error}"))
+        if st.session_state.get("job_watched") == job.id:
+            st.session_state["job_watched"] = None
+            st.rerun()  # the whole page: show the finished results below
 
-        try:
-            results = run_matrix(
-                model,
-                matrix,
-                arrays,
-                progress=progress,
-                limits=replace(model.limits, run_timeout_s=int(timeout)),
-            )
-        except InspectorError as exc:
-            status.update(label="Could not run", state="error")
-            st.error(plain(exc))
-            return False
-        failed = sum(1 for r in results if not r.ok)
-        status.update(
-            label=f"Done: {n - failed} ok, {failed} failed",
-            state="complete" if not failed else "error",
-            expanded=False,
-        )
-    state.save_runs(source, StoredRuns(matrix, results, arrays))
-    return True
+    st.fragment(run_every=1.0 if job.active else None)(panel)()
 
 
 model, source = page_header("Run lab")
@@ -94,13 +97,16 @@ else:
         demo_model = state.load(demo_source)
         inputs = state.record("overview", demo_source).inputs
         matrix = demo_matrix(second.name)
-        if run_and_save(
+        job = state.submit(
             demo_source,
             demo_model,
             matrix,
             generate(resolve(inputs, InputPlan.make(hints=shape_hints(demo_model)))),
-            300.0,
-        ):
+            demo_model.limits,
+        )
+        with st.spinner(f"Running the fallback demo ({len(matrix.configs)} configurations)…"):
+            state.job_queue().wait(job, 600)
+        if job.results:
             st.session_state["cmp_cand"] = fallback_label(matrix)
             st.session_state["cmp_tab"] = "EP assignment"
             st.switch_page("pages/7_Compare.py")
@@ -224,7 +230,7 @@ if symbols and not uploaded:
             )
         )
 if symbols and not uploaded and suggested:
-    reasons = [n for r in suggested for n in r.notes if "=" in n and "(" in n]
+    reasons = list(dict.fromkeys(n for r in suggested for n in r.notes if "=" in n and "(" in n))
     if reasons:
         st.caption("Suggested: " + "; ".join(plain(n) for n in reasons))
 ranges: dict[str, tuple[float, float]] = {}
@@ -322,7 +328,9 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
     except InspectorError as exc:
         st.error(plain(exc))
         st.stop()
-    run_and_save(source, model, matrix, arrays, float(timeout))
+    state.submit(source, model, matrix, arrays, replace(model.limits, run_timeout_s=int(timeout)))
+
+job_panel(source)
 
 runs_state = state.runs(source)
 if runs_state:

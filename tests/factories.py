@@ -290,3 +290,26 @@ def optional_sequence_input():
         [vi("has", TensorProto.BOOL, []), vi("n", TensorProto.INT64, [])],
         opsets=[helper.make_opsetid("", 18)],
     )
+
+
+def endless_loop():
+    """A Loop with a 10^15 trip count: a run that only a timeout or a cancel stops."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["v", "one"], ["v_out"]),
+        ],
+        "body",
+        [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []), vi("v", shape=[1])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("v_out", shape=[1])],
+        [numpy_helper.from_array(np.ones(1, np.float32), "one")],
+    )
+    return model(
+        [helper.make_node("Loop", ["n", "c", "x"], ["y"], body=body)],
+        [vi("x", shape=[1])],
+        [vi("y", shape=[1])],
+        [
+            numpy_helper.from_array(np.array(10**15, np.int64), "n"),
+            numpy_helper.from_array(np.array(True), "c"),
+        ],
+    )

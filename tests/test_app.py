@@ -13,6 +13,15 @@ def title(at: AppTest) -> str:
     return at.title[0].value.replace("\\", "")
 
 
+def wait_for_jobs(at: AppTest) -> None:
+    """Runs are jobs that go on outside the script: wait for this session's, then rerun."""
+    from inspector.run.jobs import queue
+
+    for job in queue().jobs(at.session_state["owner"]):
+        assert queue().wait(job, 120)
+    at.run()
+
+
 def app() -> AppTest:
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
 
@@ -97,6 +106,7 @@ def test_run_lab_then_compare():
     at.number_input(key="rl_runs").set_value(3).run()
     at.button(key="rl_go").click().run()
     assert not at.exception
+    wait_for_jobs(at)
     labels = [row for row in at.dataframe[-1].value["configuration"]]
     assert labels == ["reference · CPU · disable_all", "CPU · basic", "CPU · all"]
     at.switch_page("pages/7_Compare.py").run()

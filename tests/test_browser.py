@@ -337,3 +337,54 @@ def test_a_stride32_detector_runs_with_the_suggested_sizes(page, tmp_path):
     page.get_by_text("Last results").wait_for(timeout=120_000)
     page.get_by_text("ok, 0 failed").first.wait_for(timeout=10_000)
     shot(page, "runlab-detector-suggested-sizes")
+
+
+def test_a_run_survives_navigation_and_reload(page):
+    """Issue 11: the matrix is a job; leaving the page and reloading neither loses it nor
+    starts it twice."""
+    _open_sample(page, "dynamic_axes_transformer_block.onnx")
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
+    seq = page.get_by_label("dim sequence")  # long sequences: a run of several seconds
+    seq.fill("2048")
+    seq.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Run the matrix").click()
+    page.locator('[data-testid="stProgress"]').first.wait_for(timeout=30_000)  # job submitted
+    page.get_by_role("link", name="Graph", exact=True).click()
+    page.get_by_role("heading", name="Graph · dynamic_axes_transformer_block.onnx").wait_for(
+        timeout=30_000
+    )
+    assert "?s=" in page.url or "&s=" in page.url  # the job owner travels with the URL
+    page.reload()  # a new session: it reopens the model of this URL's job
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_role("heading", name="Run lab · dynamic_axes_transformer_block.onnx").wait_for(
+        timeout=30_000
+    )
+    page.get_by_text("Last results").wait_for(timeout=180_000)
+    page.get_by_text("ok, 0 failed").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Done:").count() == 1
+    shot(page, "runlab-after-reload")
+
+
+def test_cancel_stops_the_workers_and_removes_the_temp_folder(page, tmp_path):
+    from tests.factories import endless_loop
+    from tests.test_jobs import _run_dirs, _workers
+
+    src = tmp_path / "endless.onnx"
+    src.write_bytes(endless_loop().SerializeToString())
+    before_dirs, before_workers = _run_dirs(), _workers()
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(src)])
+    page.get_by_role("heading", name="endless.onnx").wait_for(timeout=30_000)
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_role("button", name="Run the matrix").click()
+    page.get_by_text("configurations — running").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert _workers() - before_workers, "no worker was running"
+    page.get_by_role("button", name="Cancel this run").click()
+    page.get_by_text("Cancelled after").wait_for(timeout=30_000)
+    shot(page, "runlab-cancelled")
+    page.wait_for_timeout(500)
+    assert _workers() - before_workers == set()
+    assert _run_dirs() - before_dirs == set()

@@ -130,9 +130,11 @@ class Worker:
             env=_worker_env(prepared.folder),
         )
         self.timed_out = False
+        self.cancelled = False
 
-    def run(self, job_dir: Path, timeout_s: float) -> int:
-        """Hand the job over and wait (blocking, no polling); kill after ``timeout_s``."""
+    def run(self, job_dir: Path, timeout_s: float, cancel: threading.Event | None = None) -> int:
+        """Hand the job over and wait; kill after ``timeout_s``, or as soon as ``cancel`` is
+        set (a cancelled job: ``cancelled`` is then True)."""
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(f"{job_dir}\n".encode())
@@ -147,7 +149,15 @@ class Worker:
         timer = threading.Timer(timeout_s, kill)
         timer.start()
         try:
-            return self.proc.wait()
+            if cancel is None:
+                return self.proc.wait()
+            while True:  # poll: a cancel must stop the worker within a fraction of a second
+                try:
+                    return self.proc.wait(timeout=0.1)
+                except subprocess.TimeoutExpired:
+                    if cancel.is_set():
+                        self.cancelled = True
+                        self.proc.kill()
         finally:
             timer.cancel()
             self._log.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def run_prepared(
     worker: Worker | None = None,
     on_started: Callable[[], None] | None = None,
     model_path: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
     """Run one configuration in a child process and turn what it wrote into a record.
     ``model_path``: another model file in the prepared folder (first divergence's marked
@@ -75,7 +77,9 @@ def run_prepared(
     worker = worker or Worker(prepared)
     if on_started:
         on_started()
-    code = worker.run(job_dir, limits.run_timeout_s)
+    code = worker.run(job_dir, limits.run_timeout_s, cancel)
+    if worker.cancelled:
+        return failed(config, "cancelled", f"{config.label}: cancelled; the worker was stopped.")
     if worker.timed_out:
         return failed(
             config,
@@ -124,13 +128,17 @@ def run_matrix(
     out_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
     prepared: PreparedModel | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[RunResult, ...]:
     """Run every configuration; one failing never stops the others.
 
     ``progress(i, n, label, phase)`` is called with phase "start" and "done" per configuration.
     ``limits`` default to the model's (``run_timeout_s``, ``worker_memory_bytes``,
     ``max_output_bytes``). ``prepared``: a model already prepared (by the caller, who cleans it
-    up), to share one private folder with other runs and analyses.
+    up), to share one private folder with other runs and analyses. ``on_result`` gets each
+    result as soon as its configuration finished; ``cancel``, once set, stops the running worker
+    and every configuration after it (the results so far are returned).
     """
     limits = limits or model.limits
     owner = prepared is None
@@ -141,6 +149,8 @@ def run_matrix(
     try:
         n = len(matrix.configs)
         for i, config in enumerate(matrix.configs):
+            if cancel is not None and cancel.is_set():
+                break
             if progress:
                 progress(i, n, config.label, "start")
             worker = spare.pop() if spare else Worker(prepared)
@@ -162,8 +172,11 @@ def run_matrix(
                     keep=out_dir is not None,
                     worker=worker,
                     on_started=prestart,
+                    cancel=cancel,
                 )
             )
+            if on_result:
+                on_result(results[-1])
             if progress:
                 progress(i, n, config.label, "done")
     finally:

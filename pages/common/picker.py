@@ -29,7 +29,7 @@ def _on_close() -> None:
     name = st.session_state.get("current_model")
     source = state.models().pop(name, None)
     if source is not None:
-        st.session_state.setdefault("runs", {}).pop(source.key, None)
+        state.forget_runs(source)
         state.unpublish(source)
     st.session_state.pop("current_model", None)
 
@@ -54,6 +54,7 @@ def _on_upload_dir() -> None:
 
 def model_picker() -> LoadedModel | None:
     """Render the picker; return the current model, or None after showing why not."""
+    state.owner()  # keeps ?s= in the URL on every page: a reload finds this session's runs
     source = state.current()
     with st.sidebar:
         for path, title in PAGES:

@@ -8,13 +8,17 @@ per call — and the cache key covers the companion files too.
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
-from inspector.limits import DEFAULT_LIMITS
+from inspector.limits import DEFAULT_LIMITS, Limits
+from inspector.run.config import Matrix
+from inspector.run.jobs import Job, JobQueue, queue
 from inspector.run.plan import StoredRuns
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_models"
@@ -107,8 +111,16 @@ def record(kind: str, source: Source):  # type: ignore[no-untyped-def]
 
 
 def models() -> dict[str, Source]:
-    """This session's opened models by display name (insertion order)."""
-    return st.session_state.setdefault("models", {})
+    """This session's opened models by display name (insertion order). A new session on a URL
+    that carries an owner token (a reload, a second tab) reopens the models of its jobs."""
+    if "models" not in st.session_state:
+        opened: dict[str, Source] = {}
+        for job in job_queue().jobs(owner()):
+            if isinstance(job.context, Source):
+                opened[job.context.name] = job.context
+                st.session_state["current_model"] = job.context.name
+        st.session_state["models"] = opened
+    return st.session_state["models"]
 
 
 def current() -> Source | None:
@@ -212,13 +224,44 @@ def save_plan(source: Source, settings: dict) -> None:
     st.session_state.setdefault("plans", {})[source.key] = settings
 
 
+def owner() -> str:
+    """Who owns run-lab jobs: a random token kept in the URL (``?s=``), so a reload or a second
+    tab on the same URL finds the same jobs; a new visitor gets a new one."""
+    token = st.session_state.get("owner") or st.query_params.get("s") or ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", token):
+        token = secrets.token_urlsafe(16)
+    st.session_state["owner"] = token
+    if st.query_params.get("s") != token:
+        st.query_params["s"] = token
+    return token
+
+
+def job_queue() -> JobQueue:
+    return queue(DEFAULT_LIMITS)
+
+
+def submit(source: Source, model: LoadedModel, matrix: Matrix, inputs: dict, limits: Limits) -> Job:
+    """Queue a matrix for ``source``; it runs outside this script and survives navigation."""
+    return job_queue().submit(owner(), source.key, model, matrix, inputs, limits, source)
+
+
+def latest_job(source: Source) -> Job | None:
+    jobs = job_queue().jobs(owner(), source.key)
+    return jobs[-1] if jobs else None
+
+
 def runs(source: Source) -> StoredRuns | None:
-    """The last run-lab results for this model: matrix, results, inputs."""
-    return st.session_state.setdefault("runs", {}).get(source.key)
+    """The latest run-lab results for this model (so far, while its job runs)."""
+    job = latest_job(source)
+    if job is None or not job.results:
+        return None
+    results = tuple(job.results)
+    return StoredRuns(Matrix(tuple(r.config for r in results)), results, job.inputs)
 
 
-def save_runs(source: Source, runs: StoredRuns) -> None:
-    st.session_state.setdefault("runs", {})[source.key] = runs
+def forget_runs(source: Source) -> None:
+    """Cancel this model's jobs and drop their results (the user closed the model)."""
+    job_queue().forget(owner(), source.key)
 
 
 __all__ = [

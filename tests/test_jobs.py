@@ -1,0 +1,92 @@
+"""Issue 11, part 1: run-lab jobs outlive their submitter, keep results as they come, can be
+cancelled (workers stopped, private folder removed) and share the server fairly."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from inspector import load_model
+from inspector.run.config import Matrix, RunConfig, expand_matrix
+from inspector.run.jobs import JobQueue
+from tests.conftest import SAMPLES
+from tests.factories import endless_loop
+
+FAST = dict(warmup_runs=0, timed_runs=2, profiled_runs=0)
+
+
+def _workers() -> set[int]:
+    """PIDs of worker processes (the confined bootstrap) on this machine."""
+    pids = set()
+    for cmd in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            text = open(cmd, "rb").read()
+        except OSError:
+            continue
+        if b"inspector.run.worker" in text and b"confined_main" in text:
+            pids.add(int(cmd.split("/")[2]))
+    return pids
+
+
+def _run_dirs() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "inspector-run-*")))
+
+
+def test_a_job_keeps_every_result_as_it_arrives():
+    m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
+    q = JobQueue(slots=1)
+    mat = expand_matrix(["cpu"], ["basic", "all"], base=RunConfig(**FAST))
+    job = q.submit("alice", m.sha256, m, mat, {"x": np.ones((2, 64), np.float32)})
+    assert q.wait(job, 120)
+    assert job.state == "done" and [r.label for r in job.results] == [c.label for c in mat.configs]
+    assert all(r.ok for r in job.results), [r.error for r in job.results]
+    assert q.jobs("alice", m.sha256) == [job] and q.jobs("bob") == []
+
+
+def test_cancel_stops_the_worker_and_removes_the_private_folder():
+    m = load_model(endless_loop().SerializeToString(), name="loop.onnx")
+    q = JobQueue(slots=1)
+    before_dirs, before_workers = _run_dirs(), _workers()
+    mat = Matrix((RunConfig(**FAST, label="endless"),))
+    job = q.submit("alice", "k", m, mat, {"x": np.ones(1, np.float32)})
+    deadline = time.monotonic() + 60
+    while job.current != "endless" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the worker is inside ORT now
+    assert _workers() - before_workers, "no worker running"
+    start = time.monotonic()
+    q.cancel(job.id)
+    assert q.wait(job, 30)
+    assert time.monotonic() - start < 5
+    assert job.state == "cancelled"
+    assert [r.error_kind for r in job.results] == ["cancelled"]
+    time.sleep(0.3)
+    assert _workers() - before_workers == set()
+    assert _run_dirs() - before_dirs == set()
+
+
+def test_the_queue_takes_one_job_per_owner_in_turn():
+    m = load_model(endless_loop().SerializeToString(), name="loop.onnx")
+    q = JobQueue(slots=1)
+    mat = Matrix((RunConfig(**FAST, label="endless"),))
+    feeds = {"x": np.ones(1, np.float32)}
+    a1 = q.submit("alice", "k", m, mat, feeds)
+    a2 = q.submit("alice", "k", m, mat, feeds)
+    a3 = q.submit("alice", "k", m, mat, feeds)
+    b1 = q.submit("bob", "k", m, mat, feeds)
+    try:
+        assert a1.state == "running"
+        # Bob has not been served yet: his job goes before Alice's second and third.
+        assert [q.position(j) for j in (b1, a2, a3)] == [0, 1, 2]
+        q.cancel(b1.id)
+        assert b1.state == "cancelled" and [q.position(j) for j in (a2, a3)] == [0, 1]
+    finally:
+        for j in (a1, a2, a3, b1):
+            q.cancel(j.id)
+        for j in (a1, a3, b1):
+            q.wait(j, 30)
+    assert b1.state == "cancelled" and a1.state == "cancelled"
