@@ -21,28 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what __getattr__ resolves at run time, spelled out for type checkers
     from inspector.errors import InspectorError
     from inspector.limits import DEFAULT_LIMITS, Limits
-    from inspector.model import (
-        CompatVerdict,
-        Diagnosis,
-        ExternalDataReport,
-        Finding,
-        GraphRecord,
-        InitializerTable,
-        LoadedModel,
-        Overview,
-        SubgraphTree,
-        TensorStats,
-        build_compat,
-        build_external_data,
-        build_graph,
-        build_initializers,
-        build_overview,
-        build_subgraphs,
-        diagnose,
-        load_model,
-        tensor_array,
-        tensor_stats,
-    )
+    from inspector.model import *  # noqa: F403 - the names in inspector.model.__all__
 
 __version__ = "0.1.0"
 

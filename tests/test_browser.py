@@ -44,6 +44,15 @@ def page(browser, server):
     context.close()
 
 
+def drop_model_files(page, files: list[str]) -> None:
+    """Drop files on the sidebar's model uploader (found by its label: during a rerun the
+    folder uploader can briefly come first in the page)."""
+    box = page.locator('[data-testid="stFileUploader"]').filter(
+        has_text="Drop an .onnx model with its external-data files"
+    )
+    box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
+
+
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -58,8 +67,9 @@ def test_opens_on_a_sample(page):
 
 def test_upload_model_with_external_data(page):
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
-        [str(SAMPLES / "external_data_mlp.onnx"), str(SAMPLES / "external_data_mlp.weights.bin")]
+    drop_model_files(
+        page,
+        [str(SAMPLES / "external_data_mlp.onnx"), str(SAMPLES / "external_data_mlp.weights.bin")],
     )
     page.get_by_text("2 external tensors, all found in the uploaded files.").wait_for(
         timeout=30_000
@@ -91,7 +101,7 @@ def test_bad_file_gets_a_message_and_the_app_keeps_working(page, tmp_path):
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
     bad = tmp_path / "photo.onnx"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(128))
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(bad)])
+    drop_model_files(page, [str(bad)])
     page.get_by_text("it looks like a PNG image").wait_for(timeout=30_000)
     shot(page, "overview-bad-file")
     # Switch back to the sample: still working.
@@ -276,7 +286,7 @@ def test_run_lab_refuses_a_path_taking_config_key(page, tmp_path):
     onnx.save(evil_model(), src)
     target = __import__("pathlib").Path(sysconfig.get_paths()["purelib"]) / "zz_browser.pth"
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(src)])
+    drop_model_files(page, [str(src)])
     page.get_by_role("heading", name="evil.onnx").wait_for(timeout=30_000)
     page.get_by_role("link", name="Run lab").click()
     page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
@@ -305,7 +315,7 @@ def test_a_model_that_segfaults_onnx_does_not_take_the_server_down(page, tmp_pat
     bad = tmp_path / "regex_crash.onnx"
     bad.write_bytes(onnx_segfault())
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(bad)])
+    drop_model_files(page, [str(bad)])
     page.get_by_role("heading", name="regex_crash.onnx").wait_for(timeout=30_000)
     # Findings are a data grid (canvas cells are "hidden" to Playwright): wait for the cell.
     page.get_by_text("onnx crashed (SIGSEGV) on this model").first.wait_for(
@@ -315,9 +325,7 @@ def test_a_model_that_segfaults_onnx_does_not_take_the_server_down(page, tmp_pat
     page.get_by_role("link", name="Graph", exact=True).click()
     page.get_by_role("heading", name="Graph · regex_crash.onnx").wait_for(timeout=30_000)
     # The server is alive and the next upload works.
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
-        [str(SAMPLES / "cnn_conv_bn_relu.onnx")]
-    )
+    drop_model_files(page, [str(SAMPLES / "cnn_conv_bn_relu.onnx")])
     page.get_by_role("heading", name="Graph · cnn_conv_bn_relu.onnx").wait_for(timeout=30_000)
 
 
@@ -329,7 +337,7 @@ def test_a_stride32_detector_runs_with_the_suggested_sizes(page, tmp_path):
     src = tmp_path / "det_yolo.onnx"
     src.write_bytes(stride32_detector(imgsz="[320, 320]").SerializeToString())
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(src)])
+    drop_model_files(page, [str(src)])
     page.get_by_role("heading", name="det_yolo.onnx").wait_for(timeout=30_000)
     page.get_by_role("link", name="Run lab").click()
     page.get_by_text("Suggested: height = 320 (the model's metadata imgsz").wait_for(timeout=30_000)
@@ -375,7 +383,7 @@ def test_cancel_stops_the_workers_and_removes_the_temp_folder(page, tmp_path):
     src.write_bytes(endless_loop().SerializeToString())
     before_dirs, before_workers = _run_dirs(), _workers()
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files([str(src)])
+    drop_model_files(page, [str(src)])
     page.get_by_role("heading", name="endless.onnx").wait_for(timeout=30_000)
     page.get_by_role("link", name="Run lab").click()
     page.get_by_role("button", name="Run the matrix").click()

@@ -427,6 +427,14 @@ def test_the_cli_and_the_run_lab_build_the_same_matrix():
     assert from_cli.configs[1].eps[0].options == (("partial", "1"), ("threads", "2"))
 
 
+def _cpu_all(loaded, feeds):  # type: ignore[no-untyped-def]
+    """One run of CPU at level 'all', no reference."""
+    base = RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0)
+    mat = expand_matrix(["cpu"], ["all"], base=base, include_reference=False)
+    (r,) = run_matrix(loaded, mat, feeds)
+    return r
+
+
 class TestRealModelInputs:
     """Issue 10: the failures real models met with default inputs, reproduced in code."""
 
@@ -436,17 +444,7 @@ class TestRealModelInputs:
         loaded = load_model(m.SerializeToString(), name=name)
         plan = InputPlan.make(hints=shape_hints(loaded))
         resolved = resolve(build_overview(loaded).inputs, plan)
-        (r,) = run_matrix(
-            loaded,
-            expand_matrix(
-                ["cpu"],
-                ["all"],
-                base=RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0),
-                include_reference=False,
-            ),
-            generate(resolved),
-        )
-        return resolved, r
+        return resolved, _cpu_all(loaded, generate(resolved))
 
     def test_stride32_detector_runs_with_no_options(self):
         from tests.factories import stride32_detector
@@ -468,16 +466,7 @@ class TestRealModelInputs:
 
         loaded = load_model(stride32_detector().SerializeToString(), name="det.onnx")
         x = np.ones((1, 3, 48, 48), np.float32)  # 48/32: the upsampled map misses the ÷16 one
-        (r,) = run_matrix(
-            loaded,
-            expand_matrix(
-                ["cpu"],
-                ["all"],
-                base=RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0),
-                include_reference=False,
-            ),
-            {"images": x},
-        )
+        r = _cpu_all(loaded, {"images": x})
         assert not r.ok and "Try: the input sizes do not fit" in r.error, r.error
         assert "/tmp/inspector-run" not in r.error
 

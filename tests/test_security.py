@@ -287,8 +287,10 @@ def test_a_run_with_every_allowed_key_leaves_no_file_behind(tmp_path):
     src = tmp_path / "evil.onnx"
     onnx.save(evil_model(), src)
     m = load_model(src)
-    roots = [ROOT, SITE, Path(tempfile.gettempdir()), Path.home()]
+    roots = [ROOT, SITE, Path.home()]
+    tmp = Path(tempfile.gettempdir())
     before = _snapshot(roots)
+    before_tmp = {p.name for p in tmp.iterdir()}
     variants = [{"session_config": {k: v}} for k, v in every_allowed_entry().items()]
     variants = [{**v, "label": f"v{i}"} for i, v in enumerate(variants)]
     mat = expand_matrix(["cpu"], ["all"], variants, RunConfig(**FAST))
@@ -304,6 +306,9 @@ def test_a_run_with_every_allowed_key_leaves_no_file_behind(tmp_path):
         and "/tests/artifacts/" not in p
     }
     assert new == set()
+    # /tmp is shared with everything else on the machine: our private folders must be gone.
+    ours = {n for n in {p.name for p in tmp.iterdir()} - before_tmp if n.startswith("inspector")}
+    assert ours == set()
     assert not Path("/tmp/pwned-inspector").exists()
 
 
