@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     from inspector.cli.args import add_ep_library_argument
 
     add_ep_library_argument(e)
+    rw = sub.add_parser(
+        "ray-worker",
+        help="Start this machine as a Ray node that advertises its usable EPs (run --ray).",
+    )
+    rw.add_argument("--address", help="the cluster's head (host:port); none: start a head")
+    rw.add_argument("--port", type=int, default=6379, help="the head's port (with no --address)")
+    rw.add_argument("--dry-run", action="store_true", help="print the ray start command only")
     ro = sub.add_parser(
         "run-options",
         help="Session config entries and EP options the run lab accepts, with value ranges.",
@@ -176,6 +183,10 @@ def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "eps":
         return _eps(args)
+    if args.command == "ray-worker":
+        from inspector.run.cluster import ray_worker
+
+        return ray_worker(args.address, args.port, args.dry_run)
     if args.command == "run-options":
         from inspector.run import options
 

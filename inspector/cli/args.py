@@ -4,6 +4,7 @@ imports the run package (a broken or missing ``inspector.run`` cannot take down 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from inspector.limits import DEFAULT_LIMITS, GiB
@@ -54,6 +55,13 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         "(repeatable; allowed keys: onnx-inspector run-options)",
     )
     add_ep_library_argument(g)
+    g.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=os.environ.get("INSPECTOR_RAY_ADDRESS") or None,
+        help="run each configuration on a Ray cluster node that has its EP "
+        "(default: $INSPECTOR_RAY_ADDRESS; nodes join with onnx-inspector ray-worker)",
+    )
     g.add_argument("--strict", action="store_true", help="refuse any CPU fallback")
     g.add_argument("--warmup", type=int, default=3)
     g.add_argument("--runs", type=int, default=20, help="timed runs (default 20)")

@@ -167,6 +167,9 @@ def summary_rows(
     rows = []
     for r in results:
         row: dict[str, Any] = {"label": r.label, "status": r.status if r.ok else r.error_kind}
+        if r.placement:  # ran on a Ray node: which one
+            where = dict(r.placement)
+            row["where"] = f"{where.get('host', '')} {where.get('node', '')[:8]}".strip()
         if r.ok and r.latency:
             row |= {
                 "median_ms": r.latency.median_ms,
@@ -203,6 +206,7 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                 "fallback",
                 "max |Δ| vs ref",
                 "close",
+                *(["where"] if any("where" in r for r in rows) else []),
             ],
             [
                 (
@@ -216,6 +220,7 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                     {True: "yes", False: "NO"}.get(bool(r["allclose"]), "")
                     if r.get("allclose") is not None
                     else "",
+                    *([r.get("where", "")] if any("where" in x for x in rows) else []),
                 )
                 for r in rows
             ],
@@ -307,7 +312,17 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     matrix = build_matrix(args)
     inputs = make_inputs(args, model)
     limits = run_limits(args, model)
-    results = run_matrix(model, matrix, inputs, limits=limits, progress=_Progress())
+    if getattr(args, "ray", None):
+        from inspector.run.cluster import run_matrix_ray
+
+        print(
+            f"running {len(matrix.configs)} configurations on Ray at {args.ray} …",
+            file=sys.stderr,
+            flush=True,
+        )
+        results = run_matrix_ray(model, matrix, inputs, args.ray, limits=limits)
+    else:
+        results = run_matrix(model, matrix, inputs, limits=limits, progress=_Progress())
     atol = args.atol if args.atol is not None else DEFAULT_ATOL
     rtol = args.rtol if args.rtol is not None else DEFAULT_RTOL
     rows = summary_rows(results, matrix.reference, atol, rtol)

@@ -82,6 +82,7 @@ class RunResult(Record):
     optimized_ops: tuple[tuple[str, int], ...]
     origins: tuple[tuple[str, tuple[str, ...]], ...]  # runtime node → original node ids (derived)
     results_dir: str  # kept only with an output folder ("" otherwise)
+    placement: tuple[tuple[str, str], ...] = ()  # where it ran (Ray: host, node, cpu, ORT)
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _profile_json: bytes = field(default=b"", repr=False, compare=False)
     _optimized_model: bytes = field(default=b"", repr=False, compare=False)

@@ -1,0 +1,182 @@
+"""Run a matrix across machines with Ray: each configuration goes to a node that has its EP.
+
+Providers live on different machines (CUDA/TensorRT on a GPU box, OpenVINO on an Intel host,
+CoreML on a Mac). A node advertises the EPs that are *usable* on it as Ray custom resources
+``ep_<name>`` (``onnx-inspector ray-worker`` probes and starts the node with them); a
+configuration asks for the resource of its preferred EP, so Ray places it on a node that has
+it. The model, its external-data files and the inputs travel through Ray's object store (no
+shared file system); inside the task the configuration runs exactly as locally — a confined
+worker in a private folder, with its memory cap and timeout — and the result says where it ran.
+
+Ray is an optional extra (``pip install onnx-inspector[ray]``): nothing here imports it until a
+function is called, and without ``--ray`` nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from inspector.errors import InspectorError
+from inspector.limits import Limits
+from inspector.model.external import build_external_data
+from inspector.model.load import LoadedModel, load_model
+from inspector.run.config import Matrix, RunConfig
+from inspector.run.results import RunResult, failed
+
+RESOURCE_PREFIX = "ep_"
+#: Units of an EP resource a node advertises: placement is by EP, concurrency by num_cpus.
+CAPACITY = 1000.0
+ADDRESS_ENV = "INSPECTOR_RAY_ADDRESS"
+
+
+class ClusterError(InspectorError):
+    """Ray is missing, unreachable, or no node can run a configuration."""
+
+    kind = "cluster"
+
+
+def resource_name(ep: str) -> str:
+    return RESOURCE_PREFIX + ep
+
+
+def node_resources() -> dict[str, float]:
+    """The custom resources this machine should advertise: one per usable EP (CPU included)."""
+    from inspector.run.eps import discover
+
+    return {
+        resource_name(e.name): CAPACITY
+        for e in discover()
+        if e.usable and e.name != "AzureExecutionProvider"
+    }
+
+
+def start_command(address: str | None, head_port: int | None = None) -> list[str]:
+    """``ray start`` for this machine: join ``address`` (or start a head on ``head_port``) and
+    advertise its usable EPs."""
+    cmd = [sys.executable, "-m", "ray.scripts.scripts", "start"]
+    cmd += (
+        ["--head", f"--port={head_port or 6379}"] if address is None else [f"--address={address}"]
+    )
+    cmd += [f"--resources={json.dumps(node_resources())}", "--disable-usage-stats"]
+    return cmd
+
+
+def _payload(model: LoadedModel) -> dict[str, Any]:
+    """The model's bytes and the external-data files it references, for the object store."""
+    files = {}
+    for f in build_external_data(model).files:
+        size = model.companions.size(f.name)
+        if size is not None:
+            files[f.name] = model.companions.read(f.name, 0, size)
+    return {"model": model.proto.SerializeToString(), "name": model.name, "files": files}
+
+
+def _where() -> tuple[tuple[str, str], ...]:
+    from inspector.run.eps import cpu_name
+
+    node = ""
+    try:
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - outside a Ray task
+        pass
+    try:
+        from importlib.metadata import version
+
+        ort = version("onnxruntime")
+    except Exception:  # noqa: BLE001
+        ort = ""
+    return (
+        ("host", socket.gethostname()),
+        ("node", node),
+        ("cpu", cpu_name()),
+        ("machine", platform.machine()),
+        ("onnxruntime", ort),
+    )
+
+
+def run_here(
+    payload: Mapping[str, Any],
+    config: RunConfig,
+    inputs: Mapping[str, Any],
+    limits: Limits | None,
+) -> RunResult:
+    """The Ray task body: rebuild the model from the payload and run one configuration
+    locally (confined worker, private folder, cap, timeout); record where it ran."""
+    from inspector.run.runner import run_matrix
+
+    model = load_model(payload["model"], dict(payload["files"]), name=payload["name"])
+    (result,) = run_matrix(model, Matrix((config,)), inputs, limits=limits)
+    return replace(result, placement=_where())
+
+
+def run_matrix_ray(
+    model: LoadedModel,
+    matrix: Matrix,
+    inputs: Mapping[str, Any],
+    address: str,
+    *,
+    limits: Limits | None = None,
+    timeout_s: float | None = None,
+) -> tuple[RunResult, ...]:
+    """Each configuration as a Ray task on a node that advertises its preferred EP."""
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError(
+            "--ray needs Ray: pip install 'onnx-inspector[ray]' (or pip install ray)."
+        ) from None
+    try:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    except Exception as exc:  # noqa: BLE001 - connection errors come in many types
+        raise ClusterError(f"Cannot reach the Ray cluster at {address}: {exc}") from None
+    available = set(ray.cluster_resources())
+    task: Any = ray.remote(run_here)
+    payload: Any = ray.put(_payload(model))
+    feeds: Any = ray.put(dict(inputs))
+    pending: list[tuple[RunConfig, Any]] = []
+    for config in matrix.configs:
+        need = resource_name(config.eps[0].name)
+        if need not in available:
+            pending.append((config, None))
+            continue
+        ref = task.options(num_cpus=1, resources={need: 1}).remote(payload, config, feeds, limits)
+        pending.append((config, ref))
+    wait_s = timeout_s or float((limits or model.limits).run_timeout_s) * 2 + 60
+    results = []
+    for config, ref in pending:
+        if ref is None:
+            results.append(
+                failed(
+                    config,
+                    "no_node",
+                    f"{config.label}: no node of the cluster advertises {config.eps[0].name} "
+                    f"(resource {resource_name(config.eps[0].name)}); start one with "
+                    "onnx-inspector ray-worker on a machine that has it.",
+                )
+            )
+            continue
+        try:
+            results.append(ray.get(ref, timeout=wait_s))
+        except Exception as exc:  # noqa: BLE001 - a task error is one configuration's failure
+            ray.cancel(ref, force=True)
+            results.append(failed(config, "cluster", f"{config.label}: the Ray task failed: {exc}"))
+    return tuple(results)
+
+
+def ray_worker(address: str | None, head_port: int | None = None, dry_run: bool = False) -> int:
+    """``onnx-inspector ray-worker``: start this machine as a Ray node advertising its EPs."""
+    cmd = start_command(address, head_port)
+    print(" ".join(cmd[3:]) if dry_run else "starting: " + " ".join(cmd[3:]), flush=True)
+    if dry_run:
+        return 0
+    return subprocess.call(cmd, env=dict(os.environ))

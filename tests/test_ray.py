@@ -1,0 +1,121 @@
+"""Issue 11, part 2: a matrix on a real local Ray cluster — a head and a second node with a
+different set of EP resources — lands each configuration on a node that has its EP."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from inspector import load_model
+from inspector.run.config import RunConfig, expand_matrix
+from inspector.run.eps import second_eps
+from tests.conftest import SAMPLES
+from tests.test_jobs import _run_dirs, _workers
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install onnx-inspector[ray])")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    try:
+        c = Cluster(
+            initialize_head=True,
+            head_node_args={
+                "num_cpus": 1,
+                "resources": {"ep_CPUExecutionProvider": 1000},
+                "include_dashboard": False,
+            },
+        )
+        second = {"ep_CPUExecutionProvider": 1000}
+        second |= {f"ep_{e.name}": 1000 for e in second_eps()}
+        c.add_node(num_cpus=1, resources=second)
+        c.wait_for_nodes()
+    except Exception as exc:  # noqa: BLE001 - e.g. no shared memory in a container
+        pytest.skip(f"a local Ray cluster cannot start here: {exc}")
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+def test_configurations_land_on_nodes_that_have_their_ep(cluster, capsys):
+    from inspector.run.cluster import run_matrix_ray
+
+    eps = second_eps()
+    if not eps:
+        pytest.skip("no usable second EP to give the second node")
+    ep = eps[0].name
+    m = load_model(SAMPLES / "ep_fallback_det.onnx")
+    mat = expand_matrix(
+        [f"{ep},cpu"], ["all"], base=RunConfig(warmup_runs=0, timed_runs=2, profiled_runs=1)
+    )
+    before_dirs, before_workers = _run_dirs(), _workers()
+    results = run_matrix_ray(m, mat, {"x": np.ones((2, 4, 4), np.float32)}, cluster.address)
+    assert all(r.ok for r in results), [r.error for r in results]
+    nodes = {r.label: dict(r.placement)["node"] for r in results}
+    second_node = next(n for n in cluster.list_all_nodes() if not n.head).node_id
+    # Only the second node advertises the second EP: that configuration must run there.
+    assert nodes[results[1].label] == second_node
+    placed = {a.op_type: a.ep for a in results[1].assignment}
+    assert placed["Det"] == "CPUExecutionProvider" and placed["MatMul"] == ep
+    print(json.dumps({r.label: dict(r.placement) for r in results}, indent=1))
+    assert _run_dirs() - before_dirs == set()
+    assert _workers() - before_workers == set()
+
+
+def test_a_configuration_no_node_can_run_says_so(cluster):
+    from inspector.run.cluster import run_matrix_ray
+
+    m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
+    mat = expand_matrix(["cuda,cpu"], ["all"], base=RunConfig(warmup_runs=0, timed_runs=1))
+    results = run_matrix_ray(m, mat, {"x": np.ones((1, 64), np.float32)}, cluster.address)
+    assert results[0].ok
+    assert results[1].error_kind == "no_node"
+    assert "no node of the cluster advertises CUDAExecutionProvider" in results[1].error
+
+
+def test_the_cli_runs_on_ray_and_says_where(cluster, capsys):
+    from inspector.cli import main
+
+    argv = ["run", str(SAMPLES / "cnn_conv_bn_relu.onnx"), "--ray", cluster.address]
+    assert main([*argv, "--runs", "2", "--profiled-runs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "where" in out.splitlines()[0]
+
+
+def test_ray_is_not_imported_without_ray():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys; from inspector.cli import main; "
+        "main(['run', 'sample_models/mlp_gelu_layernorm.onnx', '--runs', '1', "
+        "'--profiled-runs', '0', '--dim', 'batch=1']); print('ray' in sys.modules)"
+    )
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert out == "False"
+
+
+def test_ray_worker_advertises_the_usable_eps():
+    from inspector.run.cluster import node_resources, start_command
+
+    cmd = start_command("10.0.0.5:6379")
+    resources = json.loads(next(a for a in cmd if a.startswith("--resources=")).split("=", 1)[1])
+    assert resources == node_resources()
+    assert "ep_CPUExecutionProvider" in resources
+    assert all(f"ep_{e.name}" in resources for e in second_eps())
