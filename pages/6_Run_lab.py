@@ -348,6 +348,11 @@ if runs_state:
                 ),
                 "fell back": len(r.fallback.off_preferred) if r.fallback else None,
                 "notes / error": r.error or "; ".join(r.notes),
+                **(
+                    {"where": " ".join(v for k, v in r.placement if k in ("host", "cpu"))}
+                    if r.placement
+                    else {}
+                ),
             }
             for r in runs_state.results
         ],

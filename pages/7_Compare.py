@@ -52,6 +52,11 @@ tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
 
 with tab_time:
     st.plotly_chart(latency(results), key="lat")
+    if any(r.placement for r in results):  # ran on a Ray cluster: machine vs machine
+        st.dataframe(
+            [{"configuration": r.label, **dict(r.placement)} for r in results if r.placement],
+            hide_index=True,
+        )
     t_labels, rows = node_timing_table(tuple(r for r in results if r.ok))
     if rows:
         event = st.plotly_chart(

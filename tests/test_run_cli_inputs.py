@@ -574,3 +574,20 @@ class TestNonTensorInputs:
             load_input_files(
                 {"input_0.pb": seq.SerializeToString()}, ["seq"], kinds={"seq": "sequence"}
             )
+
+
+def test_jobs_runs_configurations_at_once_and_says_so(capsys):
+    """Issue 11: --jobs N, with honest timings (each result says it shared the machine)."""
+    argv = ["run", str(SAMPLES / "cnn_conv_bn_relu.onnx"), "--level", "basic", "--level", "all"]
+    argv += ["--runs", "3", "--profiled-runs", "1", "--jobs", "2", "--json"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)["results"]
+    assert [r["label"] for r in results] == [
+        "reference · CPU · disable_all",
+        "CPU · basic",
+        "CPU · all",
+    ]
+    assert all(r["status"] == "ok" for r in results)
+    assert all(any("ran concurrently" in n for n in r["notes"]) for r in results)
+    assert "ran 2 at a time" in captured.err

@@ -56,6 +56,14 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     )
     add_ep_library_argument(g)
     g.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N configurations at once (default 1: timings are not disturbed; with more, "
+        "each result says its timings shared the machine)",
+    )
+    g.add_argument(
         "--ray",
         metavar="ADDRESS",
         default=os.environ.get("INSPECTOR_RAY_ADDRESS") or None,

@@ -184,6 +184,16 @@ class JobQueue:
             job.results.append(result)  # every finished configuration, as it comes
 
         try:
+            address = os.environ.get("INSPECTOR_RAY_ADDRESS", "")
+            if address:  # the server's configurations run on the team's Ray cluster
+                from inspector.run.cluster import run_matrix_ray
+
+                job.current = f"{job.total} configurations on Ray"
+                job.results.extend(
+                    run_matrix_ray(job.model, job.matrix, job.inputs, address, limits=job.limits)
+                )
+                job.state = "done"
+                return
             run_matrix(
                 job.model,
                 job.matrix,

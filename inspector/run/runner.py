@@ -130,6 +130,7 @@ def run_matrix(
     prepared: PreparedModel | None = None,
     on_result: Callable[[RunResult], None] | None = None,
     cancel: threading.Event | None = None,
+    parallel: int = 1,
 ) -> tuple[RunResult, ...]:
     """Run every configuration; one failing never stops the others.
 
@@ -138,8 +139,21 @@ def run_matrix(
     ``max_output_bytes``). ``prepared``: a model already prepared (by the caller, who cleans it
     up), to share one private folder with other runs and analyses. ``on_result`` gets each
     result as soon as its configuration finished; ``cancel``, once set, stops the running worker
-    and every configuration after it (the results so far are returned).
+    and every configuration after it (the results so far are returned). ``parallel`` > 1 runs
+    that many configurations at once (each result then says its timings shared the machine).
     """
+    if parallel > 1:
+        return _run_parallel(
+            model,
+            matrix,
+            inputs,
+            limits or model.limits,
+            progress,
+            prepared,
+            on_result,
+            cancel,
+            parallel,
+        )
     limits = limits or model.limits
     owner = prepared is None
     if prepared is None:
@@ -185,3 +199,52 @@ def run_matrix(
         if owner:
             prepared.cleanup()
     return tuple(results)
+
+
+def _run_parallel(
+    model: LoadedModel,
+    matrix: Matrix,
+    inputs: Mapping[str, np.ndarray],
+    limits: Limits,
+    progress: ProgressFn | None,
+    prepared: PreparedModel | None,
+    on_result: Callable[[RunResult], None] | None,
+    cancel: threading.Event | None,
+    parallel: int,
+) -> tuple[RunResult, ...]:
+    """Configurations ``parallel`` at a time, each in its own worker, in one prepared folder."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    owner = prepared is None
+    prep = prepared or prepare(model)
+    n = len(matrix.configs)
+    note = (
+        f"ran concurrently with other configurations ({parallel} at a time): its timings "
+        "shared the machine"
+    )
+    lock = threading.Lock()
+    jobs = [prep.job_dir() for _ in matrix.configs]
+
+    def one(i: int) -> RunResult | None:
+        config = matrix.configs[i]
+        if cancel is not None and cancel.is_set():
+            return None
+        if progress:
+            progress(i, n, config.label, "start")
+        r = run_prepared(prep, config, inputs, jobs[i], limits, cancel=cancel)
+        r = replace(r, notes=(*r.notes, note))
+        with lock:
+            if on_result:
+                on_result(r)
+            if progress:
+                progress(i, n, config.label, "done")
+        return r
+
+    try:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            done = list(pool.map(one, range(n)))
+    finally:
+        if owner:
+            prep.cleanup()
+    return tuple(r for r in done if r is not None)
