@@ -205,3 +205,72 @@ class TestOnnxNativeCrashers:
         )
         assert proc.returncode == 0, proc.stderr
         assert "onnx_failed" in proc.stdout and "crashed (SIGSEGV)" in proc.stdout
+
+
+class TestHostileInputFiles:
+    """Issue 16: input files and input types that ended in a generic error or a traceback."""
+
+    @staticmethod
+    def npy(arr):  # type: ignore[no-untyped-def]
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        return buf.getvalue()
+
+    def test_negative_npy_shape_and_a_damaged_npz_get_messages(self):
+        import io
+        import zipfile
+
+        from inspector.run.inputs import InputError, load_input_files
+
+        good = self.npy(np.ones(4, np.float32))
+        with pytest.raises(InputError, match="negative dimension"):
+            load_input_files({"x.npy": good.replace(b"(4,)", b"(-4,)")}, ["x"])
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("x.npy", good)
+        raw = bytearray(buf.getvalue())
+        raw[raw.find(b"\x93NUMPY") + 60] ^= 0xFF
+        with pytest.raises(InputError, match="is damaged"):
+            load_input_files({"a.npz": bytes(raw)}, ["x"])
+
+    def test_float8_inputs_reach_onnx_runtime(self, tmp_path, capsys):
+        from inspector.cli import main
+
+        m = model(
+            [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+            [vi("x", TensorProto.FLOAT8E5M2, [2])],
+            [vi("y")],
+        )
+        path = tmp_path / "f8.onnx"
+        path.write_bytes(m.SerializeToString())
+        argv = ["run", str(path), "--runs", "1", "--profiled-runs", "0", "--json"]
+        assert main(argv) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert '"status": "ok"' in out and "descr" not in out
+
+    def test_an_impossible_shape_is_a_message_not_an_overflow(self):
+        from inspector.run.inputs import InputError, InputPlan, resolve
+
+        m = model(
+            [helper.make_node("Relu", ["x"], ["y"])], [vi("x", shape=[2**63 - 1, 2])], [vi("y")]
+        )
+        ov = I.build_overview(I.load_model(m.SerializeToString(), {}))
+        with pytest.raises(InputError, match="would take .* bytes"):
+            resolve(ov.inputs, InputPlan())
+
+    def test_the_run_lab_shows_a_bad_input_file_and_keeps_working(self):
+        from streamlit.testing.v1 import AppTest
+
+        from tests.conftest import ROOT
+
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        at.switch_page("pages/6_Run_lab.py").run()
+        bad = self.npy(np.ones(4, np.float32)).replace(b"(4,)", b"(-4,)")
+        at.file_uploader(key="rl_files").set_value(
+            [("x.npy", bad, "application/octet-stream")]
+        ).run()
+        at.button(key="rl_go").click().run()
+        assert not at.exception
+        assert any("negative dimension" in e.value for e in at.error)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -417,7 +418,9 @@ def _npy_header(data: bytes, name: str) -> tuple[tuple[int, ...], np.dtype, int]
 
 def load_npy(data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES) -> np.ndarray:
     shape, dtype, offset = _npy_header(data, name)
-    need = int(np.prod(shape)) * dtype.itemsize
+    if any(int(d) < 0 for d in shape):
+        raise InputError(f"{name} declares a negative dimension {list(shape)}: not a valid array.")
+    need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize  # float: no int64 wrap to 0
     if need > max_bytes:
         raise InputError(f"{name} declares {need:,} bytes (limit {max_bytes:,}).")
     if len(data) - offset < need:
@@ -442,8 +445,12 @@ def load_npz(data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES) -> dict[s
                 f"bytes (limit {max_bytes:,})."
             )
         member = info.filename.removesuffix(".npy")
-        with archive.open(info) as fh:
-            out[member] = load_npy(fh.read(max_bytes + 4097), f"{name}:{info.filename}", max_bytes)
+        try:
+            with archive.open(info) as fh:
+                raw = fh.read(max_bytes + 4097)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            raise InputError(f"{name}: member {info.filename!r} is damaged ({exc}).") from None
+        out[member] = load_npy(raw, f"{name}:{info.filename}", max_bytes)
     return out
 
 

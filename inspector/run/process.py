@@ -82,6 +82,10 @@ def write_job(
         arr = np.asarray(value)
         if arr.dtype == object:  # strings: saved as unicode, never pickled
             arr = arr.astype(np.str_)
+        elif type(arr.dtype).__module__.startswith("ml_dtypes") or arr.dtype.kind == "V":
+            # bfloat16/float8 (ml_dtypes): .npy cannot read them back;
+            # their bits travel as unsigned ints and the worker restores the ONNX type
+            arr = arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)
         key = f"a{len(arrays)}"
         arrays[key] = arr
         return key
