@@ -40,8 +40,9 @@ class Limits:
     )
     max_stats_tensor_bytes: int = _limit(
         1 * GiB,
-        "Largest tensor whose statistics and histogram are computed on request; bigger "
-        "tensors get a row that says so instead.",
+        "Most memory decoding one tensor for its statistics and histogram may take, counted "
+        "as its values in float64 (a packed INT4 tensor takes 16× its size); bigger tensors "
+        "get a message instead.",
     )
     histogram_bins: int = _limit(50, "Bins in a tensor value histogram.")
     max_attribute_summary_chars: int = _limit(

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from inspector import tensor_stats
 from inspector.charts import value_histogram
 from inspector.records import human_bytes, rows_frame
 from pages.common import state
@@ -32,7 +31,7 @@ event = st.dataframe(
 picked = event.selection.rows if event and event.selection else []
 key = table.rows[picked[0]].key if picked else table.rows[0].key
 st.subheader(f"Statistics · {plain(key)}")
-stats = tensor_stats(model, key)
+stats = state.weight_stats(source, key)
 if stats.error:
     st.error(f"Cannot decode this tensor: {plain(stats.error)}")
 elif stats.min is None and stats.preview:

@@ -274,3 +274,16 @@ class TestHostileInputFiles:
         at.button(key="rl_go").click().run()
         assert not at.exception
         assert any("negative dimension" in e.value for e in at.error)
+
+
+def test_statistics_of_a_sub_byte_tensor_are_bounded_by_what_decoding_costs():
+    """Issue 16: a 64 MiB INT4 weight took +4 GB on the Weights page; the limit now counts
+    the decoded values (float64), not the packed storage."""
+    t = onnx.TensorProto(name="q", data_type=TensorProto.INT4, dims=[1024, 1024])
+    t.raw_data = bytes(1024 * 1024 // 2)  # 512 KiB packed: 1 M values, 8 MiB decoded
+    m = model([helper.make_node("Identity", ["q"], ["y"])], [], [vi("y")], [t])
+    loaded = I.load_model(
+        m.SerializeToString(), {}, limits=I.Limits(max_stats_tensor_bytes=4 << 20)
+    )
+    stats = I.tensor_stats(loaded, "q")
+    assert "decoding it takes 8,388,608 bytes" in stats.error

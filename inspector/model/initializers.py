@@ -214,10 +214,13 @@ def tensor_array(model: LoadedModel, key: str) -> np.ndarray:
         raise ValueError(row.error or "no tensor")
     if any(d < 0 for d in t.dims):
         raise ValueError(f"negative dims {list(t.dims)}: not a valid shape")
-    if row.bytes > model.limits.max_stats_tensor_bytes:
+    # What decoding costs, not what the file stores: a 64 MiB INT4 tensor is 128 M values, and
+    # statistics work on them as float64 (1 GiB) — sub-byte types multiplied memory 30–63×.
+    work = max(row.bytes, row.elements * 8)
+    if work > model.limits.max_stats_tensor_bytes:
         raise ValueError(
-            f"{row.bytes:,} bytes is over the max_stats_tensor_bytes limit "
-            f"({model.limits.max_stats_tensor_bytes:,})"
+            f"decoding it takes {work:,} bytes ({row.elements:,} values as float64), over the "
+            f"max_stats_tensor_bytes limit ({model.limits.max_stats_tensor_bytes:,})"
         )
     if t.data_location == onnx.TensorProto.EXTERNAL:
         check = check_tensor(model, row.key, row.graph, t)

@@ -103,6 +103,19 @@ def _record(kind: str, key: str, _source: Source):  # type: ignore[no-untyped-de
     return builders[kind](model)
 
 
+@st.cache_resource(max_entries=256, show_spinner="Computing statistics…")
+def _weight_stats(model_key: str, key: str, _source: Source):  # type: ignore[no-untyped-def]
+    from inspector import tensor_stats
+
+    return tensor_stats(load(_source), key)
+
+
+def weight_stats(source: Source, key: str):  # type: ignore[no-untyped-def]
+    """Statistics of one weight, computed once per model content and weight (small records:
+    counts and histogram edges), not on every rerun of the Weights page."""
+    return _weight_stats(source.key, key, source)
+
+
 def record(kind: str, source: Source):  # type: ignore[no-untyped-def]
     """A record of ``source`` (overview, graph, subgraphs, initializers, external, compat,
     session, diagnosis), built once per model content and shared: records are frozen, and the key is
