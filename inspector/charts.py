@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -18,13 +19,19 @@ EP_COLORS = {
 }
 
 
+def text(value: object) -> str:
+    """A model string for a plotly title, label or tick: plotly renders a subset of HTML
+    (``<a href>``, ``<b>``…), so ``<``/``>``/``&`` are escaped to show as themselves."""
+    return html.escape(str(value), quote=False)
+
+
 def ep_color(ep: str) -> str:
     return EP_COLORS.get(ep, "#9D755D")
 
 
 def op_histogram(graph: GraphRecord, top: int = 30) -> go.Figure:
     ops = list(graph.op_histogram[:top])[::-1]
-    fig = go.Figure(go.Bar(x=[c for _, c in ops], y=[o for o, _ in ops], orientation="h"))
+    fig = go.Figure(go.Bar(x=[c for _, c in ops], y=[text(o) for o, _ in ops], orientation="h"))
     fig.update_layout(
         height=max(250, 18 * len(ops) + 80), margin=dict(l=10, r=10, t=30, b=10), title="Op types"
     )
@@ -34,7 +41,7 @@ def op_histogram(graph: GraphRecord, top: int = 30) -> go.Figure:
 def value_histogram(counts: Sequence[int], edges: Sequence[float], title: str) -> go.Figure:
     centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
     fig = go.Figure(go.Bar(x=centers, y=list(counts)))
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=title, bargap=0)
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=text(title), bargap=0)
     return fig
 
 
@@ -42,7 +49,7 @@ def latency(results: Sequence[RunResult]) -> go.Figure:
     ok = [(r.label, r.latency) for r in results if r.ok and r.latency]
     fig = go.Figure(
         go.Bar(
-            x=[label for label, _ in ok],
+            x=[text(label) for label, _ in ok],
             y=[lat.median_ms for _, lat in ok],
             error_y=dict(
                 type="data",
@@ -68,13 +75,13 @@ def slowest_nodes(labels: Sequence[str], rows: Sequence, top: int = 25) -> go.Fi
     fig = go.Figure()
     for k, label in enumerate(labels):
         fig.add_bar(
-            y=[f"{r.node_id or r.node} · {r.op_type}" for r in rows],
+            y=[text(f"{r.node_id or r.node} · {r.op_type}") for r in rows],
             x=[r.times_us[k] or 0 for r in rows],
-            name=label,
+            name=text(label),
             orientation="h",
-            customdata=[[r.node_id or r.node, r.eps[k]] for r in rows],
+            customdata=[[text(r.node_id or r.node), text(r.eps[k])] for r in rows],
             hovertemplate="%{customdata[0]} on %{customdata[1]}<br>%{x:.1f} µs<extra>"
-            + label
+            + text(label)
             + "</extra>",
         )
     fig.update_layout(
@@ -93,7 +100,9 @@ def op_type_times(results: Sequence[RunResult]) -> go.Figure:
         if not (r.ok and r.profile):
             continue
         ops = r.profile.op_types[:20]
-        fig.add_bar(x=[o.op_type for o in ops], y=[o.median_us for o in ops], name=r.label)
+        fig.add_bar(
+            x=[text(o.op_type) for o in ops], y=[o.median_us for o in ops], name=text(r.label)
+        )
     fig.update_layout(
         barmode="group",
         height=340,
@@ -113,7 +122,7 @@ def error_histogram(d: OutputDelta) -> go.Figure:
         height=260,
         margin=dict(l=10, r=10, t=30, b=10),
         bargap=0,
-        title=f"|error| of {d.output} (log10)",
+        title=text(f"|error| of {d.output} (log10)"),
         xaxis_title="log10 |Δ|",
     )
     return fig

@@ -34,6 +34,7 @@ from inspector.model.load import LoadedModel
 from inspector.model.walk import iter_tensors
 
 MODEL_FILE = "model.onnx"
+PATCH_VERSION = 2  # bump when patch_index changes: installed copies are redone
 
 CONSENT_JS = "inspector-consent.js"
 _CONSENT = (
@@ -49,6 +50,14 @@ def netron_source() -> Path:
 def patch_index(html: str) -> str:
     """Netron's index.html made safe to serve unattended (see the module docstring)."""
     html = re.sub(r'\s*<meta name="date"[^>]*>', "", html)
+    # Netron's own policy allows fetching any origin: ``index.html?url=https://elsewhere``
+    # would make the embedded viewer request it. Same origin only.
+    html = re.sub(
+        r'(<meta http-equiv="Content-Security-Policy" content=")([^"]*)"',
+        lambda m: m.group(1) + m.group(2).rstrip("; ") + "; connect-src 'self' blob: data:\"",
+        html,
+        count=1,
+    )
     html = re.sub(
         r'<meta name="version" content="[^"]*"', '<meta name="version" content="0.0.0"', html
     )
@@ -69,7 +78,7 @@ def install(static_dir: Path) -> Path:
     stamp = target / ".source"
     # The stamp is served with the UI: a hash, so it does not reveal the install path.
     digest = hashlib.sha256(str(src).encode()).hexdigest()[:16]
-    marker = f"{getattr(netron, '__version__', '')}:{digest}"
+    marker = f"{getattr(netron, '__version__', '')}:{digest}:{PATCH_VERSION}"
     if stamp.exists() and stamp.read_text() == marker:
         return target
     tmp = static_dir / f".netron-{secrets.token_hex(4)}"

@@ -405,3 +405,17 @@ class TestPublishedNetronFiles:
 
         target = install(tmp_path)
         assert str(netron_source()) not in (target / ".source").read_text()
+
+
+class TestModelStringsInChartsAndNetron:
+    def test_chart_labels_and_titles_show_html_as_text(self):
+        from inspector.charts import value_histogram
+
+        fig = value_histogram([1, 2], [0.0, 1.0, 2.0], "Values of <a href='http://evil'>w</a>")
+        assert "<a" not in fig.layout.title.text and "&lt;a href" in fig.layout.title.text
+
+    def test_netron_may_fetch_only_from_the_apps_origin(self):
+        from inspector.netron_assets import netron_source, patch_index
+
+        page = patch_index((netron_source() / "index.html").read_text(encoding="utf-8"))
+        assert "connect-src 'self' blob: data:" in page
