@@ -8,6 +8,7 @@ limit cannot be added without being documented. Where a limit bites, the error m
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 
 GiB = 1024**3
@@ -59,7 +60,8 @@ class Limits:
     worker_memory_bytes: int = _limit(
         8 * GiB,
         "Address-space cap (RLIMIT_AS) of a worker process: running out becomes an "
-        "out-of-memory error for that configuration, not a dead server.",
+        "out-of-memory error for that configuration, not a dead server. Never more than an "
+        "equal share of the machine's RAM among the run slots and the server.",
     )
     max_output_bytes: int = _limit(
         256 * MiB,
@@ -106,8 +108,8 @@ class Limits:
     )
     max_concurrent_runs: int = _limit(
         0,
-        "Run-lab jobs running at once on this server (0: one per CPU core); further jobs wait "
-        "in a queue that takes one per user in turn.",
+        "Run-lab jobs running at once on this server (0: one per CPU core, at most one per "
+        "4 GiB of RAM); further jobs wait in a queue that takes one per user in turn.",
     )
     max_inline_tensor_for_inference_bytes: int = _limit(
         64 * 1024,
@@ -117,6 +119,36 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def host_memory_bytes() -> int:
+    """Physical memory of this machine (0 where the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def run_slots(limits: Limits) -> int:
+    """Runs at once on this server: ``max_concurrent_runs``, or one per core but no more than
+    the memory holds at 4 GiB each."""
+    if limits.max_concurrent_runs > 0:
+        return limits.max_concurrent_runs
+    cores = os.cpu_count() or 1
+    memory = host_memory_bytes()
+    return max(1, min(cores, memory // (4 * GiB))) if memory else cores
+
+
+def worker_memory(limits: Limits) -> int:
+    """A worker's address-space cap on this machine: ``worker_memory_bytes``, but never more
+    than an equal share of the RAM among the run slots and the server (slots + 1): two users'
+    memory bombs below a fixed 8 GB cap could otherwise exhaust a 24 GB host together."""
+    cap = limits.worker_memory_bytes
+    memory = host_memory_bytes()
+    if cap <= 0 or not memory:
+        return cap
+    return min(cap, max(512 * MiB, memory // (run_slots(limits) + 1)))
+
 
 #: Default tolerances for output comparisons (Compare page, ``compare``/``run`` gates, first
 #: divergence): |got − ref| ≤ atol + rtol·|ref|.

@@ -534,3 +534,15 @@ def test_sequence_of_maps_outputs_are_compared_as_numbers():
     np.testing.assert_allclose(ref.output_arrays()["probs"], e / e.sum(1, keepdims=True), 1e-6)
     d = compare(ref, cand).outputs[0]
     assert d.status == "ok" and d.max_abs is not None and d.max_abs < 1e-6
+
+
+def test_worker_caps_and_run_slots_follow_the_hosts_memory(monkeypatch):
+    """Issue 16: a fixed 8 GB cap per worker let two memory bombs exhaust a 24 GB host."""
+    from inspector import limits as L
+
+    monkeypatch.setattr(L.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(L, "host_memory_bytes", lambda: 8 * L.GiB)
+    assert L.run_slots(L.DEFAULT_LIMITS) == 2  # 8 cores, but RAM for two runs of 4 GiB
+    assert L.worker_memory(L.DEFAULT_LIMITS) == 8 * L.GiB // 3  # a share: 2 slots + server
+    custom = L.Limits(max_concurrent_runs=1, worker_memory_bytes=1 * L.GiB)
+    assert L.run_slots(custom) == 1 and L.worker_memory(custom) == 1 * L.GiB

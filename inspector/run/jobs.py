@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from inspector.limits import Limits
+from inspector.limits import DEFAULT_LIMITS, Limits, run_slots
 from inspector.model.load import LoadedModel
 from inspector.run.config import Matrix
 from inspector.run.results import RunResult
@@ -240,6 +240,5 @@ def queue(limits: Limits | None = None) -> JobQueue:
     global _QUEUE
     with _QUEUE_LOCK:
         if _QUEUE is None:
-            slots = limits.max_concurrent_runs if limits else 0
-            _QUEUE = JobQueue(slots)
+            _QUEUE = JobQueue(run_slots(limits or DEFAULT_LIMITS))
         return _QUEUE

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector.limits import Limits
+from inspector.limits import Limits, worker_memory
 from inspector.run.config import RunConfig
 from inspector.run.eps import plugin_libraries
 from inspector.run.prepare import PreparedModel, RunError
@@ -102,7 +102,7 @@ def write_job(
         model=str(model_path or prepared.model_path),
         config=job_config(config),
         plugins=plugin_libraries(),
-        memory_limit_bytes=limits.worker_memory_bytes,
+        memory_limit_bytes=worker_memory(limits),
         max_output_bytes=limits.max_output_bytes,
         input_types=prepared.input_types,
         save_optimized=save_optimized,
