@@ -106,6 +106,11 @@ class Limits:
         "Largest file Streamlit serves from static/: bigger models reach Netron without "
         "weights, bigger data files not at all.",
     )
+    max_session_upload_bytes: int = _limit(
+        4 * GiB,
+        "Models and data files one browser session may hold open at once; a drop beyond it "
+        "is refused with a message (close a model to make room).",
+    )
     max_concurrent_runs: int = _limit(
         0,
         "Run-lab jobs running at once on this server (0: one per CPU core, at most one per "

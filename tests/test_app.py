@@ -209,3 +209,23 @@ def test_run_lab_refuses_an_ep_option_off_the_allow_list():
     assert not at.exception
     errors = [e.value.replace("\\", "") for e in at.error]  # Markdown-escaped on screen
     assert any("option 'cache_dir' is not on the run lab's allow-list" in e for e in errors)
+
+
+def test_a_session_cannot_hold_more_than_its_upload_quota(monkeypatch):
+    """Issue 16: a per-session quota on stored uploads."""
+    from dataclasses import replace
+
+    from inspector import limits
+
+    small = replace(limits.DEFAULT_LIMITS, max_session_upload_bytes=3000)
+    monkeypatch.setattr("pages.common.picker.DEFAULT_LIMITS", small)
+    at = app().run()
+    data = linear(n_in=8, n_out=8).SerializeToString()  # ~500 bytes each
+    for i in range(8):
+        at.file_uploader(key="upload").set_value(
+            [(f"m{i}.onnx", data + bytes(0), "application/octet-stream")]
+        ).run()
+    assert not at.exception
+    opened = at.selectbox(key="model_pick").options
+    assert len(opened) < 9  # the sample plus what fits
+    assert any("quota" in w.value for w in at.warning)

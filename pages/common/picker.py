@@ -9,6 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel
+from inspector.limits import DEFAULT_LIMITS
+from inspector.records import human_bytes
 from pages.common import state
 from pages.common.nav import PAGES
 from pages.common.text import plain
@@ -41,6 +43,16 @@ def _take(key: str) -> None:
         "" if models or not files else "No .onnx file in the drop: add the model file itself."
     )
     for name, data, companions in models:
+        size = len(data) + sum(len(d) for d in companions.values())
+        held = state.session_bytes()
+        quota = DEFAULT_LIMITS.max_session_upload_bytes
+        if held + size > quota:
+            st.session_state["upload_note"] = (
+                f"{name} was not opened: this session already holds {human_bytes(held)} of "
+                f"models and the quota is {human_bytes(quota)} (max_session_upload_bytes). "
+                "Close a model first."
+            )
+            continue
         state.add(state.make_source(name, data, companions))
 
 

@@ -149,6 +149,11 @@ def current() -> Source | None:
     return opened.get(name)
 
 
+def session_bytes() -> int:
+    """Bytes of models and data files this session holds (the upload quota counts them)."""
+    return sum(len(s.data) + sum(len(d) for _, d in s.companions) for s in models().values())
+
+
 def add(source: Source) -> None:
     models()[source.name] = source
     st.session_state["current_model"] = source.name
