@@ -18,17 +18,9 @@ import inspector as I
 from inspector.errors import InspectorError
 from tests.conftest import SAMPLES
 from tests.factories import linear, model, vi
+from tests.test_hostile import BUILDERS
 
 SEEDS = [p.read_bytes() for p in sorted(SAMPLES.glob("*.onnx"))]
-BUILDERS = [
-    I.build_overview,
-    I.build_graph,
-    I.build_subgraphs,
-    I.build_initializers,
-    I.build_external_data,
-    I.build_compat,
-    I.diagnose,
-]
 
 
 @st.composite

@@ -255,3 +255,17 @@ def test_mypy_is_clean_and_sees_the_public_names(tmp_path):
         text=True,
     )
     assert 'has type "LoadedModel"' in run.stdout, run.stdout
+
+
+def test_the_package_re_exports_exactly_the_public_names():
+    """inspector/__init__ lists its lazy names by hand (for type checkers): keep them in step."""
+    import inspector
+    import inspector.model
+
+    assert set(inspector.__all__) == set(inspector.model.__all__) | {
+        "InspectorError",
+        "DEFAULT_LIMITS",
+        "Limits",
+    }
+    for name in inspector.__all__:
+        assert getattr(inspector, name) is not None
