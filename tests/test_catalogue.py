@@ -1,0 +1,267 @@
+"""Issue 16: one catalogue of hostile model files, a class per family, run at three levels —
+the library, the CLI and the browser app. Each case must end in a clear, specific message (or,
+where the file is a usable model, a described one with the right finding), never a crash, a
+traceback or a read outside the upload.
+
+``CASES`` maps an id to (file bytes, companion files, what the message or finding must say).
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import inspector as I
+from inspector.errors import InspectorError
+from tests.conftest import ROOT, SAMPLES
+from tests.factories import linear, model, nested_if, onnx_segfault, vi
+
+GOOD = linear().SerializeToString()
+
+
+def _external(location: str, offset: str = "0", length: str | None = None) -> bytes:
+    m = linear()
+    t = m.graph.initializer[0]
+    data = numpy_helper.to_array(t).tobytes()
+    t.ClearField("raw_data")
+    t.ClearField("float_data")
+    t.data_location = TensorProto.EXTERNAL
+    entries = {"location": location, "offset": offset, "length": length or str(len(data))}
+    for k, v in entries.items():
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    return m.SerializeToString()
+
+
+def _with(mutate) -> bytes:  # type: ignore[no-untyped-def]
+    m = linear()
+    mutate(m)
+    return m.SerializeToString()
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("model.onnx", GOOD)
+    return buf.getvalue()
+
+
+def _cycle() -> bytes:
+    return model(
+        [helper.make_node("Relu", ["b"], ["a"]), helper.make_node("Relu", ["a"], ["b"])],
+        [],
+        [vi("b")],
+    ).SerializeToString()
+
+
+def _duplicate_outputs() -> bytes:
+    return model(
+        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Neg", ["x"], ["y"])],
+        [vi("x", shape=[2])],
+        [vi("y")],
+    ).SerializeToString()
+
+
+def _short_raw_data() -> bytes:
+    t = onnx.TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[1000], raw_data=b"\0" * 8)
+    return model(
+        [helper.make_node("Add", ["x", "W"], ["y"])], [vi("x", shape=[1000])], [vi("y")], [t]
+    ).SerializeToString()
+
+
+def _many_strings() -> bytes:
+    t = onnx.TensorProto(name="s", data_type=TensorProto.STRING, dims=[10**6])
+    t.string_data.extend([b"a"] * 10**6)
+    return model(
+        [helper.make_node("Identity", ["s"], ["y"])], [], [vi("y", TensorProto.STRING)], [t]
+    ).SerializeToString()
+
+
+def _text_in(field: str) -> bytes:
+    evil = "<script>alert(1)</script> ![x](http://evil.example/b.png) [l](javascript:x)"
+
+    def mutate(m: onnx.ModelProto) -> None:
+        if field == "doc":
+            m.doc_string = evil
+        elif field == "meta":
+            m.metadata_props.add(key="<b>k</b>", value=evil)
+        else:
+            m.graph.node[0].name = evil
+
+    return _with(mutate)
+
+
+def _bomb(op: str, elements: int) -> bytes:
+    shape = numpy_helper.from_array(np.array([elements], np.int64), "shape")
+    if op == "ConstantOfShape":
+        nodes = [helper.make_node("ConstantOfShape", ["shape"], ["y"])]
+    else:
+        one = numpy_helper.from_array(np.ones(1, np.float32), "one")
+        nodes = [helper.make_node("Expand", ["one", "shape"], ["y"])]
+        return model(nodes, [], [vi("y")], [shape, one]).SerializeToString()
+    return model(nodes, [], [vi("y")], [shape]).SerializeToString()
+
+
+#: id → (model bytes, companion files, text the message or a finding must contain)
+CASES: dict[str, tuple[bytes, dict[str, bytes], str]] = {
+    # not a model at all
+    "empty": (b"", {}, "is empty"),
+    "random": (np.random.default_rng(1).bytes(4096), {}, "not a valid ONNX"),
+    "truncated": (GOOD[: len(GOOD) // 2], {}, "truncated"),
+    "text": (b"ir_version: 8\ngraph { }\n", {}, "text"),
+    "zip": (_zip(), {}, "zip"),
+    "png": (b"\x89PNG\r\n\x1a\n" + bytes(64), {}, "PNG image"),
+    "other_message": (
+        numpy_helper.from_array(np.ones((4, 4), np.float32), "t").SerializeToString(),
+        {},
+        "",
+    ),
+    # structure
+    "nested_if_1000": (nested_if(1000), {}, "deeper than protobuf allows"),
+    "cycle": (_cycle(), {}, "cycle"),
+    "duplicate_outputs": (_duplicate_outputs(), {}, "duplicate"),
+    "empty_names": (_with(lambda m: [n.ClearField("name") for n in m.graph.node]), {}, "no name"),
+    "int64_max_dim": (
+        _with(
+            lambda m: (
+                m.graph.input[0].type.tensor_type.shape.dim[0].__setattr__("dim_value", 2**63 - 1)
+            )
+        ),
+        {},
+        "",
+    ),
+    "negative_dim": (
+        _with(lambda m: m.graph.initializer[0].dims.__setitem__(0, -4)),
+        {},
+        "negative",
+    ),
+    "short_raw_data": (_short_raw_data(), {}, ""),
+    "million_strings": (_many_strings(), {}, ""),
+    "onnx_segfault": (onnx_segfault(), {}, "crashed (SIGSEGV)"),
+    # external data: nothing outside the upload is read
+    "ext_parent_path": (_external("../../etc/passwd"), {}, "unsafe_path"),
+    "ext_absolute": (_external("/etc/passwd"), {}, "unsafe_path"),
+    "ext_file_url": (_external("file:///etc/passwd"), {}, "was not provided"),  # a plain name
+    "ext_nul": (_external("w\0.bin"), {}, "unsafe_path"),
+    "ext_missing": (_external("w.bin"), {}, "missing_file"),
+    "ext_beyond_end": (_external("w.bin", "8"), {"w.bin": bytes(16)}, "out_of_range"),
+    "ext_negative_offset": (_external("w.bin", "-8"), {"w.bin": bytes(64)}, "bad_number"),
+    "ext_huge_length": (_external("w.bin", "0", str(2**62)), {"w.bin": bytes(64)}, "external"),
+    # runtime bombs: described statically, refused or capped when run (tests/test_run.py)
+    "constant_of_shape_bomb": (_bomb("ConstantOfShape", 2**40), {}, ""),
+    "expand_bomb": (_bomb("Expand", 2**40), {}, ""),
+    # injected markup: kept as text
+    "html_doc_string": (_text_in("doc"), {}, ""),
+    "html_metadata": (_text_in("meta"), {}, ""),
+    "html_node_name": (_text_in("node"), {}, ""),
+}
+
+
+def _outcome(data: bytes, companions: dict[str, bytes]) -> str:
+    """Every message and finding the library gives for a case, as one text."""
+    try:
+        loaded = I.load_model(data, companions, name="case.onnx")
+    except InspectorError as exc:
+        return f"refused: {exc}"
+    texts = [f"{f.code} {f.message}" for f in I.diagnose(loaded).findings] + [
+        f"{t.status} {' '.join(t.messages)}" for t in I.build_external_data(loaded).tensors
+    ]
+    for build in (I.build_overview, I.build_graph, I.build_subgraphs, I.build_initializers):
+        build(loaded)
+    return "described: " + " | ".join(texts)
+
+
+class TestLibrary:
+    @pytest.mark.parametrize("case", sorted(CASES))
+    def test_a_record_or_a_specific_message(self, case):
+        data, companions, expect = CASES[case]
+        text = _outcome(data, companions)
+        assert expect.lower() in text.lower(), text[:500]
+
+
+class TestCli:
+    @pytest.mark.parametrize("case", sorted(CASES))
+    def test_exit_code_and_message_no_traceback(self, case, tmp_path):
+        data, companions, expect = CASES[case]
+        (tmp_path / "case.onnx").write_bytes(data)
+        for name, payload in companions.items():
+            (tmp_path / name).write_bytes(payload)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "inspector",
+                "diagnose",
+                str(tmp_path / "case.onnx"),
+                "--no-session-check",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert proc.returncode in (0, 1), proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert expect.lower() in (proc.stdout + proc.stderr).lower()
+        assert "\x1b" not in proc.stdout  # model strings never reach the terminal raw
+
+
+#: One case per family for the browser (each upload costs a page round trip).
+BROWSER_CASES = [
+    "png",
+    "truncated",
+    "nested_if_1000",
+    "cycle",
+    "onnx_segfault",
+    "ext_parent_path",
+    "html_node_name",
+]
+
+
+@pytest.mark.browser
+def test_the_app_shows_each_family_and_keeps_working(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    requests: list[str] = []
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(url)
+        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        box = page.locator('[data-testid="stFileUploader"]').filter(
+            has_text="Drop an .onnx model with its external-data files"
+        )
+        for case in BROWSER_CASES:
+            path = Path(tmp_path) / f"{case}.onnx"
+            path.write_bytes(CASES[case][0])
+            box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(path)])
+            # Either the model opens (its title) or the app says why; then the server lives.
+            page.get_by_text(f"{case}.onnx").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(500)
+            assert page.locator('[data-testid="stException"]').count() == 0, case
+        # Still working: a sample opens.
+        page.locator('[data-testid="stSelectbox"]').nth(1).click()
+        page.get_by_role("option", name="cnn_conv_bn_relu.onnx").click()
+        page.get_by_role("button", name="Open sample").click()
+        page.get_by_role("heading", name="cnn_conv_bn_relu.onnx").wait_for(timeout=30_000)
+        browser.close()
+    outside = [u for u in requests if u.startswith("http") and not u.startswith(url)]
+    assert outside == [], outside
+
+
+def test_the_catalogue_is_big_enough():
+    assert len(CASES) >= 29 and len(set(CASES)) == len(CASES)
+    assert SAMPLES.exists() and ROOT.exists()
