@@ -28,6 +28,11 @@ class Limits:
         "Largest `.onnx` file accepted. Protobuf cannot represent a message of 2 GiB or more; "
         "bigger models must keep their weights in external-data files.",
     )
+    max_nodes: int = _limit(
+        300_000,
+        "Most nodes in one model (all graphs and functions): a million nodes took minutes of "
+        "CPU and gigabytes of server memory to describe.",
+    )
     max_companion_files: int = _limit(
         10_000, "Most companion (external-data) files considered for one model."
     )

@@ -265,3 +265,11 @@ def test_the_app_shows_each_family_and_keeps_working(tmp_path):
 def test_the_catalogue_is_big_enough():
     assert len(CASES) >= 29 and len(set(CASES)) == len(CASES)
     assert SAMPLES.exists() and ROOT.exists()
+
+
+def test_a_graph_over_the_node_limit_is_refused_with_the_limit_named():
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"]) for i in range(150)]
+    m = model(nodes, [vi("t0", shape=[1])], [vi("t150")])
+    with pytest.raises(InspectorError, match=r"more than 100 nodes \(max_nodes\)"):
+        I.load_model(m.SerializeToString(), {}, limits=I.Limits(max_nodes=100))
+    I.load_model(m.SerializeToString(), {})  # the default limit is far above

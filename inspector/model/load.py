@@ -135,6 +135,7 @@ def load_model(
     _check_size(len(data), name, limits)
 
     proto = parse_model_bytes(data, name, limits)
+    _check_nodes(proto, name, limits)
     repaired = _repair_strings(proto)
     notes = (
         (
@@ -154,6 +155,32 @@ def load_model(
     else:
         comp = companions
     return LoadedModel(proto, name, len(data), comp, limits, path, None if path else data, notes)
+
+
+def _check_nodes(proto: onnx.ModelProto, name: str, limits: Limits) -> None:
+    """Refuse a graph too big to describe in reasonable time and memory (10^6 nodes took
+    minutes of CPU and gigabytes). Counts every graph: main, bodies and functions."""
+    total = len(proto.graph.node) + sum(len(f.node) for f in proto.functions)
+    stack = [proto.graph]
+    depth_budget = limits.max_subgraph_depth * 1000  # bodies walked here, bounded
+    while stack and depth_budget > 0:
+        g = stack.pop()
+        depth_budget -= 1
+        for node in g.node:
+            for a in node.attribute:
+                if a.HasField("g"):
+                    total += len(a.g.node)
+                    stack.append(a.g)
+                for sub in a.graphs:
+                    total += len(sub.node)
+                    stack.append(sub)
+        if total > limits.max_nodes:
+            break
+    if total > limits.max_nodes:
+        raise LimitExceededError(
+            f"{name} has more than {limits.max_nodes:,} nodes (max_nodes): too big to "
+            "describe here; inspect a part of it, or raise the limit for a dedicated server."
+        )
 
 
 def _check_size(size: int, name: str, limits: Limits) -> None:
