@@ -273,3 +273,18 @@ def test_a_graph_over_the_node_limit_is_refused_with_the_limit_named():
     with pytest.raises(InspectorError, match=r"more than 100 nodes \(max_nodes\)"):
         I.load_model(m.SerializeToString(), {}, limits=I.Limits(max_nodes=100))
     I.load_model(m.SerializeToString(), {})  # the default limit is far above
+
+
+def test_external_references_in_training_graphs_are_checked_too():
+    """Issue 16: external data inside training_info was not validated."""
+    m = linear()
+    t = onnx.TensorProto(name="state", data_type=TensorProto.FLOAT, dims=[4])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in {"location": "../../etc/passwd", "offset": "0", "length": "16"}.items():
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    info = m.training_info.add()
+    info.initialization.CopyFrom(helper.make_graph([], "init", [], [], [t]))
+    report = I.build_external_data(I.load_model(m.SerializeToString(), {}))
+    (row,) = [x for x in report.tensors if x.graph.startswith("training:")]
+    assert row.status == "unsafe_path" and not row.usable

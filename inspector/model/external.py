@@ -120,6 +120,24 @@ def external_tensors(model: LoadedModel) -> list[tuple[str, str, onnx.TensorProt
         for t in tensors:
             if t.data_location == onnx.TensorProto.EXTERNAL:
                 out.append((f"{scope.id}/{t.name}", scope.id, t))
+    # Training graphs are not run by ONNX Runtime, but their references are still checked:
+    # the file names a model carries must be safe wherever they sit.
+    for i, info in enumerate(model.proto.training_info):
+        for part in ("initialization", "algorithm"):
+            graph_id = f"training:{i}.{part}"
+            stack = [getattr(info, part)]
+            while stack and len(stack) < 10_000:
+                g = stack.pop()
+                for t in g.initializer:
+                    if t.data_location == onnx.TensorProto.EXTERNAL:
+                        out.append((f"{graph_id}/{t.name}", graph_id, t))
+                for node in g.node:
+                    for attr in node.attribute:
+                        if attr.HasField("t") and attr.t.data_location == onnx.TensorProto.EXTERNAL:
+                            out.append((f"{graph_id}/{attr.t.name}", graph_id, attr.t))
+                        if attr.HasField("g"):
+                            stack.append(attr.g)
+                        stack.extend(attr.graphs)
     return out
 
 
