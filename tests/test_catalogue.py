@@ -22,7 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 import inspector as I
 from inspector.errors import InspectorError
 from tests.conftest import ROOT, SAMPLES
-from tests.factories import linear, model, nested_if, onnx_segfault, vi
+from tests.factories import endless_loop, linear, model, nested_if, onnx_segfault, vi
 
 GOOD = linear().SerializeToString()
 
@@ -110,6 +110,39 @@ def _bomb(op: str, elements: int) -> bytes:
     return model(nodes, [], [vi("y")], [shape]).SerializeToString()
 
 
+def _no_graph() -> bytes:
+    m = onnx.ModelProto(ir_version=8)
+    m.opset_import.add(version=17)
+    return m.SerializeToString()
+
+
+def _recursive_function() -> bytes:
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    call = helper.make_node("F", ["x"], ["y"], domain="local")
+    f = helper.make_function("local", "F", ["x"], ["y"], [call], opsets)
+    return model(
+        [call], [vi("x", shape=[2])], [vi("y")], opsets=opsets, functions=[f]
+    ).SerializeToString()
+
+
+def _sparse_out_of_range() -> bytes:
+    m = linear()
+    values = numpy_helper.from_array(np.ones(2, np.float32), "S")
+    indices = numpy_helper.from_array(np.array([0, 99], np.int64), "S_idx")
+    m.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [4]))
+    return m.SerializeToString()
+
+
+def _custom_domain() -> bytes:
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.acme", 1)]
+    return model(
+        [helper.make_node("Foo", ["x"], ["y"], domain="com.acme")],
+        [vi("x", shape=[2])],
+        [vi("y")],
+        opsets=opsets,
+    ).SerializeToString()
+
+
 #: id → (model bytes, companion files, text the message or a finding must contain)
 CASES: dict[str, tuple[bytes, dict[str, bytes], str]] = {
     # not a model at all
@@ -146,6 +179,21 @@ CASES: dict[str, tuple[bytes, dict[str, bytes], str]] = {
     "short_raw_data": (_short_raw_data(), {}, ""),
     "million_strings": (_many_strings(), {}, ""),
     "onnx_segfault": (onnx_segfault(), {}, "crashed (SIGSEGV)"),
+    "no_graph": (_no_graph(), {}, "has no graph"),
+    "recursive_function": (_recursive_function(), {}, "call each other in a cycle"),
+    "sparse_index_out_of_range": (_sparse_out_of_range(), {}, "out of range"),
+    "duplicate_initializers": (
+        _with(lambda m: m.graph.initializer.append(m.graph.initializer[0])),
+        {},
+        "not unique",
+    ),
+    "untyped_input": (_with(lambda m: m.graph.input[0].ClearField("type")), {}, "type"),
+    "ten_mb_doc_string": (_with(lambda m: setattr(m, "doc_string", "x" * (10 << 20))), {}, ""),
+    "nul_in_names": (_with(lambda m: setattr(m.graph.node[0], "name", "a\0b")), {}, ""),
+    "custom_domain": (_custom_domain(), {}, "custom-op library"),
+    "opset_2_40": (_with(lambda m: setattr(m.opset_import[0], "version", 2**40)), {}, "refuse"),
+    "ir_zero": (_with(lambda m: setattr(m, "ir_version", 0)), {}, "IR version 0 < 3"),
+    "loop_10_15": (endless_loop().SerializeToString(), {}, "control-flow"),
     # external data: nothing outside the upload is read
     "ext_parent_path": (_external("../../etc/passwd"), {}, "unsafe_path"),
     "ext_absolute": (_external("/etc/passwd"), {}, "unsafe_path"),
@@ -263,7 +311,7 @@ def test_the_app_shows_each_family_and_keeps_working(tmp_path):
 
 
 def test_the_catalogue_is_big_enough():
-    assert len(CASES) >= 29 and len(set(CASES)) == len(CASES)
+    assert len(CASES) >= 40 and len(set(CASES)) == len(CASES)
     assert SAMPLES.exists() and ROOT.exists()
 
 
