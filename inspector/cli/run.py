@@ -46,12 +46,8 @@ def register_libraries(args: argparse.Namespace) -> None:
     """``--ep-library NAME=PATH``: plugin EP libraries for discovery and every run."""
     from inspector.run.eps import add_library
 
-    for name, path in _pairs(getattr(args, "ep_library", []), "--ep-library").items():
+    for name, path in parse_key_values(getattr(args, "ep_library", []), "--ep-library").items():
         add_library(name, path)
-
-
-def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
-    return parse_key_values(items, what)
 
 
 def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
@@ -88,7 +84,7 @@ def build_matrix(args: argparse.Namespace) -> Matrix:
 def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any]:
     graph_inputs = build_overview(model).inputs
     try:
-        dims = {k: int(v) for k, v in _pairs(args.dim, "--dim").items()}
+        dims = {k: int(v) for k, v in parse_key_values(args.dim, "--dim").items()}
     except ValueError:
         raise InputError("--dim values must be integers, e.g. --dim batch=2.") from None
     if args.input:
@@ -109,19 +105,21 @@ def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any]:
         check_inputs(arrays, graph_inputs, dims)
         return arrays
     ranges = {}
-    for name, value in _pairs(args.range, "--range").items():
+    for name, value in parse_key_values(args.range, "--range").items():
         low, sep, high = value.partition(":")
         try:
             ranges[name] = (float(low), float(high))
         except ValueError:
             raise InputError(f"--range {name}={value}: use LOW:HIGH, e.g. 0:100.") from None
     shapes = {}
-    for name, value in _pairs(args.shape, "--shape").items():
+    for name, value in parse_key_values(args.shape, "--shape").items():
         try:
             shapes[name] = [int(x) for x in value.replace("x", ",").split(",") if x.strip()]
         except ValueError:
             raise InputError(f"--shape {name}={value}: use integers, e.g. 1,3,224,224.") from None
-    values = {k: [x for x in v.split(",")] for k, v in _pairs(args.values, "--values").items()}
+    values = {
+        k: [x for x in v.split(",")] for k, v in parse_key_values(args.values, "--values").items()
+    }
     plan = InputPlan.make(
         dims, ranges, seed=args.seed, shapes=shapes, values=values, hints=shape_hints(model)
     )

@@ -221,7 +221,7 @@ def serve() -> None:
 _SERVER = (
     "import sys; sys.path.insert(0, sys.argv[1]); from inspector.model.native import serve; serve()"
 )
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding inspector/
 
 
 class _Server:

@@ -259,9 +259,7 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
             continue
         if vi.kind == "sequence" and vi.dtype.startswith("seq(") and vi.dtype[4:-1] in NUMPY_DTYPES:
             element = replace(vi, kind="tensor", dtype=vi.dtype[4:-1])
-            (r,) = resolve(
-                [element], replace(plan, dims=plan.dims, shapes=(), values=(), ranges=(), fixed=())
-            )
+            (r,) = resolve([element], replace(plan, shapes=(), values=(), ranges=(), fixed=()))
             out.append(
                 replace(
                     r,

@@ -32,10 +32,6 @@ _BOOTSTRAP = (
 )
 
 
-def _worker_env(private: Path) -> dict[str, str]:
-    return minimal_env(str(private))
-
-
 def worker_command(private: Path, *args: str) -> list[str]:
     """The argv that starts a confined worker: it may write ``private`` and read Python, the
     system folders and the folders of the plugin EP libraries it may load."""
@@ -131,7 +127,7 @@ class Worker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=model_dir,
-            env=_worker_env(prepared.folder),
+            env=minimal_env(str(prepared.folder)),
         )
         self.timed_out = False
         self.cancelled = False

@@ -71,7 +71,11 @@ def load_trace(path: str | Path) -> list[dict]:
 
 
 def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
-    events = load_trace(path)
+    return parse_events(load_trace(path), drop_warmup)
+
+
+def parse_events(events: list[dict], drop_warmup: int = 1) -> Profile:
+    """Per-node and per-op timings from the profiler's events (the first run dropped)."""
     runs = sorted(
         (e["ts"], e["ts"] + e.get("dur", 0))
         for e in events

@@ -19,7 +19,7 @@ import onnx
 from inspector.records import Record
 from inspector.run.config import RunConfig
 from inspector.run.origins import compiled_origins, derive_origins
-from inspector.run.profile import Profile, load_trace, parse_profile
+from inspector.run.profile import Profile, load_trace, parse_events
 from inspector.run.protocol import WorkerResult
 
 
@@ -228,9 +228,10 @@ def to_record(
     profile_json = b""
     if data.get("profile"):
         ppath = job_dir / data["profile"]
-        profile = parse_profile(ppath)
+        events = load_trace(ppath)  # read and parsed once
+        profile = parse_events(events)
         # Re-encoded: valid JSON for trace viewers even where ORT wrote raw control characters.
-        profile_json = json.dumps(load_trace(ppath)).encode()
+        profile_json = json.dumps(events).encode()
     active = tuple(data.get("providers_active", ()))
     fallback = fallback_summary(requested, active, assignment, profile, names)
     outputs: tuple[OutputInfo, ...] = ()
