@@ -25,6 +25,41 @@ from pages.common.picker import page_header
 from pages.common.text import plain
 
 
+def results_table(source: state.Source) -> None:
+    """The latest job's results (drawn by the job panel, so they appear the moment it ends)."""
+    runs_state = state.runs(source)
+    if not runs_state:
+        return
+    st.subheader("Last results")
+    st.dataframe(
+        [
+            {
+                "configuration": r.label,
+                "status": "ok" if r.ok else r.error_kind,
+                "median ms": round(r.latency.median_ms, 3) if r.latency else None,
+                "p90 ms": round(r.latency.p90_ms, 3) if r.latency else None,
+                "nodes per EP": ", ".join(
+                    f"{k.removesuffix('ExecutionProvider')} {v}"
+                    for k, v in (r.fallback.nodes_per_ep if r.fallback else ())
+                ),
+                "fell back": len(r.fallback.off_preferred) if r.fallback else None,
+                "notes / error": r.error or "; ".join(r.notes),
+                **(
+                    {"where": " ".join(v for k, v in r.placement if k in ("host", "cpu"))}
+                    if r.placement
+                    else {}
+                ),
+            }
+            for r in runs_state.results
+        ],
+        hide_index=True,
+    )
+    for r in runs_state.results:
+        if not r.ok:
+            st.error(plain(r.error))
+    st.page_link("pages/7_Compare.py", label="Compare these runs →")
+
+
 def job_panel(source: state.Source) -> None:
     """The latest job of this model: progress, queue position, cancel; refreshes while it runs
     (a fragment: the rest of the page stays usable, and the job goes on if the user leaves)."""
@@ -47,7 +82,7 @@ def job_panel(source: state.Source) -> None:
             st.progress(done / n, text=text)
             if st.button("Cancel this run", key=f"cancel_{job.id}"):
                 state.job_queue().cancel(job.id)
-            st.session_state["job_watched"] = job.id
+            results_table(source)  # the configurations finished so far
             return
         failed = sum(1 for r in job.results if not r.ok)
         if job.state == "done":
@@ -56,11 +91,14 @@ def job_panel(source: state.Source) -> None:
             st.warning(f"Cancelled after {done} of {n} configurations (workers stopped).")
         else:
             st.error(plain(f"The run failed: {job.error}"))
-        if st.session_state.get("job_watched") == job.id:
-            st.session_state["job_watched"] = None
-            st.rerun()  # the whole page: show the finished results below
+        results_table(source)
+        if st.session_state.get("results_shown") != job.id:
+            # A full run stops the ticking; asked again on every tick until one has happened
+            # (with eight busy sessions a request was seen to be lost).
+            st.rerun()
 
-    st.fragment(run_every=1.0 if job.active else None)(panel)()
+    shown = st.session_state.get("results_shown") == job.id
+    st.fragment(run_every=1.0 if job.active or not shown else None)(panel)()
 
 
 model, source = page_header("Run lab")
@@ -330,35 +368,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
         st.stop()
     state.submit(source, model, matrix, arrays, replace(model.limits, run_timeout_s=int(timeout)))
 
+latest = state.latest_job(source)
+if latest is not None and not latest.active:
+    st.session_state["results_shown"] = latest.id  # the panel stops ticking
 job_panel(source)
-
-runs_state = state.runs(source)
-if runs_state:
-    st.subheader("Last results")
-    st.dataframe(
-        [
-            {
-                "configuration": r.label,
-                "status": "ok" if r.ok else r.error_kind,
-                "median ms": round(r.latency.median_ms, 3) if r.latency else None,
-                "p90 ms": round(r.latency.p90_ms, 3) if r.latency else None,
-                "nodes per EP": ", ".join(
-                    f"{k.removesuffix('ExecutionProvider')} {v}"
-                    for k, v in (r.fallback.nodes_per_ep if r.fallback else ())
-                ),
-                "fell back": len(r.fallback.off_preferred) if r.fallback else None,
-                "notes / error": r.error or "; ".join(r.notes),
-                **(
-                    {"where": " ".join(v for k, v in r.placement if k in ("host", "cpu"))}
-                    if r.placement
-                    else {}
-                ),
-            }
-            for r in runs_state.results
-        ],
-        hide_index=True,
-    )
-    for r in runs_state.results:
-        if not r.ok:
-            st.error(plain(r.error))
-    st.page_link("pages/7_Compare.py", label="Compare these runs →")

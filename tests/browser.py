@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
     "--disable-quic",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
 ]
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "tests" / "artifacts"
@@ -54,9 +57,18 @@ def wait_healthy(base: str, timeout: float = 60, proc: subprocess.Popen | None =
         time.sleep(0.2)
 
 
+class Server(str):
+    """The app's URL (ending in ``/``), with the server's process id."""
+
+    pid: int
+
+
 @contextlib.contextmanager
-def streamlit_server(cwd: Path = ROOT, timeout: float = 60, base_path: str = "") -> Iterator[str]:
-    """``streamlit run app.py`` on a free port; yields the app's URL (ending in ``/``)."""
+def streamlit_server(
+    cwd: Path = ROOT, timeout: float = 60, base_path: str = "", env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """``streamlit run app.py`` on a free port; yields the app's URL (ending in ``/``).
+    ``env`` adds environment variables (e.g. a deployment's ``INSPECTOR_LIMIT_*``)."""
     port = _free_port()
     extra = ["--server.baseUrlPath", base_path] if base_path else []
     proc = subprocess.Popen(
@@ -77,10 +89,12 @@ def streamlit_server(cwd: Path = ROOT, timeout: float = 60, base_path: str = "")
             *extra,
         ],
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}/" + (f"{base_path}/" if base_path else "")
+    url = Server(f"http://127.0.0.1:{port}/" + (f"{base_path}/" if base_path else ""))
+    url.pid = proc.pid
     try:
         wait_healthy(url, timeout, proc)
         yield url

@@ -218,7 +218,7 @@ def test_a_session_cannot_hold_more_than_its_upload_quota(monkeypatch):
     from inspector import limits
 
     small = replace(limits.DEFAULT_LIMITS, max_session_upload_bytes=3000)
-    monkeypatch.setattr("pages.common.picker.DEFAULT_LIMITS", small)
+    monkeypatch.setattr("pages.common.state.LIMITS", small)
     at = app().run()
     data = linear(n_in=8, n_out=8).SerializeToString()  # ~500 bytes each
     for i in range(8):

@@ -90,3 +90,72 @@ def test_the_queue_takes_one_job_per_owner_in_turn():
         for j in (a1, a3, b1):
             q.wait(j, 30)
     assert b1.state == "cancelled" and a1.state == "cancelled"
+
+
+def test_an_owner_whose_tabs_are_gone_loses_its_jobs_and_resources_after_the_grace():
+    """Issue 16: closing the tab stops its workers; a reload within the grace keeps them."""
+    from inspector.presence import Presence
+
+    m = load_model(endless_loop().SerializeToString(), name="loop.onnx")
+    q = JobQueue(slots=2)
+    before_dirs, before_workers = _run_dirs(), _workers()
+    connected = {"tab-1", "tab-2"}
+    freed: list[tuple[str, set[str]]] = []
+
+    def gone(owner: str, resources: set[str]) -> None:
+        q.forget_owner(owner)
+        freed.append((owner, resources))
+
+    p = Presence(lambda c: c in connected, gone, grace_s=0.5)
+    p.seen("alice", "tab-1")
+    p.seen("bob", "tab-2")
+    p.hold("alice", "netron:abc")
+    job = q.submit(
+        "alice",
+        "k",
+        m,
+        Matrix((RunConfig(**FAST, label="endless"),)),
+        {"x": np.ones(1, np.float32)},
+    )
+    deadline = time.monotonic() + 60
+    while job.current != "endless" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    connected.discard("tab-1")  # alice closes her tab
+    assert p.sweep() == []  # within the grace: a reload would find everything
+    p.seen("alice", "tab-3")  # ... and she reloads (a new session id, same owner token)
+    connected.add("tab-3")
+    time.sleep(0.6)
+    assert p.sweep() == [] and job.active
+    connected.discard("tab-3")  # now she leaves for good
+    p.sweep()
+    time.sleep(0.6)
+    assert p.sweep() == ["alice"] and freed == [("alice", {"netron:abc"})]
+    assert q.wait(job, 30) and job.state == "cancelled"
+    deadline = time.monotonic() + 10
+    while (
+        _workers() - before_workers or _run_dirs() - before_dirs
+    ) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _workers() - before_workers and not _run_dirs() - before_dirs
+    assert q.jobs("alice") == [] and p.owners() == ["bob"]  # bob is untouched
+
+
+def test_limits_come_from_the_environment_for_a_deployment():
+    import pytest
+
+    from inspector.limits import limits_from_env, run_slots
+
+    lim = limits_from_env({"INSPECTOR_LIMIT_MAX_CONCURRENT_RUNS": "3", "HOME": "/x"})
+    assert lim.max_concurrent_runs == 3 and run_slots(lim) == 3
+    assert (
+        limits_from_env(
+            {"INSPECTOR_LIMIT_WORKER_MEMORY_BYTES": "2_000_000_000"}
+        ).worker_memory_bytes
+        == 2 * 10**9
+    )
+    with pytest.raises(ValueError, match="INSPECTOR_LIMIT_MAX_CONCURENT_RUNS: there is no limit"):
+        limits_from_env({"INSPECTOR_LIMIT_MAX_CONCURENT_RUNS": "3"})
+    with pytest.raises(ValueError, match="expected a whole number"):
+        limits_from_env({"INSPECTOR_LIMIT_RUN_TIMEOUT_S": "5m"})
+    with pytest.raises(ValueError, match="cannot be negative"):
+        limits_from_env({"INSPECTOR_LIMIT_RUN_TIMEOUT_S": "-1"})

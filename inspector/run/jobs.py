@@ -122,6 +122,13 @@ class JobQueue:
             else:  # running: the runner drops it when it stops
                 job.key = ""
 
+    def forget_owner(self, owner: str) -> int:
+        """Cancel and drop every job of ``owner`` (their browser is gone); return how many."""
+        jobs = self.jobs(owner)
+        for key in {j.key for j in jobs}:
+            self.forget(owner, key)
+        return len(jobs)
+
     def cancel(self, job_id: str) -> None:
         """Stop a job: the running worker is killed, queued configurations never start."""
         with self._lock:
@@ -209,6 +216,8 @@ class JobQueue:
         finally:
             job.finished, job.current = time.time(), ""
             with self._lock:
+                if not job.key:  # forgotten while it ran: nobody will read it
+                    self._jobs.pop(job.id, None)
                 self._running -= 1
                 self._start_runners()
                 self._lock.notify_all()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel
-from inspector.limits import DEFAULT_LIMITS
 from inspector.records import human_bytes
 from pages.common import state
 from pages.common.nav import PAGES
@@ -45,7 +44,7 @@ def _take(key: str) -> None:
     for name, data, companions in models:
         size = len(data) + sum(len(d) for d in companions.values())
         held = state.session_bytes()
-        quota = DEFAULT_LIMITS.max_session_upload_bytes
+        quota = state.LIMITS.max_session_upload_bytes
         if held + size > quota:
             st.session_state["upload_note"] = (
                 f"{name} was not opened: this session already holds {human_bytes(held)} of "
@@ -66,7 +65,7 @@ def _on_upload_dir() -> None:
 
 def model_picker() -> LoadedModel | None:
     """Render the picker; return the current model, or None after showing why not."""
-    state.owner()  # keeps ?s= in the URL on every page: a reload finds this session's runs
+    state.check_in()  # keeps ?s= in the URL (a reload finds its runs) and marks this tab alive
     source = state.current()
     with st.sidebar:
         for path, title in PAGES:

@@ -16,11 +16,14 @@ from pathlib import Path
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
-from inspector.limits import DEFAULT_LIMITS, Limits
+from inspector.limits import Limits, limits_from_env
+from inspector.presence import Presence
 from inspector.run.config import Matrix
 from inspector.run.jobs import Job, JobQueue, queue
 from inspector.run.plan import StoredRuns
 
+#: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
+LIMITS = limits_from_env()
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 DEFAULT_SAMPLE = "mlp_gelu_layernorm.onnx"
 
@@ -66,7 +69,7 @@ def sample_source(name: str) -> Source:
 
 @st.cache_resource(max_entries=16, show_spinner="Parsing the model…")
 def _load(key: str, _source: Source) -> LoadedModel:
-    return load_model(_source.data, dict(_source.companions), name=_source.name)
+    return load_model(_source.data, dict(_source.companions), name=_source.name, limits=LIMITS)
 
 
 def load(source: Source) -> LoadedModel:
@@ -181,7 +184,7 @@ def split_upload(files: list) -> list[tuple[str, bytes, dict[str, bytes]]]:
 
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
-STATIC_FILE_LIMIT = DEFAULT_LIMITS.static_file_bytes  # Streamlit serves nothing bigger
+STATIC_FILE_LIMIT = LIMITS.static_file_bytes  # Streamlit serves nothing bigger
 
 
 def app_base_path() -> str:
@@ -201,6 +204,8 @@ def netron_url(source: Source) -> tuple[str, str]:
 
     published = st.session_state.setdefault("netron", {})
     note = ""
+    if source.key in published and not (STATIC_DIR / "models" / published[source.key][0]).is_dir():
+        del published[source.key]  # removed meanwhile (this tab was away past the grace period)
     if source.key not in published:
         install(STATIC_DIR)
         if len(source.data) > STATIC_FILE_LIMIT:
@@ -214,6 +219,7 @@ def netron_url(source: Source) -> tuple[str, str]:
             if any(len(d) > STATIC_FILE_LIMIT for _, d in source.companions):
                 note = "Data files over 200 MB are not served: their tensors show no values."
         published[source.key] = (publish(STATIC_DIR, data, files), note)
+        _hold("netron:" + published[source.key][0])
     key, note = published[source.key]
     return f"app/static/netron/index.html?url=../models/{key}/{MODEL_FILE}", note
 
@@ -225,6 +231,8 @@ def unpublish(source: Source) -> None:
     entry = st.session_state.setdefault("netron", {}).pop(source.key, None)
     if entry:
         remove(STATIC_DIR, entry[0])
+        if _tracked():
+            presence().release(owner(), "netron:" + entry[0])
 
 
 def _without_weights(source: Source) -> bytes:
@@ -255,7 +263,52 @@ def owner() -> str:
 
 
 def job_queue() -> JobQueue:
-    return queue(DEFAULT_LIMITS)
+    return queue(LIMITS)
+
+
+def _owner_gone(name: str, resources: set[str]) -> None:
+    """Every tab of ``name`` has been closed for ``session_grace_s``: stop its jobs (workers
+    killed, private folders removed) and remove the graphs published for it."""
+    from inspector.netron_assets import unpublish as remove
+
+    job_queue().forget_owner(name)
+    for resource in resources:
+        kind, _, key = resource.partition(":")
+        if kind == "netron":
+            remove(STATIC_DIR, key)
+
+
+@st.cache_resource(show_spinner=False)
+def presence() -> Presence:
+    """The server's one presence tracker, sweeping every few seconds."""
+    from streamlit import runtime
+
+    tracker = Presence(
+        runtime.get_instance().is_active_session, _owner_gone, LIMITS.session_grace_s
+    )
+    tracker.start(interval_s=min(10.0, max(1.0, LIMITS.session_grace_s / 4)))
+    return tracker
+
+
+def _tracked() -> bool:
+    from streamlit import runtime
+
+    return runtime.exists()
+
+
+def _hold(resource: str) -> None:
+    if _tracked():
+        presence().hold(owner(), resource)
+
+
+def check_in() -> None:
+    """Record that this browser session works for its owner (every page run calls it)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    token = owner()
+    ctx = get_script_run_ctx()
+    if ctx is not None and _tracked():  # AppTest runs pages without a server
+        presence().seen(token, ctx.session_id)
 
 
 def submit(source: Source, model: LoadedModel, matrix: Matrix, inputs: dict, limits: Limits) -> Job:
