@@ -250,6 +250,58 @@ class TestHostileInputFiles:
         out = capsys.readouterr().out
         assert '"status": "ok"' in out and "descr" not in out
 
+    @pytest.mark.parametrize(
+        "dtype, opset, ir, values",
+        [
+            ("INT4", 21, 10, [1, -2, 3, -8, 7]),
+            ("UINT4", 21, 10, [0, 15, 3, 9, 1]),
+            ("INT2", 25, 12, [1, -2, 0, -1, 1]),
+            ("UINT2", 25, 12, [3, 0, 2, 1, 3]),
+        ],
+    )
+    def test_sub_byte_inputs_reach_onnx_runtime_packed(self, dtype, opset, ir, values):
+        """Issue 16: int2/int4 inputs reached ORT as tensor(string). Generated inputs stay in the
+        type's range, and a file's values (an int8 .npy, onnx's own .pb) arrive unchanged."""
+        from inspector.run.config import Matrix, RunConfig
+        from inspector.run.inputs import (
+            InputError,
+            InputPlan,
+            check_inputs,
+            generate,
+            load_input_files,
+            resolve,
+        )
+        from inspector.run.runner import run_matrix
+
+        m = model(
+            [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+            [vi("x", getattr(TensorProto, dtype), [5])],
+            [vi("y", shape=[5])],
+            ir=ir,
+            opsets=[helper.make_opsetid("", opset)],
+        )
+        loaded = I.load_model(m.SerializeToString(), {})
+        ov = I.build_overview(loaded)
+        mat = Matrix((RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0),))
+        pb = helper.make_tensor("x", getattr(TensorProto, dtype), [5], values)
+        for files in (
+            {"x.npy": self.npy(np.array(values, np.int8))},
+            {"x.pb": pb.SerializeToString()},
+        ):
+            arrays = load_input_files(files, ["x"])
+            check_inputs(arrays, ov.inputs)
+            (r,) = run_matrix(loaded, mat, arrays)
+            assert r.ok, r.error
+            assert r.output_arrays()["y"].tolist() == values, (files.keys(), r.output_arrays()["y"])
+        lo, hi = min(values), max(values)
+        with pytest.raises(InputError, match=rf"is {dtype} .* holds values"):
+            check_inputs({"x": np.array([lo - 1, 0, 0, 0, hi], np.int8)}, ov.inputs)
+        with pytest.raises(InputError, match="give whole numbers"):
+            check_inputs({"x": np.zeros(5, np.float32)}, ov.inputs)
+        generated = generate(resolve(ov.inputs, InputPlan()))
+        (r,) = run_matrix(loaded, mat, generated)
+        assert r.ok and set(r.output_arrays()["y"].tolist()) <= set(range(lo, hi + 1)), r.error
+
     def test_an_impossible_shape_is_a_message_not_an_overflow(self):
         from inspector.run.inputs import InputError, InputPlan, resolve
 

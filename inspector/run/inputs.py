@@ -35,9 +35,18 @@ class InputError(InspectorError):
     kind = "input"
 
 
-#: numpy dtype for each ONNX element type name we can generate.
+#: Sub-byte integer types: (smallest, largest) value. Arrays hold one value per element (any
+#: integer dtype, e.g. an int8 ``.npy``, or onnx's own int4/uint4/int2/uint2); the worker packs
+#: them two (4-bit) or four (2-bit) to a byte, as ONNX Runtime expects.
+SUB_BYTE_INTS: dict[str, tuple[int, int]] = {
+    "INT4": (-8, 7),
+    "UINT4": (0, 15),
+    "INT2": (-2, 1),
+    "UINT2": (0, 3),
+}
+
 #: Element types inputs can be generated for, and their numpy dtype (onnx's own mapping,
-#: ml_dtypes for bfloat16/float8). Sub-byte types (INT4, FLOAT4E2M1...) are not generated.
+#: ml_dtypes for bfloat16/float8/int4/int2). FLOAT4E2M1 and FLOAT8E8M0 are not generated.
 GENERATED_TYPES = (
     "FLOAT",
     "FLOAT16",
@@ -56,6 +65,7 @@ GENERATED_TYPES = (
     "UINT32",
     "UINT64",
     "BOOL",
+    *SUB_BYTE_INTS,
 )
 NUMPY_DTYPES: dict[str, Any] = {
     name: onnx.helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(name)).type
@@ -205,6 +215,9 @@ def default_range(name: str, dtype: str) -> tuple[float, float, float | None, st
         return 16000, 16000, 16000, "sample-rate input: 16000"
     if "mask" in n or "token_type" in n or "segment" in n:
         return 0, 1, None, "mask/token-type input: 0/1"
+    if dtype in SUB_BYTE_INTS:
+        lo, hi = SUB_BYTE_INTS[dtype]
+        return lo, hi, None, f"{dtype}: {lo}..{hi}"
     if dtype.startswith(("INT", "UINT")):
         if re.search(r"ids?$|_ids|index|indices|position", n):
             return 0, 99, None, "id/index input: 0..99 (set the range to your vocabulary)"
@@ -594,7 +607,14 @@ def check_inputs(
             continue
         want = NUMPY_DTYPES.get(vi.dtype)
         got = arr.dtype
-        if (
+        if vi.dtype in SUB_BYTE_INTS:
+            _check_sub_byte(name, vi.dtype, arr)
+        elif want is None and vi.dtype != "STRING":
+            raise InputError(
+                f"Input {name!r} is {vi.dtype}: the inspector cannot feed that element type "
+                "(numpy has no such dtype to read it from a file)."
+            )
+        elif (
             want is not None
             and not (vi.dtype == "STRING" and got.kind in "UO")
             and got != np.dtype(want)
@@ -625,13 +645,36 @@ def check_inputs(
                 seen[key] = n
 
 
+def _check_sub_byte(name: str, dtype: str, arr: np.ndarray) -> None:
+    lo, hi = SUB_BYTE_INTS[dtype]
+    if arr.dtype.kind not in "iub" and arr.dtype != np.dtype(NUMPY_DTYPES[dtype]):
+        raise InputError(
+            f"Input {name!r} is {dtype}: give whole numbers {lo}..{hi}, one per element (e.g. "
+            f"an int8 .npy); the file holds {arr.dtype.name}."
+        )
+    if arr.size:
+        values = arr.astype(np.int64)
+        small, big = int(values.min()), int(values.max())
+        if small < lo or big > hi:
+            raise InputError(
+                f"Input {name!r} is {dtype} ({lo}..{hi}); the file holds values {small}..{big}."
+            )
+
+
 def inputs_npz(arrays: Mapping[str, Any]) -> bytes:
     """The tensor inputs of a run as one ``.npz`` (strings as unicode, never pickled): download
     it and pass it back with ``--input`` to reproduce the run. Sequences and optionals are not
     tensors and are left out."""
     buf = io.BytesIO()
+    sub_byte = {np.dtype(NUMPY_DTYPES[t]) for t in SUB_BYTE_INTS}
     plain = {
-        k: (v.astype(np.str_) if v.dtype == object else v)
+        k: (
+            v.astype(np.str_)
+            if v.dtype == object
+            else v.astype(np.int8)  # .npy cannot hold int4/int2; --input reads int8 back
+            if v.dtype in sub_byte
+            else v
+        )
         for k, v in arrays.items()
         if isinstance(v, np.ndarray)
     }

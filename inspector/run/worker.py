@@ -158,7 +158,9 @@ def _feeds(ort: Any, inputs: dict[str, Any], types: dict[str, str]) -> dict[str,
             )
             continue
         onnx_type = types.get(name, "")
-        if onnx_type in (
+        if onnx_type in _SUB_BYTE_BITS:
+            feeds[name] = _packed(ort, arr, onnx_type)
+        elif onnx_type in (
             "BFLOAT16",
             "FLOAT8E4M3FN",
             "FLOAT8E4M3FNUZ",
@@ -176,6 +178,36 @@ def _feeds(ort: Any, inputs: dict[str, Any], types: dict[str, str]) -> dict[str,
         else:
             feeds[name] = arr
     return feeds
+
+
+#: Bits per element of the sub-byte integer types ORT takes packed, lowest bits first.
+_SUB_BYTE_BITS = {"INT4": 4, "UINT4": 4, "INT2": 2, "UINT2": 2}
+
+
+def _packed(ort: Any, arr: np.ndarray, onnx_type: str) -> Any:
+    """An OrtValue of a sub-byte integer type from one value per element: only each value's
+    low bits count (two's complement), packed as ONNX stores them (first element lowest)."""
+    import ctypes
+
+    import onnx
+
+    bits = _SUB_BYTE_BITS[onnx_type]
+    per_byte = 8 // bits
+    low = (arr.view(np.uint8) if arr.dtype.itemsize == 1 else arr.astype(np.int64)).ravel()
+    low = (low & ((1 << bits) - 1)).astype(np.uint8)
+    low = np.concatenate([low, np.zeros((-low.size) % per_byte, np.uint8)])
+    packed = np.zeros(low.size // per_byte, np.uint8)
+    for k in range(per_byte):
+        packed |= low[k::per_byte] << (k * bits)
+    type_id = onnx.TensorProto.DataType.Value(onnx_type)
+    value = ort.OrtValue.ortvalue_from_shape_and_type(list(arr.shape), type_id)
+    if value.tensor_size_in_bytes() != packed.nbytes:
+        raise ValueError(
+            f"packed {onnx_type} input has {packed.nbytes} bytes, ORT expects "
+            f"{value.tensor_size_in_bytes()}"
+        )
+    ctypes.memmove(value.data_ptr(), packed.ctypes.data, packed.nbytes)
+    return value
 
 
 def _assignment(sess: Any) -> list[dict[str, str]]:
