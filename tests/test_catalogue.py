@@ -336,3 +336,192 @@ def test_external_references_in_training_graphs_are_checked_too():
     report = I.build_external_data(I.load_model(m.SerializeToString(), {}))
     (row,) = [x for x in report.tensors if x.graph.startswith("training:")]
     assert row.status == "unsafe_path" and not row.usable
+
+
+# --------------------------------------------------------------------------- input files
+# The same three levels for the files a user supplies as run inputs (Run lab upload, CLI
+# --input): a clear message before anything is allocated or handed to ONNX Runtime.
+
+
+def _npy(arr: np.ndarray, pickle: bool = False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=pickle)
+    return buf.getvalue()
+
+
+def _npz(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+GOOD_A = _npy(np.ones((2, 3), np.float32))
+GOOD_B = _npy(np.ones((2, 3), np.float32))
+
+
+def _npy_claiming(shape: str) -> bytes:
+    """A .npy whose header declares ``shape`` (the data is 24 bytes whatever it says)."""
+    good = _npy(np.zeros((2, 3), np.float32))
+    return good.replace(b"(2, 3)", shape.encode().ljust(6)[: max(6, len(shape))])
+
+
+def _npz_bomb(unpacked: int = 1100 << 20) -> bytes:
+    """A ~1 MB .npz whose member unpacks to ``unpacked`` bytes (streamed: never held)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("a.npy", "w", force_zip64=True) as fh:
+            fh.write(GOOD_A[:128])
+            chunk = bytes(1 << 20)
+            for _ in range(unpacked >> 20):
+                fh.write(chunk)
+    return buf.getvalue()
+
+
+def _damaged_npz() -> bytes:
+    raw = bytearray(_npz({"a.npy": _npy(np.ones((2, 3), np.float32))}))
+    raw[raw.find(b"PK\x03\x04") + 40] ^= 0xFF
+    return bytes(raw)
+
+
+def _external_pb() -> bytes:
+    t = numpy_helper.from_array(np.ones((2, 3), np.float32), "a")
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    e = t.external_data.add()
+    e.key, e.value = "location", "/etc/passwd"
+    return t.SerializeToString()
+
+
+#: id → (input files, text the message must contain)
+INPUT_CASES: dict[str, tuple[dict[str, bytes], str]] = {
+    "pickle_npy": ({"a.npy": _npy(np.array([{"x": 1}], dtype=object), pickle=True)}, "pickled"),
+    "npy_70_gb": ({"a.npy": _npy_claiming("(131072, 131072)")}, "limit"),
+    "npy_negative_shape": ({"a.npy": _npy_claiming("(-2, 3)")}, "negative dimension"),
+    "npy_truncated": ({"a.npy": GOOD_A[:-8], "b.npy": GOOD_B}, "truncated"),
+    "npy_not_numpy": ({"a.npy": b"hello", "b.npy": GOOD_B}, "not a valid .npy"),
+    "npz_bomb": ({"in.npz": _npz_bomb()}, "limit"),
+    "npz_damaged": ({"in.npz": _damaged_npz()}, "damaged"),
+    "npz_not_zip": ({"in.npz": b"PK\x03\x04 not really"}, "not a valid .npz"),
+    "npz_path_names": ({"in.npz": _npz({"../../a.npy": GOOD_A, "b.npy": GOOD_B})}, "match no"),
+    "pb_garbage": ({"a.pb": b"\xff" * 64, "b.npy": GOOD_B}, "a.pb"),
+    "pb_external": ({"a.pb": _external_pb(), "b.npy": GOOD_B}, "external data"),
+    "unknown_name": ({"a.npy": GOOD_A, "c.npy": GOOD_B}, "match no graph input"),
+    "missing_input": ({"a.npy": GOOD_A}, "missing input"),
+    "wrong_dtype": ({"a.npy": _npy(np.ones((2, 3))), "b.npy": GOOD_B}, "must be FLOAT"),
+    "wrong_rank": ({"a.npy": _npy(np.ones(6, np.float32)), "b.npy": GOOD_B}, "rank 2"),
+    "wrong_dim": ({"a.npy": _npy(np.ones((2, 4), np.float32)), "b.npy": GOOD_B}, "dim 1"),
+    "text_file": ({"a.txt": b"1 2 3", "b.npy": GOOD_B}, "unsupported input file"),
+}
+
+
+def _two_inputs() -> onnx.ModelProto:
+    return model(
+        [helper.make_node("Add", ["a", "b"], ["y"])],
+        [vi("a", shape=[2, 3]), vi("b", shape=[2, 3])],
+        [vi("y", shape=[2, 3])],
+    )
+
+
+class TestInputFiles:
+    @pytest.mark.parametrize("case", sorted(INPUT_CASES))
+    def test_library_says_why(self, case):
+        from inspector.run.inputs import InputError, check_inputs, load_input_files
+
+        files, expect = INPUT_CASES[case]
+        ov = I.build_overview(I.load_model(_two_inputs().SerializeToString(), {}))
+        with pytest.raises(InputError) as info:
+            check_inputs(load_input_files(files, ["a", "b"]), ov.inputs)
+        assert expect.lower() in str(info.value).lower(), str(info.value)
+
+    @pytest.mark.parametrize("case", sorted(INPUT_CASES))
+    def test_cli_exit_code_and_message_no_traceback(self, case, tmp_path):
+        files, expect = INPUT_CASES[case]
+        (tmp_path / "m.onnx").write_bytes(_two_inputs().SerializeToString())
+        args = []
+        for name, data in files.items():
+            (tmp_path / name).write_bytes(data)
+            args += ["--input", str(tmp_path / name)]
+        proc = subprocess.run(
+            [sys.executable, "-m", "inspector", "run", str(tmp_path / "m.onnx"), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert expect.lower() in (proc.stdout + proc.stderr).lower(), proc.stderr[-2000:]
+
+    def test_a_good_pair_runs(self, tmp_path):
+        """The control: the same model and well-formed files run."""
+        from inspector.run.inputs import check_inputs, load_input_files
+
+        ov = I.build_overview(I.load_model(_two_inputs().SerializeToString(), {}))
+        arrays = load_input_files({"a.npy": GOOD_A, "b.npy": GOOD_B}, ["a", "b"])
+        check_inputs(arrays, ov.inputs)
+        assert arrays["a"].shape == (2, 3)
+
+
+def test_the_input_catalogue_is_big_enough():
+    assert len(INPUT_CASES) >= 15
+
+
+#: Input-file cases uploaded in the browser (one per family: pickle, header bomb, zip bomb).
+BROWSER_INPUT_CASES = ["pickle_npy", "npy_70_gb", "npz_bomb", "npz_damaged"]
+
+
+@pytest.mark.browser
+def test_the_run_lab_says_why_an_input_file_is_refused_and_keeps_working(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+    from tests.test_browser import drop_model_files, shot
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    src = tmp_path / "two_inputs.onnx"
+    src.write_bytes(_two_inputs().SerializeToString())
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        drop_model_files(page, [str(src)])
+        page.get_by_role("heading", name="two_inputs.onnx").wait_for(timeout=30_000)
+        page.get_by_role("link", name="Run lab").click()
+        box = page.locator('[data-testid="stFileUploader"]').filter(has_text="Input files")
+        for case in BROWSER_INPUT_CASES:
+            files, expect = INPUT_CASES[case]
+            folder = tmp_path / case
+            folder.mkdir()
+            paths = []
+            for name, data in files.items():
+                (folder / name).write_bytes(data)
+                paths.append(str(folder / name))
+            box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(paths)
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="Run the matrix").click()
+            alert = page.locator('[data-testid="stAlert"]').filter(has_text=expect)
+            alert.first.wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stException"]').count() == 0, case
+            if case == "npz_bomb":
+                shot(page, "runlab-input-file-refused")
+            # Leaving the page clears its uploader for the next case; the model stays open.
+            page.get_by_role("link", name="Overview").click()
+            page.get_by_role("heading", name="two_inputs.onnx", exact=True).wait_for(timeout=30_000)
+            page.get_by_role("link", name="Run lab").click()
+            page.get_by_role("button", name="Run the matrix").wait_for(timeout=30_000)
+        # Still working: the good pair runs.
+        folder = tmp_path / "good"
+        folder.mkdir()
+        (folder / "a.npy").write_bytes(GOOD_A)
+        (folder / "b.npy").write_bytes(GOOD_B)
+        box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            [str(folder / "a.npy"), str(folder / "b.npy")]
+        )
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Run the matrix").click()
+        page.get_by_text("ok, 0 failed").first.wait_for(timeout=120_000)
+        browser.close()
