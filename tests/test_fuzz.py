@@ -9,6 +9,9 @@ any other exception is a bug, and a crash of onnx must stay in its child.
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+
 import onnx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +24,16 @@ from tests.factories import linear, model, vi
 from tests.test_hostile import BUILDERS
 
 SEEDS = [p.read_bytes() for p in sorted(SAMPLES.glob("*.onnx"))]
+
+# The README's test command runs 10,000 byte and 300 structure mutations; the long run
+# (bench/fuzz_long.sh) raises both and fails any single case slower than 5 s (a hang).
+BYTE_CASES = int(os.environ.get("INSPECTOR_FUZZ_BYTES", 10_000))
+STRUCTURE_CASES = int(os.environ.get("INSPECTOR_FUZZ_STRUCTURE", 300))
+DEADLINE = (
+    timedelta(seconds=float(os.environ["INSPECTOR_FUZZ_DEADLINE_S"]))
+    if os.environ.get("INSPECTOR_FUZZ_DEADLINE_S")
+    else None
+)
 
 
 @st.composite
@@ -45,8 +58,8 @@ def mutated_bytes(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=10_000,
-    deadline=None,
+    max_examples=BYTE_CASES,
+    deadline=DEADLINE,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -98,7 +111,10 @@ def mutated_models(draw: st.DrawFn) -> bytes:
 
 
 @settings(
-    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=STRUCTURE_CASES,
+    deadline=DEADLINE,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(mutated_models())
 def test_structure_mutations_describe_or_say_why(data: bytes) -> None:

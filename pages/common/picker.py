@@ -65,6 +65,9 @@ def _on_upload_dir() -> None:
 
 def model_picker() -> LoadedModel | None:
     """Render the picker; return the current model, or None after showing why not."""
+    if state.LIMITS_ERROR:  # the deployment set a limit wrongly: say so, run nothing
+        st.error(state.LIMITS_ERROR)
+        st.stop()
     state.check_in()  # keeps ?s= in the URL (a reload finds its runs) and marks this tab alive
     source = state.current()
     with st.sidebar:

@@ -16,14 +16,18 @@ from pathlib import Path
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
-from inspector.limits import Limits, limits_from_env
+from inspector.limits import DEFAULT_LIMITS, Limits, limits_from_env
 from inspector.presence import Presence
 from inspector.run.config import Matrix
 from inspector.run.jobs import Job, JobQueue, queue
 from inspector.run.plan import StoredRuns
 
 #: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
-LIMITS = limits_from_env()
+#: A bad variable leaves the defaults in place and every page says so instead of working.
+try:
+    LIMITS, LIMITS_ERROR = limits_from_env(), ""
+except ValueError as _exc:
+    LIMITS, LIMITS_ERROR = DEFAULT_LIMITS, f"The server's limits are misconfigured: {_exc}."
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 DEFAULT_SAMPLE = "mlp_gelu_layernorm.onnx"
 
