@@ -144,6 +144,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PASS",
         help="passes to ablate (default: a list of common ORT passes)",
     )
+    df = add(
+        "diff",
+        "Model vs model: matched nodes, structural changes, weights (quantization error); "
+        "with --run, outputs, per-node time and the first matched tensor that differs.",
+    )
+    from inspector.cli.diff import add_diff_arguments
+
+    add_diff_arguments(df)
+    add_run_arguments(df, matrix=False)
     return parser
 
 
@@ -196,11 +205,15 @@ def _main(argv: Sequence[str] | None) -> int:
             print(options.markdown(), end="")
         return 0
     try:
-        if args.command in ("run", "compare"):
+        if args.command in ("run", "compare", "diff"):
             from inspector.cli import run as cli_run
 
             cli_run.register_libraries(args)
         model = M.load_model(args.model, args.data_dir)
+        if args.command == "diff":
+            from inspector.cli.diff import main_diff
+
+            return main_diff(args, model)
         if args.command in ("run", "compare"):
             from inspector.cli import run as cli_run
 

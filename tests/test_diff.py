@@ -1,0 +1,154 @@
+"""Issue 12: model A vs model B — pairing, structural diff, behaviour diff, CLI gates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from inspector import load_model
+from inspector.cli import main
+from inspector.model.diff import diff_models
+from inspector.run.diff import behaviour_diff
+from tests.factories import linear, model, vi
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((4, 8)).astype(np.float32)
+
+
+def chain(alpha: float = 0.1, rename: str = "", rename_tensors: bool = False) -> onnx.ModelProto:
+    """x → MatMul → Add → LeakyRelu(alpha) → Sigmoid → Mul → y; nodes (and tensors) renamable."""
+    w = numpy_helper.from_array(
+        np.random.default_rng(1).standard_normal((8, 8)).astype(np.float32), "W"
+    )
+    b = numpy_helper.from_array(np.full(8, -0.5, np.float32), "b")
+    s = numpy_helper.from_array(np.array(2.0, np.float32), "s")
+    t = (lambda n: f"{n}_v2") if rename_tensors else (lambda n: n)
+    names = ["mm", "add", "act", "sig", "scale"]
+    names = [f"{rename}{i}" for i in range(5)] if rename else names
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], [t("h0")], name=names[0]),
+        helper.make_node("Add", [t("h0"), "b"], [t("h1")], name=names[1]),
+        helper.make_node("LeakyRelu", [t("h1")], [t("h2")], name=names[2], alpha=alpha),
+        helper.make_node("Sigmoid", [t("h2")], [t("h3")], name=names[3]),
+        helper.make_node("Mul", [t("h3"), "s"], ["y"], name=names[4]),
+    ]
+    return model(nodes, [vi("x", shape=[4, 8])], [vi("y", shape=[4, 8])], [w, b, s])
+
+
+def load(m: onnx.ModelProto, name: str):  # type: ignore[no-untyped-def]
+    return load_model(m.SerializeToString(), {}, name=name)
+
+
+def quantized_pair(tmp_path):  # type: ignore[no-untyped-def]
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    onnx.save(linear(64, 32), tmp_path / "fp32.onnx")
+    quantize_dynamic(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", weight_type=QuantType.QInt8)
+    return tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
+
+
+class TestStructure:
+    def test_renamed_nodes_and_a_changed_attribute(self):
+        d = diff_models(load(chain(), "a.onnx"), load(chain(0.2, rename="node_"), "b.onnx"))
+        assert {p.how for p in d.pairs} == {"outputs"} and len(d.pairs) == 5
+        assert [(p.a_name, p.b_name, p.changes) for p in d.changed_pairs] == [
+            ("act", "node_2", ("attribute alpha: 0.10000000149011612 → 0.20000000298023224",))
+        ]
+        assert d.lone == () and d.ops == () and d.initializers == () and d.opsets == ()
+
+    def test_renamed_nodes_and_tensors_pair_by_op_and_position(self):
+        d = diff_models(load(chain(), "a.onnx"), load(chain(rename="n", rename_tensors=True), "b"))
+        # graph outputs keep their names: the last node pairs by its output "y"
+        assert [p.how for p in d.pairs] == ["op+position"] * 4 + ["outputs"]
+        assert d.changed_pairs == () and d.lone == ()
+        assert "5 matched (4 by op+position, 1 by outputs)" in "\n".join(d.summary())
+
+    def test_quantize_dynamic_lists_the_rewrite_and_the_quantization_error(self, tmp_path):
+        fp32, int8 = quantized_pair(tmp_path)
+        a, b = load_model(fp32), load_model(int8)
+        d = diff_models(a, b)
+        removed = {(n.name, n.op_type) for n in d.lone if n.side == "removed"}
+        added = sorted(n.op_type for n in d.lone if n.side == "added")
+        assert removed == {("mm", "MatMul")}
+        assert added == ["Cast", "DynamicQuantizeLinear", "MatMulInteger", "Mul", "Mul"]
+        assert [(p.a_name, p.how) for p in d.pairs] == [("add", "name")]
+        (w,) = [i for i in d.initializers if i.change == "quantized"]
+        scale = float(
+            numpy_helper.to_array(next(t for t in b.proto.graph.initializer if t.name == "W_scale"))
+        )
+        assert w.name == "W" and w.b_name == "W_quantized" and w.b_type == "INT8 [64, 32]"
+        assert 0 < w.max_abs <= scale / 2 + 1e-7 and 0 < w.rms < w.max_abs
+        assert {i.change for i in d.initializers} == {"quantized"}  # b unchanged, W's parts used
+        structure_only = diff_models(a, b, weights=False)
+        assert structure_only.initializers[0].max_abs is None and structure_only.skipped
+
+    def test_two_opsets(self):
+        a = model(
+            [helper.make_node("ReduceMean", ["x"], ["y"], name="mean", axes=[1], keepdims=1)],
+            [vi("x", shape=[2, 3])],
+            [vi("y", shape=[2, 1])],
+            opsets=[helper.make_opsetid("", 17)],
+        )
+        b = onnx.version_converter.convert_version(a, 18)
+        d = diff_models(load(a, "op17.onnx"), load(b, "op18.onnx"))
+        assert d.opsets == (("", 17, 18),)
+        (p,) = d.pairs
+        assert p.how == "name" and "attribute axes removed (was [1])" in p.changes
+        assert any(c.startswith("arity 1→2 in") for c in p.changes)
+        assert [(n.side, n.op_type) for n in d.lone] + [(i.change,) for i in d.initializers] in (
+            [("added", "Constant")],
+            [("added",)],
+        )
+
+
+class TestBehaviour:
+    def test_the_first_matched_tensor_that_differs_is_the_changed_node(self):
+        a, b = load(chain(), "a.onnx"), load(chain(0.2, rename="n", rename_tensors=True), "b")
+        d = behaviour_diff(a, b, diff_models(a, b), {"x": X})
+        assert d.a.ok and d.b.ok
+        (out,) = d.outputs.outputs
+        assert out.output == "y" and out.allclose is False
+        div = d.divergence
+        assert div is not None and div.found, div
+        assert (div.a_tensor, div.b_tensor, div.op_type) == ("h2", "h2_v2", "LeakyRelu")
+        assert {t.op_type for t in d.timing} >= {"MatMul", "LeakyRelu"}
+
+    def test_identical_models_agree_and_inputs_match_by_position(self):
+        a = load(chain(), "a.onnx")
+        renamed = chain()
+        renamed.graph.input[0].name = "input"
+        renamed.graph.node[0].input[0] = "input"
+        b = load(renamed, "b.onnx")
+        d = behaviour_diff(a, b, diff_models(a, b), {"x": X})
+        assert d.outputs.all_close and d.worst_max_abs == 0.0
+        assert d.warnings == ("inputs matched by position, not name: x → input",)
+        assert d.divergence is not None and not d.divergence.found
+
+
+class TestCli:
+    def test_json_and_the_max_delta_gate(self, tmp_path, capsys):
+        fp32, int8 = quantized_pair(tmp_path)
+        assert main(["diff", str(fp32), str(int8), "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["behaviour"] is None
+        assert [i["change"] for i in data["structure"]["initializers"]] == ["quantized"]
+        argv = ["diff", str(fp32), str(int8), "--runs", "2", "--profiled-runs", "1"]
+        assert main([*argv, "--max-delta", "1e-9"]) == 1
+        assert "outputs differ by up to" in capsys.readouterr().err
+        assert main([*argv, "--max-delta", "10", "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        (out,) = data["behaviour"]["outputs"]["outputs"]
+        assert out["output"] == "y" and 0 < out["max_abs"] < 10
+
+    def test_text_and_a_model_that_will_not_load(self, tmp_path, capsys):
+        onnx.save(chain(), tmp_path / "a.onnx")
+        onnx.save(chain(0.2, rename="n"), tmp_path / "b.onnx")
+        assert main(["diff", str(tmp_path / "a.onnx"), str(tmp_path / "b.onnx")]) == 0
+        text = capsys.readouterr().out
+        assert "5 matched (5 by outputs), 1 changed" in text and "attribute alpha" in text
+        (tmp_path / "bad.onnx").write_bytes(b"nope")
+        assert main(["diff", str(tmp_path / "a.onnx"), str(tmp_path / "bad.onnx")]) == 1
+        assert "error:" in capsys.readouterr().err
