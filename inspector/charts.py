@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from inspector.model.diff import ModelDiff
 from inspector.model.graph import GraphRecord
 from inspector.run.compare import OutputDelta
 from inspector.run.results import RunResult
@@ -188,4 +189,24 @@ def node_colors(result: RunResult, mode: str) -> tuple[dict[str, str], dict[str,
         if x.node_id and x.times_us[0] is not None:
             colors[x.node_id] = heat(x.times_us[0], top)
             labels[x.node_id] = f"{x.times_us[0]:.1f} µs"
+    return colors, labels
+
+
+#: Overlay fills of the model diff: what happened to each node.
+DIFF_FILLS = {"changed": "#ffcc80", "removed": "#ef9a9a", "added": "#a5d6a7", "same": "#eeeeee"}
+
+
+def diff_colors(diff: ModelDiff, side: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Fill colour and label per node id of model ``side`` ("a" or "b") for
+    :func:`overlay_dot`: changed pairs orange, removed (A) red, added (B) green."""
+    colors: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for p in diff.pairs:
+        nid = p.a_id if side == "a" else p.b_id
+        if p.changes:
+            colors[nid], labels[nid] = DIFF_FILLS["changed"], "changed"
+    wanted = "removed" if side == "a" else "added"
+    for n in diff.lone:
+        if n.side == wanted:
+            colors[n.node_id], labels[n.node_id] = DIFF_FILLS[wanted], wanted
     return colors, labels

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import onnx
+import pytest
 from onnx import helper, numpy_helper
 
 from inspector import load_model
@@ -152,3 +153,48 @@ class TestCli:
         (tmp_path / "bad.onnx").write_bytes(b"nope")
         assert main(["diff", str(tmp_path / "a.onnx"), str(tmp_path / "bad.onnx")]) == 1
         assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_the_model_diff_page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+    from tests.test_browser import drop_model_files, shot
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    (tmp_path / "exported_v2.onnx").write_bytes(
+        chain(0.2, rename="n", rename_tensors=True).SerializeToString()
+    )
+    (tmp_path / "exported_v1.onnx").write_bytes(chain().SerializeToString())
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        for name in ("exported_v2.onnx", "exported_v1.onnx"):  # the last opened is A
+            drop_model_files(page, [str(tmp_path / name)])
+            page.get_by_role("heading", name=name).wait_for(timeout=30_000)
+        page.get_by_role("link", name="Model diff").click()
+        page.get_by_role("heading", name="Model diff · exported_v1.onnx").wait_for(timeout=30_000)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Compare with").click()
+        page.get_by_role("option", name="exported_v2.onnx").click()
+        page.get_by_text("5 matched (4 by op+position, 1 by outputs), 1 changed").wait_for(
+            timeout=30_000
+        )
+        shot(page, "diff-summary")
+        page.get_by_role("tab", name="Graphs").click()
+        page.frame_locator("iframe").nth(1).locator("#canvas").get_by_text(
+            "LeakyRelu"
+        ).first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stGraphVizChart"]').nth(1).wait_for(timeout=30_000)
+        shot(page, "diff-graphs")
+        page.get_by_role("tab", name="Run both").click()
+        page.get_by_role("button", name="Run both").click()
+        page.get_by_text("First matched tensor that differs: h2 (A main:2)").wait_for(
+            timeout=120_000
+        )
+        assert page.locator('[data-testid="stException"]').count() == 0
+        shot(page, "diff-run")
+        browser.close()

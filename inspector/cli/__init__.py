@@ -149,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         "Model vs model: matched nodes, structural changes, weights (quantization error); "
         "with --run, outputs, per-node time and the first matched tensor that differs.",
     )
-    from inspector.cli.diff import add_diff_arguments
+    from inspector.cli.args import add_diff_arguments
 
     add_diff_arguments(df)
     add_run_arguments(df, matrix=False)

@@ -19,34 +19,6 @@ from inspector.records import to_jsonable
 from inspector.run.diff import BehaviourDiff, behaviour_diff
 
 
-def add_diff_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model_b", metavar="MODEL_B", help="the model to compare MODEL with")
-    p.add_argument(
-        "--data-dir-b", help="folder holding MODEL_B's external-data files (default: its folder)"
-    )
-    p.add_argument(
-        "--no-weights", action="store_true", help="compare structure only: read no tensor values"
-    )
-    p.add_argument("--run", action="store_true", help="also run both on the same inputs")
-    p.add_argument(
-        "--on",
-        default="cpu@all",
-        metavar="EPS@LEVEL",
-        help="the configuration both run under (default cpu@all)",
-    )
-    p.add_argument(
-        "--no-divergence",
-        action="store_true",
-        help="skip the search for the first matched tensor that differs",
-    )
-    p.add_argument(
-        "--max-delta",
-        type=float,
-        metavar="X",
-        help="exit 1 when an output's max |B − A| exceeds X (implies --run)",
-    )
-
-
 def _structure_text(d: ModelDiff) -> str:
     lines = [*d.summary(), ""]
     if d.changed_pairs:

@@ -12,4 +12,5 @@ PAGES = [
     ("pages/5_External_data.py", "External data"),
     ("pages/6_Run_lab.py", "Run lab"),
     ("pages/7_Compare.py", "Compare"),
+    ("pages/8_Model_diff.py", "Model diff"),
 ]

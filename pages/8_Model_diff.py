@@ -1,0 +1,178 @@
+"""Model diff: the current model (A) against another open model (B) — structure, weights, both
+graphs, and a run of both on the same inputs. Same records as ``onnx-inspector diff A B``."""
+
+import streamlit as st
+
+from inspector import InspectorError
+from inspector.charts import diff_colors, overlay_dot
+from inspector.model.diff import diff_models
+from inspector.records import human_bytes, rows_frame
+from inspector.run.config import RunConfig
+from inspector.run.diff import behaviour_diff
+from inspector.run.inputs import InputPlan, generate, resolve, shape_hints
+from pages.common import state
+from pages.common.picker import page_header
+from pages.common.text import plain
+
+model, source = page_header("Model diff")
+others = [name for name in state.models() if name != source.name]
+if not others:
+    st.info(
+        "Open a second model in the sidebar (upload it, or add a sample): this page compares "
+        "the current model (A) with it (B)."
+    )
+    st.stop()
+b_name = st.selectbox("Compare with (B)", others, key="diff_b")
+b_source = state.models()[b_name]
+try:
+    b_model = state.load(b_source)
+except InspectorError as exc:
+    st.error(plain(exc))
+    st.stop()
+
+weight_bytes = (
+    state.record("initializers", source).total_bytes
+    + state.record("initializers", b_source).total_bytes
+)
+big = weight_bytes > model.limits.max_stats_tensor_bytes
+weights = st.checkbox(
+    "Compare weight values (statistics deltas, quantization error)",
+    value=not big,
+    key="diff_weights",
+    help=f"Both models hold {human_bytes(weight_bytes)} of weights"
+    + ("; off by default for models this large: structure only reads no tensor." if big else "."),
+)
+cache = st.session_state.setdefault("diffs", {})
+key = (source.key, b_source.key, weights)
+if key not in cache:
+    with st.spinner("Comparing the models…"):
+        cache[key] = diff_models(model, b_model, weights=weights)
+diff = cache[key]
+
+st.markdown("\n".join(f"- {plain(line)}" for line in diff.summary()))
+st.caption("CLI: `onnx-inspector diff A.onnx B.onnx [--run] [--json]` prints the same records.")
+
+nodes, values, inits, graphs, run = st.tabs(
+    ["Nodes", "Inputs, outputs, ops", "Initializers", "Graphs", "Run both"]
+)
+with nodes:
+    if diff.changed_pairs:
+        st.subheader("Changed nodes")
+        st.dataframe(
+            rows_frame(diff.changed_pairs, ["a_name", "b_name", "op_type", "how", "changes"]),
+            hide_index=True,
+        )
+    if diff.lone:
+        st.subheader("Added and removed nodes")
+        st.dataframe(rows_frame(diff.lone, ["side", "name", "op_type", "node_id"]), hide_index=True)
+    st.subheader(f"All {len(diff.pairs)} matched pairs")
+    st.dataframe(
+        rows_frame(diff.pairs, ["a_id", "b_id", "a_name", "b_name", "op_type", "how"]),
+        hide_index=True,
+    )
+with values:
+    st.write(f"IR version: {diff.ir[0]} → {diff.ir[1]}")
+    if diff.opsets:
+        st.dataframe(
+            [{"domain": d or "ai.onnx", "A": va, "B": vb} for d, va, vb in diff.opsets],
+            hide_index=True,
+        )
+    if diff.values:
+        st.dataframe(rows_frame(diff.values), hide_index=True)
+    else:
+        st.write("Inputs and outputs: same names, types and dims.")
+    if diff.ops:
+        st.subheader("Op counts that differ")
+        st.dataframe(rows_frame(diff.ops), hide_index=True)
+    if diff.external:
+        st.subheader("External-data layout")
+        st.dataframe([{"": k, "A": va, "B": vb} for k, va, vb in diff.external], hide_index=True)
+with inits:
+    if diff.initializers:
+        st.dataframe(rows_frame(diff.initializers), hide_index=True)
+    else:
+        st.write("No initializer differs." if weights else "No initializer differs in type.")
+    for line in diff.skipped:
+        st.caption(f"Skipped: {line}")
+with graphs:
+    left, right = st.columns(2)
+    for col, src, title in ((left, source, "A"), (right, b_source, "B")):
+        with col:
+            st.markdown(f"**{title}: {plain(src.name)}**")
+            url, note = state.netron_url(src)
+            if note:
+                st.info(note)
+            st.iframe(state.app_base_path() + url, height=480)
+    st.subheader("Overlay")
+    st.caption(
+        "Fill: :orange[changed], :red[removed] (A only), :green[added] (B only); grey: unchanged."
+    )
+    per_part = model.limits.overlay_max_nodes
+    left, right = st.columns(2)
+    for col, src, side in ((left, source, "a"), (right, b_source, "b")):
+        with col:
+            graph = state.record("graph", src)
+            ids = [n.id for n in graph.nodes if n.graph == "main"]
+            colors, labels = diff_colors(diff, side)
+            shown = [i for i in ids if i in colors] if len(ids) > per_part else ids
+            if len(ids) > per_part:
+                st.caption(f"{len(ids):,} nodes: only the {len(shown[:per_part])} that differ.")
+            st.graphviz_chart(overlay_dot(graph, colors, labels, shown[:per_part]))
+with run:
+    st.write(
+        "Runs A and B on the same generated inputs (A's input names; B's matched by name, else "
+        "by position) on CPU with all optimizations, each in its own isolated worker, then "
+        "looks for the first matched intermediate tensor that differs."
+    )
+    if st.button("Run both", key="diff_run"):
+        try:
+            resolved = resolve(
+                state.record("overview", source).inputs, InputPlan.make(hints=shape_hints(model))
+            )
+            inputs = generate(resolved)
+            with st.status("Running both models…", expanded=True) as status:
+                result = behaviour_diff(
+                    model,
+                    b_model,
+                    diff,
+                    inputs,
+                    RunConfig(label="cpu@all"),
+                    progress=lambda text: status.write(plain(text)),
+                )
+                status.update(label="Done", state="complete")
+            st.session_state.setdefault("diff_runs", {})[(source.key, b_source.key)] = result
+        except InspectorError as exc:
+            st.error(plain(exc))
+    result = st.session_state.get("diff_runs", {}).get((source.key, b_source.key))
+    if result is not None:
+        for w in result.warnings:
+            st.warning(plain(w))
+        for r in (result.a, result.b):
+            if not r.ok:
+                st.error(plain(r.error))
+            elif r.latency:
+                st.write(f"{plain(r.label)}: median {r.latency.median_ms:.3f} ms")
+        if result.outputs.outputs:
+            st.subheader("Outputs (B against A)")
+            st.dataframe(
+                rows_frame(
+                    result.outputs.outputs,
+                    ["output", "status", "max_abs", "mean_abs", "cosine", "allclose", "detail"],
+                ),
+                hide_index=True,
+            )
+        d = result.divergence
+        if d is not None and d.found:
+            st.error(
+                f"First matched tensor that differs: {plain(d.a_tensor)} (A {d.a_id}) ↔ "
+                f"{plain(d.b_tensor)} (B {d.b_id}), {plain(d.op_type)}, max |Δ| "
+                + (f"{d.error.max_abs:.4g}" if d.error and d.error.max_abs is not None else "—")
+            )
+        elif d is not None:
+            st.success(plain(f"First divergence: {d.detail} ({d.checked} tensor pairs checked)."))
+        if result.timing:
+            st.subheader("Matched nodes, slowest first (µs)")
+            st.dataframe(
+                rows_frame(result.timing, ["a_name", "b_name", "op_type", "a_us", "b_us"]),
+                hide_index=True,
+            )
