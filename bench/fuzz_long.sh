@@ -3,7 +3,8 @@
 # models through load -> every describe function, any case slower than 5 s failing as a hang.
 # Hypothesis keeps every failing case in .hypothesis/ and replays it first on the next run;
 # add it to tests/test_hostile.py or tests/test_catalogue.py as a regression case.
-# Usage: bash bench/fuzz_long.sh [BYTES] [STRUCTURE]   (about 4 min per 25,000 byte cases here)
+# Usage: bash bench/fuzz_long.sh [BYTES] [STRUCTURE]
+# Measured here (2 cores): 30,000 byte cases in 61 s, 3,000 structure cases in 116 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export INSPECTOR_FUZZ_BYTES="${1:-100000}" INSPECTOR_FUZZ_STRUCTURE="${2:-10000}"
