@@ -7,8 +7,9 @@ from inspector import InspectorError
 from inspector.charts import diff_colors, overlay_dot
 from inspector.model.diff import diff_models
 from inspector.records import human_bytes, rows_frame
-from inspector.run.config import RunConfig
+from inspector.run.config import OPT_LEVELS, RunConfig, parse_eps, parse_level
 from inspector.run.diff import behaviour_diff
+from inspector.run.eps import discover
 from inspector.run.inputs import InputPlan, generate, resolve, shape_hints
 from pages.common import state
 from pages.common.picker import page_header
@@ -121,8 +122,24 @@ with graphs:
 with run:
     st.write(
         "Runs A and B on the same generated inputs (A's input names; B's matched by name, else "
-        "by position) on CPU with all optimizations, each in its own isolated worker, then "
-        "looks for the first matched intermediate tensor that differs."
+        "by position) under one configuration, each in its own isolated worker, then looks for "
+        "the first matched intermediate tensor that differs."
+    )
+    usable = [e.name for e in discover() if e.usable and e.name != "AzureExecutionProvider"]
+    choices = {"CPU": "cpu"} | {
+        f"{n.removesuffix('ExecutionProvider')} → CPU": f"{n},cpu"
+        for n in usable
+        if n != "CPUExecutionProvider"
+    }
+    c1, c2 = st.columns(2)
+    ep_choice = c1.selectbox("EP priority list", list(choices), key="diff_eps")
+    level = c2.selectbox(
+        "Optimization level", list(OPT_LEVELS), index=len(OPT_LEVELS) - 1, key="diff_lv"
+    )
+    config = RunConfig(
+        eps=parse_eps(choices[ep_choice]),
+        opt_level=parse_level(level),
+        label=f"{ep_choice} · {level}",
     )
     if st.button("Run both", key="diff_run"):
         try:
@@ -136,7 +153,7 @@ with run:
                     b_model,
                     diff,
                     inputs,
-                    RunConfig(label="cpu@all"),
+                    config,
                     progress=lambda text: status.write(plain(text)),
                 )
                 status.update(label="Done", state="complete")

@@ -457,9 +457,24 @@ def build_too_new_for_runtime() -> onnx.ModelProto:
     )
 
 
+def build_mlp_gelu_layernorm_int8() -> onnx.ModelProto:
+    """``mlp_gelu_layernorm.onnx`` through onnxruntime's ``quantize_dynamic`` (int8 weights):
+    the model diff's demo pair (rewritten nodes, quantization error per weight)."""
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(build_mlp_gelu_layernorm(), src)
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+        return onnx.load(dst)
+
+
 SAMPLES: dict[str, Callable[[], onnx.ModelProto]] = {
     "cnn_conv_bn_relu.onnx": build_cnn_conv_bn_relu,
     "mlp_gelu_layernorm.onnx": build_mlp_gelu_layernorm,
+    "mlp_gelu_layernorm_int8.onnx": build_mlp_gelu_layernorm_int8,
     "control_flow_if_loop.onnx": build_control_flow_if_loop,
     "external_data_mlp.onnx": build_external_data_mlp,
     "dynamic_axes_transformer_block.onnx": build_dynamic_axes_transformer_block,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
+from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.diff import ModelDiff, pair_nodes
 from inspector.model.load import LoadedModel
 from inspector.records import Record
@@ -117,9 +117,9 @@ def first_pair_divergence(
     feeds_b: Mapping[str, Any],
     atol: float,
     rtol: float,
-    chunk: int,
-    max_tensors: int,
+    limits: Limits,
 ) -> PairDivergence:
+    chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
     ga, gb = pa.original.graph, pb.original.graph
     candidates = _tensor_pairs(ga, gb)
     total = len(candidates)
@@ -128,21 +128,20 @@ def first_pair_divergence(
     checked = 0
     for start in range(0, len(candidates), chunk):
         part = candidates[start : start + chunk]
-        ra = run_prepared(
-            pa,
-            cfg,
-            feeds_a,
-            pa.job_dir("diff"),
-            save_optimized=False,
-            model_path=_marked(pa, [p[2] for p in part], "marked.onnx"),
-        )
-        rb = run_prepared(
-            pb,
-            cfg,
-            feeds_b,
-            pb.job_dir("diff"),
-            save_optimized=False,
-            model_path=_marked(pb, [p[3] for p in part], "marked.onnx"),
+        ra, rb = (
+            run_prepared(
+                prepared,
+                cfg,
+                feeds,
+                prepared.job_dir("diff"),
+                limits,
+                save_optimized=False,
+                model_path=_marked(prepared, tensors, "marked.onnx"),
+            )
+            for prepared, feeds, tensors in (
+                (pa, feeds_a, [p[2] for p in part]),
+                (pb, feeds_b, [p[3] for p in part]),
+            )
         )
         if not (ra.ok and rb.ok):
             bad = ra if not ra.ok else rb
@@ -231,17 +230,7 @@ def behaviour_diff(
             found = None
             if divergence and ra.ok and rb.ok:
                 say("searching the first matched tensor that differs")
-                found = first_pair_divergence(
-                    pa,
-                    pb,
-                    config,
-                    inputs,
-                    feeds_b,
-                    atol,
-                    rtol,
-                    limits.divergence_chunk,
-                    limits.divergence_max_tensors,
-                )
+                found = first_pair_divergence(pa, pb, config, inputs, feeds_b, atol, rtol, limits)
         finally:
             pb.cleanup()
     finally:
