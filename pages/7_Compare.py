@@ -15,6 +15,7 @@ from inspector.charts import (
 )
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import rows_frame, to_jsonable
+from inspector.report import html_report
 from inspector.run.analysis import ablation, first_divergence
 from inspector.run.compare import compare, node_timing_csv, node_timing_table
 from inspector.run.inputs import inputs_npz
@@ -231,6 +232,13 @@ with tab_graph:
         )
 
 with tab_dl:
+    st.download_button(
+        "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
+        lambda: html_report(model, results),  # built on click only
+        f"{model.name.removesuffix('.onnx')}-report.html",
+        "text/html",
+        key="dl_report",
+    )
     st.download_button(
         "Inputs of these runs (.npz; reproduce with --input)",
         inputs_npz(runs.inputs),

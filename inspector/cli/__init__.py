@@ -153,6 +153,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_diff_arguments(df)
     add_run_arguments(df, matrix=False)
+    rep = add(
+        "report",
+        "A self-contained HTML report (overview, verdict, diagnostics; with --run: latency, "
+        "per-node charts, fallback, deltas) that opens offline.",
+    )
+    rep.add_argument("-o", "--output", required=True, metavar="FILE", help="the .html to write")
+    rep.add_argument("--run", action="store_true", help="run the matrix and include the runs")
+    add_run_arguments(rep)
     return parser
 
 
@@ -205,7 +213,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(options.markdown(), end="")
         return 0
     try:
-        if args.command in ("run", "compare", "diff"):
+        if args.command in ("run", "compare", "diff", "report"):
             from inspector.cli import run as cli_run
 
             cli_run.register_libraries(args)
@@ -214,6 +222,10 @@ def _main(argv: Sequence[str] | None) -> int:
             from inspector.cli.diff import main_diff
 
             return main_diff(args, model)
+        if args.command == "report":
+            from inspector.cli.report import main_report
+
+            return main_report(args, model)
         if args.command in ("run", "compare"):
             from inspector.cli import run as cli_run
 

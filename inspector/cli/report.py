@@ -1,0 +1,37 @@
+"""``onnx-inspector report MODEL -o report.html [--run …]``: the offline HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from inspector.cli.run import build_matrix, make_inputs, run_limits
+from inspector.model.load import LoadedModel
+from inspector.report import html_report
+from inspector.run.results import RunResult
+from inspector.run.runner import run_matrix
+
+
+def main_report(args: argparse.Namespace, model: LoadedModel) -> int:
+    results: tuple[RunResult, ...] = ()
+    if args.run:
+        matrix = build_matrix(args)
+
+        def progress(i: int, n: int, label: str, phase: str) -> None:
+            if phase == "start":
+                print(f"[{i + 1}/{n}] {label}", file=sys.stderr)
+
+        results = tuple(
+            run_matrix(
+                model,
+                matrix,
+                make_inputs(args, model),
+                limits=run_limits(args, model),
+                progress=progress,
+            )
+        )
+    out = Path(args.output)
+    out.write_text(html_report(model, results), encoding="utf-8")
+    print(f"wrote {out} ({out.stat().st_size:,} bytes, {len(results)} configurations)")
+    return 0

@@ -1,0 +1,206 @@
+"""A self-contained HTML report of a model and its runs, for attaching to a ticket.
+
+One file: overview, compatibility verdict, diagnostics, and — when runs are given — latency,
+per-node and per-op charts (the same plotly figures the app shows), EP assignment and fallback,
+and output deltas against the first configuration. plotly.js is inlined once, every model string
+is HTML-escaped, and a Content-Security-Policy (``default-src 'none'``, inline scripts and styles
+and ``data:`` images only) means the page opens offline and *cannot* fetch from any origin.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import platform
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from inspector import charts
+from inspector.model.compat import build_compat
+from inspector.model.diagnose import diagnose
+from inspector.model.load import LoadedModel
+from inspector.model.overview import build_overview
+from inspector.records import human_bytes
+from inspector.run.compare import compare, node_timing_table
+from inspector.run.results import RunResult
+
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data:; font-src data:"
+)
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+h1{font-size:1.7rem} h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5} .error{color:#b00020} .warning{color:#9a6700} .muted{color:#666}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class _Figures:
+    """plotly figures as HTML, plotly.js inlined with the first one only."""
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def __call__(self, fig: go.Figure) -> str:
+        out = fig.to_html(
+            full_html=False,
+            include_plotlyjs=self.first,
+            include_mathjax=False,
+            config={"displaylogo": False},
+        )
+        self.first = False
+        return out
+
+
+def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
+    out = ["<h2>Runs</h2>"]
+    out.append(
+        _table(
+            [
+                "configuration",
+                "status",
+                "median ms",
+                "p90 ms",
+                "nodes per EP",
+                "fell back",
+                "notes",
+            ],
+            [
+                [
+                    r.label,
+                    "ok" if r.ok else r.error_kind,
+                    f"{r.latency.median_ms:.3f}" if r.latency else "",
+                    f"{r.latency.p90_ms:.3f}" if r.latency else "",
+                    ", ".join(
+                        f"{k.removesuffix('ExecutionProvider')} {v}"
+                        for k, v in r.fallback.nodes_per_ep
+                    )
+                    if r.fallback
+                    else "",
+                    len(r.fallback.off_preferred) if r.fallback else "",
+                    r.error or "; ".join(r.notes),
+                ]
+                for r in results
+            ],
+        )
+    )
+    ok = [r for r in results if r.ok]
+    if ok:
+        out.append(figure(charts.latency(ok)))
+        labels, rows = node_timing_table(tuple(ok))
+        if rows:
+            out.append(figure(charts.slowest_nodes(labels, rows, top=20)))
+        if any(r.profile for r in ok):
+            out.append(figure(charts.op_type_times(ok)))
+    fell = [(r.label, n) for r in ok if r.fallback for n in r.fallback.off_preferred]
+    out.append("<h2>Fallback: nodes that left the preferred EP</h2>")
+    out.append(
+        _table(
+            ["configuration", "node", "original id", "op", "ran on"],
+            [[lb, n.node, n.node_id, n.op_type, n.ep] for lb, n in fell],
+        )
+        if fell
+        else "<p>None: every node ran on its configuration's preferred EP.</p>"
+    )
+    if len(ok) > 1:
+        out.append(f"<h2>Output deltas against {_e(ok[0].label)}</h2>")
+        rows_out = []
+        for r in ok[1:]:
+            for d in compare(ok[0], r).outputs:
+                rows_out.append(
+                    [
+                        r.label,
+                        d.output,
+                        d.status,
+                        "" if d.max_abs is None else f"{d.max_abs:.4g}",
+                        "" if d.cosine is None else f"{d.cosine:.6f}",
+                        d.allclose,
+                        d.detail,
+                    ]
+                )
+        out.append(
+            _table(
+                ["configuration", "output", "status", "max |Δ|", "cosine", "allclose", ""], rows_out
+            )
+        )
+    return out
+
+
+def html_report(model: LoadedModel, results: Sequence[RunResult] = (), *, title: str = "") -> str:
+    """The report as one HTML document (see the module docstring)."""
+    import onnx
+
+    ov = build_overview(model)
+    compat = build_compat(model)
+    diag = diagnose(model, overview=ov, compat=compat)
+    figure = _Figures()
+    parts = [
+        f"<h1>{_e(title or 'ONNX Inspector report')} · {_e(model.name)}</h1>",
+        f"<p class=muted>Generated {_e(_dt.datetime.now().isoformat(timespec='seconds'))} · "
+        f"onnx {_e(onnx.__version__)} · "
+        f"onnxruntime {_e(compat.installed_ort or 'not installed')} · "
+        f"{_e(platform.machine())} {_e(platform.processor() or platform.system())}</p>",
+        "<h2>Overview</h2>",
+        _table(
+            ["", ""],
+            [
+                ["file", f"{model.name} ({human_bytes(ov.file_bytes)})"],
+                ["IR version", ov.ir_version],
+                ["producer", f"{ov.producer_name} {ov.producer_version}".strip()],
+                [
+                    "opsets",
+                    ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in ov.opset_imports),
+                ],
+                [
+                    "nodes",
+                    f"{ov.counts.nodes_total:,} ({ov.counts.nodes_main_graph:,} in the main graph)",
+                ],
+                ["parameters", f"{ov.counts.parameters:,}"],
+                [
+                    "weights",
+                    f"{human_bytes(ov.counts.bytes_inline)} inline, "
+                    f"{human_bytes(ov.counts.bytes_external)} external",
+                ],
+                *([["doc string", ov.doc_string[:2000]]] if ov.doc_string else []),
+                *[[f"metadata {k}", v[:2000]] for k, v in ov.metadata_props[:50]],
+            ],
+        ),
+        _table(
+            ["", "name", "type", "shape"],
+            [["input", v.name, v.dtype, v.shape_text] for v in ov.inputs]
+            + [["output", v.name, v.dtype, v.shape_text] for v in ov.outputs],
+        ),
+        "<h2>Will ONNX Runtime load it?</h2>",
+        f"<p>Installed onnxruntime {_e(compat.installed_ort or 'none')}: "
+        f"<b>{_e(compat.installed_loads)}</b>. {_e(' '.join(compat.installed_reasons))}</p>",
+        f"<h2>Diagnostics ({diag.count('error')} errors, {diag.count('warning')} warnings)</h2>",
+        f"<p>onnx checker: {_e(diag.checker)}</p>",
+        _table(
+            ["severity", "code", "subject", "message", "fix"],
+            [[f.severity, f.code, f.subject, f.message, f.fix] for f in diag.findings],
+        )
+        if diag.findings
+        else "<p>No findings.</p>",
+    ]
+    if results:
+        parts += _run_sections(results, figure)
+    body = "\n".join(parts)
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f"<title>{_e(model.name)} · ONNX Inspector</title><style>{STYLE}</style></head>"
+        f"<body>{body}</body></html>"
+    )
