@@ -50,6 +50,67 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rich view: the record's fields as a table (model strings escaped)."""
+        return record_html(self)
+
+
+_MAX_ROWS = 20
+_MAX_TEXT = 300
+
+
+def _cell(value: Any, depth: int) -> str:
+    import html
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return record_html(value, depth + 1) if depth < 2 else html.escape(type(value).__name__)
+    if (
+        isinstance(value, (tuple, list))
+        and value
+        and all(dataclasses.is_dataclass(v) and not isinstance(v, type) for v in value)
+    ):
+        if depth >= 2:
+            return f"{len(value):,} × {html.escape(type(value[0]).__name__)}"
+        fields = [
+            f.name
+            for f in dataclasses.fields(value[0])
+            if not f.name.startswith("_")
+            and not isinstance(getattr(value[0], f.name), (tuple, list))
+            and not dataclasses.is_dataclass(getattr(value[0], f.name))
+        ]
+        head = "".join(f"<th>{html.escape(f)}</th>" for f in fields)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td>{_cell(getattr(v, f), depth + 1)}</td>" for f in fields)
+            + "</tr>"
+            for v in value[:_MAX_ROWS]
+        )
+        more = f"<p>… {len(value) - _MAX_ROWS:,} more</p>" if len(value) > _MAX_ROWS else ""
+        return f"{len(value):,} rows<table><tr>{head}</tr>{body}</table>{more}"
+    text = ", ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    if len(text) > _MAX_TEXT:
+        text = text[: _MAX_TEXT - 1] + "…"
+    return html.escape(text)
+
+
+def record_html(record: Any, depth: int = 0) -> str:
+    """An HTML table of a record's public fields; nested records and lists of records as
+    nested tables (20 rows at most, two levels deep)."""
+    import html
+
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(f.name)}</th>"
+        f"<td style='text-align:left'>{_cell(getattr(record, f.name), depth)}</td></tr>"
+        for f in dataclasses.fields(record)
+        if not f.name.startswith("_")
+    )
+    title = (
+        f"<caption style='text-align:left'><b>{html.escape(type(record).__name__)}</b></caption>"
+    )
+    return f"<table>{title}{rows}</table>"
+
 
 def rows_frame(rows: Sequence[Any], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """A DataFrame with one row per dataclass in ``rows`` (tuples shown as joined text)."""
