@@ -161,6 +161,23 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("-o", "--output", required=True, metavar="FILE", help="the .html to write")
     rep.add_argument("--run", action="store_true", help="run the matrix and include the runs")
     add_run_arguments(rep)
+    bun = add(
+        "bundle",
+        "Run the matrix and write one file holding the runs, inputs, environment (and with "
+        "--include-model the model): re-open it anywhere with 'open'.",
+    )
+    bun.add_argument("-o", "--output", required=True, metavar="FILE", help="the bundle to write")
+    bun.add_argument(
+        "--include-model", action="store_true", help="also store the model and its data files"
+    )
+    add_run_arguments(bun)
+    op = sub.add_parser(
+        "open",
+        help="Show a bundle's runs without re-running; --rerun MODEL runs them here beside.",
+    )
+    op.add_argument("bundle", metavar="BUNDLE")
+    op.add_argument("--rerun", metavar="MODEL", help="re-run the bundled configurations here")
+    op.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
 
 
@@ -204,6 +221,14 @@ def _main(argv: Sequence[str] | None) -> int:
         from inspector.run.cluster import ray_worker
 
         return ray_worker(args.address, args.port, args.dry_run)
+    if args.command == "open":
+        from inspector.cli.bundle import main_open
+
+        try:
+            return main_open(args)
+        except InspectorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     if args.command == "run-options":
         from inspector.run import options
 
@@ -213,7 +238,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(options.markdown(), end="")
         return 0
     try:
-        if args.command in ("run", "compare", "diff", "report"):
+        if args.command in ("run", "compare", "diff", "report", "bundle"):
             from inspector.cli import run as cli_run
 
             cli_run.register_libraries(args)
@@ -226,6 +251,10 @@ def _main(argv: Sequence[str] | None) -> int:
             from inspector.cli.report import main_report
 
             return main_report(args, model)
+        if args.command == "bundle":
+            from inspector.cli.bundle import main_bundle
+
+            return main_bundle(args, model)
         if args.command in ("run", "compare"):
             from inspector.cli import run as cli_run
 

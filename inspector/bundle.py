@@ -1,0 +1,278 @@
+"""Session bundles: one file holding a model's runs, to re-open anywhere without re-running.
+
+A bundle is a zip with fixed member names — ``manifest.json`` (format, version, the model's
+name and SHA-256, the environment the runs were made in, and every result as JSON),
+``inputs.npz`` (the exact tensor inputs), ``outputs/<i>.npz`` (each result's saved outputs),
+``profiles/<i>.json`` (each raw ORT profile) and, if asked, ``model/<name>`` with its data files.
+Reading one is as strict as an upload: no pickle (``allow_pickle=False``), nothing extracted to
+disk, unknown members refused, sizes bounded, a version check, and every run configuration goes
+through the same allow-lists as a new one (a bundle cannot smuggle a file-writing config key).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import platform
+import re
+import types
+import typing
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inspector.errors import InspectorError
+from inspector.limits import DEFAULT_LIMITS, Limits
+from inspector.model.load import LoadedModel
+from inspector.records import to_jsonable
+from inspector.run.results import RunResult
+
+FORMAT = "onnx-inspector-bundle"
+VERSION = 1
+_MEMBER = re.compile(
+    r"manifest\.json|inputs\.npz|outputs/\d{1,4}\.npz|profiles/\d{1,4}\.json|model/[^/\\]{1,255}"
+)
+
+
+class BundleError(InspectorError):
+    kind = "bundle"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    model_name: str
+    model_sha256: str
+    environment: dict[str, str]
+    results: tuple[RunResult, ...]
+    inputs: dict[str, np.ndarray]
+    model_files: dict[str, bytes]  # the model and its data files, when bundled
+    created: str
+
+
+def environment() -> dict[str, str]:
+    """Versions and machine the runs were made on (shown beside a re-run's)."""
+    from importlib import metadata
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return ""
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu
+            )
+    except OSError:
+        pass
+    env = {
+        "inspector": "0.1.0",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "cpu": cpu,
+        "onnx": version("onnx"),
+        "onnxruntime": version("onnxruntime"),
+    }
+    for dist in ("onnxruntime-ggml", "onnxruntime-ep-openvino", "onnxruntime-gpu"):
+        if v := version(dist):
+            env[dist] = v
+    return env
+
+
+def _npz(arrays: Mapping[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    plain = {
+        k: (v.astype(np.str_) if v.dtype == object else v)
+        for k, v in arrays.items()
+        if isinstance(v, np.ndarray)
+    }
+    np.savez_compressed(buf, **plain)  # type: ignore[arg-type]  # numpy's stub takes **kwds as bool
+    return buf.getvalue()
+
+
+def write_bundle(
+    model: LoadedModel,
+    results: Sequence[RunResult],
+    inputs: Mapping[str, Any],
+    *,
+    include_model: bool = False,
+    model_bytes: bytes | None = None,
+) -> bytes:
+    """The bundle as bytes. ``include_model`` adds the model file (``model_bytes``, else the
+    loaded proto serialized) and its companion data files."""
+    raw = model_bytes if model_bytes is not None else model.proto.SerializeToString()
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created": __import__("datetime").datetime.now().isoformat(timespec="seconds"),
+        "model": {
+            "name": model.name,
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "bytes": len(raw),
+            "included": include_model,
+        },
+        "environment": environment(),
+        "results": [to_jsonable(r) for r in results],
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("manifest.json", json.dumps(manifest, indent=1))
+        z.writestr("inputs.npz", _npz(inputs))
+        for i, r in enumerate(results):
+            if r.output_arrays():
+                z.writestr(f"outputs/{i}.npz", _npz(r.output_arrays()))
+            if r.profile_trace():
+                z.writestr(f"profiles/{i}.json", r.profile_trace())
+        if include_model:
+            z.writestr(f"model/{model.name}", raw)
+            for name in model.companions.names():
+                size = model.companions.size(name)
+                if "/" not in name and "\\" not in name and size is not None:
+                    z.writestr(f"model/{name}", model.companions.read(name, 0, size))
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def from_jsonable(tp: Any, data: Any) -> Any:
+    """The inverse of :func:`to_jsonable` for the record types (dataclasses, tuples, optionals,
+    literals, "nan"/"inf" floats). Dataclasses are rebuilt through their constructors, so their
+    own checks (e.g. RunConfig's allow-lists) run again."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return data
+    if origin in (typing.Union, types.UnionType):
+        if data is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return from_jsonable(inner[0], data)
+    if origin is typing.Literal:
+        if data not in args:
+            raise BundleError(f"unexpected value {data!r} (expected one of {args})")
+        return data
+    if origin is tuple:
+        if not isinstance(data, list):
+            raise BundleError(f"expected a list, got {type(data).__name__}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_jsonable(args[0], x) for x in data)
+        return tuple(from_jsonable(a, x) for a, x in zip(args, data, strict=True))
+    if origin is dict:
+        return {str(k): from_jsonable(args[1], v) for k, v in data.items()}
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(data, dict):
+            raise BundleError(f"expected an object for {tp.__name__}")
+        hints = typing.get_type_hints(tp)
+        kwargs = {
+            f.name: from_jsonable(hints[f.name], data[f.name])
+            for f in dataclasses.fields(tp)
+            if not f.name.startswith("_") and f.name in data
+        }
+        return tp(**kwargs)
+    if tp is float:
+        if isinstance(data, str) and data in ("nan", "inf", "-inf"):
+            return float(data)
+        if not isinstance(data, (int, float)) or isinstance(data, bool):
+            raise BundleError(f"expected a number, got {data!r}")
+        return float(data)
+    if tp in (int, str, bool):
+        if not isinstance(data, tp) or (tp is int and isinstance(data, bool)):
+            raise BundleError(f"expected {tp.__name__}, got {data!r}")
+        return data
+    raise BundleError(f"cannot read a field of type {tp!r}")
+
+
+def _load_npz(data: bytes, name: str, max_bytes: int) -> dict[str, np.ndarray]:
+    from inspector.run.inputs import load_npz
+
+    return load_npz(data, name, max_bytes)
+
+
+def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
+    """A bundle's records, arrays and files (see the module docstring); BundleError says why a
+    file is not a usable bundle."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise BundleError("not an ONNX Inspector bundle (not a zip file)") from None
+    infos = z.infolist()
+    names = [i.filename for i in infos]
+    if "manifest.json" not in names:
+        raise BundleError("not an ONNX Inspector bundle (no manifest.json)")
+    bad = [n for n in names if not _MEMBER.fullmatch(n) or ".." in n]
+    if bad:
+        raise BundleError(f"the bundle holds unexpected members: {', '.join(map(repr, bad[:5]))}")
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_session_upload_bytes:
+        raise BundleError(
+            f"the bundle unpacks to {total:,} bytes (limit {limits.max_session_upload_bytes:,}, "
+            "max_session_upload_bytes)"
+        )
+
+    def read(name: str) -> bytes:
+        try:
+            return z.read(name)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise BundleError(f"member {name!r} is damaged ({exc})") from None
+
+    try:
+        manifest = json.loads(read("manifest.json"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"manifest.json is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError("not an ONNX Inspector bundle (wrong format field)")
+    version = manifest.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise BundleError(
+            f"the bundle was written by a newer ONNX Inspector (bundle version {version}); "
+            f"this one reads version {VERSION} and older"
+        )
+    try:
+        results = tuple(from_jsonable(RunResult, r) for r in manifest.get("results", []))
+    except (InspectorError, KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"a result in the bundle cannot be read: {exc}") from None
+    arrays: list[dict[str, np.ndarray]] = []
+    traces: list[bytes] = []
+    for i in range(len(results)):
+        member = f"outputs/{i}.npz"
+        arrays.append(
+            _load_npz(read(member), member, limits.max_output_bytes) if member in names else {}
+        )
+        traces.append(read(f"profiles/{i}.json") if f"profiles/{i}.json" in names else b"")
+    results = tuple(
+        dataclasses.replace(r, _arrays=a, _profile_json=t)
+        for r, a, t in zip(results, arrays, traces, strict=True)
+    )
+    inputs = (
+        _load_npz(read("inputs.npz"), "inputs.npz", limits.max_input_bytes)
+        if "inputs.npz" in names
+        else {}
+    )
+    model = manifest.get("model") or {}
+    files = {n.removeprefix("model/"): read(n) for n in names if n.startswith("model/")}
+    env = manifest.get("environment") or {}
+    return Bundle(
+        model_name=str(model.get("name", "")),
+        model_sha256=str(model.get("sha256", "")),
+        environment={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
+        results=results,
+        inputs=inputs,
+        model_files=files,
+        created=str(manifest.get("created", "")),
+    )
+
+
+def model_matches(bundle: Bundle, model_bytes: bytes) -> bool:
+    return hashlib.sha256(model_bytes).hexdigest() == bundle.model_sha256
+
+
+__all__ = ["Bundle", "BundleError", "read_bundle", "write_bundle", "from_jsonable", "environment"]

@@ -1,0 +1,115 @@
+"""Issue 13 (bundle, library part): session → bundle → re-open → identical records; the same
+safety rules as uploads."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from inspector import load_model
+from inspector.bundle import BundleError, read_bundle, write_bundle
+from inspector.errors import InspectorError
+from inspector.run.config import RunConfig, expand_matrix
+from inspector.run.demo import demo_ep
+from inspector.run.runner import run_matrix
+from tests.conftest import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def session():  # type: ignore[no-untyped-def]
+    model = load_model(SAMPLES / "ep_fallback_det.onnx")
+    second = demo_ep()
+    eps = ([f"{second.name},cpu"] if second else []) + ["cpu"]
+    matrix = expand_matrix(eps, ["all"], base=RunConfig(timed_runs=3, profiled_runs=1))
+    inputs = {"x": np.random.default_rng(0).standard_normal((2, 4, 4)).astype(np.float32)}
+    return model, tuple(run_matrix(model, matrix, inputs)), inputs
+
+
+def test_a_bundle_reopens_to_identical_records(session):
+    model, results, inputs = session
+    b = read_bundle(write_bundle(model, results, inputs, include_model=True))
+    assert b.results == results  # every field of every record (private arrays compared below)
+    for r, back in zip(results, b.results, strict=True):
+        assert back.to_dict() == r.to_dict()
+        assert back.profile_trace() == r.profile_trace()
+        for name, arr in r.output_arrays().items():
+            assert np.array_equal(back.output_arrays()[name], arr)
+    assert np.array_equal(b.inputs["x"], inputs["x"])
+    assert b.model_name == "ep_fallback_det.onnx" and set(b.model_files) == {"ep_fallback_det.onnx"}
+    assert load_model(b.model_files["ep_fallback_det.onnx"], {}).proto == model.proto
+    assert b.environment["onnxruntime"] and b.environment["cpu"]
+
+
+def _rewrite(data: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            payload = src.read(info.filename)
+            if info.filename == "manifest.json":
+                manifest = json.loads(payload)
+                change(manifest)
+                payload = json.dumps(manifest).encode()
+            z.writestr(info.filename, payload)
+    return out.getvalue()
+
+
+def test_hostile_bundles_are_refused_with_a_reason(session):
+    model, results, inputs = session
+    good = write_bundle(model, results, inputs)
+    with pytest.raises(BundleError, match="not a zip"):
+        read_bundle(b"hello")
+    with pytest.raises(BundleError, match="newer ONNX Inspector"):
+        read_bundle(_rewrite(good, lambda m: m.update(version=99)))
+    with pytest.raises(BundleError, match="wrong format"):
+        read_bundle(_rewrite(good, lambda m: m.update(format="other")))
+
+    def path_key(m):  # type: ignore[no-untyped-def]
+        m["results"][0]["config"]["session_config"] = [["optimized_model_filepath", "/tmp/x"]]
+
+    with pytest.raises(BundleError, match="optimized_model"):  # the allow-list runs again
+        read_bundle(_rewrite(good, path_key))
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("manifest.json", "{}")
+        z.writestr("../../etc/cron.d/x", "boom")
+    with pytest.raises(BundleError, match="unexpected members"):
+        read_bundle(evil.getvalue())
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    src = zipfile.ZipFile(io.BytesIO(good))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "inputs.npz":
+                inner = io.BytesIO()
+                with zipfile.ZipFile(inner, "w") as zz:
+                    zz.writestr("x.npy", pickled.getvalue())
+                data = inner.getvalue()
+            z.writestr(info.filename, data)
+    with pytest.raises(InspectorError, match="pickled"):
+        read_bundle(out.getvalue())
+
+
+def test_the_cli_bundles_opens_and_reruns_side_by_side(tmp_path, capsys):
+    from inspector.cli import main
+
+    out = tmp_path / "session.zip"
+    model = str(SAMPLES / "ep_fallback_det.onnx")
+    argv = ["bundle", model, "-o", str(out), "--runs", "2", "--profiled-runs", "1"]
+    assert main([*argv, "--include-model"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["open", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "ep_fallback_det.onnx" and doc["results"][0]["status"] == "ok"
+    assert main(["open", str(out), "--rerun", model]) == 0
+    text = capsys.readouterr().out
+    assert "Re-run here:" in text and "here/bundled" in text
+    (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04broken")
+    assert main(["open", str(tmp_path / "bad.zip")]) == 1
+    assert "not an ONNX Inspector bundle" in capsys.readouterr().err
