@@ -7,6 +7,7 @@ import streamlit as st
 from inspector import InspectorError
 from inspector.run.config import (
     OPT_LEVELS,
+    Matrix,
 )
 from inspector.run.demo import DEMO_SAMPLE, demo_ep, demo_matrix, fallback_label
 from inspector.run.eps import LIBRARIES_ENV, discover
@@ -369,6 +370,20 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
     state.submit(source, model, matrix, arrays, replace(model.limits, run_timeout_s=int(timeout)))
 
 latest = state.latest_job(source)
+bundled = latest if latest is not None and latest.origin else None
+if latest is not None and latest.base is not None:
+    bundled = latest.base
+if bundled is not None:  # results from a session bundle: show where, offer to re-run them here
+    st.info(plain(f"Runs {bundled.origin}."))
+    if latest is bundled and st.button(
+        "Re-run here",
+        key="rerun_bundle",
+        help="The bundle's configurations and exact inputs on this machine; the results are "
+        "shown beside the bundled ones (labels start with 'here').",
+    ):
+        here = Matrix(tuple(replace(c, label=f"here · {c.label}") for c in bundled.matrix.configs))
+        state.submit(source, model, here, dict(bundled.inputs), model.limits, base=bundled)
+        latest = state.latest_job(source)
 if latest is not None and not latest.active:
     st.session_state["results_shown"] = latest.id  # the panel stops ticking
 job_panel(source)

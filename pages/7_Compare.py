@@ -5,6 +5,7 @@ import json
 
 import streamlit as st
 
+from inspector.bundle import write_bundle
 from inspector.charts import (
     error_histogram,
     latency,
@@ -232,6 +233,16 @@ with tab_graph:
         )
 
 with tab_dl:
+    st.download_button(
+        "Session bundle (.zip: these runs, inputs, outputs, environment and the model; "
+        "drop it into the app anywhere to re-open)",
+        lambda: write_bundle(
+            model, results, runs.inputs, include_model=True, model_bytes=source.data
+        ),
+        f"{model.name.removesuffix('.onnx')}-session.zip",
+        "application/zip",
+        key="dl_bundle",
+    )
     st.download_button(
         "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
         lambda: html_report(model, results),  # built on click only

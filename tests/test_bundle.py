@@ -113,3 +113,44 @@ def test_the_cli_bundles_opens_and_reruns_side_by_side(tmp_path, capsys):
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04broken")
     assert main(["open", str(tmp_path / "bad.zip")]) == 1
     assert "not an ONNX Inspector bundle" in capsys.readouterr().err
+
+
+@pytest.mark.browser
+def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path):
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+    from tests.test_browser import drop_model_files, shot
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    model, results, inputs = session
+    path = tmp_path / "teammate-session.zip"
+    path.write_bytes(write_bundle(model, results, inputs, include_model=True))
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        drop_model_files(page, [str(path)])
+        page.get_by_role("heading", name="ep_fallback_det.onnx").wait_for(timeout=30_000)
+        page.get_by_text(f"Opened a bundle: {len(results)} runs of ep_fallback_det.onnx").wait_for()
+        page.get_by_role("link", name="Compare", exact=True).click()
+        page.get_by_text("Latency per configuration").wait_for(timeout=60_000)  # no re-run
+        page.get_by_role("link", name="Run lab").click()
+        page.get_by_text("Runs bundled").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Re-run here").click()
+        page.get_by_text("ok, 0 failed").first.wait_for(timeout=120_000)
+        page.get_by_role("link", name="Compare", exact=True).click()
+        page.get_by_text("here · CPU · all").first.wait_for(timeout=60_000)  # beside the bundled
+        shot(page, "bundle-rerun-compare")
+        page.get_by_role("tab", name="Downloads").click()
+        with page.expect_download(timeout=60_000) as info:
+            page.get_by_role("button", name="Session bundle").click()
+        again = read_bundle(Path(info.value.path()).read_bytes())
+        assert len(again.results) == 2 * len(results)
+        assert [r.label for r in again.results[: len(results)]] == [r.label for r in results]
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()

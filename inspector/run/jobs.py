@@ -53,6 +53,13 @@ class Job:
     started: float | None = None
     finished: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    origin: str = ""  # where finished results came from (a bundle: its machine and versions)
+    base: Job | None = None  # results shown before this job's own (a bundle it re-runs)
+
+    @property
+    def shown_results(self) -> list[RunResult]:
+        """The base job's results, then this job's (machine vs machine, side by side)."""
+        return (list(self.base.results) if self.base else []) + list(self.results)
 
     @property
     def total(self) -> int:
@@ -86,13 +93,36 @@ class JobQueue:
         inputs: Mapping[str, Any],
         limits: Limits | None = None,
         context: Any = None,
+        base: Job | None = None,
     ) -> Job:
         job = Job(secrets.token_urlsafe(9), owner, key, model, matrix, inputs, limits, context)
+        job.base = base
         with self._lock:
             self._forget_old()
             self._jobs[job.id] = job
             self._waiting.setdefault(owner, deque()).append(job)
             self._start_runners()
+        return job
+
+    def add_done(
+        self,
+        owner: str,
+        key: str,
+        model: LoadedModel,
+        results: list[RunResult],
+        inputs: Mapping[str, Any],
+        origin: str,
+        context: Any = None,
+    ) -> Job:
+        """Register results made elsewhere (a bundle) as a finished job: every page shows them
+        as it shows its own runs, and a re-run can use them as its base."""
+        matrix = Matrix(tuple(r.config for r in results))
+        job = Job(secrets.token_urlsafe(9), owner, key, model, matrix, inputs, None, context)
+        job.state, job.results, job.origin = "done", list(results), origin
+        job.started = job.finished = time.time()
+        with self._lock:
+            self._forget_old()
+            self._jobs[job.id] = job
         return job
 
     def get(self, job_id: str) -> Job | None:

@@ -37,10 +37,20 @@ def _on_close() -> None:
 
 def _take(key: str) -> None:
     files = st.session_state.get(key) or []
-    models = state.split_upload(files)
+    bundles = [f for f in files if f.name.lower().endswith(".zip")]
+    models = state.split_upload([f for f in files if f not in bundles])
     st.session_state["upload_note"] = (
-        "" if models or not files else "No .onnx file in the drop: add the model file itself."
+        ""
+        if models or bundles or not files
+        else "No .onnx file in the drop: add the model file itself."
     )
+    notes = []
+    for f in bundles:  # a session bundle: its model and runs, without re-running
+        try:
+            notes.append(state.open_bundle(f.getvalue()))
+        except InspectorError as exc:
+            notes.append(f"{f.name} was not opened: {exc}")
+    st.session_state["bundle_note"] = " ".join(notes)
     for name, data, companions in models:
         size = len(data) + sum(len(d) for d in companions.values())
         held = state.session_bytes()
@@ -94,6 +104,7 @@ def model_picker() -> LoadedModel | None:
         st.button("Open sample", key="open_sample", on_click=_on_open_sample)
         st.file_uploader(
             "Drop an .onnx model with its external-data files",
+            # (or a session bundle .zip made by the Compare page / onnx-inspector bundle)
             accept_multiple_files=True,
             key="upload",
             on_change=_on_upload,
@@ -108,6 +119,8 @@ def model_picker() -> LoadedModel | None:
             help="Every .onnx file in the folder opens, with the files under its own folder "
             "as its external data.",
         )
+        if st.session_state.get("bundle_note"):
+            st.info(plain(st.session_state["bundle_note"]))
         if st.session_state.get("upload_note"):
             st.warning(st.session_state["upload_note"])
     if source is None:

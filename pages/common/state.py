@@ -315,9 +315,54 @@ def check_in() -> None:
         presence().seen(token, ctx.session_id)
 
 
-def submit(source: Source, model: LoadedModel, matrix: Matrix, inputs: dict, limits: Limits) -> Job:
-    """Queue a matrix for ``source``; it runs outside this script and survives navigation."""
-    return job_queue().submit(owner(), source.key, model, matrix, inputs, limits, source)
+def submit(
+    source: Source,
+    model: LoadedModel,
+    matrix: Matrix,
+    inputs: dict,
+    limits: Limits,
+    base: Job | None = None,
+) -> Job:
+    """Queue a matrix for ``source``; it runs outside this script and survives navigation.
+    ``base``: a bundled job whose results are shown beside this one's (a re-run here)."""
+    return job_queue().submit(owner(), source.key, model, matrix, inputs, limits, source, base)
+
+
+def open_bundle(data: bytes) -> str:
+    """Open a session bundle: its model (bundled, or an open model with the same SHA-256) and
+    its runs as a finished job, so every page shows them without re-running."""
+    from inspector.bundle import read_bundle
+
+    bundle = read_bundle(data, LIMITS)
+    name = bundle.model_name
+    if name in bundle.model_files:
+        files = dict(bundle.model_files)
+        source = make_source(name, files.pop(name), files)
+    else:
+        source = next(
+            (
+                s
+                for s in models().values()
+                if hashlib.sha256(s.data).hexdigest() == bundle.model_sha256
+            ),
+            None,
+        )
+        if source is None:
+            raise InspectorError(
+                f"it does not hold its model ({name}); open that model first, then drop the "
+                "bundle again."
+            )
+    add(source)
+    model = load(source)
+    env = bundle.environment
+    origin = (
+        f"bundled {bundle.created} on {env.get('cpu', '?')}, onnxruntime "
+        f"{env.get('onnxruntime', '?')}"
+    )
+    job_queue().add_done(
+        owner(), source.key, model, list(bundle.results), bundle.inputs, origin, source
+    )
+    return f"Opened a bundle: {len(bundle.results)} runs of {name} ({origin})."
 
 
 def latest_job(source: Source) -> Job | None:
@@ -328,9 +373,9 @@ def latest_job(source: Source) -> Job | None:
 def runs(source: Source) -> StoredRuns | None:
     """The latest run-lab results for this model (so far, while its job runs)."""
     job = latest_job(source)
-    if job is None or not job.results:
+    if job is None or not job.shown_results:
         return None
-    results = tuple(job.results)
+    results = tuple(job.shown_results)
     return StoredRuns(Matrix(tuple(r.config for r in results)), results, job.inputs)
 
 
