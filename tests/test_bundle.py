@@ -44,18 +44,24 @@ def test_a_bundle_reopens_to_identical_records(session):
     assert b.environment["onnxruntime"] and b.environment["cpu"]
 
 
-def _rewrite(data: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
+def _rewrite(data: bytes, member: str, change) -> bytes:  # type: ignore[no-untyped-def]
+    """``data`` with one member replaced by ``change(its bytes)``."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         for info in src.infolist():
             payload = src.read(info.filename)
-            if info.filename == "manifest.json":
-                manifest = json.loads(payload)
-                change(manifest)
-                payload = json.dumps(manifest).encode()
-            z.writestr(info.filename, payload)
+            z.writestr(info.filename, change(payload) if info.filename == member else payload)
     return out.getvalue()
+
+
+def _manifest(data: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
+    def edit(payload: bytes) -> bytes:
+        manifest = json.loads(payload)
+        change(manifest)
+        return json.dumps(manifest).encode()
+
+    return _rewrite(data, "manifest.json", edit)
 
 
 def test_hostile_bundles_are_refused_with_a_reason(session):
@@ -64,15 +70,15 @@ def test_hostile_bundles_are_refused_with_a_reason(session):
     with pytest.raises(BundleError, match="not a zip"):
         read_bundle(b"hello")
     with pytest.raises(BundleError, match="newer ONNX Inspector"):
-        read_bundle(_rewrite(good, lambda m: m.update(version=99)))
+        read_bundle(_manifest(good, lambda m: m.update(version=99)))
     with pytest.raises(BundleError, match="wrong format"):
-        read_bundle(_rewrite(good, lambda m: m.update(format="other")))
+        read_bundle(_manifest(good, lambda m: m.update(format="other")))
 
     def path_key(m):  # type: ignore[no-untyped-def]
         m["results"][0]["config"]["session_config"] = [["optimized_model_filepath", "/tmp/x"]]
 
     with pytest.raises(BundleError, match="optimized_model"):  # the allow-list runs again
-        read_bundle(_rewrite(good, path_key))
+        read_bundle(_manifest(good, path_key))
     evil = io.BytesIO()
     with zipfile.ZipFile(evil, "w") as z:
         z.writestr("manifest.json", "{}")
@@ -81,19 +87,12 @@ def test_hostile_bundles_are_refused_with_a_reason(session):
         read_bundle(evil.getvalue())
     pickled = io.BytesIO()
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    src = zipfile.ZipFile(io.BytesIO(good))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "inputs.npz":
-                inner = io.BytesIO()
-                with zipfile.ZipFile(inner, "w") as zz:
-                    zz.writestr("x.npy", pickled.getvalue())
-                data = inner.getvalue()
-            z.writestr(info.filename, data)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zz:
+        zz.writestr("x.npy", pickled.getvalue())
+    bad_inputs = _rewrite(good, "inputs.npz", lambda _payload: inner.getvalue())
     with pytest.raises(InspectorError, match="pickled"):
-        read_bundle(out.getvalue())
+        read_bundle(bad_inputs)
 
 
 def test_the_cli_bundles_opens_and_reruns_side_by_side(tmp_path, capsys):
