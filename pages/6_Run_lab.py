@@ -87,7 +87,10 @@ def job_panel(source: state.Source) -> None:
             return
         failed = sum(1 for r in job.results if not r.ok)
         if job.state == "done":
-            (st.success if not failed else st.warning)(f"Done: {done - failed} ok, {failed} failed")
+            done_text = "Re-run here done" if job.base else "Done"
+            (st.success if not failed else st.warning)(
+                f"{done_text}: {done - failed} ok, {failed} failed"
+            )
         elif job.state == "cancelled":
             st.warning(f"Cancelled after {done} of {n} configurations (workers stopped).")
         else:

@@ -104,3 +104,20 @@ def streamlit_server(
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def download(page, button: str, timeout: float = 30_000) -> bytes:  # type: ignore[no-untyped-def]
+    """Click a download button and return the file. A click that lands while the page is still
+    re-rendering can be lost (the button is replaced under it), so it is tried twice."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(2):
+        try:
+            with page.expect_download(timeout=timeout) as info:
+                page.get_by_role("button", name=button).click()
+            return Path(info.value.path()).read_bytes()
+        except PlaywrightTimeout:
+            if attempt:
+                raise
+            page.wait_for_timeout(1000)
+    raise AssertionError("unreachable")

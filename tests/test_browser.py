@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, chromium_available, streamlit_server
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    chromium_available,
+    download,
+    streamlit_server,
+)
 from tests.conftest import ROOT
 
 pytestmark = [
@@ -175,9 +181,7 @@ def test_run_a_2x2_matrix_and_compare(page):
         page.get_by_text("|error| of probs").first.wait_for(timeout=30_000)
     shot(page, "compare-outputs")
     page.get_by_role("tab", name="Downloads").click()
-    with page.expect_download(timeout=60_000) as info:
-        page.get_by_role("button", name="Report (HTML").click()
-    report = Path(info.value.path()).read_text(encoding="utf-8")
+    report = download(page, "Report (HTML").decode("utf-8")
     assert "ONNX Inspector report · ep_fallback_det.onnx" in report
     assert report.count("plotly.js v") == 1 and "Output deltas against" in report
 

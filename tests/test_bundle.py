@@ -116,11 +116,16 @@ def test_the_cli_bundles_opens_and_reruns_side_by_side(tmp_path, capsys):
 
 @pytest.mark.browser
 def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path):
-    from pathlib import Path
 
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+    from tests.browser import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        chromium_available,
+        download,
+        streamlit_server,
+    )
     from tests.test_browser import drop_model_files, shot
 
     if not chromium_available():
@@ -141,14 +146,12 @@ def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path
         page.get_by_role("link", name="Run lab").click()
         page.get_by_text("Runs bundled").wait_for(timeout=60_000)
         page.get_by_role("button", name="Re-run here").click()
-        page.get_by_text("ok, 0 failed").first.wait_for(timeout=120_000)
+        page.get_by_text(f"Re-run here done: {len(results)} ok, 0 failed").wait_for(timeout=120_000)
         page.get_by_role("link", name="Compare", exact=True).click()
         page.get_by_text("here · CPU · all").first.wait_for(timeout=60_000)  # beside the bundled
         shot(page, "bundle-rerun-compare")
         page.get_by_role("tab", name="Downloads").click()
-        with page.expect_download(timeout=60_000) as info:
-            page.get_by_role("button", name="Session bundle").click()
-        again = read_bundle(Path(info.value.path()).read_bytes())
+        again = read_bundle(download(page, "Session bundle"))
         assert len(again.results) == 2 * len(results)
         assert [r.label for r in again.results[: len(results)]] == [r.label for r in results]
         assert page.locator('[data-testid="stException"]').count() == 0
