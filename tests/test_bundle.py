@@ -146,7 +146,9 @@ def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path
         page.get_by_role("link", name="Run lab").click()
         page.get_by_text("Runs bundled").wait_for(timeout=60_000)
         page.get_by_role("button", name="Re-run here").click()
-        page.get_by_text(f"Re-run here done: {len(results)} ok, 0 failed").wait_for(timeout=120_000)
+        page.get_by_text(f"Re-run here done: {len(results)} ok, 0 failed").first.wait_for(
+            timeout=120_000
+        )
         page.get_by_role("link", name="Compare", exact=True).click()
         page.get_by_text("here · CPU · all").first.wait_for(timeout=60_000)  # beside the bundled
         shot(page, "bundle-rerun-compare")
