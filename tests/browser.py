@@ -121,3 +121,17 @@ def download(page, button: str, timeout: float = 30_000) -> bytes:  # type: igno
                 raise
             page.wait_for_timeout(1000)
     raise AssertionError("unreachable")
+
+
+def open_page(page, link: str, heading: str, timeout: float = 60_000) -> None:  # type: ignore[no-untyped-def]
+    """Follow a sidebar link and wait for the page's heading; a click that lands while the
+    previous page is still re-rendering can be lost, so it is clicked again once."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    target = page.get_by_role("heading", name=heading)
+    page.get_by_role("link", name=link, exact=True).click()
+    try:
+        target.wait_for(timeout=10_000)
+    except PlaywrightTimeout:
+        page.get_by_role("link", name=link, exact=True).click()
+        target.wait_for(timeout=timeout)

@@ -124,6 +124,7 @@ def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path
         CHROMIUM_ARGS,
         chromium_available,
         download,
+        open_page,
         streamlit_server,
     )
     from tests.test_browser import drop_model_files, shot
@@ -141,15 +142,15 @@ def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path
         drop_model_files(page, [str(path)])
         page.get_by_role("heading", name="ep_fallback_det.onnx").wait_for(timeout=30_000)
         page.get_by_text(f"Opened a bundle: {len(results)} runs of ep_fallback_det.onnx").wait_for()
-        page.get_by_role("link", name="Compare", exact=True).click()
+        open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
         page.get_by_text("Latency per configuration").wait_for(timeout=60_000)  # no re-run
-        page.get_by_role("link", name="Run lab").click()
+        open_page(page, "Run lab", "Run lab · ep_fallback_det.onnx")
         page.get_by_text("Runs bundled").wait_for(timeout=60_000)
         page.get_by_role("button", name="Re-run here").click()
         page.get_by_text(f"Re-run here done: {len(results)} ok, 0 failed").first.wait_for(
             timeout=120_000
         )
-        page.get_by_role("link", name="Compare", exact=True).click()
+        open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
         page.get_by_text("here · CPU · all").first.wait_for(timeout=60_000)  # beside the bundled
         shot(page, "bundle-rerun-compare")
         page.get_by_role("tab", name="Downloads").click()
