@@ -26,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from inspector import __version__
 from inspector.errors import InspectorError
 from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
+from inspector.run.inputs import load_npz
 from inspector.run.results import RunResult
 
 FORMAT = "onnx-inspector-bundle"
@@ -73,7 +75,7 @@ def environment() -> dict[str, str]:
     except OSError:
         pass
     env = {
-        "inspector": "0.1.0",
+        "inspector": __version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "system": platform.system(),
@@ -191,12 +193,6 @@ def from_jsonable(tp: Any, data: Any) -> Any:
     raise BundleError(f"cannot read a field of type {tp!r}")
 
 
-def _load_npz(data: bytes, name: str, max_bytes: int) -> dict[str, np.ndarray]:
-    from inspector.run.inputs import load_npz
-
-    return load_npz(data, name, max_bytes)
-
-
 def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     """A bundle's records, arrays and files (see the module docstring); BundleError says why a
     file is not a usable bundle."""
@@ -245,7 +241,7 @@ def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     for i in range(len(results)):
         member = f"outputs/{i}.npz"
         arrays.append(
-            _load_npz(read(member), member, limits.max_output_bytes) if member in names else {}
+            load_npz(read(member), member, limits.max_output_bytes) if member in names else {}
         )
         traces.append(read(f"profiles/{i}.json") if f"profiles/{i}.json" in names else b"")
     results = tuple(
@@ -253,7 +249,7 @@ def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
         for r, a, t in zip(results, arrays, traces, strict=True)
     )
     inputs = (
-        _load_npz(read("inputs.npz"), "inputs.npz", limits.max_input_bytes)
+        load_npz(read("inputs.npz"), "inputs.npz", limits.max_input_bytes)
         if "inputs.npz" in names
         else {}
     )

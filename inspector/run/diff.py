@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
-from inspector.model.diff import ModelDiff, pair_nodes
+from inspector.model.diff import ModelDiff
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 from inspector.run.compare import Comparison, OutputDelta, compare, delta, node_timing_table
@@ -87,12 +87,16 @@ def match_inputs(a: LoadedModel, b: LoadedModel) -> tuple[dict[str, str], list[s
     )
 
 
-def _tensor_pairs(a: onnx.GraphProto, b: onnx.GraphProto) -> list[tuple[int, int, str, str]]:
-    """(A node, B node, A tensor, B tensor) for the outputs of matched nodes, in A's order."""
-    pairs, _, _ = pair_nodes(a, b)
+def _tensor_pairs(
+    diff: ModelDiff, a: onnx.GraphProto, b: onnx.GraphProto
+) -> list[tuple[int, int, str, str]]:
+    """(A node, B node, A tensor, B tensor) for the outputs of the structural diff's matched
+    nodes (the pairs the user sees), in A's order."""
+    index = lambda node_id: int(node_id.split(":", 1)[1])  # noqa: E731 - "main:<i>"
+    pairs = sorted((index(p.a_id), index(p.b_id)) for p in diff.pairs)
     out_a = {o.name for o in a.output}
     out = []
-    for i, j, _ in pairs:
+    for i, j in pairs:
         for ta, tb in zip(a.node[i].output, b.node[j].output, strict=False):
             if ta and tb and ta not in out_a:
                 out.append((i, j, ta, tb))
@@ -110,6 +114,7 @@ def _marked(prepared: PreparedModel, tensors: list[str], name: str) -> Any:
 
 
 def first_pair_divergence(
+    diff: ModelDiff,
     pa: PreparedModel,
     pb: PreparedModel,
     config: RunConfig,
@@ -121,7 +126,7 @@ def first_pair_divergence(
 ) -> PairDivergence:
     chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
     ga, gb = pa.original.graph, pb.original.graph
-    candidates = _tensor_pairs(ga, gb)
+    candidates = _tensor_pairs(diff, ga, gb)
     total = len(candidates)
     candidates = candidates[:max_tensors]
     cfg = replace(config, warmup_runs=0, timed_runs=1, profiled_runs=0)
@@ -230,7 +235,9 @@ def behaviour_diff(
             found = None
             if divergence and ra.ok and rb.ok:
                 say("searching the first matched tensor that differs")
-                found = first_pair_divergence(pa, pb, config, inputs, feeds_b, atol, rtol, limits)
+                found = first_pair_divergence(
+                    diff, pa, pb, config, inputs, feeds_b, atol, rtol, limits
+                )
         finally:
             pb.cleanup()
     finally:
