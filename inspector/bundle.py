@@ -4,6 +4,7 @@ A bundle is a zip with fixed member names — ``manifest.json`` (format, version
 name and SHA-256, the environment the runs were made in, and every result as JSON),
 ``inputs.npz`` (the exact tensor inputs), ``outputs/<i>.npz`` (each result's saved outputs),
 ``profiles/<i>.json`` (each raw ORT profile) and, if asked, ``model/<name>`` with its data files.
+Analyses made on those runs (first divergence, optimizer ablation) travel in the manifest too.
 Reading one is as strict as an upload: no pickle (``allow_pickle=False``), nothing extracted to
 disk, unknown members refused, sizes bounded, a version check, and every run configuration goes
 through the same allow-lists as a new one (a bundle cannot smuggle a file-writing config key).
@@ -31,6 +32,7 @@ from inspector.errors import InspectorError
 from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
+from inspector.run.analysis import AblationRow, Divergence
 from inspector.run.inputs import load_npz
 from inspector.run.results import RunResult
 
@@ -45,6 +47,26 @@ class BundleError(InspectorError):
     kind = "bundle"
 
 
+#: Analyses a bundle can hold, by kind, and the type of their value.
+ANALYSES: dict[str, Any] = {"divergence": Divergence, "ablation": tuple[AblationRow, ...]}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A finished analysis of a bundle's runs. ``about`` names what it was run on, in the
+    configurations' labels: "REF → CAND" for a divergence, the candidate's label for an
+    ablation (see :func:`about`)."""
+
+    kind: str
+    about: str
+    value: Any
+
+
+def about(kind: str, reference: str, candidate: str) -> str:
+    """The ``about`` text of an analysis of these configurations (one spelling everywhere)."""
+    return f"{reference} → {candidate}" if kind == "divergence" else candidate
+
+
 @dataclass(frozen=True)
 class Bundle:
     model_name: str
@@ -54,6 +76,8 @@ class Bundle:
     inputs: dict[str, np.ndarray]
     model_files: dict[str, bytes]  # the model and its data files, when bundled
     created: str
+    analyses: tuple[Analysis, ...] = ()
+    skipped: tuple[str, ...] = ()  # parts this version cannot read (an analysis of a new kind)
 
 
 def environment() -> dict[str, str]:
@@ -107,9 +131,14 @@ def write_bundle(
     *,
     include_model: bool = False,
     model_bytes: bytes | None = None,
+    analyses: Sequence[Analysis] = (),
 ) -> bytes:
     """The bundle as bytes. ``include_model`` adds the model file (``model_bytes``, else the
-    loaded proto serialized) and its companion data files."""
+    loaded proto serialized) and its companion data files; ``analyses`` are kept beside the
+    runs."""
+    for a in analyses:
+        if a.kind not in ANALYSES:
+            raise BundleError(f"unknown analysis kind {a.kind!r}")
     raw = model_bytes if model_bytes is not None else model.proto.SerializeToString()
     manifest = {
         "format": FORMAT,
@@ -123,6 +152,9 @@ def write_bundle(
         },
         "environment": environment(),
         "results": [to_jsonable(r) for r in results],
+        "analyses": [
+            {"kind": a.kind, "about": a.about, "value": to_jsonable(a.value)} for a in analyses
+        ],
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -253,6 +285,7 @@ def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
         if "inputs.npz" in names
         else {}
     )
+    analyses, skipped = _analyses(manifest.get("analyses", []))
     model = manifest.get("model") or {}
     files = {n.removeprefix("model/"): read(n) for n in names if n.startswith("model/")}
     env = manifest.get("environment") or {}
@@ -264,11 +297,44 @@ def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
         inputs=inputs,
         model_files=files,
         created=str(manifest.get("created", "")),
+        analyses=analyses,
+        skipped=skipped,
     )
+
+
+def _analyses(items: Any) -> tuple[tuple[Analysis, ...], tuple[str, ...]]:
+    """The manifest's analyses; a kind this version does not know is skipped with a note (a
+    newer writer may add kinds without raising the version: the runs stay readable)."""
+    if not isinstance(items, list):
+        raise BundleError("the manifest's analyses are not a list")
+    out, skipped = [], []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("about"), str):
+            raise BundleError("an analysis in the bundle has no kind or subject")
+        kind = item.get("kind")
+        if kind not in ANALYSES:
+            skipped.append(f"an analysis of kind {str(kind)[:40]!r} (not known to this version)")
+            continue
+        try:
+            value = from_jsonable(ANALYSES[kind], item.get("value"))
+        except (InspectorError, KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"the {kind} analysis in the bundle cannot be read: {exc}") from None
+        out.append(Analysis(kind, item["about"], value))
+    return tuple(out), tuple(skipped)
 
 
 def model_matches(bundle: Bundle, model_bytes: bytes) -> bool:
     return hashlib.sha256(model_bytes).hexdigest() == bundle.model_sha256
 
 
-__all__ = ["Bundle", "BundleError", "read_bundle", "write_bundle", "from_jsonable", "environment"]
+__all__ = [
+    "ANALYSES",
+    "Analysis",
+    "Bundle",
+    "BundleError",
+    "about",
+    "environment",
+    "from_jsonable",
+    "read_bundle",
+    "write_bundle",
+]

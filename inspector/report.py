@@ -2,9 +2,10 @@
 
 One file: overview, compatibility verdict, diagnostics, and — when runs are given — latency,
 per-node and per-op charts (the same plotly figures the app shows), EP assignment and fallback,
-and output deltas against the first configuration. plotly.js is inlined once, every model string
-is HTML-escaped, and a Content-Security-Policy (``default-src 'none'``, inline scripts and styles
-and ``data:`` images only) means the page opens offline and *cannot* fetch from any origin.
+output deltas against the first configuration, and any first-divergence or ablation results.
+plotly.js is inlined once, every model string is HTML-escaped, and a Content-Security-Policy
+(``default-src 'none'``, inline scripts and styles and ``data:`` images only) means the page
+opens offline and *cannot* fetch from any origin.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as _dt
 import html
 import platform
 from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -139,8 +141,69 @@ def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
     return out
 
 
-def html_report(model: LoadedModel, results: Sequence[RunResult] = (), *, title: str = "") -> str:
-    """The report as one HTML document (see the module docstring)."""
+def _analysis_sections(analyses: Sequence[Any]) -> list[str]:
+    """First divergence and ablation tables (``inspector.bundle.Analysis`` items)."""
+    out: list[str] = []
+    for a in analyses:
+        if a.kind == "divergence":
+            fd = a.value
+            out.append(f"<h2>First divergence: {_e(a.about)}</h2>")
+            if fd.found:
+                err = fd.error.max_abs if fd.error and fd.error.max_abs is not None else None
+                out.append(
+                    f"<p class=error>{_e(fd.node_id)} {_e(fd.node_name)} ({_e(fd.op_type)}), "
+                    f"output {_e(fd.tensor)}"
+                    + ("" if err is None else f", max |Δ| {err:.4g}")
+                    + f"; chain to the output: {_e(' → '.join(fd.chain))}</p>"
+                )
+            else:
+                out.append(
+                    f"<p>None found ({fd.checked_tensors} tensors checked): {_e(fd.detail)}</p>"
+                )
+            out += [f"<p class=muted>note: {_e(x)}</p>" for x in fd.skipped]
+        elif a.kind == "ablation":
+            out.append(f"<h2>Optimizer ablation of {_e(a.about)}</h2>")
+            out.append(
+                _table(
+                    [
+                        "disabled",
+                        "status",
+                        "median ms",
+                        "time ratio [95% CI]",
+                        "max |Δ|",
+                        "graph changed",
+                        "note",
+                    ],
+                    [
+                        [
+                            r.disabled or "(baseline)",
+                            r.status,
+                            "" if r.median_ms is None else f"{r.median_ms:.4f}",
+                            ""
+                            if r.time_ratio is None
+                            else f"{r.time_ratio:.2f}"
+                            + (f" [{r.ratio_ci[0]:.2f}, {r.ratio_ci[1]:.2f}]" if r.ratio_ci else "")
+                            + (" noise" if r.within_noise else ""),
+                            "" if r.max_abs_vs_baseline is None else f"{r.max_abs_vs_baseline:.3g}",
+                            "yes" if r.graph_changed else "no",
+                            r.note,
+                        ]
+                        for r in a.value
+                    ],
+                )
+            )
+    return out
+
+
+def html_report(
+    model: LoadedModel,
+    results: Sequence[RunResult] = (),
+    *,
+    title: str = "",
+    analyses: Sequence[Any] = (),
+) -> str:
+    """The report as one HTML document (see the module docstring); ``analyses`` (first
+    divergence, ablation: ``inspector.bundle.Analysis``) get a section each."""
     import onnx
 
     ov = build_overview(model)
@@ -197,6 +260,7 @@ def html_report(model: LoadedModel, results: Sequence[RunResult] = (), *, title:
     ]
     if results:
         parts += _run_sections(results, figure)
+    parts += _analysis_sections(analyses)
     body = "\n".join(parts)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"

@@ -5,7 +5,7 @@ import json
 
 import streamlit as st
 
-from inspector.bundle import write_bundle
+from inspector.bundle import about, write_bundle
 from inspector.charts import (
     error_histogram,
     latency,
@@ -17,12 +17,52 @@ from inspector.charts import (
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import rows_frame, to_jsonable
 from inspector.report import html_report
-from inspector.run.analysis import ablation, first_divergence
+from inspector.run.analysis import AblationRow, Divergence, ablation, first_divergence
 from inspector.run.compare import compare, node_timing_csv, node_timing_table
 from inspector.run.inputs import inputs_npz
 from pages.common import state
 from pages.common.picker import page_header
+from pages.common.tasks import task_panel
 from pages.common.text import plain
+
+
+def show_divergence(fd: Divergence) -> None:
+    if fd.found:
+        st.error(
+            plain(
+                f"First divergence: {fd.node_id} ({fd.op_type}) output {fd.tensor!r}, "
+                f"max |Δ| {fd.error.max_abs:.3g}; chain to the output: " + " → ".join(fd.chain)
+                if fd.error and fd.error.max_abs is not None
+                else f"First divergence: {fd.node_id} ({fd.op_type}) output {fd.tensor!r}"
+            )
+        )
+    else:
+        st.success(
+            f"No diverging intermediate tensor ({fd.checked_tensors} checked). " + plain(fd.detail)
+        )
+    for s in fd.skipped:
+        st.text(f"note: {s}")
+
+
+def show_ablation(rows: tuple[AblationRow, ...]) -> None:
+    st.dataframe(
+        rows_frame(
+            rows,
+            [
+                "disabled",
+                "status",
+                "median_ms",
+                "time_ratio",
+                "ratio_ci",
+                "within_noise",
+                "max_abs_vs_baseline",
+                "graph_changed",
+                "note",
+            ],
+        ),
+        hide_index=True,
+    )
+
 
 model, source = page_header("Compare")
 runs = state.runs(source)
@@ -138,53 +178,45 @@ with tab_out:
         for d in comparison.outputs:
             if d.histogram_counts:
                 st.plotly_chart(error_histogram(d), key=f"eh_{d.output}")
+        fd_about = about("divergence", ref.label, cand.label)
         if st.button("Find the first diverging node", key="cmp_fd"):
-            with st.spinner("Re-running both configurations with intermediate tensors marked…"):
-                st.session_state["cmp_fd_result"] = first_divergence(
-                    model, ref, cand, runs.inputs, atol=atol, rtol=rtol
-                )
-        fd = st.session_state.get("cmp_fd_result")
-        if fd and fd.reference == ref.label and fd.candidate == cand.label:
-            if fd.found:
-                st.error(
-                    plain(
-                        f"First divergence: {fd.node_id} ({fd.op_type}) output {fd.tensor!r}, "
-                        f"max |Δ| {fd.error.max_abs:.3g}; chain to the output: "
-                        + " → ".join(fd.chain)
+            state.submit_task(
+                source,
+                model,
+                "divergence",
+                fd_about,
+                lambda job, ref=ref, cand=cand, feeds=runs.inputs, tol=(atol, rtol): (
+                    first_divergence(
+                        model, ref, cand, feeds, atol=tol[0], rtol=tol[1], cancel=job.cancel_event
                     )
-                )
-            else:
-                st.success(
-                    f"No diverging intermediate tensor ({fd.checked_tensors} checked). "
-                    + plain(fd.detail)
-                )
-            for s in fd.skipped:
-                st.text(f"note: {s}")
-        if st.button("Ablate optimizer passes of the candidate", key="cmp_abl"):
-            with st.spinner("Re-running the candidate with single passes disabled…"):
-                st.session_state["cmp_abl_result"] = (
-                    cand.label,
-                    ablation(model, cand.config, runs.inputs),
-                )
-        abl = st.session_state.get("cmp_abl_result")
-        if abl and abl[0] == cand.label:
-            st.dataframe(
-                rows_frame(
-                    abl[1],
-                    [
-                        "disabled",
-                        "status",
-                        "median_ms",
-                        "time_ratio",
-                        "ratio_ci",
-                        "within_noise",
-                        "max_abs_vs_baseline",
-                        "graph_changed",
-                        "note",
-                    ],
                 ),
-                hide_index=True,
             )
+        task_panel(
+            source,
+            "divergence",
+            fd_about,
+            show_divergence,
+            "Re-running both configurations with intermediate tensors marked",
+        )
+        abl_about = about("ablation", ref.label, cand.label)
+        if st.button("Ablate optimizer passes of the candidate", key="cmp_abl"):
+
+            def run_ablation(job, cand=cand, feeds=runs.inputs):  # type: ignore[no-untyped-def]
+                def progress(i: int, n: int, label: str, phase: str) -> None:
+                    job.current = f"{i + 1} of {n}: {label}"
+
+                return ablation(
+                    model, cand.config, feeds, progress=progress, cancel=job.cancel_event
+                )
+
+            state.submit_task(source, model, "ablation", abl_about, run_ablation)
+        task_panel(
+            source,
+            "ablation",
+            abl_about,
+            show_ablation,
+            "Re-running the candidate with single passes disabled",
+        )
     else:
         st.info("Both configurations must have run successfully to compare outputs.")
 
@@ -233,11 +265,19 @@ with tab_graph:
         )
 
 with tab_dl:
+    # Looked up now: the download callbacks run outside this session's script.
+    done_analyses = state.analyses(source, set(labels))
     st.download_button(
-        "Session bundle (.zip: these runs, inputs, outputs, environment and the model; "
+        "Session bundle (.zip: these runs, their analyses, inputs, outputs, environment and the "
+        "model; "
         "drop it into the app anywhere to re-open)",
         lambda: write_bundle(
-            model, results, runs.inputs, include_model=True, model_bytes=source.data
+            model,
+            results,
+            runs.inputs,
+            include_model=True,
+            model_bytes=source.data,
+            analyses=done_analyses,
         ),
         f"{model.name.removesuffix('.onnx')}-session.zip",
         "application/zip",
@@ -245,7 +285,7 @@ with tab_dl:
     )
     st.download_button(
         "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
-        lambda: html_report(model, results),  # built on click only
+        lambda: html_report(model, results, analyses=done_analyses),  # built on click only
         f"{model.name.removesuffix('.onnx')}-report.html",
         "text/html",
         key="dl_report",

@@ -123,6 +123,19 @@ def download(page, button: str, timeout: float = 30_000) -> bytes:  # type: igno
     raise AssertionError("unreachable")
 
 
+def open_tab(page, name: str, expect, timeout: float = 60_000) -> None:  # type: ignore[no-untyped-def]
+    """Click a tab and wait for ``expect`` (a locator) inside it; a click lost to a re-render
+    is repeated once."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.get_by_role("tab", name=name).click()
+    try:
+        expect.wait_for(timeout=10_000)
+    except PlaywrightTimeout:
+        page.get_by_role("tab", name=name).click()
+        expect.wait_for(timeout=timeout)
+
+
 def open_page(page, link: str, heading: str, timeout: float = 60_000) -> None:  # type: ignore[no-untyped-def]
     """Follow a sidebar link and wait for the page's heading; a click that lands while the
     previous page is still re-rendering can be lost, so it is clicked again once."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -42,6 +44,50 @@ def test_a_bundle_reopens_to_identical_records(session):
     assert b.model_name == "ep_fallback_det.onnx" and set(b.model_files) == {"ep_fallback_det.onnx"}
     assert load_model(b.model_files["ep_fallback_det.onnx"], {}).proto == model.proto
     assert b.environment["onnxruntime"] and b.environment["cpu"]
+
+
+def test_analyses_travel_with_the_runs(session):
+    """First divergence and an ablation made on the runs re-open equal, field by field."""
+    from inspector.bundle import Analysis, about
+    from inspector.run.analysis import ablation, first_divergence
+
+    model, results, inputs = session
+    ref, cand = results[0], results[-1]
+    fd = first_divergence(model, ref, cand, inputs, atol=1e-6, rtol=0)
+    rows = ablation(
+        model, replace(cand.config, timed_runs=3), inputs, ["ConstantFolding", "NotAPass"]
+    )
+    made = (
+        Analysis("divergence", about("divergence", ref.label, cand.label), fd),
+        Analysis("ablation", about("ablation", ref.label, cand.label), rows),
+    )
+    b = read_bundle(write_bundle(model, results, inputs, analyses=made))
+    assert b.analyses == made and not b.skipped
+    assert b.analyses[0].value.to_dict() == fd.to_dict()
+    assert [r.disabled for r in b.analyses[1].value] == [
+        "",
+        "ConstantFolding",
+        "NotAPass",
+        "(baseline again)",
+    ]
+    if fd.found:  # a second EP here: the error record (an OutputDelta) came back too
+        assert b.analyses[0].value.error == fd.error and fd.error.max_abs > 0
+
+    # A kind a newer writer added is skipped with a note; the runs still open.
+    newer = _manifest(
+        write_bundle(model, results, inputs, analyses=made[:1]),
+        lambda m: m["analyses"].append({"kind": "quantum", "about": "x", "value": {}}),
+    )
+    b = read_bundle(newer)
+    assert [a.kind for a in b.analyses] == ["divergence"]
+    assert b.skipped == ("an analysis of kind 'quantum' (not known to this version)",)
+    # A damaged analysis of a known kind is refused by name.
+    bad = _manifest(
+        write_bundle(model, results, inputs, analyses=made[:1]),
+        lambda m: m["analyses"][0]["value"].update(found="yes"),
+    )
+    with pytest.raises(BundleError, match="divergence analysis in the bundle cannot be read"):
+        read_bundle(bad)
 
 
 def _rewrite(data: bytes, member: str, change) -> bytes:  # type: ignore[no-untyped-def]
@@ -158,4 +204,97 @@ def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path
         assert len(again.results) == 2 * len(results)
         assert [r.label for r in again.results[: len(results)]] == [r.label for r in results]
         assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
+
+
+def test_the_cli_compare_bundles_its_analyses(tmp_path, capsys):
+    """`compare --first-divergence --ablation --bundle/--report`: 'open' shows the same
+    analyses without re-running, and the report has a section for each."""
+    from inspector.cli import main
+
+    out, report = tmp_path / "cmp.zip", tmp_path / "cmp.html"
+    model = str(SAMPLES / "mlp_gelu_layernorm.onnx")
+    argv = ["compare", model, "--ref", "cpu@disable_all", "--cand", "cpu@all", "--runs", "2"]
+    argv += ["--first-divergence", "--ablation", "--ablation-pass", "GeluFusionL1"]
+    assert main([*argv, "--bundle", str(out), "--report", str(report)]) == 0
+    made = capsys.readouterr().out
+    b = read_bundle(out.read_bytes())
+    assert [a.kind for a in b.analyses] == ["divergence", "ablation"]
+    assert b.analyses[0].about == "ref · CPU · disable_all → cand · CPU · all"
+    assert [r.disabled for r in b.analyses[1].value][1] == "GeluFusionL1"
+    assert main(["open", str(out)]) == 0
+    shown = capsys.readouterr().out
+    for block in ("First divergence (", "Ablation ("):
+        assert block in made and block in shown
+    # the divergence lines are identical: the bundle holds the record, nothing re-ran
+    pick = [ln for ln in made.splitlines() if ln.startswith("  main:") or "none found" in ln]
+    assert pick and all(ln in shown for ln in pick)
+    html_text = report.read_text(encoding="utf-8")
+    assert "First divergence: ref · CPU · disable_all → cand · CPU · all" in html_text
+    assert "Optimizer ablation of cand · CPU · all" in html_text and "GeluFusionL1" in html_text
+
+
+@pytest.mark.browser
+def test_analyses_run_as_jobs_survive_navigation_and_travel_in_bundles(session, tmp_path):
+    """First divergence runs in the job queue: leaving the page mid-run loses nothing; an
+    ablation can be cancelled; the bundle downloaded then carries the divergence, and a
+    colleague's fresh session shows it on Compare without re-running."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        chromium_available,
+        download,
+        open_page,
+        open_tab,
+        streamlit_server,
+    )
+    from tests.test_browser import drop_model_files, shot
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    model, results, inputs = session
+    path = tmp_path / "runs-only.zip"
+    path.write_bytes(write_bundle(model, results, inputs, include_model=True))
+    verdict = re.compile(r"First divergence: main:\d|No diverging intermediate tensor")
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        drop_model_files(page, [str(path)])
+        page.get_by_role("heading", name="ep_fallback_det.onnx").wait_for(timeout=30_000)
+        open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
+        open_tab(page, "Outputs", page.get_by_role("button", name="Find the first diverging node"))
+        page.get_by_role("button", name="Find the first diverging node").click()
+        page.get_by_text("Re-running both configurations").first.wait_for(timeout=30_000)
+        open_page(page, "Overview", "ep_fallback_det.onnx")  # leave mid-run
+        open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
+        open_tab(page, "Outputs", page.get_by_text(verdict).first, timeout=120_000)
+        found = page.get_by_text(verdict).first.inner_text()
+        page.get_by_role("button", name="Ablate optimizer passes of the candidate").click()
+        page.get_by_role("button", name="Cancel").first.click(timeout=30_000)
+        page.get_by_text("Cancelled (its worker was stopped).").first.wait_for(timeout=60_000)
+        page.get_by_text("Cancelled (its worker was stopped).").first.scroll_into_view_if_needed()
+        shot(page, "compare-analysis-jobs")
+        page.get_by_role("tab", name="Downloads").click()
+        data = download(page, "Session bundle")
+        again = read_bundle(data)
+        assert [a.kind for a in again.analyses] == ["divergence"]  # the cancelled one is not
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+        colleague = browser.new_page(viewport={"width": 1400, "height": 1000})
+        shared = tmp_path / "with-analyses.zip"
+        shared.write_bytes(data)
+        colleague.goto(url)
+        colleague.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        drop_model_files(colleague, [str(shared)])
+        colleague.get_by_text("and 1 analyses of ep_fallback_det.onnx").wait_for(timeout=30_000)
+        open_page(colleague, "Compare", "Compare · ep_fallback_det.onnx")
+        open_tab(colleague, "Outputs", colleague.get_by_text("From the bundle:").first)
+        assert colleague.get_by_text(verdict).first.inner_text() == found
+        colleague.get_by_text("From the bundle:").first.scroll_into_view_if_needed()
+        shot(colleague, "compare-bundled-divergence")
+        assert colleague.locator('[data-testid="stException"]').count() == 0
         browser.close()

@@ -69,6 +69,71 @@ def test_cancel_stops_the_worker_and_removes_the_private_folder():
     assert _run_dirs() - before_dirs == set()
 
 
+def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
+    """Tasks share the matrices' lanes and slots: a task waits behind a running matrix, keeps
+    its value, and cancelling a running ablation stops its worker and lists the rest as
+    cancelled."""
+    from inspector.run.analysis import ablation
+
+    loop = load_model(endless_loop().SerializeToString(), name="loop.onnx")
+    m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
+    q = JobQueue(slots=1)
+    before_dirs, before_workers = _run_dirs(), _workers()
+    blocker = q.submit(
+        "alice",
+        "k",
+        loop,
+        Matrix((RunConfig(**FAST, label="endless"),)),
+        {"x": np.ones(1, np.float32)},
+    )
+    feeds = {"x": np.ones((2, 64), np.float32)}
+    cfg = RunConfig(**FAST, opt_level="all")
+    done = q.submit_task(
+        "bob",
+        "m",
+        "ablation",
+        m,
+        lambda job: ablation(m, cfg, feeds, ["GeluFusionL1"]),
+        about="cpu · all",
+    )
+    time.sleep(1.0)
+    assert done.state == "queued" and q.position(done) == 0  # next, behind the running matrix
+    q.cancel(blocker.id)
+    assert q.wait(done, 120) and done.state == "done" and done.total == 1
+    assert [r.disabled for r in done.value] == ["", "GeluFusionL1", "(baseline again)"]
+    assert all(r.status == "ok" for r in done.value)
+    assert [j.kind for j in q.jobs("bob", "m")] == ["ablation"] and q.jobs(
+        "bob", "m", "matrix"
+    ) == []
+
+    stopped = q.submit_task(
+        "alice",
+        "k",
+        "ablation",
+        loop,
+        lambda job: ablation(
+            loop,
+            RunConfig(**FAST, label="endless"),
+            {"x": np.ones(1, np.float32)},
+            ["X"],
+            cancel=job.cancel_event,
+        ),
+        about="endless",
+    )
+    deadline = time.monotonic() + 60
+    while not (_workers() - before_workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    start = time.monotonic()
+    q.cancel(stopped.id)
+    assert q.wait(stopped, 30) and time.monotonic() - start < 5
+    assert stopped.state == "cancelled"
+    assert [r.status for r in stopped.value] == ["error"] * 3  # the running one and the rest
+    assert "cancelled" in stopped.value[0].note and "cancelled" in stopped.value[-1].note
+    time.sleep(0.3)
+    assert _workers() - before_workers == set() and _run_dirs() - before_dirs == set()
+
+
 def test_the_queue_takes_one_job_per_owner_in_turn():
     m = load_model(endless_loop().SerializeToString(), name="loop.onnx")
     q = JobQueue(slots=1)

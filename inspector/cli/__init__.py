@@ -144,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PASS",
         help="passes to ablate (default: a list of common ORT passes)",
     )
+    cmp.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="also write a session bundle: both runs, the analyses, the inputs ('open' reads it)",
+    )
+    cmp.add_argument(
+        "--report", metavar="FILE", help="also write the offline HTML report of both runs"
+    )
     df = add(
         "diff",
         "Model vs model: matched nodes, structural changes, weights (quantization error); "

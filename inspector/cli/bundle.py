@@ -10,7 +10,15 @@ from pathlib import Path
 
 from inspector import model as M
 from inspector.bundle import environment, model_matches, read_bundle, write_bundle
-from inspector.cli.run import build_matrix, make_inputs, print_summary, run_limits, summary_rows
+from inspector.cli.run import (
+    build_matrix,
+    make_inputs,
+    print_ablation,
+    print_divergence,
+    print_summary,
+    run_limits,
+    summary_rows,
+)
 from inspector.cli.tables import table
 from inspector.errors import InspectorError
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
@@ -61,6 +69,11 @@ def main_open(args: argparse.Namespace) -> int:
             "sha256": bundle.model_sha256,
             "environment": bundle.environment,
             "results": to_jsonable(bundle.results),
+            "analyses": [
+                {"kind": a.kind, "about": a.about, "value": to_jsonable(a.value)}
+                for a in bundle.analyses
+            ],
+            "skipped": list(bundle.skipped),
         }
         if here is not None:
             doc["here"] = {"environment": environment(), "results": to_jsonable(here)}
@@ -72,6 +85,13 @@ def main_open(args: argparse.Namespace) -> int:
         f"{env.get('cpu', '?')}, onnxruntime {env.get('onnxruntime', '?')}"
     )
     print_summary(summary_rows(bundle.results, 0, DEFAULT_ATOL, DEFAULT_RTOL))
+    for analysis in bundle.analyses:
+        if analysis.kind == "divergence":
+            print_divergence(analysis.value)
+        elif analysis.kind == "ablation":
+            print_ablation(analysis.value, analysis.about)
+    for note in bundle.skipped:
+        print(f"note: skipped {note}", file=sys.stderr)
     if here is not None:
         mine = environment()
         print(f"\nRe-run here: {mine['cpu']}, onnxruntime {mine['onnxruntime']}")

@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from inspector.bundle import Analysis, about, write_bundle
 from inspector.cli.tables import table
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, GiB, Limits
 from inspector.model import build_overview
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
+from inspector.run.analysis import AblationRow, Divergence
 from inspector.run.config import (
     Matrix,
     RunConfig,
@@ -411,20 +413,20 @@ def _compare(
         "comparison": to_jsonable(comparison),
         "node_timing": {"labels": labels, "rows": to_jsonable(timing)},
     }
+    fd = rows = None
     if args.first_divergence:
         print("first divergence …", file=sys.stderr, flush=True)
-        record["first_divergence"] = to_jsonable(
-            first_divergence(
-                model,
-                results[0],
-                results[1],
-                inputs,
-                atol=atol,
-                rtol=rtol,
-                limits=limits,
-                prepared=prepared,
-            )
+        fd = first_divergence(
+            model,
+            results[0],
+            results[1],
+            inputs,
+            atol=atol,
+            rtol=rtol,
+            limits=limits,
+            prepared=prepared,
         )
+        record["first_divergence"] = to_jsonable(fd)
     if args.ablation:
         passes = args.ablation_pass or None
         rows = ablation(
@@ -439,6 +441,22 @@ def _compare(
         record["ablation"] = to_jsonable(rows)
     if args.out:
         save(Path(args.out), results, record, inputs)
+    analyses = [
+        Analysis(kind, about(kind, ref.label, cand.label), value)
+        for kind, value in (("divergence", fd), ("ablation", rows))
+        if value is not None
+    ]
+    if args.bundle:
+        data = write_bundle(model, results, inputs, analyses=analyses)
+        Path(args.bundle).write_bytes(data)
+        print(f"wrote {args.bundle} ({len(data):,} bytes)", file=sys.stderr)
+    if args.report:
+        from inspector.report import html_report
+
+        Path(args.report).write_text(
+            html_report(model, results, analyses=analyses), encoding="utf-8"
+        )
+        print(f"wrote {args.report}", file=sys.stderr)
     gated = args.atol is not None or args.rtol is not None  # same gate for text and JSON
     failed = gated and not comparison.all_close
     if failed:
@@ -480,41 +498,46 @@ def _compare(
             40,
         )
     )
-    fd = record.get("first_divergence")
-    if fd:
-        print("\nFirst divergence")
-        if fd["found"]:
-            print(
-                f"  {fd['node_id']} {fd['node_name']!r} ({fd['op_type']}) "
-                f"→ tensor {fd['tensor']!r}: "
-                f"max |Δ| {fd['error']['max_abs']:.3g}; chain {' → '.join(fd['chain'])}"
-            )
-        else:
-            print(f"  none found: {fd['detail']}")
-        for s in fd["skipped"]:
-            print(f"  note: {s}")
-    if "ablation" in record:
-        print("\nAblation (each pass disabled in turn, against the candidate itself)")
-        print(
-            table(
-                ["disabled", "status", "time ratio [95% CI]", "max |Δ|", "graph changed", "note"],
-                [
-                    (
-                        a["disabled"] or "(baseline)",
-                        a["status"],
-                        f"{a['time_ratio']:.2f} [{a['ratio_ci'][0]:.2f}, {a['ratio_ci'][1]:.2f}]"
-                        + (" noise" if a["within_noise"] else "")
-                        if a["time_ratio"] and a["ratio_ci"]
-                        else "",
-                        f"{a['max_abs_vs_baseline']:.3g}"
-                        if a["max_abs_vs_baseline"] is not None
-                        else "",
-                        "yes" if a["graph_changed"] else "no",
-                        a["note"],
-                    )
-                    for a in record["ablation"]
-                ],
-                60,
-            )
-        )
+    if fd is not None:
+        print_divergence(fd)
+    if rows is not None:
+        print_ablation(rows)
     return 1 if failed else 0
+
+
+def print_divergence(fd: Divergence) -> None:
+    print(f"\nFirst divergence ({fd.reference} → {fd.candidate})")
+    if fd.found:
+        err = fd.error.max_abs if fd.error and fd.error.max_abs is not None else float("nan")
+        print(
+            f"  {fd.node_id} {fd.node_name!r} ({fd.op_type}) → tensor {fd.tensor!r}: "
+            f"max |Δ| {err:.3g}; chain {' → '.join(fd.chain)}"
+        )
+    else:
+        print(f"  none found: {fd.detail}")
+    for s in fd.skipped:
+        print(f"  note: {s}")
+
+
+def print_ablation(rows: Sequence[AblationRow], subject: str = "the candidate") -> None:
+    print(f"\nAblation (each pass disabled in turn, against {subject} itself)")
+    print(
+        table(
+            ["disabled", "status", "time ratio [95% CI]", "max |Δ|", "graph changed", "note"],
+            [
+                (
+                    a.disabled or "(baseline)",
+                    a.status,
+                    f"{a.time_ratio:.2f} [{a.ratio_ci[0]:.2f}, {a.ratio_ci[1]:.2f}]"
+                    + (" noise" if a.within_noise else "")
+                    if a.time_ratio and a.ratio_ci
+                    else "",
+                    f"{a.max_abs_vs_baseline:.3g}" if a.max_abs_vs_baseline is not None else "",
+                    "yes" if a.graph_changed else "no",
+                    a.note,
+                )
+                for a in rows
+            ],
+            60,
+        )
+    )

@@ -14,6 +14,7 @@ the graph" is reported as such.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +29,7 @@ from inspector.records import Record
 from inspector.run.compare import OutputDelta, compare, delta
 from inspector.run.config import Matrix, RunConfig
 from inspector.run.prepare import PreparedModel, prepare
-from inspector.run.results import RunResult
+from inspector.run.results import RunResult, failed
 from inspector.run.runner import ProgressFn, run_matrix, run_prepared
 
 #: Passes worth ablating by default (ORT 1.32 names; unknown names are ignored by ORT).
@@ -136,12 +137,14 @@ def first_divergence(
     rtol: float = DEFAULT_RTOL,
     limits: Limits | None = None,
     prepared: PreparedModel | None = None,
+    cancel: threading.Event | None = None,
 ) -> Divergence:
     """The earliest original node whose output differs beyond ``atol + rtol·|ref|``.
 
     Tensors are marked as outputs ``limits.divergence_chunk`` at a time, at most
     ``limits.divergence_max_tensors`` in all (the model's limits by default). ``prepared``: a
-    model prepared by the caller (reused, not removed)."""
+    model prepared by the caller (reused, not removed). ``cancel``, once set, stops the running
+    worker and the search (the result then says so)."""
     limits = limits or model.limits
     chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
     owner = prepared is None
@@ -196,6 +199,8 @@ def first_divergence(
         ref_cfg = replace(reference.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
         cand_cfg = replace(candidate.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
         for start in range(0, len(candidates), chunk):
+            if cancel is not None and cancel.is_set():
+                return not_found(f"cancelled after {checked} of {len(candidates)} tensors")
             part = candidates[start : start + chunk]
             marked = onnx.ModelProto()
             marked.CopyFrom(original)
@@ -214,6 +219,7 @@ def first_divergence(
                         limits,
                         save_optimized=False,
                         model_path=model_path,
+                        cancel=cancel,
                     )
                 )
             if not all(r.ok for r in runs):
@@ -290,6 +296,7 @@ def ablation(
     out_dir: str | Path | None = None,
     progress: ProgressFn | None = None,
     prepared: PreparedModel | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[AblationRow, ...]:
     """Re-run ``config`` with each pass disabled in turn, against ``config`` itself.
 
@@ -313,7 +320,13 @@ def ablation(
         out_dir=out_dir,
         progress=progress,
         prepared=prepared,
+        cancel=cancel,
     )
+    if len(results) < len(configs):  # cancelled: the rows run so far, the rest say so
+        results = (
+            *results,
+            *(failed(c, "cancelled", f"{c.label}: cancelled") for c in configs[len(results) :]),
+        )
     baseline = results[0]
     rows = []
     for p, r in zip(("", *passes, "(baseline again)"), results, strict=True):

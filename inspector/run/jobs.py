@@ -7,6 +7,10 @@ to every configuration finished so far. The queue is fair across owners (round r
 run at once (0: one per CPU core), and a job can be cancelled: its current worker is killed, no
 further configuration starts, and its private folder is removed.
 
+A job is either a matrix or a *task*: a callable that produces one value (the first diverging
+node, an optimizer ablation, a two-model run), queued, run, cancelled and kept the same way, so
+that long analyses also survive navigation and show in the same queue.
+
 Configurations of one job run one after another, as in :func:`run_matrix`: timings stay honest.
 Jobs from different owners may run at the same time; each result says so (``concurrent``).
 No Streamlit here: the app keeps job ids in its session, the registry keeps the jobs.
@@ -19,7 +23,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,17 +34,19 @@ from inspector.run.results import RunResult
 from inspector.run.runner import run_matrix
 
 JobState = Literal["queued", "running", "done", "cancelled", "failed"]
+Task = Callable[["Job"], Any]  # gets its job (cancel_event, current), returns the job's value
 
 
 @dataclass
 class Job:
-    """One submitted matrix and everything known about it so far (read it, don't write it)."""
+    """One submitted matrix or task and everything known about it so far (read it, don't
+    write it)."""
 
     id: str
     owner: str
     key: str  # what the owner submitted it for (the app: the model's content key)
     model: LoadedModel
-    matrix: Matrix
+    matrix: Matrix | None  # None for a task
     inputs: Mapping[str, Any]
     limits: Limits | None
     context: Any = None  # the submitter's own handle (the app: the model's upload)
@@ -55,6 +61,10 @@ class Job:
     cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
     origin: str = ""  # where finished results came from (a bundle: its machine and versions)
     base: Job | None = None  # results shown before this job's own (a bundle it re-runs)
+    kind: str = "matrix"  # or the task's kind ("divergence", "ablation", …)
+    about: str = ""  # what a task is about, in the submitter's words (e.g. "ref → cand")
+    task: Task | None = field(default=None, repr=False)
+    value: Any = None  # a finished task's result
 
     @property
     def shown_results(self) -> list[RunResult]:
@@ -63,7 +73,7 @@ class Job:
 
     @property
     def total(self) -> int:
-        return len(self.matrix.configs)
+        return len(self.matrix.configs) if self.matrix is not None else 1
 
     @property
     def active(self) -> bool:
@@ -97,11 +107,54 @@ class JobQueue:
     ) -> Job:
         job = Job(secrets.token_urlsafe(9), owner, key, model, matrix, inputs, limits, context)
         job.base = base
+        return self._enqueue(job)
+
+    def _enqueue(self, job: Job) -> Job:
         with self._lock:
             self._forget_old()
             self._jobs[job.id] = job
-            self._waiting.setdefault(owner, deque()).append(job)
+            self._waiting.setdefault(job.owner, deque()).append(job)
             self._start_runners()
+        return job
+
+    def submit_task(
+        self,
+        owner: str,
+        key: str,
+        kind: str,
+        model: LoadedModel,
+        task: Task,
+        *,
+        about: str = "",
+        inputs: Mapping[str, Any] | None = None,
+        context: Any = None,
+    ) -> Job:
+        """Queue a task (fair with matrices: same lanes, same slots); its value lands in
+        ``job.value``. The task gets its job: it should stop early once ``job.cancel_event`` is
+        set, and may say what it is doing in ``job.current``."""
+        job = Job(secrets.token_urlsafe(9), owner, key, model, None, inputs or {}, None, context)
+        job.kind, job.about, job.task = kind, about, task
+        return self._enqueue(job)
+
+    def add_done_task(
+        self,
+        owner: str,
+        key: str,
+        kind: str,
+        model: LoadedModel,
+        value: Any,
+        *,
+        about: str,
+        origin: str,
+        context: Any = None,
+    ) -> Job:
+        """Register a task's value made elsewhere (a bundle) as a finished task."""
+        job = Job(secrets.token_urlsafe(9), owner, key, model, None, {}, None, context)
+        job.kind, job.about, job.value, job.origin, job.state = kind, about, value, origin, "done"
+        job.started = job.finished = time.time()
+        with self._lock:
+            self._forget_old()
+            self._jobs[job.id] = job
         return job
 
     def add_done(
@@ -128,10 +181,14 @@ class JobQueue:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
-    def jobs(self, owner: str, key: str | None = None) -> list[Job]:
-        """An owner's jobs (for one key), oldest first."""
+    def jobs(self, owner: str, key: str | None = None, kind: str | None = None) -> list[Job]:
+        """An owner's jobs (for one key, of one kind), oldest first."""
         return sorted(
-            (j for j in list(self._jobs.values()) if j.owner == owner and key in (None, j.key)),
+            (
+                j
+                for j in list(self._jobs.values())
+                if j.owner == owner and key in (None, j.key) and kind in (None, j.kind)
+            ),
             key=lambda j: j.submitted,
         )
 
@@ -221,6 +278,12 @@ class JobQueue:
             job.results.append(result)  # every finished configuration, as it comes
 
         try:
+            if job.task is not None:
+                job.current = job.kind
+                job.value = job.task(job)
+                job.state = "cancelled" if job.cancel_event.is_set() else "done"
+                return
+            assert job.matrix is not None
             address = os.environ.get("INSPECTOR_RAY_ADDRESS", "")
             if address:  # the server's configurations run on the team's Ray cluster
                 from inspector.run.cluster import run_matrix_ray

@@ -16,10 +16,11 @@ from pathlib import Path
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
+from inspector.bundle import ANALYSES, Analysis
 from inspector.limits import DEFAULT_LIMITS, Limits, limits_from_env
 from inspector.presence import Presence
 from inspector.run.config import Matrix
-from inspector.run.jobs import Job, JobQueue, queue
+from inspector.run.jobs import Job, JobQueue, Task, queue
 from inspector.run.plan import StoredRuns
 
 #: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
@@ -328,6 +329,32 @@ def submit(
     return job_queue().submit(owner(), source.key, model, matrix, inputs, limits, source, base)
 
 
+def submit_task(source: Source, model: LoadedModel, kind: str, about: str, task: Task) -> Job:
+    """Queue an analysis of this model's runs (first divergence, ablation, a two-model run):
+    it runs outside this script like a matrix, so leaving the page does not lose it."""
+    return job_queue().submit_task(
+        owner(), source.key, kind, model, task, about=about, context=source
+    )
+
+
+def task(source: Source, kind: str, about: str) -> Job | None:
+    """The latest ``kind`` task about ``about`` for this model (running or finished)."""
+    jobs = [j for j in job_queue().jobs(owner(), source.key, kind) if j.about == about]
+    return jobs[-1] if jobs else None
+
+
+def analyses(source: Source, labels: set[str]) -> list[Analysis]:
+    """Finished analyses of this model whose configurations are all among ``labels`` (the
+    runs shown), the latest per subject: what a session bundle carries beside the runs."""
+    latest: dict[tuple[str, str], Analysis] = {}
+    for kind in ANALYSES:
+        for job in job_queue().jobs(owner(), source.key, kind):
+            named = set(job.about.split(" → ")) if kind == "divergence" else {job.about}
+            if job.state == "done" and job.value is not None and named <= labels:
+                latest[(kind, job.about)] = Analysis(kind, job.about, job.value)
+    return list(latest.values())
+
+
 def open_bundle(data: bytes) -> str:
     """Open a session bundle: its model (bundled, or an open model with the same SHA-256) and
     its runs as a finished job, so every page shows them without re-running."""
@@ -362,11 +389,24 @@ def open_bundle(data: bytes) -> str:
     job_queue().add_done(
         owner(), source.key, model, list(bundle.results), bundle.inputs, origin, source
     )
-    return f"Opened a bundle: {len(bundle.results)} runs of {name} ({origin})."
+    for a in bundle.analyses:
+        job_queue().add_done_task(
+            owner(),
+            source.key,
+            a.kind,
+            model,
+            a.value,
+            about=a.about,
+            origin=origin,
+            context=source,
+        )
+    extra = f" and {len(bundle.analyses)} analyses" if bundle.analyses else ""
+    skipped = "".join(f" Skipped {s}." for s in bundle.skipped)
+    return f"Opened a bundle: {len(bundle.results)} runs{extra} of {name} ({origin}).{skipped}"
 
 
 def latest_job(source: Source) -> Job | None:
-    jobs = job_queue().jobs(owner(), source.key)
+    jobs = job_queue().jobs(owner(), source.key, "matrix")
     return jobs[-1] if jobs else None
 
 
