@@ -8,12 +8,48 @@ from inspector.charts import diff_colors, overlay_dot
 from inspector.model.diff import diff_models
 from inspector.records import human_bytes, rows_frame
 from inspector.run.config import OPT_LEVELS, RunConfig, parse_eps, parse_level
-from inspector.run.diff import behaviour_diff
+from inspector.run.diff import BehaviourDiff, behaviour_diff
 from inspector.run.eps import discover
 from inspector.run.inputs import InputPlan, generate, resolve, shape_hints
 from pages.common import state
 from pages.common.picker import page_header
+from pages.common.tasks import task_panel
 from pages.common.text import plain
+
+
+def show_run(result: BehaviourDiff) -> None:
+    for w in result.warnings:
+        st.warning(plain(w))
+    for r in (result.a, result.b):
+        if not r.ok:
+            st.error(plain(r.error))
+        elif r.latency:
+            st.write(f"{plain(r.label)}: median {r.latency.median_ms:.3f} ms")
+    if result.outputs.outputs:
+        st.subheader("Outputs (B against A)")
+        st.dataframe(
+            rows_frame(
+                result.outputs.outputs,
+                ["output", "status", "max_abs", "mean_abs", "cosine", "allclose", "detail"],
+            ),
+            hide_index=True,
+        )
+    d = result.divergence
+    if d is not None and d.found:
+        st.error(
+            f"First matched tensor that differs: {plain(d.a_tensor)} (A {d.a_id}) ↔ "
+            f"{plain(d.b_tensor)} (B {d.b_id}), {plain(d.op_type)}, max |Δ| "
+            + (f"{d.error.max_abs:.4g}" if d.error and d.error.max_abs is not None else "—")
+        )
+    elif d is not None:
+        st.success(plain(f"First divergence: {d.detail} ({d.checked} tensor pairs checked)."))
+    if result.timing:
+        st.subheader("Matched nodes, slowest first (µs)")
+        st.dataframe(
+            rows_frame(result.timing, ["a_name", "b_name", "op_type", "a_us", "b_us"]),
+            hide_index=True,
+        )
+
 
 model, source = page_header("Model diff")
 others = [name for name in state.models() if name != source.name]
@@ -141,55 +177,23 @@ with run:
         opt_level=parse_level(level),
         label=f"{ep_choice} · {level}",
     )
+    run_about = f"{b_source.key} · {config.label}"
     if st.button("Run both", key="diff_run"):
         try:
             resolved = resolve(
                 state.record("overview", source).inputs, InputPlan.make(hints=shape_hints(model))
             )
-            inputs = generate(resolved)
-            with st.status("Running both models…", expanded=True) as status:
-                result = behaviour_diff(
-                    model,
-                    b_model,
-                    diff,
-                    inputs,
-                    config,
-                    progress=lambda text: status.write(plain(text)),
+            feeds = generate(resolved)
+
+            def run_both(job, feeds=feeds, config=config, b_model=b_model, diff=diff):  # type: ignore[no-untyped-def]
+                def say(text: str) -> None:
+                    job.current = text
+
+                return behaviour_diff(
+                    model, b_model, diff, feeds, config, progress=say, cancel=job.cancel_event
                 )
-                status.update(label="Done", state="complete")
-            st.session_state.setdefault("diff_runs", {})[(source.key, b_source.key)] = result
+
+            state.submit_task(source, model, "model_diff_run", run_about, run_both)
         except InspectorError as exc:
             st.error(plain(exc))
-    result = st.session_state.get("diff_runs", {}).get((source.key, b_source.key))
-    if result is not None:
-        for w in result.warnings:
-            st.warning(plain(w))
-        for r in (result.a, result.b):
-            if not r.ok:
-                st.error(plain(r.error))
-            elif r.latency:
-                st.write(f"{plain(r.label)}: median {r.latency.median_ms:.3f} ms")
-        if result.outputs.outputs:
-            st.subheader("Outputs (B against A)")
-            st.dataframe(
-                rows_frame(
-                    result.outputs.outputs,
-                    ["output", "status", "max_abs", "mean_abs", "cosine", "allclose", "detail"],
-                ),
-                hide_index=True,
-            )
-        d = result.divergence
-        if d is not None and d.found:
-            st.error(
-                f"First matched tensor that differs: {plain(d.a_tensor)} (A {d.a_id}) ↔ "
-                f"{plain(d.b_tensor)} (B {d.b_id}), {plain(d.op_type)}, max |Δ| "
-                + (f"{d.error.max_abs:.4g}" if d.error and d.error.max_abs is not None else "—")
-            )
-        elif d is not None:
-            st.success(plain(f"First divergence: {d.detail} ({d.checked} tensor pairs checked)."))
-        if result.timing:
-            st.subheader("Matched nodes, slowest first (µs)")
-            st.dataframe(
-                rows_frame(result.timing, ["a_name", "b_name", "op_type", "a_us", "b_us"]),
-                hide_index=True,
-            )
+    task_panel(source, "model_diff_run", run_about, show_run, "Running both models")

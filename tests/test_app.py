@@ -229,3 +229,36 @@ def test_a_session_cannot_hold_more_than_its_upload_quota(monkeypatch):
     opened = at.selectbox(key="model_pick").options
     assert len(opened) < 9  # the sample plus what fits
     assert any("quota" in w.value for w in at.warning)
+
+
+def test_a_bundle_made_on_another_version_of_the_open_model_says_so():
+    """A bundle without its model, dropped while a *different* file of the same name is open
+    (a re-export): refused with both hashes named, nothing opened, the app keeps working."""
+    import hashlib
+
+    import numpy as np
+
+    from inspector import load_model
+    from inspector.bundle import write_bundle
+    from inspector.run.config import Matrix, RunConfig
+    from inspector.run.runner import run_matrix
+    from tests.factories import linear
+
+    old = linear().SerializeToString()
+    m = load_model(old, {}, name="model.onnx")
+    cfg = RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0)
+    feeds = {"x": np.ones((1, 4), np.float32)}
+    results = run_matrix(m, Matrix((cfg,)), feeds)
+    bundle = write_bundle(m, results, feeds, model_bytes=old)
+    new = linear(seed=1).SerializeToString()
+    at = app().run()
+    at.file_uploader(key="upload").set_value(
+        [("model.onnx", new, "application/octet-stream")]
+    ).run()
+    at.file_uploader(key="upload").set_value([("session.zip", bundle, "application/zip")]).run()
+    assert not at.exception
+    text = " ".join(e.value for e in at.error).replace("\\", "")  # Markdown-escaped
+    assert "its runs were made on another model.onnx" in text
+    assert hashlib.sha256(old).hexdigest()[:12] in text
+    assert hashlib.sha256(new).hexdigest()[:12] in text
+    assert title(at) == "model.onnx"

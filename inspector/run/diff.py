@@ -10,6 +10,7 @@ time, so memory stays bounded as in the run lab's own search.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -123,6 +124,7 @@ def first_pair_divergence(
     atol: float,
     rtol: float,
     limits: Limits,
+    cancel: threading.Event | None = None,
 ) -> PairDivergence:
     chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
     ga, gb = pa.original.graph, pb.original.graph
@@ -132,6 +134,10 @@ def first_pair_divergence(
     cfg = replace(config, warmup_runs=0, timed_runs=1, profiled_runs=0)
     checked = 0
     for start in range(0, len(candidates), chunk):
+        if cancel is not None and cancel.is_set():
+            return PairDivergence(
+                False, "", "", "", "", "", None, checked, total, f"cancelled after {checked}"
+            )
         part = candidates[start : start + chunk]
         ra, rb = (
             run_prepared(
@@ -142,6 +148,7 @@ def first_pair_divergence(
                 limits,
                 save_optimized=False,
                 model_path=_marked(prepared, tensors, "marked.onnx"),
+                cancel=cancel,
             )
             for prepared, feeds, tensors in (
                 (pa, feeds_a, [p[2] for p in part]),
@@ -212,6 +219,7 @@ def behaviour_diff(
     rtol: float = DEFAULT_RTOL,
     divergence: bool = True,
     progress: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> BehaviourDiff:
     """Run ``a`` and ``b`` on the same ``inputs`` (keyed by A's input names) under ``config``
     (CPU, all optimizations by default) and compare them."""
@@ -226,17 +234,27 @@ def behaviour_diff(
         try:
             say(f"running {a.name}")
             ra = run_prepared(
-                pa, replace(config, label=f"A: {a.name}"), inputs, pa.job_dir(), limits
+                pa,
+                replace(config, label=f"A: {a.name}"),
+                inputs,
+                pa.job_dir(),
+                limits,
+                cancel=cancel,
             )
             say(f"running {b.name}")
             rb = run_prepared(
-                pb, replace(config, label=f"B: {b.name}"), feeds_b, pb.job_dir(), limits
+                pb,
+                replace(config, label=f"B: {b.name}"),
+                feeds_b,
+                pb.job_dir(),
+                limits,
+                cancel=cancel,
             )
             found = None
             if divergence and ra.ok and rb.ok:
                 say("searching the first matched tensor that differs")
                 found = first_pair_divergence(
-                    diff, pa, pb, config, inputs, feeds_b, atol, rtol, limits
+                    diff, pa, pb, config, inputs, feeds_b, atol, rtol, limits, cancel
                 )
         finally:
             pb.cleanup()

@@ -44,13 +44,14 @@ def _take(key: str) -> None:
         if models or bundles or not files
         else "No .onnx file in the drop: add the model file itself."
     )
-    notes = []
+    notes, refused = [], []
     for f in bundles:  # a session bundle: its model and runs, without re-running
         try:
             notes.append(state.open_bundle(f.getvalue()))
         except InspectorError as exc:
-            notes.append(f"{f.name} was not opened: {exc}")
+            refused.append(f"{f.name} was not opened: {exc}")
     st.session_state["bundle_note"] = " ".join(notes)
+    st.session_state["bundle_error"] = " ".join(refused)
     for name, data, companions in models:
         size = len(data) + sum(len(d) for d in companions.values())
         held = state.session_bytes()
@@ -109,7 +110,8 @@ def model_picker() -> LoadedModel | None:
             key="upload",
             on_change=_on_upload,
             help="Drop the .onnx file together with every data file it references; "
-            "nothing else on the server is ever read.",
+            "nothing else on the server is ever read. A session bundle (.zip from Compare → "
+            "Downloads or `onnx-inspector bundle`) re-opens a colleague's runs.",
         )
         st.file_uploader(
             "…or a whole folder",
@@ -121,6 +123,8 @@ def model_picker() -> LoadedModel | None:
         )
         if st.session_state.get("bundle_note"):
             st.info(plain(st.session_state["bundle_note"]))
+        if st.session_state.get("bundle_error"):
+            st.error(plain(st.session_state["bundle_error"]))
         if st.session_state.get("upload_note"):
             st.warning(st.session_state["upload_note"])
     if source is None:

@@ -375,6 +375,14 @@ def open_bundle(data: bytes) -> str:
             None,
         )
         if source is None:
+            same_name = models().get(name)
+            if same_name is not None:  # e.g. a re-export: its runs would not describe this file
+                mine = hashlib.sha256(same_name.data).hexdigest()
+                raise InspectorError(
+                    f"its runs were made on another {name} (SHA-256 {bundle.model_sha256[:12]}…; "
+                    f"the open one is {mine[:12]}…). Open the bundled model, or ask for a "
+                    "bundle that includes it."
+                )
             raise InspectorError(
                 f"it does not hold its model ({name}); open that model first, then drop the "
                 "bundle again."
