@@ -25,7 +25,7 @@ def test_the_example_notebook_executes_with_rich_outputs():
     cells = [c for c in nb.cells if c.cell_type == "code"]
     outputs = [c.outputs for c in cells]
     assert not [o for out in outputs for o in out if o.output_type == "error"]
-    overview, diagnosis, runs, fallback, deltas, timing, figure, report = (
+    overview, diagnosis, runs, fallback, deltas, timing, figure, report, fd, bundle = (
         " ".join(_text(o) for o in out) for out in outputs
     )
     assert "<caption" in overview and "ep_fallback_det.onnx" in overview  # Record._repr_html_
@@ -36,3 +36,5 @@ def test_the_example_notebook_executes_with_rich_outputs():
     assert "<table" in timing and "node_id" in timing
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs[6])
     assert "report:" in report and "bytes" in report
+    assert "<caption" in fd and "Divergence" in fd
+    assert "re-opened records equal: True" in bundle and "['divergence']" in bundle
