@@ -107,6 +107,11 @@ class Limits:
         400,
         "Nodes per part of the Compare page's coloured graph (laid out in the browser).",
     )
+    graph_node_budget: int = _limit(
+        1000,
+        "Main-graph nodes Netron is given at once: above it the Graph page opens the name-scope "
+        "tree and draws one scope (or a node's neighbourhood) at a time (bench/bench_graph.py).",
+    )
     static_file_bytes: int = _limit(
         200 * MiB,
         "Largest file Streamlit serves from static/: bigger models reach Netron without "

@@ -313,3 +313,48 @@ def endless_loop():
             numpy_helper.from_array(np.array(True), "c"),
         ],
     )
+
+
+def scoped_transformer(layers: int, *, scoped: bool = True, d: int = 8) -> onnx.ModelProto:
+    """A transformer-shaped chain named like a PyTorch export (``/model/layers.3/attn/...``):
+    15 nodes per layer (attention: 3 projections, Transpose, 2 MatMuls, Softmax, output
+    projection; MLP: 2 MatMul+Add, Relu; 2 residual Adds) plus a final Identity.
+    Weights are shared across layers (tiny file at any size); ``scoped=False`` names nodes
+    ``node_<i>`` as exporters without scopes do."""
+    rng = np.random.default_rng(0)
+    w = {
+        k: numpy_helper.from_array(rng.standard_normal((d, d)).astype(np.float32) / d, k)
+        for k in ("Wq", "Wk", "Wv", "Wo", "W1", "W2")
+    }
+    bias = numpy_helper.from_array(np.zeros(d, np.float32), "bias")
+    nodes: list[onnx.NodeProto] = []
+
+    def node(op, ins, scope, attrs=None):  # type: ignore[no-untyped-def]
+        out = f"t{len(nodes)}"
+        name = f"/model/{scope}/{op}_{len(nodes)}" if scoped else f"node_{len(nodes)}"
+        nodes.append(helper.make_node(op, ins, [out], name=name, **(attrs or {})))
+        return out
+
+    x = "x"
+    for i in range(layers):
+        a = f"layers.{i}/attn"
+        q, k, v = (node("MatMul", [x, wn], a) for wn in ("Wq", "Wk", "Wv"))
+        kt = node("Transpose", [k], a, {"perm": [0, 2, 1]})
+        s = node("Softmax", [node("MatMul", [q, kt], a)], a, {"axis": -1})
+        o = node("MatMul", [node("MatMul", [s, v], a), "Wo"], a)
+        x = node("Add", [x, o], f"layers.{i}")
+        m = f"layers.{i}/mlp"
+        h = node("Relu", [node("Add", [node("MatMul", [x, "W1"], m), "bias"], m)], m)
+        x = node("Add", [x, node("Add", [node("MatMul", [h, "W2"], m), "bias"], m)], f"layers.{i}")
+    nodes.append(
+        helper.make_node(
+            "Identity", [x], ["y"], name="/model/out/Identity" if scoped else f"node_{len(nodes)}"
+        )
+    )
+    return model(
+        nodes,
+        [vi("x", shape=[1, 4, d])],
+        [vi("y", shape=[1, 4, d])],
+        [*w.values(), bias],
+        name="scoped_transformer",
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +97,10 @@ def _record(kind: str, key: str, _source: Source):  # type: ignore[no-untyped-de
             compat=record("compat", _source),
             session=record("session", _source),
         )
+    if kind == "scopes":  # the name-scope tree, for graphs over the node budget
+        from inspector.model.scopes import scope_tree
+
+        return scope_tree(model.proto.graph, model.limits.graph_node_budget)
     if kind == "session":  # a real onnxruntime session, in an isolated worker
         from inspector.run.loadcheck import check_session
 
@@ -229,8 +234,39 @@ def netron_url(source: Source) -> tuple[str, str]:
     return f"app/static/netron/index.html?url=../models/{key}/{MODEL_FILE}", note
 
 
+MAX_VIEWS = 6  # published part-of-a-graph views kept per session (older ones are removed)
+
+
+def netron_view_url(source: Source, tag: str, build: Callable[[], bytes]) -> str:
+    """Netron's URL (as :func:`netron_url`) for a part of ``source``'s graph named ``tag`` (a
+    scope, a neighbourhood); ``build()`` makes its model bytes the first time. The session
+    keeps its last :data:`MAX_VIEWS` views published."""
+    from inspector.netron_assets import MODEL_FILE, install, publish
+
+    views: dict[tuple[str, str], str] = st.session_state.setdefault("netron_views", {})
+    key = views.get((source.key, tag))
+    if key is None or not (STATIC_DIR / "models" / key).is_dir():
+        install(STATIC_DIR)
+        key = publish(STATIC_DIR, build(), {})
+        views.pop((source.key, tag), None)
+        views[(source.key, tag)] = key
+        _hold("netron:" + key)
+        while len(views) > MAX_VIEWS:
+            _drop_view(views, next(iter(views)))
+    return f"app/static/netron/index.html?url=../models/{key}/{MODEL_FILE}"
+
+
+def _drop_view(views: dict[tuple[str, str], str], view: tuple[str, str]) -> None:
+    from inspector.netron_assets import unpublish as remove
+
+    key = views.pop(view)
+    remove(STATIC_DIR, key)
+    if _tracked():
+        presence().release(owner(), "netron:" + key)
+
+
 def unpublish(source: Source) -> None:
-    """Remove the copy Netron was served for ``source`` (when the user closes the model)."""
+    """Remove the copies Netron was served for ``source`` (when the user closes the model)."""
     from inspector.netron_assets import unpublish as remove
 
     entry = st.session_state.setdefault("netron", {}).pop(source.key, None)
@@ -238,6 +274,9 @@ def unpublish(source: Source) -> None:
         remove(STATIC_DIR, entry[0])
         if _tracked():
             presence().release(owner(), "netron:" + entry[0])
+    views = st.session_state.setdefault("netron_views", {})
+    for view in [v for v in views if v[0] == source.key]:
+        _drop_view(views, view)
 
 
 def _without_weights(source: Source) -> bytes:

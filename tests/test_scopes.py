@@ -1,0 +1,231 @@
+"""Issue 14 (graph view at scale): the name-scope tree, sub-models cut at a scope's boundary
+that compute what the same nodes compute inside the whole model, k-hop neighbourhoods, and the
+Graph page drawing one scope at a time above the node budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from inspector import load_model
+from inspector.errors import InspectorError
+from inspector.model.scopes import (
+    SEP,
+    extract_nodes,
+    neighbourhood,
+    node_scope,
+    scope_nodes,
+    scope_tree,
+    sub_model,
+)
+from tests.factories import scoped_transformer
+
+LIGHT = "onnx/backend/test/data/light"
+
+
+def _light(name: str) -> onnx.ModelProto:
+    import os
+
+    return onnx.load(os.path.join(os.path.dirname(onnx.__file__), "..", LIGHT, f"{name}.onnx"))
+
+
+def test_node_scope_reads_exporter_names():
+    assert node_scope("/model.22/cv3/conv/Conv") == ("model.22", "cv3", "conv")
+    assert node_scope("model/conv1/Conv2D") == ("model", "conv1")
+    assert node_scope("Conv_12") == () and node_scope("") == ()
+
+
+def test_the_tree_counts_every_node_once_per_level():
+    m = scoped_transformer(3)
+    tree = scope_tree(m.graph, budget=10)
+    by_path = {s.path: s for s in tree.scopes}
+    assert tree.nodes == 46 and tree.scoped == 46
+    assert by_path[SEP].nodes == 46 and by_path["/model"].nodes == 46
+    assert [c.path for c in tree.children("/model")] == [
+        "/model/layers.0",
+        "/model/layers.1",
+        "/model/layers.2",
+        "/model/out",
+    ]
+    layer = by_path["/model/layers.1"]
+    assert (layer.nodes, layer.own, layer.children) == (15, 2, 2)  # 2 residual Adds of its own
+    assert by_path["/model/layers.1/attn"].nodes == 8
+    assert by_path["/model/layers.1/attn"].ops == "MatMul 6, Softmax 1, Transpose 1"
+    for s in tree.scopes:  # a scope's nodes = its own + its children's
+        assert s.nodes == s.own + sum(c.nodes for c in tree.children(s.path))
+    assert tree.nodes_of("/model/layers.1") == list(range(15, 30))
+    with pytest.raises(InspectorError, match="no scope"):
+        tree.nodes_of("/model/layers.9")
+
+
+def test_unnamed_nodes_fall_into_runs_that_fit_the_budget():
+    """The light models the onnx wheel ships have no node names: the tree is runs of
+    consecutive nodes, each within the budget, covering every node exactly once."""
+    m = _light("light_densenet121")
+    tree = scope_tree(m.graph, budget=500)
+    runs = tree.children(SEP)
+    assert tree.scoped == 0 and [r.path for r in runs] == [
+        "/[0–499]",
+        "/[500–999]",
+        "/[1000–1499]",
+        "/[1500–1745]",
+    ]
+    covered = [i for r in runs for i in tree.nodes_of(r.path)]
+    assert covered == list(range(len(m.graph.node))) and all(r.nodes <= 500 for r in runs)
+
+
+def test_a_scope_cut_at_its_boundary_computes_what_it_computes_inside_the_model():
+    m = scoped_transformer(3)
+    loaded = load_model(m.SerializeToString(), {}, name="t.onnx")
+    idx = scope_nodes(m.graph, "/model/layers.1/attn", budget=10)
+    sub = sub_model(loaded, idx, "attn 1")
+    onnx.checker.check_model(sub, full_check=True)  # boundary inputs typed by inference
+    (boundary_in,) = [i.name for i in sub.graph.input]
+    (boundary_out,) = [o.name for o in sub.graph.output]
+    assert sorted(t.name for t in sub.graph.initializer) == ["Wk", "Wo", "Wq", "Wv"]
+    assert len(sub.graph.node) == 8
+
+    # The same tensors, from the whole model with them marked as outputs.
+    marked = onnx.ModelProto()
+    marked.CopyFrom(m)
+    for t in (boundary_in, boundary_out):
+        marked.graph.output.add().name = t
+    x = np.random.default_rng(0).standard_normal((1, 4, 8)).astype(np.float32)
+    whole = ort.InferenceSession(marked.SerializeToString(), providers=["CPUExecutionProvider"])
+    _, inside_in, inside_out = whole.run(None, {"x": x})
+    # The sub-model keeps payloads ≤ 1 KiB (these weights are 256 bytes): it runs.
+    part = ort.InferenceSession(sub.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = part.run(None, {boundary_in: inside_in})
+    np.testing.assert_allclose(out, inside_out, rtol=1e-6, atol=1e-6)
+
+
+def test_large_payloads_are_dropped_from_a_part():
+    """A part is for looking at: weights over 1 KiB keep name, type and dims, not values."""
+    from tests.factories import linear
+
+    m = linear(256, 64)  # W: 64 KiB
+    sub = extract_nodes(m, [0])
+    (w,) = [t for t in sub.graph.initializer if t.name == "W"]
+    assert list(w.dims) == [256, 64] and w.data_type == onnx.TensorProto.FLOAT
+    assert not w.raw_data and not w.float_data and sub.ByteSize() < 1024
+    assert [o.name for o in sub.graph.output] == ["xw"]  # read by the Add outside
+
+
+def test_neighbourhood_walks_tensor_edges_both_ways():
+    m = scoped_transformer(2)
+    g = m.graph
+    softmax = next(i for i, n in enumerate(g.node) if n.op_type == "Softmax")
+    one = neighbourhood(g, softmax, 1)
+    assert [g.node[i].op_type for i in one] == ["MatMul", "Softmax", "MatMul"]
+    assert set(one) < set(neighbourhood(g, softmax, 2)) < set(neighbourhood(g, softmax, 4))
+    assert neighbourhood(g, softmax, 0) == [softmax]
+    with pytest.raises(InspectorError, match="no node main:999"):
+        neighbourhood(g, 999, 1)
+
+
+def test_subgraph_reads_count_as_boundary_inputs():
+    """A node whose If body reads an outer tensor: that tensor becomes an input of the part."""
+    from onnx import TensorProto, helper
+
+    from tests.factories import model, vi
+
+    then = helper.make_graph(
+        [helper.make_node("Add", ["outer", "outer"], ["t"], name="then/add")],
+        "then",
+        [],
+        [vi("t", shape=[2])],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Neg", ["outer"], ["e"], name="else/neg")],
+        "else",
+        [],
+        [vi("e", shape=[2])],
+    )
+    m = model(
+        [
+            helper.make_node("Relu", ["x"], ["outer"], name="a/relu"),
+            helper.make_node("If", ["c"], ["y"], name="b/if", then_branch=then, else_branch=other),
+        ],
+        [vi("x", shape=[2]), vi("c", TensorProto.BOOL, [])],
+        [vi("y", shape=[2])],
+    )
+    sub = extract_nodes(m, [1])
+    assert sorted(i.name for i in sub.graph.input) == ["c", "outer"]
+    assert neighbourhood(m.graph, 1, 1) == [0, 1]  # the body's read is an edge too
+
+
+def test_the_graph_page_draws_one_scope_above_the_budget():
+    """AppTest: a 1,201-node export opens the scope tree, not the whole graph; the node table
+    follows the drawn scope; the neighbourhood mode finds a node by name."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    data = scoped_transformer(80).SerializeToString()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.file_uploader(key="upload").set_value([("big.onnx", data, "application/octet-stream")]).run()
+    at.switch_page("pages/2_Graph.py").run()
+    assert not at.exception
+    text = " ".join(i.value for i in at.info)
+    assert "1,201 nodes in the main graph: over the 1,000" in text
+    captions = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "Drawn: /model/layers.0 — 15 nodes" in captions
+    assert "15 of 1,201 nodes (the drawn part only)" in captions
+    at.radio(key="g_mode").set_value("A node's neighbourhood").run()
+    at.text_input(key="g_center").set_value("/model/layers.3/attn/Softmax_50").run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption).replace("\\", "")
+    # Softmax ← QKᵀ MatMul ← q, Transpose ← k ← the layer input; → ·V MatMul ← v; → Wo; → Add
+    assert "Softmax_50 and 9 nodes within 3 hops" in captions
+    assert "10 of 1,201 nodes (the drawn part only)" in captions
+    at.text_input(key="g_center").set_value("nope").run()
+    assert any("No node named 'nope'" in w.value.replace("\\", "") for w in at.warning)
+
+
+@pytest.mark.browser
+def test_a_large_export_opens_on_a_drawn_scope_in_the_browser(tmp_path):
+    """3,001 nodes: the Graph page draws the first layer in Netron (not the whole graph),
+    clicking another scope's row draws that one, and the node table follows."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        chromium_available,
+        open_page,
+        streamlit_server,
+    )
+    from tests.test_browser import drop_model_files, shot
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    path = tmp_path / "export.onnx"
+    path.write_bytes(scoped_transformer(200).SerializeToString())
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        drop_model_files(page, [str(path)])
+        page.get_by_role("heading", name="export.onnx").wait_for(timeout=60_000)
+        open_page(page, "Graph", "Graph · export.onnx")
+        page.get_by_text("3,001 nodes in the main graph").wait_for(timeout=60_000)
+        page.get_by_text("Drawn: /model/layers.0 — 15 nodes").wait_for(timeout=60_000)
+        netron = page.frame_locator("iframe").first
+        netron.locator("body.default #canvas .node").first.wait_for(timeout=60_000)
+        assert netron.locator("#canvas .node").count() < 200  # one layer, not 3,001 nodes
+        netron.locator("#canvas").get_by_text("Softmax").first.wait_for()
+        shot(page, "graph-scoped")
+        # Row 6 of the scope table is layers.5 (rows are drawn on a canvas: click its box).
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        box = grid.bounding_box()
+        row_h = 35
+        page.mouse.click(box["x"] + 15, box["y"] + row_h * 6 + row_h / 2)
+        page.get_by_text("Drawn: /model/layers.5 — 15 nodes").wait_for(timeout=60_000)
+        netron = page.frame_locator("iframe").first
+        netron.locator("body.default #canvas .node").first.wait_for(timeout=60_000)
+        page.get_by_text("15 of 3,001 nodes (the drawn part only)").wait_for()
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
