@@ -229,3 +229,26 @@ def test_a_large_export_opens_on_a_drawn_scope_in_the_browser(tmp_path):
         page.get_by_text("15 of 3,001 nodes (the drawn part only)").wait_for()
         assert page.locator('[data-testid="stException"]').count() == 0
         browser.close()
+
+
+def test_the_cli_lists_scopes_and_writes_parts(tmp_path, capsys):
+    from inspector.cli import main
+
+    path = tmp_path / "t.onnx"
+    path.write_bytes(scoped_transformer(100).SerializeToString())
+    assert main(["scopes", str(path), "--json"]) == 0
+    doc = __import__("json").loads(capsys.readouterr().out)
+    assert doc["nodes"] == 1501 and [c["path"] for c in doc["children"]] == ["/model"]
+    assert main(["scopes", str(path), "--scope", "/model", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "layers.0  15" in out and "… 98 more (--limit)" in out
+    part = tmp_path / "l7.onnx"
+    assert main(["scopes", str(path), "--extract", "/model/layers.7", "-o", str(part)]) == 0
+    assert len(onnx.load(part).graph.node) == 15
+    around = ["--around", "/model/layers.3/attn/Softmax_50", "--hops", "3", "-o", str(part)]
+    assert main(["scopes", str(path), *around]) == 0
+    assert len(onnx.load(part).graph.node) == 10  # the same 10 the page draws
+    assert main(["scopes", str(path), "--scope", "/nope"]) == 1
+    assert "no scope '/nope'" in capsys.readouterr().err
+    assert main(["scopes", str(path), "--extract", "/model"]) == 1
+    assert "give -o FILE" in capsys.readouterr().err

@@ -63,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--domain", help="only nodes of this domain (ai.onnx for the default)")
     g.add_argument("--shape", help="only nodes with an output shape containing this text")
     g.add_argument("--limit", type=int, default=200, help="rows printed as text (default 200)")
+    sc = add(
+        "scopes",
+        "A large graph's name-scope tree; --extract/--around write one part as a model.",
+    )
+    sc.add_argument("--scope", default="/", metavar="PATH", help="list this scope's children")
+    sc.add_argument("--depth", type=int, default=1, help="levels below --scope (default 1)")
+    sc.add_argument("--budget", type=int, default=0, help="most nodes per leaf (default: limit)")
+    sc.add_argument("--limit", type=int, default=200, help="rows printed as text (default 200)")
+    sc.add_argument("--extract", metavar="PATH", help="write this scope as a model (-o)")
+    sc.add_argument("--around", metavar="NODE", help="write this node's neighbourhood (-o)")
+    sc.add_argument("--hops", type=int, default=3, help="neighbourhood radius (default 3)")
+    sc.add_argument("-o", "--output", metavar="FILE", help="the .onnx to write")
     i = add("initializers", "Every weight (initializers and Constant values).")
     i.add_argument(
         "--stats",
@@ -259,6 +271,10 @@ def _main(argv: Sequence[str] | None) -> int:
             from inspector.cli.report import main_report
 
             return main_report(args, model)
+        if args.command == "scopes":
+            from inspector.cli.scopes import main_scopes
+
+            return main_scopes(args, model)
         if args.command == "bundle":
             from inspector.cli.bundle import main_bundle
 
