@@ -15,6 +15,7 @@ from inspector.charts import (
     slowest_nodes,
 )
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
+from inspector.model.scopes import scope_times
 from inspector.records import rows_frame, to_jsonable
 from inspector.report import html_report
 from inspector.run.analysis import AblationRow, Divergence, ablation, first_divergence
@@ -250,12 +251,42 @@ with tab_graph:
     colors, node_labels = node_colors(cand, mode)
     per_part = model.limits.overlay_max_nodes
     pages = max(1, -(-len(main_ids) // per_part))
-    page = (
-        st.number_input(f"Part (of {pages}, {per_part} nodes each)", 1, pages, 1, key="cmp_part")
-        if pages > 1
-        else 1
-    )
-    part = main_ids[(page - 1) * per_part : page * per_part]
+    part = main_ids
+    if pages > 1:
+        tree = state.record("scopes", source)
+        if mode == "time" and cand.ok:
+            _, trows = node_timing_table((cand,))
+            per_node = {
+                int(x.node_id.split(":")[1]): x.times_us[0]
+                for x in trows
+                if x.node_id.startswith("main:") and x.times_us[0] is not None
+            }
+            costly = scope_times(tree, per_node)[:15]
+            if costly:
+                st.markdown(f"**Where {plain(cand.label)} spends its time, by scope**")
+                st.dataframe(
+                    rows_frame(costly, ["path", "nodes", "timed_nodes", "us", "share"]),
+                    hide_index=True,
+                )
+        by = st.radio(
+            f"{len(main_ids):,} nodes: colour one part at a time",
+            ["A scope", "Graph order"],
+            horizontal=True,
+            key="cmp_part_by",
+        )
+        if by == "A scope":
+            fits = tree.fitting(per_part)
+            chosen = st.selectbox(
+                f"Scope (the {len(fits):,} largest of at most {per_part} nodes)",
+                [f.path for f in fits],
+                key="cmp_scope",
+            )
+            part = [f"main:{i}" for i in tree.nodes_of(chosen)] if chosen else []
+        else:
+            page = st.number_input(
+                f"Part (of {pages}, {per_part} nodes each)", 1, pages, 1, key="cmp_part"
+            )
+            part = main_ids[(page - 1) * per_part : page * per_part]
     st.graphviz_chart(overlay_dot(graph, colors, node_labels, part))
     if mode == "EP":
         st.caption(

@@ -252,3 +252,59 @@ def test_the_cli_lists_scopes_and_writes_parts(tmp_path, capsys):
     assert "no scope '/nope'" in capsys.readouterr().err
     assert main(["scopes", str(path), "--extract", "/model"]) == 1
     assert "give -o FILE" in capsys.readouterr().err
+
+
+def test_time_per_scope_adds_up_from_a_real_profile():
+    """A profiled CPU run of a 451-node export: per-node times summed per scope; a layer's time
+    is its attention + MLP + its own residual Adds, and the layers add up to /model."""
+    from inspector.model.scopes import scope_times
+    from inspector.run.compare import node_timing_table
+    from inspector.run.config import Matrix, RunConfig
+    from inspector.run.runner import run_matrix
+
+    m = load_model(scoped_transformer(30).SerializeToString(), {}, name="t.onnx")
+    cfg = RunConfig(opt_level="disable_all", warmup_runs=1, timed_runs=2, profiled_runs=2)
+    (r,) = run_matrix(m, Matrix((cfg,)), {"x": np.ones((1, 4, 8), np.float32)})
+    assert r.ok, r.error
+    _, rows = node_timing_table((r,))
+    per_node = {int(x.node_id[5:]): x.times_us[0] for x in rows if x.node_id and x.times_us[0]}
+    assert len(per_node) == 451  # nothing fused at disable_all: every node has a time
+    tree = scope_tree(m.proto.graph, 1000)
+    times = {t.path: t for t in scope_times(tree, per_node)}
+    assert times["/model"].share == pytest.approx(1.0) and times["/model"].timed_nodes == 451
+    layer = times["/model/layers.7"]
+    own = sum(per_node[i] for i in (7 * 15 + 8, 7 * 15 + 14))  # its two residual Adds
+    parts = times["/model/layers.7/attn"].us + times["/model/layers.7/mlp"].us
+    assert layer.us == pytest.approx(parts + own) and layer.timed_nodes == 15
+    layers = sum(t.us for p, t in times.items() if p.count("/") == 2)
+    assert layers == pytest.approx(times["/model"].us)
+    ranked = scope_times(tree, per_node)
+    assert [t.us for t in ranked] == sorted((t.us for t in ranked), reverse=True)
+
+
+def test_the_compare_overlay_colours_one_scope_of_a_large_graph():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+    from tests.test_app import wait_for_jobs
+
+    data = scoped_transformer(30).SerializeToString()  # 451 nodes: over the overlay's 400
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.file_uploader(key="upload").set_value([("t.onnx", data, "application/octet-stream")]).run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    at.multiselect(key="rl_eps").set_value(["CPU"]).run()
+    at.multiselect(key="rl_levels").set_value(["all"]).run()
+    at.number_input(key="rl_runs").set_value(2).run()
+    at.button(key="rl_go").click().run()
+    wait_for_jobs(at)
+    at.switch_page("pages/7_Compare.py").run()
+    assert not at.exception
+    assert at.radio(key="cmp_part_by").value == "A scope"
+    assert at.selectbox(key="cmp_scope").options[:2] == ["/model/layers.0", "/model/layers.1"]
+    at.selectbox(key="cmp_scope").set_value("/model/layers.4").run()
+    dot = at.get("graphviz_chart")[0].proto.spec
+    assert "main:60" in dot and "main:74" in dot and "main:75" not in dot  # layer 4 only
+    at.radio(key="cmp_mode").set_value("time").run()
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "share" in df.value.columns)
+    assert table["path"].iloc[0] == "/model" and table["share"].iloc[0] == pytest.approx(1.0)

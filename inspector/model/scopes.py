@@ -67,6 +67,14 @@ class ScopeTree(Record):
             raise InspectorError(f"no scope {path!r} in this graph")
         return sorted(out)
 
+    def fitting(self, budget: int) -> list[Scope]:
+        """The largest scopes of at most ``budget`` nodes (each one's parent is bigger), in
+        graph order: the parts a user picks from to see a big graph piece by piece."""
+        big = {s.path for s in self.scopes if s.nodes > budget}
+        return [
+            s for s in self.scopes if s.nodes <= budget and (s.depth == 0 or _parent(s.path) in big)
+        ]
+
     def get(self, path: str) -> Scope:
         for s in self.scopes:
             if s.path == path:
@@ -77,6 +85,50 @@ class ScopeTree(Record):
         depth = 0 if path == SEP else self.get(path).depth
         prefix = SEP if path == SEP else path + SEP
         return [s for s in self.scopes if s.depth == depth + 1 and s.path.startswith(prefix)]
+
+
+def _parent(path: str) -> str:
+    head = path.rsplit(SEP, 1)[0]
+    return head or SEP
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScopeTime(Record):
+    path: str
+    depth: int
+    nodes: int
+    timed_nodes: int  # nodes with a time (fused/compiled nodes are split over their origins)
+    us: float  # summed per-node time
+    share: float  # of the whole graph's summed time
+
+
+def scope_times(tree: ScopeTree, node_us: dict[int, float], max_depth: int = 3) -> list[ScopeTime]:
+    """Per-node times summed per scope (down to ``max_depth``), the costliest first: where a
+    100,000-node model spends its time, before opening any drawing."""
+    total = sum(node_us.values()) or 1.0
+    us: dict[str, float] = defaultdict(float)
+    timed: dict[str, int] = defaultdict(int)
+    for leaf, idx in tree._leaves.items():  # one pass: each leaf adds to its ancestors
+        times = [node_us[i] for i in idx if i in node_us]
+        parts = [p for p in leaf.split(SEP) if p]
+        for d in range(1, min(len(parts), max_depth) + 1):
+            path = SEP + SEP.join(parts[:d])
+            us[path] += sum(times)
+            timed[path] += len(times)
+    out = [
+        ScopeTime(
+            path=s.path,
+            depth=s.depth,
+            nodes=s.nodes,
+            timed_nodes=timed[s.path],
+            us=us[s.path],
+            share=us[s.path] / total,
+        )
+        for s in tree.scopes
+        if 0 < s.depth <= max_depth
+    ]
+    out.sort(key=lambda t: (-t.us, t.path))
+    return out
 
 
 def _segment(a: int, b: int) -> str:
@@ -289,11 +341,13 @@ def sub_model(model: LoadedModel, indices: Sequence[int], title: str = "") -> on
 
 __all__ = [
     "Scope",
+    "ScopeTime",
     "ScopeTree",
     "extract_nodes",
     "neighbourhood",
     "node_scope",
     "scope_nodes",
+    "scope_times",
     "scope_tree",
     "sub_model",
 ]
