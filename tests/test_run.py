@@ -500,6 +500,37 @@ class TestAttributionAfterLayoutTransforms:
         total = sum(row.times_us[0] for row in rows)
         assert total == pytest.approx(r.profile.node_sum_us, rel=1e-6)
 
+    def test_reshapes_around_a_3d_gemm_claim_no_one_elses_nodes(self):
+        """At level 'all' ORT turns 3-D MatMul+Add into Reshape → Gemm → Reshape and names the
+        new tensors ``gemm_output_reshape_token_N``: walking back from such a Reshape crossed
+        every renamed tensor to the graph's start, so one Reshape claimed up to 1,499 of 1,501
+        nodes (and its time was spread over them). Tensors that still exist at run time now end
+        every walk: each original node has at most one owner, each fusion its own nodes."""
+        from tests.factories import scoped_transformer
+
+        m = load_model(scoped_transformer(20).SerializeToString(), name="t.onnx")
+        (r,) = run_matrix(
+            m,
+            expand_matrix(
+                ["cpu"],
+                ["all"],
+                base=RunConfig(**{**FAST, "profiled_runs": 1}),
+                include_reference=False,
+            ),
+            {"x": np.ones((1, 4, 8), np.float32)},
+        )
+        assert r.ok, r.error
+        assert any("gemm_output_reshape" in node for node, _ in r.origins), "no Gemm fusion here"
+        owners: dict[str, list[str]] = {}
+        for node, ids in r.origins:
+            for i in ids:
+                owners.setdefault(i, []).append(node)
+        assert max(len(ids) for _, ids in r.origins) <= 2  # MatMul + Add → Gemm at most
+        assert all(len(v) == 1 for v in owners.values()), {
+            k: v for k, v in owners.items() if len(v) > 1
+        }
+        assert len(owners) >= len(m.proto.graph.node) - 1  # all but the removed Identity
+
 
 def test_sequence_of_maps_outputs_are_compared_as_numbers():
     """Issue 8, item 7: sklearn classifiers' ZipMap output, seq(map(int64, float)), was compared

@@ -70,6 +70,12 @@ def main_scopes(args: argparse.Namespace, model: LoadedModel) -> int:
         f"{model.name}: {tree.nodes:,} nodes in the main graph, {tree.scoped:,} with a name "
         f"scope; {top.path} holds {top.nodes:,} ({len(tree.scopes):,} scopes, leaves ≤ {budget:,})"
     )
+    if not shown:
+        print(
+            f"no scopes below {top.path}: its {top.nodes:,} nodes carry no name scope and fit the "
+            "budget in one drawing"
+        )
+        return 0
     rows = [
         ("  " * (s.depth - top.depth - 1) + s.path.rsplit(SEP, 1)[-1], s.nodes, s.children, s.ops)
         for s in shown[: args.limit]

@@ -69,6 +69,12 @@ def derive_origins(
     producers = _producers(graph)
     name_to_id = {n.name: i for i, n in enumerate(graph.node) if n.name}
     alias = _aliases(graph, optimized.graph)
+    # Tensors that still exist at run time are computed by *some* runtime node (or are inputs):
+    # a fusion never swallows the producer of a tensor another runtime node still writes. They
+    # bound every walk back, so each walk covers one fusion, not the graph before it (a renamed
+    # input made walks run to the graph's start: quadratic, and wrong, on large models).
+    alive = {alias.get(t, t) for n in optimized.graph.node for t in (*n.input, *n.output) if t}
+    alive |= {v.name for v in optimized.graph.input} | {t.name for t in optimized.graph.initializer}
     out: dict[str, tuple[str, ...]] = {}
     for node in optimized.graph.node:
         if node.name in runtime_names:
@@ -83,7 +89,7 @@ def derive_origins(
         inputs = [alias.get(t, t) for t in node.input]
         outputs = [alias.get(t, t) for t in node.output]
         out[node.name] = tuple(
-            f"main:{i}" for i in sorted(_between(graph, producers, inputs, outputs, limit))
+            f"main:{i}" for i in sorted(_between(graph, producers, inputs, outputs, limit, alive))
         )
     return out
 
@@ -94,8 +100,12 @@ def _between(
     inputs: Iterable[str],
     outputs: Iterable[str],
     limit: int,
+    alive: set[str] | frozenset[str] = frozenset(),
 ) -> set[int]:
-    """Original nodes on paths from ``inputs`` (exclusive) back from ``outputs``."""
+    """Original nodes on paths from ``inputs`` (exclusive) back from ``outputs``; a tensor in
+    ``alive`` other than the outputs themselves also ends a path (another node computes it)."""
+    outputs = [t for t in outputs if t]
+    own = set(outputs)
     stop = {t for t in inputs if t}
     stack = [producers[t] for t in outputs if t in producers]
     seen: set[int] = set()
@@ -105,7 +115,7 @@ def _between(
             continue
         seen.add(i)
         for t in graph.node[i].input:
-            if t and t not in stop and t in producers:
+            if t and t not in stop and t in producers and (t not in alive or t in own):
                 stack.append(producers[t])
     return seen
 

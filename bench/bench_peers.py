@@ -1,0 +1,395 @@
+"""One table against the tools users would reach for instead, measured side by side in one run.
+
+Peers are installed only in this benchmark's own virtual environment (``--venv``, created on
+first use with ``--system-site-packages`` so both sides use the same onnx and onnxruntime):
+polygraphy (pinned below). Nothing is installed into the project's environment.
+
+Rows (each a median of ``--repeat`` runs, ours and the peer interleaved, every command a fresh
+process timed from start to exit; peak RSS is the child's ``ru_maxrss``):
+
+* **inspect**: ``onnx-inspector overview`` and ``graph`` vs ``polygraphy inspect model
+  --show layers``;
+* **run**: ``onnx-inspector run --ep cpu --level all`` vs ``polygraphy run --onnxrt``, same
+  iterations; whole command and the per-iteration latency each reports;
+* **divergence**: ``onnx-inspector compare --first-divergence`` (two configurations, tensors
+  marked in chunks) vs polygraphy's mark-all workflow (``--onnx-outputs mark all``, a reference
+  run saved then a second run compared against it);
+* **first graph drawn**: the app's Graph page (from the click, Streamlit + embedded Netron,
+  scoped above the node budget) vs the ``netron`` package's own server on the whole graph, in
+  the same Debian chromium (capped at ``--cap`` s);
+* **harness**: ``bench_run.py --json`` (run lab latency vs a bare ``sess.run`` loop; the matrix
+  vs bare sessions), kept in the table.
+
+Models: transformer-shaped exports of 1,501 and 10,006 nodes (``tests.factories``) and the
+ResNet-50 / DenseNet-121 topologies the onnx wheel ships. Import costs (``python -c pass``,
+``import onnx``, ``import inspector.cli``) are printed to show where a CLI's time goes.
+
+``python bench/bench_peers.py [--repeat 3] [--venv DIR] [--write docs/BENCHMARKS.md]
+[--skip-browser]``. Reports, never fails; a missed target says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.factories import scoped_transformer  # noqa: E402
+
+POLYGRAPHY = "polygraphy==0.53.6"
+LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
+PY = sys.executable
+
+
+@dataclass
+class Timing:
+    wall: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    out: str = ""
+    rc: int = 0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall) if self.wall else float("nan")
+
+    @property
+    def peak(self) -> float:
+        return max(self.rss_mb) if self.rss_mb else float("nan")
+
+
+def timed(cmd: list[str], into: Timing, cwd: Path = ROOT) -> None:
+    """Run ``cmd`` once; add its wall time and peak RSS (the child's own ``ru_maxrss``)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # reaped here: its own rusage, not a sum
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    into.wall.append(time.perf_counter() - start)
+    into.rss_mb.append(usage.ru_maxrss / 1024)
+    into.out, into.rc = out, proc.returncode
+
+
+def ensure_venv(path: Path) -> Path:
+    """The peers' environment (created once); returns its bin folder."""
+    bin_dir = path / "bin"
+    if not (bin_dir / "polygraphy").exists():
+        subprocess.run([PY, "-m", "venv", "--system-site-packages", str(path)], check=True)
+        subprocess.run([str(bin_dir / "pip"), "install", "-q", POLYGRAPHY, "colored"], check=True)
+    return bin_dir
+
+
+def models(folder: Path) -> list[tuple[str, Path]]:
+    out = []
+    for layers in (100, 667):
+        p = folder / f"transformer_{layers * 15 + 1}.onnx"
+        p.write_bytes(scoped_transformer(layers).SerializeToString())
+        out.append((f"transformer export, {layers * 15 + 1:,} nodes", p))
+    for name in ("light_resnet50", "light_densenet121"):
+        m = onnx.load(LIGHT / f"{name}.onnx")
+        out.append((f"{name} ({len(m.graph.node):,} nodes, onnx wheel)", LIGHT / f"{name}.onnx"))
+    return out
+
+
+def pair(ours: list[str], peer: list[str], repeat: int) -> tuple[Timing, Timing]:
+    a, b = Timing(), Timing()
+    for _ in range(repeat):
+        timed(ours, a)
+        timed(peer, b)
+    return a, b
+
+
+def latency_ours(text: str) -> float | None:
+    m = re.search(r"CPU · all\s+ok\s+([0-9.]+)", text)
+    return float(m.group(1)) if m else None
+
+
+def latency_polygraphy(text: str) -> float | None:
+    """Median of the per-iteration times ``-vv`` prints, the first 3 left out (ours warms up
+    3 times before its 20 timed runs)."""
+    times = [float(x) for x in re.findall(r"Inference Time: ([0-9.]+) ms", text)][3:]
+    return statistics.median(times) if times else None
+
+
+def browser_rows(
+    models_: list[tuple[str, Path]], cap: float
+) -> dict[str, tuple[float | None, float | None]]:
+    """name → (ours: app Graph page from the click, netron package server)."""
+    import socket
+
+    from playwright.sync_api import sync_playwright
+
+    from bench.bench_graph import first_drawn
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, open_page, streamlit_server
+    from tests.test_browser import drop_model_files
+
+    out: dict[str, tuple[float | None, float | None]] = {}
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name, path in models_:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=60_000)
+            drop_model_files(page, [str(path)])
+            page.get_by_role("heading", name="Diagnostics").wait_for(timeout=300_000)
+            start = time.perf_counter()
+            open_page(page, "Graph", f"Graph · {path.name}", timeout=120_000)
+            frame = page.frame_locator("iframe").first
+            ours: float | None = None
+            try:
+                frame.locator("body.default #canvas .node").first.wait_for(timeout=cap * 1000)
+                ours = time.perf_counter() - start
+            except Exception:  # noqa: BLE001 - capped
+                pass
+            page.close()
+
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            server = subprocess.Popen(
+                [
+                    PY,
+                    "-c",
+                    "import netron,sys; netron.start(sys.argv[1], ('127.0.0.1', int(sys.argv[2])),"
+                    " browse=False); netron.wait()",
+                    str(path),
+                    str(port),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                time.sleep(1.5)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                theirs, _ = first_drawn(page, f"http://127.0.0.1:{port}/", cap)
+                page.close()
+            finally:
+                server.terminate()
+                server.wait()
+            out[name] = (ours, theirs)
+            print(f"  browser {name}: ours {ours}, netron {theirs}", file=sys.stderr, flush=True)
+        browser.close()
+    return out
+
+
+def fmt(x: float | None, unit: str = "s") -> str:
+    if x is None or x != x:
+        return "—"
+    return f"{x:.2f} {unit}" if unit else f"{x:.2f}"
+
+
+def ratio(a: float | None, b: float | None, goal: float | None = None) -> str:
+    if not a or not b or a != a or b != b:
+        return "—"
+    r = a / b
+    text = f"{r:.2f}×"
+    if goal is not None:
+        text += " (goal ≤ {:.1f}×: {})".format(goal, "met" if r <= goal else "MISSED")
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--venv", default=str(Path(tempfile.gettempdir()) / "onnx-inspector-peers"))
+    ap.add_argument("--cap", type=float, default=60.0)
+    ap.add_argument("--write", metavar="FILE", help="also write the tables as Markdown")
+    ap.add_argument("--skip-browser", action="store_true")
+    args = ap.parse_args()
+    peers = ensure_venv(Path(args.venv))
+    poly = str(peers / "polygraphy")
+    cli = [PY, "-m", "inspector"]
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    imports = {}
+    for label, code in (
+        ("python -c pass", "pass"),
+        ("import onnx", "import onnx"),
+        ("import inspector.cli", "import inspector.cli"),
+    ):
+        t = Timing()
+        for _ in range(args.repeat):
+            timed([PY, "-c", code], t)
+        imports[label] = t.median
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(
+            ln.split(":", 1)[1].strip()
+            for ln in open("/proc/cpuinfo", encoding="utf-8")
+            if ln.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    say("# Benchmarks against peers\n")
+    say(
+        f"Run {datetime.date.today()} on {cpu}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, onnx {onnx.__version__}, {POLYGRAPHY}; medians of "
+        f"{args.repeat} runs, ours and the peer interleaved; every command a fresh process. "
+        "Generated by `python bench/bench_peers.py --write docs/BENCHMARKS.md`.\n"
+    )
+    say(
+        "Where a CLI's time goes (process start to exit): "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in imports.items())
+        + ".\n"
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ms = models(Path(tmp))
+        say("| model | task | ours | peer | ours / peer | peak RSS ours / peer |")
+        say("|---|---|---:|---:|---:|---:|")
+        for name, path in ms:
+            m = str(path)
+            for task, ours_cmd, goal in (
+                ("overview", [*cli, "overview", m], 0.5),
+                ("graph (every node, shapes)", [*cli, "graph", m, "--limit", "50"], 0.5),
+            ):
+                a, b = pair(
+                    ours_cmd, [poly, "inspect", "model", m, "--show", "layers"], args.repeat
+                )
+                say(
+                    f"| {name} | {task} vs `polygraphy inspect model --show layers` | "
+                    f"{fmt(a.median)} | {fmt(b.median)} | {ratio(a.median, b.median, goal)} | "
+                    f"{a.peak:.0f} / {b.peak:.0f} MB |"
+                )
+            a, b = pair(
+                [
+                    *cli,
+                    "run",
+                    m,
+                    "--ep",
+                    "cpu",
+                    "--level",
+                    "all",
+                    "--warmup",
+                    "3",
+                    "--runs",
+                    "20",
+                    "--profiled-runs",
+                    "0",
+                    "--threads",
+                    "0",
+                    "--no-reference",
+                ],
+                [poly, "run", m, "--onnxrt", "--iterations", "23", "-vv"],
+                args.repeat,
+            )
+            say(
+                f"| {name} | run, 20 timed (+3 warm-up), ORT's default threads, vs "
+                "`polygraphy run --onnxrt` ×23 | "
+                f"{fmt(a.median)} | {fmt(b.median)} | {ratio(a.median, b.median)} | "
+                f"{a.peak:.0f} / {b.peak:.0f} MB |"
+            )
+            la, lb = latency_ours(a.out), latency_polygraphy(b.out)
+            say(
+                f"| {name} | latency per run (ours median, polygraphy mean) | {fmt(la, 'ms')} | "
+                f"{fmt(lb, 'ms')} | {ratio(la, lb)} | |"
+            )
+            ref = Path(tmp) / "ref.json"
+            a, b, b2 = Timing(), Timing(), Timing()
+            for _ in range(args.repeat):
+                timed(
+                    [
+                        *cli,
+                        "compare",
+                        m,
+                        "--ref",
+                        "cpu@disable_all",
+                        "--cand",
+                        "cpu@all",
+                        "--first-divergence",
+                        "--warmup",
+                        "0",
+                        "--runs",
+                        "1",
+                        "--profiled-runs",
+                        "0",
+                    ],
+                    a,
+                )
+                timed(
+                    [
+                        poly,
+                        "run",
+                        m,
+                        "--onnxrt",
+                        "--onnx-outputs",
+                        "mark",
+                        "all",
+                        "--save-outputs",
+                        str(ref),
+                    ],
+                    b,
+                )
+                timed(
+                    [
+                        poly,
+                        "run",
+                        m,
+                        "--onnxrt",
+                        "--onnx-outputs",
+                        "mark",
+                        "all",
+                        "--load-outputs",
+                        str(ref),
+                    ],
+                    b2,
+                )
+            both = [x + y for x, y in zip(b.wall, b2.wall, strict=True)]
+            say(
+                f"| {name} | first divergence vs polygraphy mark-all (save + compare) | "
+                f"{fmt(a.median)} | {fmt(statistics.median(both))} | "
+                f"{ratio(a.median, statistics.median(both))} | "
+                f"{a.peak:.0f} / {max(b.peak, b2.peak):.0f} MB |"
+            )
+        if not args.skip_browser:
+            drawn = browser_rows([ms[0], ms[1], ms[3]], args.cap)
+            for name, (ours, theirs) in drawn.items():
+                t = f"> {args.cap:.0f} s (capped)" if theirs is None else fmt(theirs)
+                say(
+                    f"| {name} | first graph drawn: app Graph page (from the click) vs the "
+                    f"netron package | {fmt(ours)} | {t} | "
+                    + (ratio(ours, theirs) if theirs else f"< {ratio(ours, args.cap)}")
+                    + " | |"
+                )
+    harness = subprocess.run(
+        [PY, str(ROOT / "bench" / "bench_run.py"), "--repeat", "1", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    try:
+        doc = json.loads(harness.stdout[harness.stdout.index("{") :])
+        say("\nRun-lab harness (bench/bench_run.py, ResNet-50 topology):\n")
+        for k, v in doc.items():
+            if isinstance(v, (int, float, str)):
+                say(f"- {k}: {v}")
+    except ValueError:
+        say(f"\nbench_run.py printed no JSON (exit {harness.returncode}).")
+    if args.write:
+        Path(args.write).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"wrote {args.write}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
