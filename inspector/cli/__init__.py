@@ -12,10 +12,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from inspector import model as M
-from inspector.cli.inspect import run_inspection
 from inspector.cli.tables import table
 from inspector.errors import InspectorError
+from inspector.forkserver import NATIVE_COMMANDS, prestart
 from inspector.records import to_jsonable
 from inspector.safe_text import TerminalStream
 
@@ -235,6 +234,11 @@ def _eps(args: argparse.Namespace) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in NATIVE_COMMANDS:  # its onnx import overlaps ours (see forkserver)
+        prestart()
+    from inspector import model as M
+    from inspector.cli.inspect import run_inspection
+
     if args.command == "eps":
         return _eps(args)
     if args.command == "ray-worker":

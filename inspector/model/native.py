@@ -23,11 +23,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import onnx
@@ -218,25 +216,13 @@ def serve() -> None:
         out.flush()
 
 
-_SERVER = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from inspector.model.native import serve; serve()"
-)
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding inspector/
-
-
 class _Server:
     """One fork server process; used by one caller at a time (see :class:`_Pool`)."""
 
     def __init__(self) -> None:
-        from inspector.run.sandbox import minimal_env
+        from inspector.forkserver import take
 
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _SERVER, _PACKAGE_ROOT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=minimal_env(os.environ.get("TMPDIR", "/tmp")),
-        )
+        self.proc = take()  # a prestarted one (the CLI), else a new one
 
     def request(self, request: dict, data: bytes) -> tuple[dict, bytes]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
