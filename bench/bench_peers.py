@@ -303,7 +303,8 @@ def main() -> None:
             )
             la, lb = latency_ours(a.out), latency_polygraphy(b.out)
             say(
-                f"| {name} | latency per run (ours median, polygraphy mean) | {fmt(la, 'ms')} | "
+                f"| {name} | latency per run (medians: ours timed runs, polygraphy iterations "
+                f"4–23) | {fmt(la, 'ms')} | "
                 f"{fmt(lb, 'ms')} | {ratio(la, lb)} | |"
             )
             ref = Path(tmp) / "ref.json"

@@ -81,8 +81,14 @@ class Limits:
     )
     divergence_chunk: int = _limit(
         64,
-        "Intermediate tensors marked as outputs per re-run when searching the first "
-        "divergence (bounds memory).",
+        "Intermediate tensors marked as outputs in the first re-run of a first-divergence "
+        "search; later re-runs mark as many as fit divergence_chunk_bytes (at most 8× more "
+        "each time).",
+    )
+    divergence_chunk_bytes: int = _limit(
+        64 * MiB,
+        "Bytes of marked intermediate tensors one first-divergence re-run may return "
+        "(bounds memory; measured from the previous re-run's tensors).",
     )
     divergence_max_tensors: int = _limit(
         5_000, "Most intermediate tensors checked by one first-divergence search."

@@ -73,7 +73,7 @@ else:
                 on_click=set_scope,
                 args=(crumb,),
                 disabled=crumb == here.path,
-                use_container_width=True,
+                width="stretch",
             )
         children = tree.children(here.path)
         if here.nodes <= budget:

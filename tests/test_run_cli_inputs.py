@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -591,3 +592,19 @@ def test_jobs_runs_configurations_at_once_and_says_so(capsys):
     assert all(r["status"] == "ok" for r in results)
     assert all(any("ran concurrently" in n for n in r["notes"]) for r in results)
     assert "ran 2 at a time" in captured.err
+
+
+def test_divergence_chunks_grow_to_the_byte_budget():
+    """64 tensors first; then as many as fit divergence_chunk_bytes at the measured average
+    size, at most 8× the last chunk, never below divergence_chunk (10k-node export: 168 s →
+    15 s, bench/bench_peers.py)."""
+    from inspector.limits import DEFAULT_LIMITS, MiB
+    from inspector.run.analysis import next_chunk
+
+    lim = replace(DEFAULT_LIMITS, divergence_chunk=64, divergence_chunk_bytes=64 * MiB)
+    assert next_chunk(64, 64 * 128, 64, lim) == 512  # 128-byte tensors: capped at 8×
+    assert next_chunk(512, 512 * 128, 512, lim) == 4096
+    assert next_chunk(4096, 4096 * 128, 4096, lim) == 32768
+    assert next_chunk(64, 64 * MiB, 64, lim) == 64  # 1 MiB each: the budget holds 64
+    assert next_chunk(64, 64 * 16 * MiB, 64, lim) == 64  # never below the first chunk
+    assert next_chunk(64, 0, 64, lim) == 512  # nothing returned (all fused): grow

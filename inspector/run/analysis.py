@@ -127,6 +127,15 @@ def _chain(graph: onnx.GraphProto, start: int, diverging_outputs: set[str]) -> t
     return (f"main:{start}",)
 
 
+def next_chunk(current: int, returned_bytes: int, marked: int, limits: Limits) -> int:
+    """How many tensors the next marked re-run takes: as many as fit
+    ``divergence_chunk_bytes`` at the average size just measured, at most 8× the last chunk
+    and never fewer than ``divergence_chunk`` (small first, then as big as memory allows)."""
+    average = max(returned_bytes / max(marked, 1), 1.0)
+    fit = int(limits.divergence_chunk_bytes / average)
+    return max(limits.divergence_chunk, min(fit, current * 8))
+
+
 def first_divergence(
     model: LoadedModel,
     reference: RunResult,
@@ -141,7 +150,8 @@ def first_divergence(
 ) -> Divergence:
     """The earliest original node whose output differs beyond ``atol + rtol·|ref|``.
 
-    Tensors are marked as outputs ``limits.divergence_chunk`` at a time, at most
+    Tensors are marked as outputs ``limits.divergence_chunk`` at first, then as many as fit
+    ``limits.divergence_chunk_bytes`` (:func:`next_chunk`), at most
     ``limits.divergence_max_tensors`` in all (the model's limits by default). ``prepared``: a
     model prepared by the caller (reused, not removed). ``cancel``, once set, stops the running
     worker and the search (the result then says so)."""
@@ -198,10 +208,12 @@ def first_divergence(
 
         ref_cfg = replace(reference.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
         cand_cfg = replace(candidate.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
-        for start in range(0, len(candidates), chunk):
+        start = 0
+        while start < len(candidates):
             if cancel is not None and cancel.is_set():
                 return not_found(f"cancelled after {checked} of {len(candidates)} tensors")
             part = candidates[start : start + chunk]
+            start += len(part)
             marked = onnx.ModelProto()
             marked.CopyFrom(original)
             for _, t in part:
@@ -226,6 +238,8 @@ def first_divergence(
                 bad = next(r for r in runs if not r.ok)
                 return not_found(f"a marked run failed: {bad.error}")
             a, b = runs[0].output_arrays(), runs[1].output_arrays()
+            returned = sum(np.asarray(a[t]).nbytes for _, t in part if t in a)
+            chunk = next_chunk(len(part), returned, len(part), limits)
             for i, t in part:
                 checked += 1
                 if t not in a or t not in b:

@@ -22,6 +22,7 @@ from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.diff import ModelDiff
 from inspector.model.load import LoadedModel
 from inspector.records import Record
+from inspector.run.analysis import next_chunk
 from inspector.run.compare import Comparison, OutputDelta, compare, delta, node_timing_table
 from inspector.run.config import RunConfig
 from inspector.run.prepare import PreparedModel, RunError, prepare
@@ -133,12 +134,14 @@ def first_pair_divergence(
     candidates = candidates[:max_tensors]
     cfg = replace(config, warmup_runs=0, timed_runs=1, profiled_runs=0)
     checked = 0
-    for start in range(0, len(candidates), chunk):
+    start = 0
+    while start < len(candidates):
         if cancel is not None and cancel.is_set():
             return PairDivergence(
                 False, "", "", "", "", "", None, checked, total, f"cancelled after {checked}"
             )
         part = candidates[start : start + chunk]
+        start += len(part)
         ra, rb = (
             run_prepared(
                 prepared,
@@ -161,6 +164,8 @@ def first_pair_divergence(
                 False, "", "", "", "", "", None, checked, total, f"a marked run failed: {bad.error}"
             )
         xa, xb = ra.output_arrays(), rb.output_arrays()
+        returned = sum(np.asarray(xa[p[2]]).nbytes for p in part if p[2] in xa)
+        chunk = next_chunk(len(part), returned, len(part), limits)
         for i, j, ta, tb in part:
             checked += 1
             if ta not in xa or tb not in xb:
