@@ -148,3 +148,29 @@ def open_page(page, link: str, heading: str, timeout: float = 60_000) -> None:  
     except PlaywrightTimeout:
         page.get_by_role("link", name=link, exact=True).click()
         target.wait_for(timeout=timeout)
+
+
+@contextlib.contextmanager
+def app_with_files(
+    files: list[str], heading: str, viewport: tuple[int, int] = (1400, 1000)
+) -> Iterator[tuple[str, object, object]]:
+    """The app in Debian chromium with ``files`` dropped on the model uploader, once the page
+    shows ``heading``: yields (url, browser, page). Skips the test without chromium."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import drop_model_files
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        page.goto(url)
+        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+        drop_model_files(page, files)
+        page.get_by_role("heading", name=heading).wait_for(timeout=60_000)
+        try:
+            yield url, browser, page
+        finally:
+            browser.close()

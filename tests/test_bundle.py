@@ -162,31 +162,13 @@ def test_the_cli_bundles_opens_and_reruns_side_by_side(tmp_path, capsys):
 
 @pytest.mark.browser
 def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path):
+    from tests.browser import app_with_files, download, open_page
+    from tests.test_browser import shot
 
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import (
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        chromium_available,
-        download,
-        open_page,
-        streamlit_server,
-    )
-    from tests.test_browser import drop_model_files, shot
-
-    if not chromium_available():
-        pytest.skip("Debian chromium is not installed")
     model, results, inputs = session
     path = tmp_path / "teammate-session.zip"
     path.write_bytes(write_bundle(model, results, inputs, include_model=True))
-    with streamlit_server() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-        drop_model_files(page, [str(path)])
-        page.get_by_role("heading", name="ep_fallback_det.onnx").wait_for(timeout=30_000)
+    with app_with_files([str(path)], "ep_fallback_det.onnx") as (_url, _browser, page):
         page.get_by_text(f"Opened a bundle: {len(results)} runs of ep_fallback_det.onnx").wait_for()
         open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
         page.get_by_text("Latency per configuration").wait_for(timeout=60_000)  # no re-run
@@ -204,7 +186,6 @@ def test_a_bundle_dropped_in_the_app_reopens_and_reruns_beside(session, tmp_path
         assert len(again.results) == 2 * len(results)
         assert [r.label for r in again.results[: len(results)]] == [r.label for r in results]
         assert page.locator('[data-testid="stException"]').count() == 0
-        browser.close()
 
 
 def test_the_cli_compare_bundles_its_analyses(tmp_path, capsys):
@@ -239,32 +220,14 @@ def test_analyses_run_as_jobs_survive_navigation_and_travel_in_bundles(session, 
     """First divergence runs in the job queue: leaving the page mid-run loses nothing; an
     ablation can be cancelled; the bundle downloaded then carries the divergence, and a
     colleague's fresh session shows it on Compare without re-running."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import (
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        chromium_available,
-        download,
-        open_page,
-        open_tab,
-        streamlit_server,
-    )
+    from tests.browser import app_with_files, download, open_page, open_tab
     from tests.test_browser import drop_model_files, shot
 
-    if not chromium_available():
-        pytest.skip("Debian chromium is not installed")
     model, results, inputs = session
     path = tmp_path / "runs-only.zip"
     path.write_bytes(write_bundle(model, results, inputs, include_model=True))
     verdict = re.compile(r"First divergence: main:\d|No diverging intermediate tensor")
-    with streamlit_server() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-        drop_model_files(page, [str(path)])
-        page.get_by_role("heading", name="ep_fallback_det.onnx").wait_for(timeout=30_000)
+    with app_with_files([str(path)], "ep_fallback_det.onnx") as (url, browser, page):
         open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
         open_tab(page, "Outputs", page.get_by_role("button", name="Find the first diverging node"))
         page.get_by_role("button", name="Find the first diverging node").click()
@@ -297,4 +260,3 @@ def test_analyses_run_as_jobs_survive_navigation_and_travel_in_bundles(session, 
         colleague.get_by_text("From the bundle:").first.scroll_into_view_if_needed()
         shot(colleague, "compare-bundled-divergence")
         assert colleague.locator('[data-testid="stException"]').count() == 0
-        browser.close()

@@ -188,28 +188,12 @@ def test_the_graph_page_draws_one_scope_above_the_budget():
 def test_a_large_export_opens_on_a_drawn_scope_in_the_browser(tmp_path):
     """3,001 nodes: the Graph page draws the first layer in Netron (not the whole graph),
     clicking another scope's row draws that one, and the node table follows."""
-    from playwright.sync_api import sync_playwright
+    from tests.browser import app_with_files, open_page
+    from tests.test_browser import shot
 
-    from tests.browser import (
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        chromium_available,
-        open_page,
-        streamlit_server,
-    )
-    from tests.test_browser import drop_model_files, shot
-
-    if not chromium_available():
-        pytest.skip("Debian chromium is not installed")
     path = tmp_path / "export.onnx"
     path.write_bytes(scoped_transformer(200).SerializeToString())
-    with streamlit_server() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)
-        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
-        drop_model_files(page, [str(path)])
-        page.get_by_role("heading", name="export.onnx").wait_for(timeout=60_000)
+    with app_with_files([str(path)], "export.onnx", (1400, 1100)) as (_url, _browser, page):
         open_page(page, "Graph", "Graph · export.onnx")
         page.get_by_text("3,001 nodes in the main graph").wait_for(timeout=60_000)
         page.get_by_text("Drawn: /model/layers.0 — 15 nodes").wait_for(timeout=60_000)
@@ -228,7 +212,6 @@ def test_a_large_export_opens_on_a_drawn_scope_in_the_browser(tmp_path):
         netron.locator("body.default #canvas .node").first.wait_for(timeout=60_000)
         page.get_by_text("15 of 3,001 nodes (the drawn part only)").wait_for()
         assert page.locator('[data-testid="stException"]').count() == 0
-        browser.close()
 
 
 def test_the_cli_lists_scopes_and_writes_parts(tmp_path, capsys):
