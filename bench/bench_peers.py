@@ -386,18 +386,29 @@ def main() -> None:
                     + " | |"
                 )
     harness = subprocess.run(
-        [PY, str(ROOT / "bench" / "bench_run.py"), "--repeat", "1", "--json"],
+        [PY, str(ROOT / "bench" / "bench_run.py"), "--repeat", str(args.repeat), "--json"],
         capture_output=True,
         text=True,
     )
     try:
         doc = json.loads(harness.stdout[harness.stdout.index("{") :])
-        say("\nRun-lab harness (bench/bench_run.py, ResNet-50 topology):\n")
-        for k, v in doc.items():
-            if isinstance(v, (int, float, str)):
-                say(f"- {k}: {v}")
-    except ValueError:
-        say(f"\nbench_run.py printed no JSON (exit {harness.returncode}).")
+        lat, mx = doc["latency_ms"], doc["matrix_5_configs_s"]
+        cov = doc["profiled_coverage"]["median"]
+        say(
+            f"| {doc['model']} | run-lab latency vs a bare `sess.run` loop, same session "
+            f"options (`bench_run.py`) | {fmt(statistics.median(lat['ours']), 'ms')} | "
+            f"{fmt(statistics.median(lat['bare']), 'ms')} | {lat['median_ratio']:.2f}× "
+            f"(target ≤ 1.05×: {'met' if lat['median_ratio'] <= 1.05 else 'MISSED'}) | |"
+        )
+        say(
+            f"| {doc['model']} | 5-configuration matrix (workers, profiles, optimized graphs) "
+            f"vs the same sessions bare | {fmt(statistics.median(mx['ours']))} | "
+            f"{fmt(statistics.median(mx['bare']))} | {mx['median_ratio']:.2f}× "
+            f"(target ≤ 1.3×: {'met' if mx['median_ratio'] <= 1.3 else 'MISSED'}) | |"
+        )
+        say(f"\nProfiled coverage (sum of per-node medians / run median): {cov:.3f}.")
+    except (ValueError, KeyError) as exc:
+        say(f"\nbench_run.py gave no usable JSON (exit {harness.returncode}, {exc}).")
     if args.write:
         Path(args.write).write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"wrote {args.write}", file=sys.stderr)
