@@ -167,7 +167,7 @@ def test_run_a_2x2_matrix_and_compare(page):
         page.get_by_role("option", name="CPU", exact=True).click()
         page.keyboard.press("Escape")
     page.get_by_role("button", name="Run the matrix").click()
-    page.get_by_text("Last results").wait_for(timeout=120_000)
+    page.get_by_text("Last results").first.wait_for(timeout=120_000)
     shot(page, "runlab-results")
     # The reference, then EP lists × {disable_all, all} (CPU · disable_all *is* the reference).
     rows = 4 if second else 2
@@ -315,7 +315,7 @@ def test_run_lab_refuses_a_path_taking_config_key(page, tmp_path):
     area.fill("optimization.enable_gelu_approximation=1")
     area.press("Control+Enter")
     page.get_by_role("button", name="Run the matrix").click()
-    page.get_by_text("Last results").wait_for(timeout=120_000)
+    page.get_by_text("Last results").first.wait_for(timeout=120_000)
     assert not target.exists()
 
 
@@ -353,7 +353,7 @@ def test_a_stride32_detector_runs_with_the_suggested_sizes(page, tmp_path):
     page.get_by_role("link", name="Run lab").click()
     page.get_by_text("Suggested: height = 320 (the model's metadata imgsz").wait_for(timeout=30_000)
     page.get_by_role("button", name="Run the matrix").click()
-    page.get_by_text("Last results").wait_for(timeout=120_000)
+    page.get_by_text("Last results").first.wait_for(timeout=120_000)
     page.get_by_text("ok, 0 failed").first.wait_for(timeout=10_000)
     shot(page, "runlab-detector-suggested-sizes")
 
@@ -380,7 +380,7 @@ def test_a_run_survives_navigation_and_reload(page):
     page.get_by_role("heading", name="Run lab · dynamic_axes_transformer_block.onnx").wait_for(
         timeout=30_000
     )
-    page.get_by_text("Last results").wait_for(timeout=180_000)
+    page.get_by_text("Last results").first.wait_for(timeout=180_000)
     page.get_by_text("ok, 0 failed").first.wait_for(timeout=30_000)
     assert page.get_by_text("Done:").count() == 1
     shot(page, "runlab-after-reload")

@@ -105,7 +105,7 @@ def test_eight_sessions_at_once_no_cross_talk_bounded_memory_nothing_left(tmp_pa
         contexts[-1].close()
         for i, (page, path) in enumerate(zip(pages[:-1], files[:-1], strict=True)):
             try:
-                page.get_by_text("Last results").wait_for(timeout=240_000)
+                page.get_by_text("Last results").first.wait_for(timeout=240_000)
             except Exception:
                 shot(page, f"eight-sessions-stuck-{i}")
                 raise
