@@ -69,17 +69,22 @@ def first_drawn(page, url: str, cap: float) -> tuple[float | None, float | None]
     return None, warned
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def explorer_drawn(browser, binary: str, path: Path, cap: float) -> float | None:  # type: ignore[no-untyped-def]
     """Seconds from navigation to Model Explorer's first drawing of ``path`` (its ONNX adapter,
     its own server; the layer hierarchy starts collapsed), None past ``cap``. The server's
     start-up is not counted; its conversion of the model is (it runs on the first request)."""
-    import socket
     import subprocess
     from urllib.parse import quote
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [
             binary,

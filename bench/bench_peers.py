@@ -133,11 +133,10 @@ def browser_rows(
     models_: list[tuple[str, Path]], cap: float
 ) -> dict[str, tuple[float | None, float | None]]:
     """name → (ours: app Graph page from the click, netron package server)."""
-    import socket
 
     from playwright.sync_api import sync_playwright
 
-    from bench.bench_graph import first_drawn
+    from bench.bench_graph import first_drawn, free_port
     from tests.browser import CHROMIUM, CHROMIUM_ARGS, open_page, streamlit_server
     from tests.test_browser import drop_model_files
 
@@ -162,9 +161,7 @@ def browser_rows(
                 print(f"  {name}: app not drawn ({type(exc).__name__})", file=sys.stderr)
             page.close()
 
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            port = free_port()
             server = subprocess.Popen(
                 [
                     PY,
@@ -340,34 +337,9 @@ def main() -> None:
                     ],
                     a,
                 )
-                timed(
-                    [
-                        poly,
-                        "run",
-                        m,
-                        "--onnxrt",
-                        "--onnx-outputs",
-                        "mark",
-                        "all",
-                        "--save-outputs",
-                        str(ref),
-                    ],
-                    b,
-                )
-                timed(
-                    [
-                        poly,
-                        "run",
-                        m,
-                        "--onnxrt",
-                        "--onnx-outputs",
-                        "mark",
-                        "all",
-                        "--load-outputs",
-                        str(ref),
-                    ],
-                    b2,
-                )
+                mark_all = [poly, "run", m, "--onnxrt", "--onnx-outputs", "mark", "all"]
+                timed([*mark_all, "--save-outputs", str(ref)], b)
+                timed([*mark_all, "--load-outputs", str(ref)], b2)
             both = [x + y for x, y in zip(b.wall, b2.wall, strict=True)]
             say(
                 f"| {name} | first divergence vs polygraphy mark-all (save + compare) | "
