@@ -133,7 +133,12 @@ def open_tab(page, name: str, expect, timeout: float = 60_000) -> None:  # type:
         expect.wait_for(timeout=10_000)
     except PlaywrightTimeout:
         page.get_by_role("tab", name=name).click()
-        expect.wait_for(timeout=timeout)
+        try:
+            expect.wait_for(timeout=timeout)
+        except PlaywrightTimeout:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"failed-tab-{name}.png"), full_page=True)
+            raise
 
 
 def open_page(page, link: str, heading: str, timeout: float = 60_000) -> None:  # type: ignore[no-untyped-def]

@@ -229,6 +229,7 @@ def test_analyses_run_as_jobs_survive_navigation_and_travel_in_bundles(session, 
     verdict = re.compile(r"First divergence: main:\d|No diverging intermediate tensor")
     with app_with_files([str(path)], "ep_fallback_det.onnx") as (url, browser, page):
         open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
+        page.get_by_text("Latency per configuration").wait_for(timeout=60_000)  # drawn
         open_tab(page, "Outputs", page.get_by_role("button", name="Find the first diverging node"))
         page.get_by_role("button", name="Find the first diverging node").click()
         page.get_by_text("Re-running both configurations").first.wait_for(timeout=30_000)
