@@ -224,3 +224,32 @@ def test_limits_come_from_the_environment_for_a_deployment():
         limits_from_env({"INSPECTOR_LIMIT_RUN_TIMEOUT_S": "5m"})
     with pytest.raises(ValueError, match="cannot be negative"):
         limits_from_env({"INSPECTOR_LIMIT_RUN_TIMEOUT_S": "-1"})
+
+
+def test_a_worker_dies_with_the_process_that_started_it(tmp_path):
+    """A CLI (or server) killed hard mid-run left its worker spinning an endless Loop for good
+    (found: one ran 26 minutes after a failed browser test). Workers ask the kernel for SIGKILL
+    when their parent dies."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "loop.onnx"
+    path.write_bytes(endless_loop().SerializeToString())
+    before = _workers()
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "inspector", "run", str(path), "--no-reference", "--runs", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (_workers() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _workers() - before, "no worker started"
+    time.sleep(0.5)  # inside ORT's endless Loop now
+    cli.send_signal(signal.SIGKILL)
+    cli.wait()
+    deadline = time.monotonic() + 5
+    while _workers() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _workers() - before == set()

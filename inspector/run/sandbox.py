@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ _FILE_ONLY = _EXECUTE | _WRITE_FILE | _READ_FILE | _TRUNCATE | _IOCTL_DEV
 _NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
 _SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
 
-_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP, _PR_CAP_AMBIENT = 38, 24, 47
+_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP, _PR_CAP_AMBIENT, _PR_SET_PDEATHSIG = 38, 24, 47, 1
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _CAP_LAST_FALLBACK = 40
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -183,6 +184,13 @@ def confine(
     should be confined too: Landlock applies to the calling thread and its future children."""
     libc = _libc()
     libc.syscall.restype = ctypes.c_long
+    # Die with the process that started us: a server killed mid-run (or a CLI ^C'd hard) left
+    # a worker spinning an endless Loop for good. The parent thread's exit also sends it; our
+    # workers never outlive the call that started them.
+    parent = os.getppid()
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     caps = _drop_capabilities(libc) if os.geteuid() == 0 else True
     abi = landlock_abi()
