@@ -205,7 +205,7 @@ def _scope_issues(
     # Inputs a node needs from within this graph (outer-scope names count as available).
     # Bodies may read names of the enclosing graph implicitly: include them as dependencies.
     deps: list[set[int]] = []
-    implicit = [_implicit_inputs(node) for node in scope.nodes]
+    implicit = [implicit_inputs(node) for node in scope.nodes]
     for i, node in enumerate(scope.nodes):
         needed = [x for x in node.input if x] + implicit[i]
         d: set[int] = set()
@@ -251,7 +251,7 @@ def _scope_issues(
     return issues, [ids[i] for i in order]
 
 
-def _implicit_inputs(node: onnx.NodeProto) -> list[str]:
+def implicit_inputs(node: onnx.NodeProto) -> list[str]:
     """Names a node's bodies read from the enclosing graph (not produced inside the body)."""
     out: list[str] = []
     stack: list[tuple[onnx.GraphProto, tuple[set[str], ...]]] = [

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import onnx
 
 from inspector.errors import InspectorError
+from inspector.model.graph import implicit_inputs
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 
@@ -210,32 +211,18 @@ def scope_nodes(graph: onnx.GraphProto, path: str, budget: int = 2000) -> list[i
     return scope_tree(graph, budget).nodes_of(path)
 
 
-def _subgraph_reads(node: onnx.NodeProto) -> set[str]:
-    """Names an If/Loop/Scan body reads from the enclosing graph (its implicit inputs)."""
-    reads: set[str] = set()
-    for a in node.attribute:
-        bodies = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
-        for g in bodies:
-            local = {x.name for x in g.input} | {t.name for t in g.initializer}
-            for n in g.node:
-                local.update(n.output)
-            for n in g.node:
-                reads.update(x for x in n.input if x and x not in local)
-                reads.update(x for x in _subgraph_reads(n) if x not in local)
-    return reads
-
-
 def neighbourhood(graph: onnx.GraphProto, index: int, hops: int) -> list[int]:
     """Indices of the nodes at most ``hops`` tensor edges from node ``index`` (both ways)."""
     if not 0 <= index < len(graph.node):
         raise InspectorError(f"no node main:{index} in this graph ({len(graph.node)} nodes)")
     producer: dict[str, int] = {}
     consumers: dict[str, list[int]] = defaultdict(list)
+    reads = [set(n.input) | set(implicit_inputs(n)) for n in graph.node]  # bodies' reads too
     for i, n in enumerate(graph.node):
         for o in n.output:
             if o:
                 producer[o] = i
-        for x in set(n.input) | _subgraph_reads(n):
+        for x in reads[i]:
             if x:
                 consumers[x].append(i)
     seen = {index: 0}
@@ -245,7 +232,7 @@ def neighbourhood(graph: onnx.GraphProto, index: int, hops: int) -> list[int]:
         if seen[i] >= hops:
             continue
         n = graph.node[i]
-        near = [producer[x] for x in set(n.input) | _subgraph_reads(n) if x in producer]
+        near = [producer[x] for x in reads[i] if x in producer]
         near += [c for o in n.output for c in consumers.get(o, ())]
         for j in near:
             if j not in seen:
@@ -288,11 +275,11 @@ def extract_nodes(
     for i, n in enumerate(graph.node):
         if i not in inside:
             read_outside.update(n.input)
-            read_outside.update(_subgraph_reads(n))
+            read_outside.update(implicit_inputs(n))
     inits = {t.name: t for t in graph.initializer}
     reads: list[str] = []
     for i in chosen:
-        for x in [*graph.node[i].input, *sorted(_subgraph_reads(graph.node[i]))]:
+        for x in [*graph.node[i].input, *implicit_inputs(graph.node[i])]:
             if x and x not in produced and x not in reads:
                 reads.append(x)
     types = _typed(graph, value_info)
