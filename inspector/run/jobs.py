@@ -150,12 +150,8 @@ class JobQueue:
     ) -> Job:
         """Register a task's value made elsewhere (a bundle) as a finished task."""
         job = Job(secrets.token_urlsafe(9), owner, key, model, None, {}, None, context)
-        job.kind, job.about, job.value, job.origin, job.state = kind, about, value, origin, "done"
-        job.started = job.finished = time.time()
-        with self._lock:
-            self._forget_old()
-            self._jobs[job.id] = job
-        return job
+        job.kind, job.about, job.value = kind, about, value
+        return self._register_done(job, origin)
 
     def add_done(
         self,
@@ -171,7 +167,11 @@ class JobQueue:
         as it shows its own runs, and a re-run can use them as its base."""
         matrix = Matrix(tuple(r.config for r in results))
         job = Job(secrets.token_urlsafe(9), owner, key, model, matrix, inputs, None, context)
-        job.state, job.results, job.origin = "done", list(results), origin
+        job.results = list(results)
+        return self._register_done(job, origin)
+
+    def _register_done(self, job: Job, origin: str) -> Job:
+        job.state, job.origin = "done", origin
         job.started = job.finished = time.time()
         with self._lock:
             self._forget_old()
