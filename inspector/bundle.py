@@ -78,6 +78,7 @@ class Bundle:
     created: str
     analyses: tuple[Analysis, ...] = ()
     skipped: tuple[str, ...] = ()  # parts this version cannot read (an analysis of a new kind)
+    decoded_bytes: int = 0  # what reading it took: arrays, files, manifest and profiles
 
 
 def environment() -> dict[str, str]:
@@ -225,13 +226,59 @@ def from_jsonable(tp: Any, data: Any) -> Any:
     raise BundleError(f"cannot read a field of type {tp!r}")
 
 
-def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
+#: Deepest nesting of JSON containers read from a manifest (a real one nests about 8 deep).
+MAX_MANIFEST_DEPTH = 64
+
+
+def _json_depth_within(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests no deeper than ``limit`` containers (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return True
+
+
+class _Budget:
+    """Decoded bytes of one bundle, against its limit (and the session's quota)."""
+
+    def __init__(self, limit: int, why: str) -> None:
+        self.limit, self.why, self.used = limit, why, 0
+
+    def take(self, n: int, what: str) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise BundleError(
+                f"the bundle unpacks to more than {self.limit:,} bytes ({self.why}; reached at "
+                f"{what})"
+            )
+
+
+def read_bundle(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, quota_bytes: int | None = None
+) -> Bundle:
     """A bundle's records, arrays and files (see the module docstring); BundleError says why a
-    file is not a usable bundle."""
-    try:
-        z = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise BundleError("not an ONNX Inspector bundle (not a zip file)") from None
+    file is not a usable bundle.
+
+    Every level is bounded before it is decoded: the zip's entry count (from its end record),
+    members' declared sizes, the manifest's size and nesting, each ``.npz``'s entries and array
+    headers, and the whole (``max_bundle_bytes``, or ``quota_bytes`` — what the session may
+    still hold — when that is smaller). An included model must hash to the manifest's SHA-256."""
+    from inspector.archives import entry_count, open_zip, read_member
+
+    if quota_bytes is not None and quota_bytes < limits.max_bundle_bytes:
+        budget = _Budget(
+            max(0, quota_bytes), "what this session may still hold, max_session_upload_bytes"
+        )
+    else:
+        budget = _Budget(limits.max_bundle_bytes, "max_bundle_bytes")
+    if entry_count(data) is None:
+        raise BundleError("not an ONNX Inspector bundle (not a zip file)")
+    z = open_zip(data, "the bundle", limits.max_bundle_members, BundleError, "zip")
     infos = z.infolist()
     names = [i.filename for i in infos]
     if "manifest.json" not in names:
@@ -239,23 +286,35 @@ def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
     bad = [n for n in names if not _MEMBER.fullmatch(n) or ".." in n]
     if bad:
         raise BundleError(f"the bundle holds unexpected members: {', '.join(map(repr, bad[:5]))}")
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_session_upload_bytes:
+    if len(set(names)) != len(names):
+        raise BundleError("the bundle holds a member twice")
+    by_name = {i.filename: i for i in infos}
+    declared = sum(i.file_size for i in infos)
+    if declared > budget.limit:
         raise BundleError(
-            f"the bundle unpacks to {total:,} bytes (limit {limits.max_session_upload_bytes:,}, "
-            "max_session_upload_bytes)"
+            f"the bundle unpacks to {declared:,} bytes (limit {budget.limit:,}, {budget.why})"
         )
 
-    def read(name: str) -> bytes:
-        try:
-            return z.read(name)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise BundleError(f"member {name!r} is damaged ({exc})") from None
+    def read(name: str, max_bytes: int) -> bytes:
+        info = by_name[name]
+        if info.file_size > max_bytes:
+            raise BundleError(f"member {name!r} unpacks to {info.file_size:,} bytes (limit "
+                              f"{max_bytes:,})")
+        return read_member(z, info, "the bundle", max_bytes, BundleError)
 
+    raw_manifest = read("manifest.json", limits.max_bundle_manifest_bytes)
+    budget.take(len(raw_manifest), "manifest.json")
     try:
-        manifest = json.loads(read("manifest.json"))
+        manifest = json.loads(raw_manifest)
+    except RecursionError:
+        raise BundleError("manifest.json nests too deeply to be a bundle manifest") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"manifest.json is not valid JSON ({exc})") from None
+    del raw_manifest
+    if not _json_depth_within(manifest, MAX_MANIFEST_DEPTH):
+        raise BundleError(
+            f"manifest.json nests deeper than {MAX_MANIFEST_DEPTH} levels: not a bundle manifest"
+        )
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError("not an ONNX Inspector bundle (wrong format field)")
     version = manifest.get("version")
@@ -264,34 +323,79 @@ def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
             f"the bundle was written by a newer ONNX Inspector (bundle version {version}); "
             f"this one reads version {VERSION} and older"
         )
+    model = manifest.get("model") or {}
+    if not isinstance(model, dict):
+        raise BundleError("the manifest's model entry is not an object")
+    model_name, model_sha = str(model.get("name", "")), str(model.get("sha256", ""))
+    raw_results = manifest.get("results", [])
+    if not isinstance(raw_results, list):
+        raise BundleError("the manifest's results are not a list")
     try:
-        results = tuple(from_jsonable(RunResult, r) for r in manifest.get("results", []))
-    except (InspectorError, KeyError, TypeError, ValueError) as exc:
+        results = tuple(from_jsonable(RunResult, r) for r in raw_results)
+    except (InspectorError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"a result in the bundle cannot be read: {exc}") from None
+
+    # Everything that would be decoded, summed from the directories (the outer zip's, and each
+    # .npz's own) before any array or file is: a bomb is refused holding only its packed bytes.
+    packed = {n: read(n, budget.limit) for n in names if n.endswith(".npz")}
+    unpacked = {
+        n: sum(i.file_size for i in open_zip(raw, n, limits.max_bundle_members, BundleError,
+                                             ".npz (zip)").infolist())
+        for n, raw in packed.items()
+    }
+    plain = sum(by_name[n].file_size for n in names if not n.endswith(".npz"))
+    declared = plain + sum(unpacked.values())
+    if declared > budget.limit:
+        raise BundleError(
+            f"the bundle's files and arrays unpack to {declared:,} bytes (limit "
+            f"{budget.limit:,}, {budget.why})"
+        )
+
+    def npz(member: str, max_array: int, max_total: int) -> dict[str, np.ndarray]:
+        arrays = load_npz(
+            packed.pop(member),
+            member,
+            max_array,
+            max_total=max(0, min(max_total, budget.limit - budget.used)),
+            max_arrays=limits.max_bundle_members,
+        )
+        budget.take(sum(a.nbytes for a in arrays.values()), member)
+        return arrays
+
     arrays: list[dict[str, np.ndarray]] = []
     traces: list[bytes] = []
     for i in range(len(results)):
         member = f"outputs/{i}.npz"
-        arrays.append(
-            load_npz(read(member), member, limits.max_output_bytes) if member in names else {}
-        )
-        traces.append(read(f"profiles/{i}.json") if f"profiles/{i}.json" in names else b"")
+        out_cap = limits.max_output_bytes
+        arrays.append(npz(member, out_cap, out_cap) if member in by_name else {})
+        trace = f"profiles/{i}.json"
+        traces.append(read(trace, budget.limit) if trace in by_name else b"")
+        budget.take(len(traces[-1]), trace)
     results = tuple(
         dataclasses.replace(r, _arrays=a, _profile_json=t)
         for r, a, t in zip(results, arrays, traces, strict=True)
     )
     inputs = (
-        load_npz(read("inputs.npz"), "inputs.npz", limits.max_input_bytes)
-        if "inputs.npz" in names
+        npz("inputs.npz", limits.max_input_bytes, 4 * limits.max_input_bytes)
+        if "inputs.npz" in by_name
         else {}
     )
     analyses, skipped = _analyses(manifest.get("analyses", []))
-    model = manifest.get("model") or {}
-    files = {n.removeprefix("model/"): read(n) for n in names if n.startswith("model/")}
+    files = {}
+    for n in names:
+        if n.startswith("model/"):
+            files[n.removeprefix("model/")] = read(n, budget.limit)
+            budget.take(len(files[n.removeprefix("model/")]), n)
+    if model_name in files and hashlib.sha256(files[model_name]).hexdigest() != model_sha:
+        raise BundleError(
+            f"the bundled {model_name} is not the model its runs were made on (its SHA-256 is "
+            f"{hashlib.sha256(files[model_name]).hexdigest()[:12]}…, the manifest says "
+            f"{model_sha[:12]}…)"
+        )
     env = manifest.get("environment") or {}
     return Bundle(
-        model_name=str(model.get("name", "")),
-        model_sha256=str(model.get("sha256", "")),
+        model_name=model_name,
+        model_sha256=model_sha,
         environment={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
         results=results,
         inputs=inputs,
@@ -299,6 +403,7 @@ def read_bundle(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Bundle:
         created=str(manifest.get("created", "")),
         analyses=analyses,
         skipped=skipped,
+        decoded_bytes=budget.used,
     )
 
 

@@ -128,6 +128,22 @@ class Limits:
         "Models and data files one browser session may hold open at once; a drop beyond it "
         "is refused with a message (close a model to make room).",
     )
+    max_bundle_bytes: int = _limit(
+        1 * GiB,
+        "Bytes a session bundle may unpack to in all — manifest, profiles, model files and "
+        "every array, counted from zip directories and array headers before anything is "
+        "decoded. In the app a bundle also counts against max_session_upload_bytes.",
+    )
+    max_bundle_manifest_bytes: int = _limit(
+        32 * MiB,
+        "Largest manifest.json in a session bundle. Parsed JSON takes up to ~22× its size in "
+        "memory (a list of empty lists); a 10,000-node model's 4 configurations need ~28 MB.",
+    )
+    max_bundle_members: int = _limit(
+        2_000,
+        "Most members in a session bundle's zip (and arrays in each of its .npz files), read "
+        "from the zip's end record before its directory is parsed.",
+    )
     max_concurrent_runs: int = _limit(
         0,
         "Run-lab jobs running at once on this server (0: one per CPU core, at most one per "

@@ -261,3 +261,143 @@ def test_analyses_run_as_jobs_survive_navigation_and_travel_in_bundles(session, 
         colleague.get_by_text("From the bundle:").first.scroll_into_view_if_needed()
         shot(colleague, "compare-bundled-divergence")
         assert colleague.locator('[data-testid="stException"]').count() == 0
+
+
+# ---------------------------------------------------------------- hostile bundles (issue 22)
+
+
+def _zeros_npz(members: dict[str, int]) -> bytes:
+    """An .npz whose members are float32 zero arrays of the given byte sizes, deflated while
+    streamed (never held): a few MB on disk for GiBs unpacked."""
+    buf = io.BytesIO()
+    chunk = bytes(16 << 20)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, size in members.items():
+            with z.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                header = io.BytesIO()
+                np.lib.format.write_array_header_1_0(
+                    header, {"descr": "<f4", "fortran_order": False, "shape": (size // 4,)}
+                )
+                fh.write(header.getvalue())
+                for start in range(0, size, len(chunk)):
+                    fh.write(chunk[: min(len(chunk), size - start)])
+    return buf.getvalue()
+
+
+def _members(data: bytes, extra: dict[str, bytes]) -> bytes:
+    """``data`` with members added or replaced."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            if info.filename not in extra:
+                z.writestr(info.filename, src.read(info.filename))
+        for name, payload in extra.items():
+            z.writestr(name, payload)
+    return out.getvalue()
+
+
+def _many_members(count: int) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("manifest.json", "{}")
+        for i in range(count):
+            z.writestr(f"profiles/{i % 9999}.json" if i < 9999 else f"model/m{i}", b"")
+    return out.getvalue()
+
+
+def _deep_manifest(data: bytes) -> bytes:
+    return _rewrite(data, "manifest.json", lambda _p: b"[" * 200_000 + b"]" * 200_000)
+
+
+def _wide_manifest(data: bytes) -> bytes:  # ~40 MB of empty lists: ~900 MB once parsed
+    return _rewrite(data, "manifest.json", lambda _p: b"[" + b"[]," * 13_000_000 + b"[]]")
+
+
+def _nested_manifest(data: bytes) -> bytes:  # parses, but nests far deeper than a manifest
+    def edit(payload: bytes) -> bytes:
+        m = json.loads(payload)
+        m["environment"] = json.loads("[" * 500 + "]" * 500)
+        return json.dumps(m).encode()
+
+    return _rewrite(data, "manifest.json", edit)
+
+
+def _wrong_model(data: bytes) -> bytes:
+    return _rewrite(data, "model/ep_fallback_det.onnx", lambda p: p + b"\x00")
+
+
+def _output_bomb(data: bytes) -> bytes:
+    """The measured attack: every result's outputs 256 MiB of zeros and a 1 GiB inputs.npz,
+    2–3 MB packed (took the server from 197 MiB to 2.5 GiB per drop)."""
+    bomb = _zeros_npz({"y": 256 << 20})
+    outputs = {f"outputs/{i}.npz": bomb for i in range(2)}
+    return _members(data, {**outputs, "inputs.npz": _zeros_npz({"x": 1 << 30})})
+
+
+#: Hostile bundle families → the reason the refusal must give.
+BUNDLE_CASES = {
+    "npz_bomb": (_output_bomb, "unpack to"),
+    "manifest_too_big": (_wide_manifest, "unpacks to .* bytes \\(limit 33,554,432"),
+    "manifest_too_deep": (_deep_manifest, "nests too deeply"),
+    "manifest_nested": (_nested_manifest, "nests deeper than 64"),
+    "too_many_members": (lambda _d: _many_members(5_000), "holds 5,001 entries"),
+    "model_hash_mismatch": (_wrong_model, "not the model its runs were made on"),
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(session):  # type: ignore[no-untyped-def]
+    model, results, inputs = session
+    good = write_bundle(model, results, inputs, include_model=True)
+    return {name: make(good) for name, (make, _why) in BUNDLE_CASES.items()}
+
+
+class TestHostileBundles:
+    """Each level of a bundle is bounded before it is decoded (issue 22: a 2.2 MB bundle took
+    the server to 2.5 GiB, a 200 MB manifest to 5 GB)."""
+
+    @pytest.mark.parametrize("case", sorted(BUNDLE_CASES))
+    def test_refused_by_the_library_with_the_reason_and_little_memory(self, hostile, case):
+        import tracemalloc
+
+        data = hostile[case]
+        tracemalloc.start()
+        try:
+            with pytest.raises(InspectorError, match=BUNDLE_CASES[case][1]):
+                read_bundle(data)
+            _now, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        # packed bytes and one parsed manifest at most, never the unpacked arrays
+        assert peak < 64 * 2**20 + 3 * len(data), f"{case}: peak {peak:,} bytes"
+
+    @pytest.mark.parametrize("case", sorted(BUNDLE_CASES))
+    def test_refused_by_the_cli_with_exit_1_and_no_traceback(self, hostile, case, tmp_path):
+        import subprocess
+        import sys
+
+        path = tmp_path / f"{case}.zip"
+        path.write_bytes(hostile[case])
+        proc = subprocess.run(
+            [sys.executable, "-m", "inspector.cli", "open", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+        assert re.search(BUNDLE_CASES[case][1], proc.stderr), proc.stderr
+
+    def test_a_session_quota_bounds_a_bundle_below_its_own_limit(self, session):
+        model, results, inputs = session
+        good = write_bundle(model, results, inputs, include_model=True)
+        assert read_bundle(good).decoded_bytes > 1000
+        with pytest.raises(BundleError, match="what this session may still hold"):
+            read_bundle(good, quota_bytes=1000)
+
+    def test_an_entry_count_is_read_before_the_directory(self):
+        from inspector.archives import entry_count
+
+        assert entry_count(_many_members(70_000)) == 70_001  # zip64 end record
+        assert entry_count(b"PK\x03\x04 nothing") is None

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,6 +25,8 @@ from inspector.limits import DEFAULT_LIMITS
 from inspector.model.overview import ValueInfo
 
 MAX_INPUT_BYTES = DEFAULT_LIMITS.max_input_bytes  # one input tensor, generated or supplied
+#: Arrays read from one ``.npz`` (a model with more inputs or outputs than this is rare).
+MAX_NPZ_ARRAYS = 10_000
 
 
 class InputError(InspectorError):
@@ -441,26 +441,37 @@ def load_npy(data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES) -> np.nda
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
-def load_npz(data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES) -> dict[str, np.ndarray]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise InputError(f"{name} is not a valid .npz (zip) file.") from None
+def load_npz(
+    data: bytes,
+    name: str,
+    max_bytes: int = MAX_INPUT_BYTES,
+    max_total: int | None = None,
+    max_arrays: int = MAX_NPZ_ARRAYS,
+) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz``: at most ``max_arrays`` of them (counted from the zip's end
+    record before its directory is read), each within ``max_bytes`` and all together within
+    ``max_total`` (default 4 × ``max_bytes``), checked from the directory's declared sizes
+    before anything is decompressed and from each ``.npy`` header before it is allocated."""
+    from inspector.archives import open_zip, read_member
+
+    limit_total = 4 * max_bytes if max_total is None else max_total
+    archive = open_zip(data, name, max_arrays, InputError, ".npz (zip)")
     out = {}
     total = 0
     for info in archive.infolist():
         total += info.file_size
-        if info.file_size > max_bytes + 4096 or total > 4 * max_bytes:
+        if info.file_size > max_bytes + 4096:
             raise InputError(
                 f"{name}: member {info.filename!r} unpacks to {info.file_size:,} "
                 f"bytes (limit {max_bytes:,})."
             )
+        if total > limit_total:
+            raise InputError(
+                f"{name}: its arrays unpack to more than {limit_total:,} bytes in all "
+                f"(at {info.filename!r})."
+            )
         member = info.filename.removesuffix(".npy")
-        try:
-            with archive.open(info) as fh:
-                raw = fh.read(max_bytes + 4097)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-            raise InputError(f"{name}: member {info.filename!r} is damaged ({exc}).") from None
+        raw = read_member(archive, info, name, max_bytes + 4096, InputError)
         out[member] = load_npy(raw, f"{name}:{info.filename}", max_bytes)
     return out
 

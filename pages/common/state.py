@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from inspector import InspectorError, LoadedModel, load_model
@@ -163,8 +164,12 @@ def current() -> Source | None:
 
 
 def session_bytes() -> int:
-    """Bytes of models and data files this session holds (the upload quota counts them)."""
-    return sum(len(s.data) + sum(len(d) for _, d in s.companions) for s in models().values())
+    """Bytes of models, data files and opened bundles' arrays this session holds (the upload
+    quota counts them)."""
+    opened = models().values()
+    held = sum(len(s.data) + sum(len(d) for _, d in s.companions) for s in opened)
+    bundles: dict[str, int] = st.session_state.get("bundle_bytes", {})
+    return held + sum(bundles.get(s.key, 0) for s in opened)  # closed models' runs are gone
 
 
 def add(source: Source) -> None:
@@ -399,7 +404,8 @@ def open_bundle(data: bytes) -> str:
     its runs as a finished job, so every page shows them without re-running."""
     from inspector.bundle import read_bundle
 
-    bundle = read_bundle(data, LIMITS)
+    quota_left = LIMITS.max_session_upload_bytes - session_bytes()
+    bundle = read_bundle(data, LIMITS, quota_bytes=quota_left)
     name = bundle.model_name
     if name in bundle.model_files:
         files = dict(bundle.model_files)
@@ -427,6 +433,12 @@ def open_bundle(data: bytes) -> str:
                 "bundle again."
             )
     add(source)
+    # the runs' arrays and profiles stay in memory with the session's jobs: they count
+    held = st.session_state.setdefault("bundle_bytes", {})
+    held[source.key] = held.get(source.key, 0) + sum(
+        sum(a.nbytes for a in r.output_arrays().values()) + len(r.profile_trace())
+        for r in bundle.results
+    ) + sum(a.nbytes for a in bundle.inputs.values() if isinstance(a, np.ndarray))
     model = load(source)
     env = bundle.environment
     origin = (
@@ -469,6 +481,7 @@ def runs(source: Source) -> StoredRuns | None:
 def forget_runs(source: Source) -> None:
     """Cancel this model's jobs and drop their results (the user closed the model)."""
     job_queue().forget(owner(), source.key)
+    st.session_state.get("bundle_bytes", {}).pop(source.key, None)
 
 
 __all__ = [
