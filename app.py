@@ -7,9 +7,13 @@ browser, so every widget is on a page.
 import streamlit as st
 
 from pages.common.nav import PAGES
+from pages.common.state import owner
 
 # No icons: a Material page icon becomes a favicon fetched from a third-party font CDN.
 st.set_page_config(page_title="ONNX Inspector", layout="wide")
 
+# The owner token first, before any page can be switched away from: a page switch drops the
+# URL's ?s=, and a first run cut short by an early click would otherwise lose it.
+owner()
 pages = [st.Page(path, title=title, default=i == 0) for i, (path, title) in enumerate(PAGES)]
 st.navigation(pages, position="hidden").run()

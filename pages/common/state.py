@@ -8,11 +8,12 @@ per call — and the cache key covers the companion files too.
 from __future__ import annotations
 
 import hashlib
-import re
-import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -23,6 +24,7 @@ from inspector.limits import DEFAULT_LIMITS, Limits, limits_from_env
 from inspector.presence import Presence
 from inspector.run.config import Matrix
 from inspector.run.jobs import Job, JobQueue, Task, queue
+from inspector.run.loadcheck import SessionCheck
 from inspector.run.plan import StoredRuns
 
 #: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
@@ -85,27 +87,25 @@ def load(source: Source) -> LoadedModel:
 
 
 @st.cache_resource(max_entries=128, show_spinner="Inspecting the model…")
-def _record(kind: str, key: str, _source: Source):  # type: ignore[no-untyped-def]
+def _record(  # type: ignore[no-untyped-def]
+    kind: str, key: str, _source: Source, _session: Any = None
+):
     import inspector as I
 
     model = load(_source)
-    if kind == "diagnosis":
+    if kind in ("diagnosis", "diagnosis_before_load_check"):
         return I.diagnose(
             model,
             overview=record("overview", _source),
             graph=record("graph", _source),
             external=record("external", _source),
             compat=record("compat", _source),
-            session=record("session", _source),
+            session=_session,
         )
     if kind == "scopes":  # the name-scope tree, for graphs over the node budget
         from inspector.model.scopes import scope_tree
 
         return scope_tree(model.proto.graph, model.limits.graph_node_budget)
-    if kind == "session":  # a real onnxruntime session, in an isolated worker
-        from inspector.run.loadcheck import check_session
-
-        return check_session(model)
     builders = {
         "overview": I.build_overview,
         "graph": I.build_graph,
@@ -132,9 +132,67 @@ def weight_stats(source: Source, key: str):  # type: ignore[no-untyped-def]
 
 def record(kind: str, source: Source):  # type: ignore[no-untyped-def]
     """A record of ``source`` (overview, graph, subgraphs, initializers, external, compat,
-    session, diagnosis), built once per model content and shared: records are frozen, and the key is
-    the content hash, so a session only ever gets records of bytes it uploaded itself."""
+    diagnosis), built once per model content and shared: records are frozen, and the key is
+    the content hash, so a session only ever gets records of bytes it uploaded itself. The
+    diagnosis holds ONNX Runtime's load check once it has finished (:func:`load_check`)."""
+    if kind == "diagnosis":
+        check = _load_checks().get(source.key)
+        if check is None:
+            return _record("diagnosis_before_load_check", source.key, source)
+        return _record(kind, source.key, source, check)
     return _record(kind, source.key, source)
+
+
+class _Checks:
+    """Finished load checks by model content key, the newest :attr:`size`, shared by every
+    session as the records are (the key is the content hash)."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._done: OrderedDict[str, SessionCheck] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> SessionCheck | None:
+        with self._lock:
+            if key in self._done:
+                self._done.move_to_end(key)
+            return self._done.get(key)
+
+    def put(self, key: str, check: SessionCheck) -> None:
+        with self._lock:
+            self._done[key] = check
+            self._done.move_to_end(key)
+            while len(self._done) > self.size:
+                self._done.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _load_checks() -> _Checks:
+    return _Checks()
+
+
+def load_check(source: Source) -> SessionCheck | Job:
+    """Does ONNX Runtime load ``source``? The finished check (kept per model content), or the
+    job that makes it: a task in the run queue owned by this session's owner, so it waits for
+    a run slot and its owner's turn like every run (issue 22). Nothing here waits for it; a
+    cancelled check is queued again, a failed one is returned as it is (its error shown)."""
+    from inspector.run.loadcheck import LOAD_CHECK, submit_check
+
+    checks = _load_checks()
+    done = checks.get(source.key)
+    if done is not None:
+        return done
+    jobs = job_queue().jobs(owner(), source.key, LOAD_CHECK)
+    job = jobs[-1] if jobs else None
+    if job is not None and job.state == "done" and isinstance(job.value, SessionCheck):
+        checks.put(source.key, job.value)  # evicted meanwhile: the job still holds it
+        return job.value
+    if job is None or job.state == "cancelled":
+        key = source.key
+        job = submit_check(
+            job_queue(), owner(), key, load(source), on_done=lambda c: checks.put(key, c)
+        )
+    return job
 
 
 def models() -> dict[str, Source]:
@@ -299,13 +357,30 @@ def save_plan(source: Source, settings: dict) -> None:
     st.session_state.setdefault("plans", {})[source.key] = settings
 
 
+def _browser() -> str:
+    """This browser's secret: the token inside Streamlit's XSRF cookie (the same for every tab
+    and reload of one browser, unknown to any other); "" without one (AppTest, XSRF off)."""
+    from inspector.tokens import browser_key
+
+    try:
+        cookie = st.context.cookies.get("_streamlit_xsrf") or ""
+    except Exception:  # noqa: BLE001 - no request context (AppTest)
+        cookie = ""
+    return browser_key(cookie)
+
+
 def owner() -> str:
-    """Who owns run-lab jobs: a random token kept in the URL (``?s=``), so a reload or a second
-    tab on the same URL finds the same jobs; a new visitor gets a new one."""
-    token = st.session_state.get("owner") or st.query_params.get("s") or ""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", token):
-        token = secrets.token_urlsafe(16)
-    st.session_state["owner"] = token
+    """Who owns this session's models and jobs: a token the server issued to this browser,
+    kept in the URL (``?s=``) so a reload or a second tab of the same browser finds the same
+    jobs. A token in the URL that this server did not issue to this browser — one an attacker
+    chose, or one issued to another browser — is never adopted: a new one replaces it."""
+    from inspector.tokens import issue, valid
+
+    token = st.session_state.get("owner")
+    if not token:
+        offered = st.query_params.get("s") or ""
+        token = offered if valid(offered, _browser()) else issue(_browser())
+        st.session_state["owner"] = token
     if st.query_params.get("s") != token:
         st.query_params["s"] = token
     return token
