@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -18,7 +20,7 @@ from inspector.limits import Limits, worker_memory
 from inspector.run.config import RunConfig
 from inspector.run.eps import plugin_libraries
 from inspector.run.prepare import PreparedModel, RunError
-from inspector.run.protocol import Job, JobInput, job_config
+from inspector.run.protocol import Job, JobInput, WorkerResult, job_config
 from inspector.run.sandbox import minimal_env
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -46,6 +48,122 @@ def worker_command(private: Path, *args: str) -> list[str]:
         json.dumps(reads),
         *args,
     ]
+
+
+class WorkerFileError(RunError):
+    """A file a worker left in its folder is not a plain file of its own: a link, a path that
+    leads elsewhere, something other than a regular file, or too big. The configuration's
+    result is refused rather than read from wherever the worker pointed."""
+
+    kind = "worker_files"
+
+
+#: result.json: latency, notes and one assignment row per node (300,000 nodes ~ 40 MB).
+MAX_RESULT_BYTES = 128 << 20
+
+
+def bare_name(name: object) -> str:
+    """``name`` when it is a plain file name (no folder, no ``..``, no NUL); else refused.
+    A worker reports some names in result.json (the profile's): they are taken as names inside
+    its own folder, never as paths."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or len(name) > 255
+    ):
+        raise WorkerFileError(
+            f"the worker named {str(name)[:80]!r}: not a plain file name inside its folder"
+        )
+    return name
+
+
+def read_worker_file(
+    folder: Path, name: str, max_bytes: int, *, tail: bool = False
+) -> bytes | None:
+    """The bytes of ``name``, a file a worker wrote in ``folder``; None when there is none.
+
+    A worker may write anything in its own folder, including a symbolic link to another run's
+    outputs or to a server file, or a FIFO that blocks whoever opens it. So the folder is
+    opened without following a link (O_DIRECTORY|O_NOFOLLOW), the file relative to it without
+    following one either (O_NOFOLLOW, and O_NONBLOCK so a FIFO cannot hang the server), and
+    what was opened must be a regular file with no other name (a hard link could be another
+    file's content) of at most ``max_bytes`` — or only its last ``max_bytes`` when ``tail``
+    (a log). Anything else raises :class:`WorkerFileError` naming what was wrong."""
+    bare_name(name)
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise WorkerFileError(
+                f"the worker's folder {folder.name!r} is not a plain folder (a link?)"
+            ) from None
+        raise
+    try:
+        try:
+            fd = os.open(
+                name,
+                os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                dir_fd=dir_fd,
+            )
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise WorkerFileError(f"{name} in the worker's folder is a symbolic link") from None
+            raise WorkerFileError(
+                f"{name} in the worker's folder cannot be opened: {exc}"
+            ) from None
+    finally:
+        os.close(dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise WorkerFileError(f"{name} in the worker's folder is not a regular file")
+        if st.st_nlink != 1:
+            raise WorkerFileError(
+                f"{name} in the worker's folder has {st.st_nlink} names (a hard link)"
+            )
+        if tail:
+            os.lseek(fd, max(0, st.st_size - max_bytes), os.SEEK_SET)
+        elif st.st_size > max_bytes:
+            raise WorkerFileError(
+                f"{name} in the worker's folder holds {st.st_size:,} bytes "
+                f"(at most {max_bytes:,} are read)"
+            )
+        chunks, left = [], max_bytes
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        if not tail and left == 0 and os.read(fd, 1):  # grew after fstat
+            raise WorkerFileError(f"{name} in the worker's folder is over {max_bytes:,} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_result(job_dir: Path) -> WorkerResult | None:
+    """The worker's result.json (read as :func:`read_worker_file` does); None without one."""
+    raw = read_worker_file(job_dir, "result.json", MAX_RESULT_BYTES)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise WorkerFileError(
+            f"result.json in the worker's folder is not valid JSON: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise WorkerFileError("result.json in the worker's folder is not a JSON object")
+    return cast(WorkerResult, data)
 
 
 def check_can_start_workers() -> None:

@@ -61,13 +61,22 @@ def _shapes(value: object) -> str:
     return ", ".join(parts)
 
 
-def load_trace(path: str | Path) -> list[dict]:
-    """The profiler's events. ORT 1.30 writes node names with raw control characters (a name
-    with a newline makes the file invalid JSON), so strings are read leniently."""
-    events = json.loads(Path(path).read_text(errors="replace"), strict=False)
+def trace_events(raw: bytes) -> list[dict]:
+    """The profiler's events from the trace file's bytes. ORT 1.30 writes node names with raw
+    control characters (a name with a newline makes the file invalid JSON), so strings are
+    read leniently. Raises ValueError (or RecursionError) for what is not JSON at all."""
+    events = json.loads(raw.decode(errors="replace"), strict=False)
     if isinstance(events, dict):  # some versions wrap events
         events = events.get("traceEvents", [])
-    return events if isinstance(events, list) else []
+    if not isinstance(events, list):
+        return []
+    return [e for e in events if isinstance(e, dict)]
+
+
+def load_trace(path: str | Path) -> list[dict]:
+    """The profiler's events from a trace file (one the caller trusts: a run's profile is read
+    from its worker's folder with :func:`inspector.run.process.read_worker_file`)."""
+    return trace_events(Path(path).read_bytes())
 
 
 def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:

@@ -1,7 +1,10 @@
 """What a run produced, as records: latency, EP assignment and fallback, the profile, outputs.
 
 Decoded from what the worker wrote (``result.json``, ``outputs.npz``, the profile and the
-optimized graph, see :mod:`inspector.run.protocol`) by :func:`to_record`.
+optimized graph, see :mod:`inspector.run.protocol`) by :func:`to_record`. The worker is
+untrusted (it ran ONNX Runtime on an uploaded model): its files are read only as plain files of
+its own folder (:func:`inspector.run.process.read_worker_file`), within size limits, and a
+result that is not what a worker writes becomes an error for that configuration.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from typing import Any, Literal
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 
+from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.records import Record
 from inspector.run.config import RunConfig
+from inspector.run.inputs import InputError, load_npz
 from inspector.run.origins import compiled_origins, derive_origins
-from inspector.run.profile import Profile, load_trace, parse_events
+from inspector.run.process import WorkerFileError, bare_name, read_worker_file
+from inspector.run.profile import Profile, parse_events, trace_events
 from inspector.run.protocol import WorkerResult
 
 
@@ -195,6 +202,39 @@ def to_record(
     names: dict[str, str],
     keep: bool,
     original: onnx.ModelProto,
+    limits: Limits = DEFAULT_LIMITS,
+) -> RunResult:
+    """The record of one configuration from the worker's ``result.json`` (``data``) and the
+    files beside it in ``job_dir``. Files that are links, not plain files of the folder, or
+    over their limit make the configuration an error that says so; nothing is read from
+    where they point."""
+    try:
+        return _to_record(config, data, job_dir, names, keep, original, limits)
+    except WorkerFileError as exc:
+        return refused(config, str(exc))
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, DecodeError) as exc:
+        # The worker's JSON and files are untrusted data: a malformed one is that run's error.
+        return refused(config, f"its files are not what a worker writes ({exc!r:.200})")
+
+
+def refused(config: RunConfig, why: str) -> RunResult:
+    """A configuration whose worker left files the server does not read (see to_record)."""
+    return failed(
+        config,
+        "worker_files",
+        f"{config.label}: the worker's results were refused: {why}. A worker writes plain "
+        "files in its own folder; this one may have been subverted by the model.",
+    )
+
+
+def _to_record(
+    config: RunConfig,
+    data: WorkerResult,
+    job_dir: Path,
+    names: dict[str, str],
+    keep: bool,
+    original: onnx.ModelProto,
+    limits: Limits,
 ) -> RunResult:
     requested = tuple(e.name for e in config.eps)
     if data.get("status") != "ok":
@@ -227,8 +267,12 @@ def to_record(
     profile = None
     profile_json = b""
     if data.get("profile"):
-        ppath = job_dir / data["profile"]
-        events = load_trace(ppath)  # read and parsed once
+        # The worker reports the profile's name (ORT chooses it): a name in its folder only.
+        name = bare_name(data["profile"])
+        raw = read_worker_file(job_dir, name, limits.max_output_bytes)
+        if raw is None:
+            raise WorkerFileError(f"the profile {name!r} it reported is not in its folder")
+        events = trace_events(raw)  # read and parsed once
         profile = parse_events(events)
         # Re-encoded: valid JSON for trace viewers even where ORT wrote raw control characters.
         profile_json = json.dumps(events).encode()
@@ -236,28 +280,37 @@ def to_record(
     fallback = fallback_summary(requested, active, assignment, profile, names)
     outputs: tuple[OutputInfo, ...] = ()
     arrays: dict[str, np.ndarray] = {}
-    if (job_dir / "outputs.npz").exists():
-        with np.load(job_dir / "outputs.npz", allow_pickle=False) as npz:
-            metas = data.get("outputs", [])
-            outputs = tuple(
-                OutputInfo(
-                    name=m["name"],
-                    dtype=m["dtype"],
-                    shape=tuple(m["shape"]),
-                    bytes=m["bytes"],
-                    saved=m["saved"],
-                    note=m.get("note", ""),
-                )
-                for m in metas
+    # Bounded by the limit the worker was given, plus room for the zip and .npy headers.
+    raw = read_worker_file(job_dir, "outputs.npz", limits.max_output_bytes + (16 << 20))
+    if raw is not None:
+        metas = data.get("outputs", [])
+        try:
+            npz = load_npz(
+                raw,
+                "outputs.npz",
+                max_bytes=limits.max_output_bytes,
+                max_total=limits.max_output_bytes,
+                max_arrays=max(len(metas), 1),
             )
-            arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}
+        except InputError as exc:
+            raise WorkerFileError(str(exc)) from None
+        outputs = tuple(
+            OutputInfo(
+                name=m["name"],
+                dtype=m["dtype"],
+                shape=tuple(m["shape"]),
+                bytes=m["bytes"],
+                saved=m["saved"],
+                note=m.get("note", ""),
+            )
+            for m in metas
+        )
+        arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}
     optimized_nodes: int | None = None
     ops: tuple[tuple[str, int], ...] = ()
-    optimized_bytes = b""
     origins: dict[str, tuple[str, ...]] = {}
-    opt = job_dir / "optimized.onnx"
-    if opt.exists():
-        optimized_bytes = opt.read_bytes()
+    optimized_bytes = read_worker_file(job_dir, "optimized.onnx", limits.max_model_bytes) or b""
+    if optimized_bytes:
         proto = onnx.ModelProto()
         proto.ParseFromString(optimized_bytes)
         counts = Counter(

@@ -10,7 +10,6 @@ output folder was given.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -23,7 +22,15 @@ from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.load import LoadedModel
 from inspector.run.config import Matrix, RunConfig
 from inspector.run.prepare import PreparedModel, RunError, prepare, unique_names
-from inspector.run.process import Worker, check_can_start_workers, worker_command, write_job
+from inspector.run.process import (
+    Worker,
+    WorkerFileError,
+    check_can_start_workers,
+    read_result,
+    read_worker_file,
+    worker_command,
+    write_job,
+)
 from inspector.run.results import (
     Fallback,
     Latency,
@@ -32,6 +39,7 @@ from inspector.run.results import (
     RunResult,
     failed,
     fallback_summary,
+    refused,
     scrub_paths,
     to_record,
 )
@@ -88,8 +96,11 @@ def run_prepared(
             f"{limits.run_timeout_s:g} s; the worker was killed (raise the timeout "
             "for slow models).",
         )
-    result_file = job_dir / "result.json"
-    if not result_file.exists():
+    try:
+        data = read_result(job_dir)
+    except WorkerFileError as exc:
+        return refused(config, str(exc))
+    if data is None:
         if code is not None and code < 0:
             sig = (
                 signal.Signals(-code).name
@@ -102,18 +113,21 @@ def run_prepared(
                 f"{config.label}: the worker crashed ({sig}) inside "
                 "ONNX Runtime; other configurations are unaffected.",
             )
-        tail = worker.log_path.read_bytes()[-600:].decode(errors="replace").strip()
+        try:  # the worker's stdout and stderr: it could replace the file, so read it as one
+            log = read_worker_file(worker.log_path.parent, worker.log_path.name, 600, tail=True)
+            tail = (log or b"").decode(errors="replace").strip()
+        except WorkerFileError as exc:
+            tail = f"(its log was refused: {exc})"
         return failed(
             config,
             "crash",
             f"{config.label}: the worker exited with code {code} without a result. {tail}".strip(),
         )
-    data = json.loads(result_file.read_text())
     if isinstance(data.get("error"), dict):
         err = data["error"]
         err["message"] = scrub_paths(str(err.get("message", "")), prepared.folder, prepared.name)
         err.pop("traceback", None)  # our code's internals: in the worker log, not on screen
-    return to_record(config, data, job_dir, prepared.runtime_names, keep, prepared.original)
+    return to_record(config, data, job_dir, prepared.runtime_names, keep, prepared.original, limits)
 
 
 ProgressFn = Callable[[int, int, str, str], None]
