@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -222,3 +223,124 @@ def test_two_gb_of_external_weights_are_described_without_reading(tmp_path):
         fh.truncate(3 * 1024**3)  # sparse: reading it would take seconds and 3 GB
     rep = build_external_data(load_model(tmp_path / "m.onnx"))
     assert rep.ok and rep.files[0].bytes_referenced == 3 * 1024**3
+
+
+def _external_tensor(location: str, name: str = "w") -> TensorProto:
+    t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=[4])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in {"location": location, "offset": "0", "length": "16"}.items():
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    return t
+
+
+def _with_function_default(value: TensorProto | onnx.GraphProto):  # type: ignore[no-untyped-def]
+    """linear() plus a model-local function whose attribute ``w`` defaults to ``value``."""
+    m = linear()
+    fn = helper.make_function(
+        "custom",
+        "F",
+        ["a"],
+        ["b"],
+        [helper.make_node("Identity", ["a"], ["b"])],
+        [helper.make_opsetid("", 17)],
+    )
+    fn.attribute_proto.append(helper.make_attribute("w", value))
+    m.functions.append(fn)
+    m.opset_import.append(helper.make_opsetid("custom", 1))
+    return m
+
+
+class TestWhereReferencesHide:
+    """Issue 22: a model-local function's default attribute values (``attribute_proto``) were
+    not walked: the page said no tensor uses external data while the model named /etc/passwd."""
+
+    def test_a_function_default_tensor_is_listed_and_refused(self):
+        m = _with_function_default(_external_tensor("/etc/passwd"))
+        rep = build_external_data(load_model(m.SerializeToString(), {}))
+        (row,) = rep.tensors
+        assert row.graph == "fn:custom.F.default:w" and row.status == "unsafe_path"
+        # The same message as anywhere else in the model.
+        plain = build_external_data(
+            load_model(_in_initializer("/etc/passwd").SerializeToString(), {})
+        ).tensors[0]
+        assert row.messages == plain.messages and not rep.ok
+
+    def test_a_graph_in_a_function_default_is_walked_too(self):
+        inner = helper.make_graph(
+            [helper.make_node("Identity", ["w"], ["o"])],
+            "g",
+            [],
+            [vi("o")],
+            [_external_tensor("../../etc/shadow")],
+        )
+        m = _with_function_default(inner)
+        rep = build_external_data(load_model(m.SerializeToString(), {}))
+        assert [(t.graph, t.status) for t in rep.tensors] == [
+            ("fn:custom.F.default:w", "unsafe_path")
+        ]
+
+    def test_a_run_refuses_it(self):
+        from inspector.run.prepare import RunError, prepare
+
+        m = _with_function_default(_external_tensor("/etc/passwd"))
+        with pytest.raises(RunError, match="absolute path"):
+            prepare(load_model(m.SerializeToString(), {}))
+
+    def test_cli_json_lists_it(self, tmp_path):
+        import json
+        import subprocess
+        import sys
+
+        path = tmp_path / "m.onnx"
+        path.write_bytes(
+            _with_function_default(_external_tensor("/etc/passwd")).SerializeToString()
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "inspector", "external-data", str(path), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        data = json.loads(proc.stdout)
+        (row,) = data["tensors"]
+        assert row["status"] == "unsafe_path" and row["graph"] == "fn:custom.F.default:w"
+        assert data["errors"] == 1
+
+    def test_bodies_past_the_depth_limit_are_still_checked(self):
+        from inspector.limits import Limits
+
+        inner = helper.make_graph(
+            [helper.make_node("Identity", ["w"], ["o"])],
+            "inner",
+            [],
+            [vi("o")],
+            [_external_tensor("/etc/passwd")],
+        )
+        cond = helper.make_tensor("c", TensorProto.BOOL, [], [True])
+        mid = helper.make_graph(
+            [helper.make_node("If", ["c"], ["o"], then_branch=inner, else_branch=inner)],
+            "mid",
+            [],
+            [vi("o")],
+            [cond],
+        )
+        m = model(
+            [helper.make_node("If", ["c"], ["y"], then_branch=mid, else_branch=mid)],
+            [],
+            [vi("y")],
+            [cond],
+        )
+        loaded = load_model(m.SerializeToString(), {}, limits=Limits(max_subgraph_depth=1))
+        rep = build_external_data(loaded)
+        # Two If bodies, each with two copies of the inner graph: four tensors, each once.
+        assert [t.status for t in rep.tensors] == ["unsafe_path"] * 4
+        assert {t.graph for t in rep.tensors} == {"(nested past max_subgraph_depth)"}
+
+
+def _in_initializer(location: str):  # type: ignore[no-untyped-def]
+    m = linear()
+    m.graph.initializer.append(_external_tensor(location))
+    return m

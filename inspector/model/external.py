@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import onnx
@@ -20,7 +20,7 @@ import onnx
 from inspector.model.companions import location_problem, normalize_location
 from inspector.model.dtypes import declared_bytes, dtype_name
 from inspector.model.load import LoadedModel
-from inspector.model.walk import walk
+from inspector.model.walk import iter_tensors, tensors_in, walk
 from inspector.records import Record
 
 KNOWN_KEYS = {"location", "offset", "length", "checksum", "basepath"}
@@ -99,8 +99,17 @@ def _entries(t: onnx.TensorProto) -> dict[str, str]:
 
 
 def external_tensors(model: LoadedModel) -> list[tuple[str, str, onnx.TensorProto]]:
-    """(key, graph id, tensor) for every tensor stored as external data, in every graph."""
-    out = []
+    """(key, graph id, tensor) for every tensor stored as external data, wherever it sits:
+    every graph and function body, a function's default attribute values, training graphs,
+    and — so that nothing a runtime could read is left unchecked — any tensor the scope walk
+    did not reach (bodies beyond ``max_subgraph_depth``)."""
+    out: list[tuple[str, str, onnx.TensorProto]] = []
+
+    def add(graph_id: str, tensors: Iterable[onnx.TensorProto]) -> None:
+        for t in tensors:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                out.append((f"{graph_id}/{t.name}", graph_id, t))
+
     for scope in walk(model.proto, model.limits).scopes:
         graph = scope.graph
         tensors: list[onnx.TensorProto] = []
@@ -117,27 +126,21 @@ def external_tensors(model: LoadedModel) -> list[tuple[str, str, onnx.TensorProt
                     tensors.extend((attr.sparse_tensor.values, attr.sparse_tensor.indices))
                 for sp in attr.sparse_tensors:
                     tensors.extend((sp.values, sp.indices))
-        for t in tensors:
-            if t.data_location == onnx.TensorProto.EXTERNAL:
-                out.append((f"{scope.id}/{t.name}", scope.id, t))
+        add(scope.id, tensors)
+        # A model-local function's default attribute values (attribute_proto) are tensors and
+        # graphs too: a default can point at /etc/passwd as well as an initializer can.
+        for attr in scope.function.attribute_proto if scope.function is not None else ():
+            add(f"{scope.id}.default:{attr.name}", tensors_in(attributes=[[attr]]))
     # Training graphs are not run by ONNX Runtime, but their references are still checked:
     # the file names a model carries must be safe wherever they sit.
     for i, info in enumerate(model.proto.training_info):
         for part in ("initialization", "algorithm"):
-            graph_id = f"training:{i}.{part}"
-            stack = [getattr(info, part)]
-            while stack and len(stack) < 10_000:
-                g = stack.pop()
-                for t in g.initializer:
-                    if t.data_location == onnx.TensorProto.EXTERNAL:
-                        out.append((f"{graph_id}/{t.name}", graph_id, t))
-                for node in g.node:
-                    for attr in node.attribute:
-                        if attr.HasField("t") and attr.t.data_location == onnx.TensorProto.EXTERNAL:
-                            out.append((f"{graph_id}/{attr.t.name}", graph_id, attr.t))
-                        if attr.HasField("g"):
-                            stack.append(attr.g)
-                        stack.extend(attr.graphs)
+            add(f"training:{i}.{part}", tensors_in([getattr(info, part)]))
+    # Whatever the walk above did not reach (bodies nested past the depth limit) is still
+    # checked: the same message objects, so identity tells which were seen.
+    seen = {id(t) for _, _, t in out}
+    rest = (t for t in iter_tensors(model.proto) if id(t) not in seen)
+    add("(nested past max_subgraph_depth)", rest)
     return out
 
 

@@ -8,7 +8,7 @@ when node names are empty or duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import onnx
@@ -145,26 +145,42 @@ def walk(model: onnx.ModelProto, limits: Limits = DEFAULT_LIMITS) -> WalkResult:
 
 def iter_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
     """Every TensorProto that can hold weights: initializers, sparse values, Constant values and
-    tensor attributes, in every graph and function (used to strip or inspect payloads)."""
-    graphs: list[onnx.GraphProto] = [model.graph]
-    node_lists = [fn.node for fn in model.functions]
-    while graphs or node_lists:
-        if graphs:
-            graph = graphs.pop()
+    tensor attributes, in every graph and function — a function's default attribute values
+    (``attribute_proto``) included (used to strip or inspect payloads)."""
+    attributes: list[Iterable[onnx.AttributeProto]] = []
+    for fn in model.functions:
+        attributes.append(fn.attribute_proto)
+        attributes.extend(node.attribute for node in fn.node)
+    return tensors_in([model.graph], attributes)
+
+
+def tensors_in(
+    graphs: Iterable[onnx.GraphProto] = (),
+    attributes: Iterable[Iterable[onnx.AttributeProto]] = (),
+) -> Iterator[onnx.TensorProto]:
+    """Every TensorProto in ``graphs`` and ``attributes`` (lists of attributes) and in every
+    graph nested in them, however deep (iterative: no recursion limit)."""
+    graph_stack = list(graphs)[::-1]  # stacks: reversed, so the first comes out first
+    attr_stack = list(attributes)[::-1]
+    while graph_stack or attr_stack:
+        if graph_stack:
+            graph = graph_stack.pop()
             yield from graph.initializer
             for sp in graph.sparse_initializer:
                 yield sp.values
                 yield sp.indices
-            node_lists.append(graph.node)
+            attr_stack.extend(node.attribute for node in reversed(graph.node))
             continue
-        for node in node_lists.pop():
-            for attr in node.attribute:
-                if attr.HasField("t"):
-                    yield attr.t
-                yield from attr.tensors
-                if attr.HasField("sparse_tensor"):
-                    yield attr.sparse_tensor.values
-                    yield attr.sparse_tensor.indices
-                if attr.HasField("g"):
-                    graphs.append(attr.g)
-                graphs.extend(attr.graphs)
+        for attr in attr_stack.pop():
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("sparse_tensor"):
+                yield attr.sparse_tensor.values
+                yield attr.sparse_tensor.indices
+            for sp in attr.sparse_tensors:
+                yield sp.values
+                yield sp.indices
+            if attr.HasField("g"):
+                graph_stack.append(attr.g)
+            graph_stack.extend(attr.graphs)
