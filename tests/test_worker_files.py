@@ -238,3 +238,35 @@ class TestThroughTheRunner:
         r = self._run(plant, tmp_path)
         assert r.error_kind == "crash" and "its log was refused" in r.error, r.error
         assert SECRET.decode() not in r.error
+
+
+class TestEpLibraryGrant:
+    """Issue 22: ``INSPECTOR_EP_LIBRARIES=name=/tmp/x.so`` made the library's whole folder —
+    there /tmp, with other runs' folders — readable to every worker. The file is granted, not
+    its folder. The worker is asked to load a model from each place: a file ORT can open runs,
+    one Landlock hides cannot be opened."""
+
+    def test_a_worker_reads_the_library_file_but_not_its_neighbours(self, tmp_path, monkeypatch):
+        from inspector.run.sandbox import landlock_abi
+
+        if landlock_abi() == 0:
+            pytest.skip("no Landlock on this kernel: workers are not confined")
+        plugins = tmp_path / "shared"
+        plugins.mkdir()
+        model_bytes = linear().SerializeToString()
+        (plugins / "plugin.so").write_bytes(model_bytes)  # a model named like a library
+        (plugins / "other-run.onnx").write_bytes(model_bytes)  # what sits beside it
+        monkeypatch.setenv("INSPECTOR_EP_LIBRARIES", f"fake={plugins / 'plugin.so'}")
+        m = load_model(model_bytes, {}, name="linear.onnx")
+        prepared = prepare(m, tmp_path / "private")
+        feeds = {"x": np.ones((2, 4), np.float32)}
+        config = RunConfig(opt_level="all", warmup_runs=0, timed_runs=1, profiled_runs=0)
+
+        def run(path: Path):  # type: ignore[no-untyped-def]
+            job = prepared.job_dir()
+            return run_prepared(prepared, config, feeds, job, save_optimized=False, model_path=path)
+
+        granted = run(plugins / "plugin.so")
+        assert granted.ok, granted.error  # the library file itself stays readable
+        neighbour = run(plugins / "other-run.onnx")
+        assert not neighbour.ok and "system error number 13" in neighbour.error, neighbour.error

@@ -36,8 +36,14 @@ _BOOTSTRAP = (
 
 def worker_command(private: Path, *args: str) -> list[str]:
     """The argv that starts a confined worker: it may write ``private`` and read Python, the
-    system folders and the folders of the plugin EP libraries it may load."""
-    reads = sorted({str(Path(lib).resolve().parent) for _, lib in plugin_libraries()})
+    system folders and the plugin EP library files it may load.
+
+    Each library is granted as a file, never its folder: ``INSPECTOR_EP_LIBRARIES=x=/tmp/x.so``
+    made all of ``/tmp`` — other runs' folders included — readable to every worker. A plugin
+    that loads companions from its own folder must live where workers read anyway (its wheel in
+    site-packages, ``/opt``, ``/usr``), as the ggml and OpenVINO wheels do (measured with only
+    their file granted: ggml registers and runs, OpenVINO registers as it does unconfined)."""
+    reads = sorted({str(Path(lib).resolve()) for _, lib in plugin_libraries()})
     return [
         sys.executable,
         "-I",
