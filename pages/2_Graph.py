@@ -68,7 +68,7 @@ else:
         for col, crumb in zip(cols, crumbs[-8:], strict=False):
             label = "whole graph" if crumb == SEP else crumb.rsplit(SEP, 1)[-1]
             col.button(
-                label,
+                plain(label),
                 key=f"crumb_{crumb}",
                 on_click=set_scope,
                 args=(crumb,),

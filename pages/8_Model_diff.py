@@ -37,8 +37,8 @@ def show_run(result: BehaviourDiff) -> None:
     d = result.divergence
     if d is not None and d.found:
         st.error(
-            f"First matched tensor that differs: {plain(d.a_tensor)} (A {d.a_id}) ↔ "
-            f"{plain(d.b_tensor)} (B {d.b_id}), {plain(d.op_type)}, max |Δ| "
+            f"First matched tensor that differs: {plain(d.a_tensor)} (A {plain(d.a_id)}) ↔ "
+            f"{plain(d.b_tensor)} (B {plain(d.b_id)}), {plain(d.op_type)}, max |Δ| "
             + (f"{d.error.max_abs:.4g}" if d.error and d.error.max_abs is not None else "—")
         )
     elif d is not None:
@@ -130,7 +130,7 @@ with inits:
     else:
         st.write("No initializer differs." if weights else "No initializer differs in type.")
     for line in diff.skipped:
-        st.caption(f"Skipped: {line}")
+        st.caption(f"Skipped: {plain(line)}")
 with graphs:
     left, right = st.columns(2)
     for col, src, title in ((left, source, "A"), (right, b_source, "B")):

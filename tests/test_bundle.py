@@ -401,3 +401,76 @@ class TestHostileBundles:
 
         assert entry_count(_many_members(70_000)) == 70_001  # zip64 end record
         assert entry_count(b"PK\x03\x04 nothing") is None
+
+
+class _Beacon:
+    """A local HTTP server that counts requests: any hit means the page loaded a bundle's
+    string as an image or followed it as a link."""
+
+    def __enter__(self) -> _Beacon:
+        import http.server
+        import threading
+
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+
+@pytest.mark.browser
+def test_strings_from_a_bundle_are_shown_as_text_on_every_page(session, tmp_path):
+    """Issue 22: labels, EP names, notes and environment strings of a shared bundle reached
+    Markdown (an image loaded from another host, a live "Sign in again" link). Every page that
+    shows a bundle's runs shows them as text: no request leaves, no link is drawn."""
+    from tests.browser import app_with_files, open_page, open_tab
+    from tests.test_browser import shot
+
+    model, results, inputs = session
+    with _Beacon() as beacon:
+        host = f"http://127.0.0.1:{beacon.port}"
+
+        def evil(i: int) -> str:
+            return f"![b{i}]({host}/img{i}.png) [Sign in again]({host}/login{i}) <img src={host}/h{i}>"
+
+        def inject(m):  # type: ignore[no-untyped-def]
+            for i, r in enumerate(m["results"]):
+                r["label"] = r["config"]["label"] = evil(i)
+                r["notes"] = [evil(10 + i)]
+                r["fallback"]["requested_inactive"] = [evil(20 + i)]
+            m["environment"]["cpu"] = evil(30)
+            m["created"] = evil(31)
+
+        path = tmp_path / "shared.zip"
+        good = write_bundle(model, results, inputs, include_model=True)
+        path.write_bytes(_manifest(good, inject))
+        with app_with_files([str(path)], "ep_fallback_det.onnx") as (_url, _browser, page):
+            page.get_by_text("Opened a bundle:").first.wait_for(timeout=60_000)
+            open_page(page, "Run lab", "Run lab · ep_fallback_det.onnx")
+            page.get_by_text("Runs bundled").wait_for(timeout=60_000)
+            open_page(page, "Compare", "Compare · ep_fallback_det.onnx")
+            page.get_by_text("Latency per configuration").wait_for(timeout=60_000)
+            page.get_by_text("[Sign in again]").first.wait_for(timeout=30_000)  # as text
+            for tab, expect in (
+                ("EP assignment", "Requested but not active"),
+                ("Downloads", "Session bundle"),
+            ):
+                open_tab(page, tab, page.get_by_text(expect).first)
+                shot(page, f"bundle-injection-{tab.replace(' ', '-').lower()}")
+            assert page.locator(f'a[href^="{host}"]').count() == 0
+            assert page.locator(f'img[src^="{host}"]').count() == 0
+            assert page.locator('[data-testid="stException"]').count() == 0
+        assert beacon.hits == []

@@ -126,7 +126,7 @@ def model_picker() -> LoadedModel | None:
         if st.session_state.get("bundle_error"):
             st.error(plain(st.session_state["bundle_error"]))
         if st.session_state.get("upload_note"):
-            st.warning(st.session_state["upload_note"])
+            st.warning(plain(st.session_state["upload_note"]))
     if source is None:
         st.info("Open a sample model or drop an .onnx file in the sidebar.")
         return None
