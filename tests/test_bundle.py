@@ -474,3 +474,41 @@ def test_strings_from_a_bundle_are_shown_as_text_on_every_page(session, tmp_path
             assert page.locator(f'img[src^="{host}"]').count() == 0
             assert page.locator('[data-testid="stException"]').count() == 0
         assert beacon.hits == []
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's high-water resident memory (VmHWM), in bytes."""
+    for line in open(f"/proc/{pid}/status", encoding="ascii"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.browser
+def test_a_bundle_bomb_dropped_in_the_app_is_refused_and_the_server_stays_small(
+    session, tmp_path
+):
+    """The measured attack (2–3 MB packed, 1.5 GiB of arrays) took the server's memory up by
+    2.3 GiB per drop. Now it is refused from the zip directories: the page says why, the peak
+    barely moves, and the next drop works."""
+    from tests.browser import app_with_files
+    from tests.test_browser import drop_model_files, shot
+
+    model, results, inputs = session
+    bomb = tmp_path / "bomb.zip"
+    bomb.write_bytes(_output_bomb(write_bundle(model, results, inputs, include_model=True)))
+    good = tmp_path / "good.zip"
+    good.write_bytes(write_bundle(model, results, inputs, include_model=True))
+    with app_with_files([str(good)], "ep_fallback_det.onnx") as (url, _browser, page):
+        page.get_by_text("Opened a bundle:").first.wait_for(timeout=60_000)
+        before = _peak_rss(url.pid)  # type: ignore[attr-defined]
+        drop_model_files(page, [str(bomb)])
+        page.get_by_text("bomb.zip was not opened: the bundle's files and arrays unpack to").wait_for(
+            timeout=60_000
+        )
+        shot(page, "bundle-bomb-refused")
+        grew = _peak_rss(url.pid) - before  # type: ignore[attr-defined]
+        assert grew < 256 * 2**20, f"server peak grew by {grew:,} bytes"
+        drop_model_files(page, [str(good)])  # still working
+        page.get_by_text("Opened a bundle:").first.wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
