@@ -119,3 +119,31 @@ def test_ray_worker_advertises_the_usable_eps():
     assert resources == node_resources()
     assert "ep_CPUExecutionProvider" in resources
     assert all(f"ep_{e.name}" in resources for e in second_eps())
+
+
+class TestRayWorkerBinding:
+    """Issue 22: ``ray-worker`` had no way to say which interface the node uses."""
+
+    def test_node_ip_address_reaches_ray_start(self, monkeypatch, capsys):
+        import subprocess
+
+        from inspector.cli import main
+
+        started: list[list[str]] = []
+        monkeypatch.setattr(subprocess, "call", lambda cmd, **kw: started.append(cmd) or 0)
+        assert (
+            main(["ray-worker", "--address", "10.0.0.5:6379", "--node-ip-address", "10.0.0.7"]) == 0
+        )
+        (cmd,) = started
+        assert cmd[3:5] == ["start", "--address=10.0.0.5:6379"]
+        assert "--node-ip-address=10.0.0.7" in cmd
+        assert "--include-dashboard=false" in cmd  # no job-submission API on the node
+        assert "can run code on every other one" in capsys.readouterr().err
+
+    def test_dry_run_prints_it_and_a_name_is_refused(self, capsys):
+        from inspector.cli import main
+
+        assert main(["ray-worker", "--node-ip-address", "fd00::5", "--dry-run"]) == 0
+        assert "--head --port=6379 --node-ip-address=fd00::5" in capsys.readouterr().out
+        assert main(["ray-worker", "--node-ip-address", "eth0", "--dry-run"]) == 2
+        assert "'eth0' is not an IP address" in capsys.readouterr().err

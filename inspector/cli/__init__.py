@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     rw.add_argument("--address", help="the cluster's head (host:port); none: start a head")
     rw.add_argument("--port", type=int, default=6379, help="the head's port (with no --address)")
+    rw.add_argument(
+        "--node-ip-address",
+        metavar="IP",
+        help="this machine's address on the cluster's private network: the one Ray advertises "
+        "and other members connect to (Ray still listens on every interface: firewall its "
+        "ports, docs/ray.md)",
+    )
     rw.add_argument("--dry-run", action="store_true", help="print the ray start command only")
     ro = sub.add_parser(
         "run-options",
@@ -244,7 +251,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "ray-worker":
         from inspector.run.cluster import ray_worker
 
-        return ray_worker(args.address, args.port, args.dry_run)
+        try:
+            return ray_worker(args.address, args.port, args.dry_run, args.node_ip_address)
+        except InspectorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "open":
         from inspector.cli.bundle import main_open
 

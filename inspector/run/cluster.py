@@ -14,6 +14,7 @@ function is called, and without ``--ray`` nothing changes.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import platform
@@ -58,14 +59,31 @@ def node_resources() -> dict[str, float]:
     }
 
 
-def start_command(address: str | None, head_port: int | None = None) -> list[str]:
+def start_command(
+    address: str | None, head_port: int | None = None, node_ip: str | None = None
+) -> list[str]:
     """``ray start`` for this machine: join ``address`` (or start a head on ``head_port``) and
-    advertise its usable EPs."""
+    advertise its usable EPs. ``node_ip``: the address of this machine on the cluster's private
+    network, the one Ray advertises and other members connect to (``--node-ip-address``). Ray's
+    dashboard and its job-submission API are not started: the inspector does not use them."""
     cmd = [sys.executable, "-m", "ray.scripts.scripts", "start"]
     cmd += (
         ["--head", f"--port={head_port or 6379}"] if address is None else [f"--address={address}"]
     )
-    cmd += [f"--resources={json.dumps(node_resources())}", "--disable-usage-stats"]
+    if node_ip is not None:
+        try:
+            ip = ipaddress.ip_address(node_ip)
+        except ValueError:
+            raise ClusterError(
+                f"--node-ip-address {node_ip[:80]!r} is not an IP address: give this machine's "
+                "address on the cluster's private network (e.g. 10.0.0.5)"
+            ) from None
+        cmd.append(f"--node-ip-address={ip}")
+    cmd += [
+        f"--resources={json.dumps(node_resources())}",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+    ]
     return cmd
 
 
@@ -173,10 +191,25 @@ def run_matrix_ray(
     return tuple(results)
 
 
-def ray_worker(address: str | None, head_port: int | None = None, dry_run: bool = False) -> int:
+#: Said whenever a node is started: what joining a cluster grants (docs/ray.md, Security).
+TRUST_NOTE = (
+    "note: every member of a Ray cluster can run code on every other one, the head included "
+    "(tasks and results are pickles). Join only machines you trust, on a private network, "
+    "and firewall Ray's ports to them: Ray listens on all interfaces whatever "
+    "--node-ip-address says (docs/ray.md)."
+)
+
+
+def ray_worker(
+    address: str | None,
+    head_port: int | None = None,
+    dry_run: bool = False,
+    node_ip: str | None = None,
+) -> int:
     """``onnx-inspector ray-worker``: start this machine as a Ray node advertising its EPs."""
-    cmd = start_command(address, head_port)
+    cmd = start_command(address, head_port, node_ip)
     print(" ".join(cmd[3:]) if dry_run else "starting: " + " ".join(cmd[3:]), flush=True)
+    print(TRUST_NOTE, file=sys.stderr, flush=True)
     if dry_run:
         return 0
     return subprocess.call(cmd, env=dict(os.environ))
