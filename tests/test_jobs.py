@@ -32,6 +32,19 @@ def _workers() -> set[int]:
     return pids
 
 
+def _my_workers() -> set[int]:
+    """PIDs of workers this test process started (other sessions on the machine run theirs)."""
+    mine = set()
+    for pid in _workers():
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+            mine.add(pid)
+    return mine
+
+
 def _run_dirs() -> set[str]:
     return set(glob.glob(os.path.join(tempfile.gettempdir(), "inspector-run-*")))
 
@@ -50,14 +63,14 @@ def test_a_job_keeps_every_result_as_it_arrives():
 def test_cancel_stops_the_worker_and_removes_the_private_folder():
     m = load_model(endless_loop().SerializeToString(), name="loop.onnx")
     q = JobQueue(slots=1)
-    before_dirs, before_workers = _run_dirs(), _workers()
+    before_dirs, before_workers = _run_dirs(), _my_workers()
     mat = Matrix((RunConfig(**FAST, label="endless"),))
     job = q.submit("alice", "k", m, mat, {"x": np.ones(1, np.float32)})
     deadline = time.monotonic() + 60
     while job.current != "endless" and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # the worker is inside ORT now
-    assert _workers() - before_workers, "no worker running"
+    assert _my_workers() - before_workers, "no worker running"
     start = time.monotonic()
     q.cancel(job.id)
     assert q.wait(job, 30)
@@ -65,7 +78,7 @@ def test_cancel_stops_the_worker_and_removes_the_private_folder():
     assert job.state == "cancelled"
     assert [r.error_kind for r in job.results] == ["cancelled"]
     time.sleep(0.3)
-    assert _workers() - before_workers == set()
+    assert _my_workers() - before_workers == set()
     assert _run_dirs() - before_dirs == set()
 
 
@@ -78,7 +91,7 @@ def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
     loop = load_model(endless_loop().SerializeToString(), name="loop.onnx")
     m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
     q = JobQueue(slots=1)
-    before_dirs, before_workers = _run_dirs(), _workers()
+    before_dirs, before_workers = _run_dirs(), _my_workers()
     blocker = q.submit(
         "alice",
         "k",
@@ -121,7 +134,7 @@ def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
         about="endless",
     )
     deadline = time.monotonic() + 60
-    while not (_workers() - before_workers) and time.monotonic() < deadline:
+    while not (_my_workers() - before_workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
     start = time.monotonic()
@@ -131,7 +144,7 @@ def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
     assert [r.status for r in stopped.value] == ["error"] * 3  # the running one and the rest
     assert "cancelled" in stopped.value[0].note and "cancelled" in stopped.value[-1].note
     time.sleep(0.3)
-    assert _workers() - before_workers == set() and _run_dirs() - before_dirs == set()
+    assert _my_workers() - before_workers == set() and _run_dirs() - before_dirs == set()
 
 
 def test_the_queue_takes_one_job_per_owner_in_turn():
@@ -163,7 +176,7 @@ def test_an_owner_whose_tabs_are_gone_loses_its_jobs_and_resources_after_the_gra
 
     m = load_model(endless_loop().SerializeToString(), name="loop.onnx")
     q = JobQueue(slots=2)
-    before_dirs, before_workers = _run_dirs(), _workers()
+    before_dirs, before_workers = _run_dirs(), _my_workers()
     connected = {"tab-1", "tab-2"}
     freed: list[tuple[str, set[str]]] = []
 
@@ -198,10 +211,10 @@ def test_an_owner_whose_tabs_are_gone_loses_its_jobs_and_resources_after_the_gra
     assert q.wait(job, 30) and job.state == "cancelled"
     deadline = time.monotonic() + 10
     while (
-        _workers() - before_workers or _run_dirs() - before_dirs
+        _my_workers() - before_workers or _run_dirs() - before_dirs
     ) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _workers() - before_workers and not _run_dirs() - before_dirs
+    assert not _my_workers() - before_workers and not _run_dirs() - before_dirs
     assert q.jobs("alice") == [] and p.owners() == ["bob"]  # bob is untouched
 
 
@@ -253,3 +266,50 @@ def test_a_worker_dies_with_the_process_that_started_it(tmp_path):
     while _workers() - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _workers() - before == set()
+
+
+def test_load_checks_wait_for_a_run_slot_and_take_turns_with_runs():
+    """Issue 22: the Overview's load check started its worker beside the queue: three tabs ran
+    three at once on a one-slot server. Queued, three owners' load checks and a fourth owner's
+    matrix never run two workers at once, and start one owner at a time."""
+    import threading
+
+    from inspector.run.loadcheck import LOAD_CHECK, SessionCheck, submit_check
+
+    m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
+    q = JobQueue(slots=1)
+    peak, stop = [0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], len(_my_workers()))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    mat = Matrix((RunConfig(**FAST, label="one"),))  # one configuration: no worker started ahead
+    done: list[SessionCheck] = []
+    try:
+        dave = q.submit("dave", "k", m, mat, {"x": np.ones((2, 64), np.float32)})
+        dave_check = submit_check(q, "dave", "k", m, on_done=done.append)
+        checks = [
+            submit_check(q, o, "k", m, on_done=done.append) for o in ("alice", "bob", "carol")
+        ]
+        assert dave.state == "running" and all(j.state == "queued" for j in checks)
+        # Dave has been served: the others' checks go before his own.
+        assert [q.position(j) for j in (*checks, dave_check)] == [0, 1, 2, 3]
+        jobs = [dave, *checks, dave_check]
+        for job in jobs:
+            assert q.wait(job, 120)
+    finally:
+        stop.set()
+        watcher.join()
+    assert all(j.state == "done" for j in jobs), [j.error for j in jobs]
+    assert all(j.kind == LOAD_CHECK and j.value.ok for j in (*checks, dave_check))
+    assert len(done) == 4 and all(c.ok for c in done)
+    started = sorted(jobs, key=lambda j: j.started or 0)
+    assert [j.owner for j in started] == ["dave", "alice", "bob", "carol", "dave"]
+    for before, after in zip(started, started[1:], strict=False):  # one at a time
+        assert before.finished is not None and after.started is not None
+        assert after.started >= before.finished
+    assert peak[0] == 1, f"{peak[0]} workers ran at once"

@@ -7,18 +7,27 @@ or a kernel that fails at session creation for an environment reason (StringNorm
 missing locale). This check creates a session with the installed onnxruntime (CPU EP, all
 optimizations, as a deployment would) in a worker — confined, capped, timed out like any run —
 and reports ONNX Runtime's own reason, with a fix where one is known.
+
+A server never calls :func:`check_session` in its own request: :func:`submit_check` queues it
+as a task of kind ``load_check`` in the run queue (:mod:`inspector.run.jobs`), so it waits for a
+run slot and takes its owner's turn like any matrix. Three tabs dropping slow-to-load models
+once ran three workers beside a one-slot queue, each with the whole worker cap (issue 22). The
+CLI, running alone, calls it directly.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from inspector.limits import Limits
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 from inspector.run.config import RunConfig
+from inspector.run.jobs import Job, JobQueue
 from inspector.run.prepare import RunError, prepare
 from inspector.run.process import Worker, write_job
 from inspector.run.results import scrub_paths
@@ -76,8 +85,15 @@ def _classify(message: str) -> tuple[str, str]:
     return "ort_error", ""
 
 
-def check_session(model: LoadedModel, limits: Limits | None = None) -> SessionCheck:
-    """Create one onnxruntime session (CPU EP, level 'all') for ``model`` in a worker."""
+#: The kind of a queued load check (:func:`submit_check`).
+LOAD_CHECK = "load_check"
+
+
+def check_session(
+    model: LoadedModel, limits: Limits | None = None, cancel: threading.Event | None = None
+) -> SessionCheck:
+    """Create one onnxruntime session (CPU EP, level 'all') for ``model`` in a worker.
+    ``cancel``, once set, stops the worker (the check then says it was cancelled)."""
     limits = limits or model.limits
     try:
         prepared = prepare(model)
@@ -95,8 +111,17 @@ def check_session(model: LoadedModel, limits: Limits | None = None) -> SessionCh
         config = RunConfig(opt_level="all", warmup_runs=0, timed_runs=1, profiled_runs=0)
         write_job(prepared, config, {}, job_dir, limits, save_optimized=False, check_only=True)
         worker = Worker(prepared)
-        code = worker.run(job_dir, limits.run_timeout_s)
+        code = worker.run(job_dir, limits.run_timeout_s, cancel)
         result_file = job_dir / "result.json"
+        if worker.cancelled:
+            return SessionCheck(
+                ort_version="",
+                ok=False,
+                kind="cancelled",
+                message="the check was cancelled; its worker was stopped",
+                fix="",
+                seconds=None,
+            )
         if worker.timed_out or not result_file.exists():
             why = (
                 f"no answer after {limits.run_timeout_s:g} s"
@@ -125,3 +150,24 @@ def check_session(model: LoadedModel, limits: Limits | None = None) -> SessionCh
     return SessionCheck(
         ort_version=version, ok=False, kind=kind, message=message, fix=fix, seconds=None
     )
+
+
+def submit_check(
+    jobs: JobQueue,
+    owner: str,
+    key: str,
+    model: LoadedModel,
+    limits: Limits | None = None,
+    on_done: Callable[[SessionCheck], None] | None = None,
+) -> Job:
+    """Queue :func:`check_session` for ``owner`` (a task of kind :data:`LOAD_CHECK` about
+    ``key``): it starts when a run slot is free and it is ``owner``'s turn; its value is the
+    :class:`SessionCheck`, also handed to ``on_done`` unless the job was cancelled."""
+
+    def task(job: Job) -> SessionCheck:
+        result = check_session(model, limits, cancel=job.cancel_event)
+        if on_done is not None and not job.cancel_event.is_set():
+            on_done(result)
+        return result
+
+    return jobs.submit_task(owner, key, LOAD_CHECK, model, task, about=key)
