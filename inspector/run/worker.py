@@ -338,8 +338,7 @@ def run(job_dir: Path) -> WorkerResult:
     import onnxruntime as ort
 
     result["ort_version"] = ort.__version__
-    if "INSPECTOR_WORKER_CONFINED" in os.environ and not os.environ["INSPECTOR_WORKER_CONFINED"]:
-        notes.append("the worker ran unconfined: this kernel has no Landlock")
+    notes.extend(f"the worker was not fully confined: {gap}" for gap in _CONFINEMENT_GAPS)
     limit = int(job["memory_limit_bytes"])
     if limit > 0:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -437,6 +436,9 @@ def child_main(job_dir: str, model_dir: str) -> None:
     sys.stdout.flush()
 
 
+#: What :func:`confined_main`'s confinement left open on this machine (see ``Confinement.gaps``).
+_CONFINEMENT_GAPS: list[str] = []
+
 UNCONFINED_ROOT = (
     "refusing to run as root without confinement: this kernel has no Landlock, so the worker "
     "could write anywhere. Run the app as an unprivileged user, or set "
@@ -447,15 +449,13 @@ UNCONFINED_ROOT = (
 def confined_main(private: str, reads: list[str], argv: list[str]) -> None:
     """Entry point of a worker the runner started: confine the process to ``private`` (its run
     folder) first, then :func:`main`. Refuses to go on as root when it cannot be confined."""
-    from inspector.run.sandbox import confine, unconfined_root_allowed
+    from inspector.sandbox import confine, unconfined_root_allowed
 
     state = confine(write=[private], read=reads)
     if not state.confined and state.uid == 0 and not unconfined_root_allowed():
         print(UNCONFINED_ROOT, file=sys.stderr)
         sys.exit(3)
-    os.environ["INSPECTOR_WORKER_CONFINED"] = (
-        f"landlock ABI {state.landlock_abi}" if (state.confined) else ""
-    )
+    _CONFINEMENT_GAPS[:] = state.gaps()  # each becomes a note on the result
     main(argv)
 
 
