@@ -16,6 +16,13 @@ skeleton of :mod:`inspector.model.skeleton`) on stdin, forks, lets the child wri
 into a pipe, waits for it (killing it at the timeout) and relays the answer with the child's
 exit status. One server serves one request at a time; a pool starts more for concurrent users.
 (``multiprocessing``'s forkserver would re-run the caller's ``__main__`` in every child.)
+
+Each child confines itself before it parses a byte of the model, as a run worker does
+(:mod:`inspector.sandbox`): no new privileges, every capability dropped, Landlock read-only (the
+Python and system folders; it writes nowhere, not even its working directory), no TCP, and the
+seccomp filter: no socket of any kind, no new process. Then the address-space cap. The server
+itself stays unconfined, since it must fork; it never parses a model. A child that cannot be
+confined exits with :data:`_UNCONFINED_EXIT` and the analysis is reported as not run.
 """
 
 from __future__ import annotations
@@ -25,12 +32,16 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import onnx
 
 from inspector.limits import Limits
+from inspector.sandbox import Confinement, confine
+
+#: A child's exit code when it could not confine itself (it analysed nothing).
+_UNCONFINED_EXIT = 3
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,51 @@ def _analyse_here(request: dict, data: bytes) -> tuple[dict, bytes]:
     return answer, inferred
 
 
+def _probe_here(probe: dict, state: Confinement) -> dict:
+    """In the forked child, for tests only (:func:`probe_confinement`): what a confined child
+    can do, tried from the inside. Each attempt's outcome is "ok" or the error's name."""
+    import errno
+    import socket
+
+    def attempt(action: Any) -> str:
+        try:
+            action()
+            return "ok"
+        except OSError as exc:
+            return errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+
+    def write(path: str) -> None:
+        with open(path, "x") as f:
+            f.write("written by onnx's analysis child")
+
+    def tcp(port: int) -> None:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+    def udp(port: int) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"from onnx's analysis child", ("127.0.0.1", port))
+
+    def unix(path: str) -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(path)
+
+    def fork() -> None:
+        if os.fork() == 0:
+            os._exit(0)
+
+    with open("/proc/self/status") as f:
+        status = f.read()
+    return {
+        "status": status,
+        "confinement": asdict(state),
+        "write": {path: attempt(lambda p=path: write(p)) for path in probe.get("write", [])},
+        "tcp": attempt(lambda: tcp(int(probe["tcp"]))) if probe.get("tcp") else "",
+        "udp": attempt(lambda: udp(int(probe["udp"]))) if probe.get("udp") else "",
+        "unix": attempt(lambda: unix(str(probe["unix"]))) if probe.get("unix") else "",
+        "fork": attempt(fork),
+    }
+
+
 def _read_exact(stream: Any, n: int) -> bytes:
     chunks, left = [], n
     while left:
@@ -164,6 +220,9 @@ def serve() -> None:
     import onnx.shape_inference  # noqa: F401
     import onnx.version_converter  # noqa: F401
 
+    import inspector.model.skeleton  # noqa: F401 - the checker's copy needs these two
+    import inspector.model.walk  # noqa: F401
+
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     while True:
         line = inp.readline()
@@ -177,10 +236,17 @@ def serve() -> None:
             os.close(r)
             code = 0
             try:
+                try:  # before it parses anything: read-only, no network, no process
+                    state = confine(write=[], devices=False)
+                except BaseException:  # noqa: BLE001 - reported as an exit status
+                    os._exit(_UNCONFINED_EXIT)
                 cap = int(request["cap"])
                 if cap > 0:
                     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-                answer, inferred = _analyse_here(request, data)
+                if "probe" in request:
+                    answer, inferred = _probe_here(request["probe"], state), b""
+                else:
+                    answer, inferred = _analyse_here(request, data)
                 head = json.dumps(answer).encode() + b"\n"
                 with os.fdopen(w, "wb") as pipe:
                     pipe.write(head + inferred)
@@ -312,6 +378,28 @@ def analyse(
     )
 
 
+def probe_confinement(write: list[str], *, tcp: int = 0, udp: int = 0, unix: str = "") -> dict:
+    """For tests only: have a fork server child, confined exactly as for an analysis, report
+    its ``/proc/self/status`` and try to write each path in ``write``, connect to 127.0.0.1
+    ``tcp``, send a datagram to 127.0.0.1 ``udp``, connect to the UNIX socket ``unix`` and
+    fork (``tests/test_confinement.py``). Returns the child's answer; raises where it gave
+    none."""
+    request = {
+        "infer": False,
+        "check": False,
+        "convert": None,
+        "cap": 0,
+        "timeout": 60,
+        "probe": {"write": write, "tcp": tcp, "udp": udp, "unix": unix},
+    }
+    reply, body = _POOL.run(request, b"")
+    head, sep, _ = body.partition(b"\n")
+    if reply["timed_out"] or reply["signal"] or reply["code"] != 0 or not sep:
+        raise RuntimeError(f"the probe child gave no answer: {reply}")
+    answer: dict = json.loads(head)
+    return answer
+
+
 def _why(code: int | None, cap: int) -> str:
     if code is not None and code < 0:
         try:
@@ -324,6 +412,8 @@ def _why(code: int | None, cap: int) -> str:
                 f"{cap / 2**30:g} GiB (analysis_memory_bytes)"
             )
         return f"onnx crashed ({name}) on this model; the app is unaffected"
+    if code == _UNCONFINED_EXIT:
+        return "onnx's analysis child could not confine itself (inspector/sandbox.py): not run"
     return (
         f"onnx ended without an answer (exit code {code}), most likely out of the "
         f"{cap / 2**30:g} GiB allowed (analysis_memory_bytes); the app is unaffected"
