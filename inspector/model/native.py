@@ -22,7 +22,10 @@ Each child confines itself before it parses a byte of the model, as a run worker
 Python and system folders; it writes nowhere, not even its working directory), no TCP, and the
 seccomp filter: no socket of any kind, no new process. Then the address-space cap. The server
 itself stays unconfined, since it must fork; it never parses a model. A child that cannot be
-confined exits with :data:`_UNCONFINED_EXIT` and the analysis is reported as not run.
+confined exits with :data:`_UNCONFINED_EXIT` and the analysis is reported as not run; so does
+one running as root where the kernel has no Landlock (uid 0 without capabilities still writes
+every file root owns), unless the deployment set ``INSPECTOR_ALLOW_UNCONFINED_ROOT=1``, the
+same policy as for workers.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 import onnx
 
 from inspector.limits import Limits
-from inspector.sandbox import Confinement, confine
+from inspector.sandbox import Confinement, confine, unconfined_root_allowed
 
 #: A child's exit code when it could not confine itself (it analysed nothing).
 _UNCONFINED_EXIT = 3
@@ -240,6 +243,8 @@ def serve() -> None:
                     state = confine(write=[], devices=False)
                 except BaseException:  # noqa: BLE001 - reported as an exit status
                     os._exit(_UNCONFINED_EXIT)
+                if not state.confined and state.uid == 0 and not unconfined_root_allowed():
+                    os._exit(_UNCONFINED_EXIT)
                 cap = int(request["cap"])
                 if cap > 0:
                     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
@@ -413,7 +418,11 @@ def _why(code: int | None, cap: int) -> str:
             )
         return f"onnx crashed ({name}) on this model; the app is unaffected"
     if code == _UNCONFINED_EXIT:
-        return "onnx's analysis child could not confine itself (inspector/sandbox.py): not run"
+        return (
+            "onnx's analysis child could not confine itself, so it did not run: as root it "
+            "needs Landlock (kernel 5.13+); run the app as an unprivileged user, or set "
+            "INSPECTOR_ALLOW_UNCONFINED_ROOT=1 to accept the risk (README: Security)"
+        )
     return (
         f"onnx ended without an answer (exit code {code}), most likely out of the "
         f"{cap / 2**30:g} GiB allowed (analysis_memory_bytes); the app is unaffected"
