@@ -61,7 +61,30 @@ class Limits:
         "(truncation, nesting); beyond it the explanation is less specific.",
     )
     run_timeout_s: int = _limit(
-        300, "Wall-clock seconds one configuration's worker may take before it is killed."
+        300,
+        "Wall-clock seconds one configuration's worker may take before it is killed. A "
+        "ceiling: a user may lower it per run (the Run lab's timeout, `--timeout`), never raise "
+        "it above the deployment's value.",
+    )
+    max_threads: int = _limit(
+        0,
+        "Most intra-op (and inter-op) threads one configuration may ask for (0: 4 per CPU core, "
+        "at least 4, at most 256). More threads than cores only measure oversubscription; "
+        "4,000 made ONNX Runtime start 844 threads, then abort.",
+    )
+    max_warmup_runs: int = _limit(
+        100, "Most warm-up runs per configuration (they are not measured)."
+    )
+    max_timed_runs: int = _limit(
+        1_000,
+        "Most timed runs per configuration: 1,000 give a steady p99; more only hold a run "
+        "slot longer.",
+    )
+    max_profiled_runs: int = _limit(
+        100,
+        "Most profiled runs per configuration: each writes about 5 KB of trace per node "
+        "(100 runs of a 1,000-node model: ~500 MB for the server to read); 300,000 ran until "
+        "killed.",
     )
     worker_memory_bytes: int = _limit(
         8 * GiB,
@@ -146,8 +169,9 @@ class Limits:
     )
     max_concurrent_runs: int = _limit(
         0,
-        "Run-lab jobs running at once on this server (0: one per CPU core, at most one per "
-        "4 GiB of RAM); further jobs wait in a queue that takes one per user in turn.",
+        "Jobs running at once on this server — run-lab matrices, analyses, the Overview's load "
+        "check, the size probe (0: one per CPU core, at most one per 4 GiB of RAM); further "
+        "jobs wait in a queue that takes one per user in turn.",
     )
     session_grace_s: int = _limit(
         120,
@@ -175,6 +199,12 @@ def limits_from_env(
     """``base`` with every ``INSPECTOR_LIMIT_<NAME>`` variable applied (how a deployment sets
     its limits for the app). A name that is not a limit, or a value that is not a whole number
     ≥ 0, raises ValueError naming the variable: a typo must not silently keep the default."""
+    return dataclasses.replace(base, **env_limits(environ))
+
+
+def env_limits(environ: Mapping[str, str] | None = None) -> dict[str, int]:
+    """The limits the ``INSPECTOR_LIMIT_<NAME>`` variables set, by name (ValueError as
+    :func:`limits_from_env`)."""
     environ = os.environ if environ is None else environ
     names = {f.name for f in dataclasses.fields(Limits)}
     changes: dict[str, int] = {}
@@ -191,7 +221,7 @@ def limits_from_env(
         if value < 0:
             raise ValueError(f"{var}={raw!r}: a limit cannot be negative")
         changes[name] = value
-    return dataclasses.replace(base, **changes)
+    return changes
 
 
 def host_memory_bytes() -> int:
@@ -210,6 +240,58 @@ def run_slots(limits: Limits) -> int:
     cores = os.cpu_count() or 1
     memory = host_memory_bytes()
     return max(1, min(cores, memory // (4 * GiB))) if memory else cores
+
+
+def thread_limit(limits: Limits) -> int:
+    """Most threads a configuration may ask for here: ``max_threads``, or 4 per CPU core
+    (at least 4, at most 256) when it is 0."""
+    if limits.max_threads > 0:
+        return limits.max_threads
+    return max(4, min(256, 4 * (os.cpu_count() or 1)))
+
+
+def deployment_limits(environ: Mapping[str, str] | None = None) -> Limits:
+    """The limits this process runs under: :data:`DEFAULT_LIMITS` with the deployment's
+    ``INSPECTOR_LIMIT_*`` variables applied (the defaults where a variable is malformed: the
+    app names that variable on every page, the CLI's run commands refuse with it)."""
+    try:
+        return limits_from_env(environ)
+    except ValueError:
+        return DEFAULT_LIMITS
+
+
+#: Limits a caller may lower for one run (a page's timeout, ``--timeout``) but never raise above
+#: the deployment's: :func:`within` applies them. For worker memory, 0 means no cap.
+CEILINGS = (
+    "run_timeout_s",
+    "worker_memory_bytes",
+    "max_output_bytes",
+    "max_input_bytes",
+    "divergence_chunk",
+    "divergence_chunk_bytes",
+    "divergence_max_tensors",
+    "max_warmup_runs",
+    "max_timed_runs",
+    "max_profiled_runs",
+)
+
+
+def within(requested: Limits, ceiling: Limits) -> Limits:
+    """``requested`` with every limit in :data:`CEILINGS` (and the thread limit) at most
+    ``ceiling``'s: a job's timeout is min(the user's, the deployment's)."""
+    changes: dict[str, int] = {}
+    for name in CEILINGS:
+        mine, cap = getattr(requested, name), getattr(ceiling, name)
+        if name == "worker_memory_bytes" and cap <= 0:
+            continue  # the deployment sets no cap
+        if name == "worker_memory_bytes" and mine <= 0:
+            changes[name] = cap
+        elif mine > cap:
+            changes[name] = cap
+    threads = min(thread_limit(requested), thread_limit(ceiling))
+    if threads != requested.max_threads:
+        changes["max_threads"] = threads
+    return dataclasses.replace(requested, **changes) if changes else requested
 
 
 def worker_memory(limits: Limits) -> int:

@@ -5,6 +5,7 @@ from dataclasses import replace
 import streamlit as st
 
 from inspector import InspectorError
+from inspector.limits import thread_limit
 from inspector.run.config import (
     OPT_LEVELS,
     Matrix,
@@ -23,6 +24,7 @@ from inspector.run.plan import RunPlan
 from inspector.run.probe import probe_sizes
 from pages.common import state
 from pages.common.picker import page_header
+from pages.common.tasks import wait_for
 from pages.common.text import plain
 
 
@@ -113,7 +115,7 @@ second = demo_ep()
 usable = [
     e for e in eps if e.usable and e.name not in ("CPUExecutionProvider", "AzureExecutionProvider")
 ]
-choices = {"CPU": "cpu"} | {
+ep_choices = {"CPU": "cpu"} | {
     f"{e.name.removesuffix('ExecutionProvider')} → CPU": f"{e.name},cpu" for e in usable
 }
 missing = [e for e in eps if not e.usable and e.source == "not installed"]
@@ -181,7 +183,10 @@ with st.expander("Execution providers on this server", expanded=not usable):
 
 c1, c2 = st.columns(2)
 picked = c1.multiselect(
-    "EP priority lists", list(choices), default=saved.get("eps", list(choices)[-1:]), key="rl_eps"
+    "EP priority lists",
+    list(ep_choices),
+    default=saved.get("eps", list(ep_choices)[-1:]),
+    key="rl_eps",
 )
 demo = c1.selectbox(
     "Also request an EP that is not installed (silent fallback)",
@@ -198,12 +203,55 @@ strict = c2.checkbox(
     "Also run strict (no CPU fallback) variants", value=saved.get("strict", False), key="rl_strict"
 )
 
+
+def bounded(label: str, low: int, high: int, value: int, key: str, limit: str) -> int:
+    """A number input whose range follows this server's limit (its maximum is the limit, the
+    default no higher), with the limit named in its help."""
+    high = max(low, high)
+    help_text = f"At most {high:,} on this server (limit `{limit}`, docs/limits.md)."
+    widget = st.number_input(label, low, high, min(max(value, low), high), key=key, help=help_text)
+    return int(widget)
+
+
+LIMITS = state.LIMITS
 with st.expander("Options"):
     o1, o2, o3, o4 = st.columns(4)
-    threads = o1.number_input("intra-op threads", 1, 64, saved.get("threads", 1), key="rl_thr")
-    warmup = o2.number_input("warm-up runs", 0, 100, saved.get("warmup", 3), key="rl_warm")
-    runs = o3.number_input("timed runs", 1, 1000, saved.get("runs", 20), key="rl_runs")
-    profiled = o4.number_input("profiled runs", 0, 100, saved.get("profiled", 5), key="rl_prof")
+    with o1:
+        threads = bounded(
+            "intra-op threads",
+            1,
+            thread_limit(LIMITS),
+            saved.get("threads", 1),
+            "rl_thr",
+            "max_threads",
+        )
+    with o2:
+        warmup = bounded(
+            "warm-up runs",
+            0,
+            LIMITS.max_warmup_runs,
+            saved.get("warmup", 3),
+            "rl_warm",
+            "max_warmup_runs",
+        )
+    with o3:
+        runs = bounded(
+            "timed runs",
+            1,
+            LIMITS.max_timed_runs,
+            saved.get("runs", 20),
+            "rl_runs",
+            "max_timed_runs",
+        )
+    with o4:
+        profiled = bounded(
+            "profiled runs",
+            0,
+            LIMITS.max_profiled_runs,
+            saved.get("profiled", 5),
+            "rl_prof",
+            "max_profiled_runs",
+        )
     disabled = st.text_input(
         "Disable optimizer passes (comma-separated)",
         saved.get("disabled", ""),
@@ -232,8 +280,13 @@ with st.expander("Options"):
         value=saved.get("probe", False),
         key="rl_probe",
     )
-    timeout = st.number_input(
-        "Timeout per configuration (s)", 5, 3600, saved.get("timeout", 300), key="rl_timeout"
+    timeout = bounded(
+        "Timeout per configuration (s)",
+        min(5, LIMITS.run_timeout_s),
+        LIMITS.run_timeout_s,
+        saved.get("timeout", 300),
+        "rl_timeout",
+        "run_timeout_s",
     )
 
 st.subheader("Inputs")
@@ -297,10 +350,10 @@ if inputs_info and not uploaded:
             except ValueError:
                 st.error(f"Shape of {plain(r.name)}: use integers, e.g. 1,3,224,224.")
         if r.dtype == "STRING":
-            choices = c.text_input(
+            categories = c.text_input(
                 "values (comma-separated)", ",".join(r.choices), key=f"rl_val_{r.name}"
             )
-            values[r.name] = [v.strip() for v in choices.split(",") if v.strip()]
+            values[r.name] = [v.strip() for v in categories.split(",") if v.strip()]
             continue
         low = c.number_input(
             "low",
@@ -334,6 +387,8 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             "ranges": ranges,
         },
     )
+    # The deployment's timeout is a ceiling: the job queue caps it too.
+    run_limits = replace(model.limits, run_timeout_s=min(timeout, LIMITS.run_timeout_s))
     try:
         if uploaded:
             arrays = load_input_files(
@@ -344,9 +399,22 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             check_inputs(arrays, inputs_info)
         else:
             input_plan = InputPlan.make(dims, ranges, shapes=shapes, values=values, hints=hints)
-            if probe:
-                with st.spinner("Probing input sizes…"):
-                    found = probe_sizes(model, inputs_info, input_plan)
+            if probe:  # in the run queue, like every worker the server starts
+                probing = state.submit_task(
+                    source,
+                    model,
+                    "probe",
+                    "input sizes",
+                    lambda job, m=model, vi=inputs_info, p=input_plan, lim=run_limits: probe_sizes(
+                        m, vi, p, limits=lim
+                    ),
+                )
+                wait_for(probing, st.empty(), "Probing input sizes")
+                found = probing.value
+                if probing.state != "done" or found is None:
+                    raise InspectorError(
+                        f"The input size probe did not finish: {probing.error or probing.state}."
+                    )
                 if not found.found:
                     raise InspectorError(f"No input sizes found that run: {found.detail}.")
                 st.info(
@@ -356,7 +424,8 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
                 input_plan = replace(input_plan, shapes=found.shapes)
             arrays = generate(resolve(inputs_info, input_plan))
         matrix = RunPlan(
-            ep_lists=tuple(choices[p] for p in picked) + ((f"{demo},cpu",) if demo != "—" else ()),
+            ep_lists=tuple(ep_choices[p] for p in picked)
+            + ((f"{demo},cpu",) if demo != "—" else ()),
             levels=tuple(levels),
             strict_variants=strict,
             intra_op_threads=int(threads),
@@ -367,10 +436,10 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             session_config=tuple(extra.splitlines()),
             ep_options=tuple(ep_opts.splitlines()),
         ).matrix()
+        state.submit(source, model, matrix, arrays, run_limits)
     except InspectorError as exc:
         st.error(plain(exc))
         st.stop()
-    state.submit(source, model, matrix, arrays, replace(model.limits, run_timeout_s=int(timeout)))
 
 latest = state.latest_job(source)
 bundled = latest if latest is not None and latest.origin else None
@@ -384,8 +453,13 @@ if bundled is not None:  # results from a session bundle: show where, offer to r
         help="The bundle's configurations and exact inputs on this machine; the results are "
         "shown beside the bundled ones (labels start with 'here').",
     ):
-        here = Matrix(tuple(replace(c, label=f"here · {c.label}") for c in bundled.matrix.configs))
-        state.submit(source, model, here, dict(bundled.inputs), model.limits, base=bundled)
+        try:
+            here = Matrix(
+                tuple(replace(c, label=f"here · {c.label}") for c in bundled.matrix.configs)
+            )
+            state.submit(source, model, here, dict(bundled.inputs), model.limits, base=bundled)
+        except InspectorError as exc:  # e.g. a configuration over this server's limits
+            st.error(plain(exc))
         latest = state.latest_job(source)
 if latest is not None and not latest.active:
     st.session_state["results_shown"] = latest.id  # the panel stops ticking

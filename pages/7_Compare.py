@@ -79,8 +79,10 @@ others = [x for x in labels if x != ref_label] or labels
 if st.session_state.get("cmp_cand") not in others:
     st.session_state.pop("cmp_cand", None)
 cand_label = c2.selectbox("Candidate", others, key="cmp_cand")
-atol = c3.number_input("atol", value=DEFAULT_ATOL, format="%.1e", key="cmp_atol")
-rtol = c4.number_input("rtol", value=DEFAULT_RTOL, format="%.1e", key="cmp_rtol")
+# Tolerances only compare (no worker, no limit to follow); a negative one would fail every
+# element, so they start at 0.
+atol = c3.number_input("atol", 0.0, value=DEFAULT_ATOL, format="%.1e", key="cmp_atol")
+rtol = c4.number_input("rtol", 0.0, value=DEFAULT_RTOL, format="%.1e", key="cmp_rtol")
 ref = results[labels.index(ref_label)]
 cand = results[labels.index(cand_label)]
 

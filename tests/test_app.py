@@ -262,3 +262,101 @@ def test_a_bundle_made_on_another_version_of_the_open_model_says_so():
     assert hashlib.sha256(old).hexdigest()[:12] in text
     assert hashlib.sha256(new).hexdigest()[:12] in text
     assert title(at) == "model.onnx"
+
+
+def test_the_overview_load_check_waits_in_the_run_queue_then_shows_the_verdict():
+    """Issue 22: the load check is a job in the run queue. With every slot taken the Overview
+    draws at once, says the check is waiting, and shows ONNX Runtime's verdict once it ran."""
+    import uuid
+
+    import numpy as np
+
+    from inspector import load_model
+    from inspector.run.config import Matrix, RunConfig
+    from inspector.run.jobs import queue
+    from inspector.run.loadcheck import LOAD_CHECK
+    from tests.factories import endless_loop
+
+    at = app().run()  # the default sample's check, while slots are free
+    q = queue()
+    loop = load_model(endless_loop().SerializeToString(), name="loop.onnx")
+    endless = Matrix((RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0, label="endless"),))
+    feeds = {"x": np.ones(1, np.float32)}
+    blockers = [q.submit("someone-else", "k", loop, endless, feeds) for _ in range(q.slots)]
+    name = f"busy-{uuid.uuid4().hex[:8]}.onnx"  # a model no earlier test has checked
+    try:
+        at.file_uploader(key="upload").set_value(
+            [(name, linear(seed=11).SerializeToString(), "application/octet-stream")]
+        ).run()
+        assert not at.exception and title(at) == name
+        assert any("waiting for a free slot" in i.value for i in at.info)
+        assert not any("created a session" in s.value for s in at.success)
+        assert any("load check has not finished" in c.value for c in at.caption)
+        (check,) = [j for j in q.jobs(at.session_state["owner"], kind=LOAD_CHECK) if j.active]
+        assert check.state == "queued"
+    finally:
+        for b in blockers:
+            q.cancel(b.id)
+    wait_for_jobs(at)
+    assert not at.exception
+    assert any("created a session" in s.value for s in at.success)
+    assert not any("load check has not finished" in c.value for c in at.caption)
+
+
+def test_run_lab_widgets_follow_the_deployments_limits():
+    """Issue 22: INSPECTOR_LIMIT_RUN_TIMEOUT_S=60 was ignored (the widget allowed 3,600 s). A
+    fresh interpreter, so the page reads LIMITS from this environment as a server does."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json; from streamlit.testing.v1 import AppTest; "
+        "at = AppTest.from_file('app.py', default_timeout=60).run(); "
+        "at.switch_page('pages/6_Run_lab.py').run(); "
+        "w = {k: at.number_input(key=k) for k in ('rl_timeout', 'rl_prof', 'rl_thr')}; "
+        "print(json.dumps({'exception': bool(at.exception), "
+        "**{k: [v.max, v.value] for k, v in w.items()}}))"
+    )
+    env = {
+        **os.environ,
+        "INSPECTOR_LIMIT_RUN_TIMEOUT_S": "60",
+        "INSPECTOR_LIMIT_MAX_PROFILED_RUNS": "4",
+        "INSPECTOR_LIMIT_MAX_THREADS": "2",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not got["exception"]
+    assert got["rl_timeout"] == [60, 60]  # max = the limit, default = min(300, limit)
+    assert got["rl_prof"] == [4, 4]  # default 5 → 4
+    assert got["rl_thr"] == [2, 1]
+
+
+def test_run_lab_runs_a_model_with_a_string_input():
+    """The page reused one name for the EP choices and a string input's values: a model with
+    a string input crashed on 'Run the matrix'."""
+    from tests.factories import string_pipeline
+
+    at = app().run()
+    at.file_uploader(key="upload").set_value(
+        [("strings.onnx", string_pipeline().SerializeToString(), "application/octet-stream")]
+    ).run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    assert not at.exception
+    at.text_input(key="rl_val_sex").set_value("male,female,other").run()
+    at.multiselect(key="rl_eps").set_value(["CPU"]).run()
+    at.multiselect(key="rl_levels").set_value(["all"]).run()
+    at.number_input(key="rl_runs").set_value(2).run()
+    at.button(key="rl_go").click().run()
+    assert not at.exception
+    wait_for_jobs(at)
+    assert not at.exception
+    assert list(at.dataframe[-1].value["status"]) == ["ok", "ok"]

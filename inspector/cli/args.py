@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Any
 
-from inspector.limits import DEFAULT_LIMITS, GiB
+from inspector.limits import DEFAULT_LIMITS, ENV_PREFIX, GiB
 
 
 def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
@@ -31,7 +31,12 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
             action="store_true",
             help="do not add the reference configuration (CPU, disable_all)",
         )
-    g.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1: pinned)")
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads (default 1: pinned; at most max_threads, 4 per core by default)",
+    )
     g.add_argument(
         "--disable",
         action="append",
@@ -61,7 +66,8 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         default=1,
         metavar="N",
         help="run N configurations at once (default 1: timings are not disturbed; with more, "
-        "each result says its timings shared the machine)",
+        "each result says its timings shared the machine; at most the run slots, "
+        "max_concurrent_runs)",
     )
     g.add_argument(
         "--ray",
@@ -71,9 +77,25 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         "(default: $INSPECTOR_RAY_ADDRESS; nodes join with onnx-inspector ray-worker)",
     )
     g.add_argument("--strict", action="store_true", help="refuse any CPU fallback")
-    g.add_argument("--warmup", type=int, default=3)
-    g.add_argument("--runs", type=int, default=20, help="timed runs (default 20)")
-    g.add_argument("--profiled-runs", type=int, default=5)
+    g.add_argument(
+        "--warmup",
+        type=int,
+        default=3,
+        help=f"warm-up runs (default 3; at most {DEFAULT_LIMITS.max_warmup_runs}: max_warmup_runs)",
+    )
+    g.add_argument(
+        "--runs",
+        type=int,
+        default=20,
+        help=f"timed runs (default 20; at most {DEFAULT_LIMITS.max_timed_runs:,}: max_timed_runs)",
+    )
+    g.add_argument(
+        "--profiled-runs",
+        type=int,
+        default=5,
+        help=f"profiled runs (default 5; at most {DEFAULT_LIMITS.max_profiled_runs}: "
+        "max_profiled_runs)",
+    )
     i = p.add_argument_group("inputs")
     i.add_argument(
         "--dim",
@@ -122,7 +144,8 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     r.add_argument(
         "--timeout",
         type=int,
-        help=f"seconds per configuration (default {DEFAULT_LIMITS.run_timeout_s}: run_timeout_s)",
+        help=f"seconds per configuration (default {DEFAULT_LIMITS.run_timeout_s}: run_timeout_s; "
+        f"never above {ENV_PREFIX}RUN_TIMEOUT_S where that is set)",
     )
     r.add_argument(
         "--memory-gb",

@@ -16,12 +16,21 @@ import numpy as np
 
 from inspector.bundle import Analysis, about, write_bundle
 from inspector.cli.tables import table
-from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, GiB, Limits
+from inspector.limits import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    ENV_PREFIX,
+    GiB,
+    Limits,
+    env_limits,
+    run_slots,
+)
 from inspector.model import build_overview
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.analysis import AblationRow, Divergence
 from inspector.run.config import (
+    ConfigError,
     Matrix,
     RunConfig,
     load_matrix,
@@ -38,6 +47,7 @@ from inspector.run.inputs import (
     resolve,
     shape_hints,
 )
+from inspector.run.options import check_optimizer_names
 from inspector.run.plan import RunPlan
 from inspector.run.prepare import PreparedModel, prepare
 from inspector.run.results import RunResult
@@ -53,13 +63,46 @@ def register_libraries(args: argparse.Namespace) -> None:
 
 
 def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
-    """The model's limits with --timeout / --memory-gb applied."""
-    changes: dict[str, int] = {}
-    if args.timeout is not None:
-        changes["run_timeout_s"] = args.timeout
-    if args.memory_gb is not None:
-        changes["worker_memory_bytes"] = int(args.memory_gb * GiB)
+    """The model's limits with the deployment's ``INSPECTOR_LIMIT_*`` variables, then
+    --timeout / --memory-gb applied. A flag may set its limit freely where no variable sets
+    it (whoever runs the CLI is its operator), never above a variable's value: that is the
+    deployment's ceiling, as the app's widgets follow it."""
+    try:
+        deployment = env_limits()
+    except ValueError as exc:
+        raise ConfigError(f"{exc}.") from None
+    changes: dict[str, int] = dict(deployment)
+    for flag, name, value in (
+        ("--timeout", "run_timeout_s", args.timeout),
+        (
+            "--memory-gb",
+            "worker_memory_bytes",
+            None if args.memory_gb is None else int(args.memory_gb * GiB),
+        ),
+    ):
+        if value is None:
+            continue
+        cap = deployment.get(name)
+        if cap is not None and value > cap:
+            raise ConfigError(
+                f"{flag} asks for {name}={value:,}, over the deployment's {cap:,} "
+                f"({ENV_PREFIX}{name.upper()})."
+            )
+        changes[name] = value
     return replace(model.limits, **changes)
+
+
+def check_run(args: argparse.Namespace, matrix: Matrix, limits: Limits) -> None:
+    """Refuse settings over ``limits`` before a worker starts: every configuration's numbers,
+    and --jobs beyond the run slots (each worker's memory cap is a share of RAM per slot)."""
+    for config in matrix.configs:
+        config.check_limits(limits)
+    jobs, slots = getattr(args, "jobs", 1), run_slots(limits)
+    if jobs > slots:
+        raise ConfigError(
+            f"--jobs {jobs} is over this machine's {slots} run slots (max_concurrent_runs; "
+            "docs/limits.md): more workers at once would overrun the memory share each gets."
+        )
 
 
 def plan(args: argparse.Namespace) -> RunPlan:
@@ -129,7 +172,7 @@ def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any]:
         from inspector.run.probe import probe_sizes
 
         print("probing input sizes …", file=sys.stderr, flush=True)
-        found = probe_sizes(model, graph_inputs, plan)
+        found = probe_sizes(model, graph_inputs, plan, limits=run_limits(args, model))
         for size, outcome in found.tried:
             print(f"  {'suggested' if not size else size}: {outcome}", file=sys.stderr)
         if not found.found:
@@ -310,8 +353,9 @@ def gates(
 
 def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     matrix = build_matrix(args)
-    inputs = make_inputs(args, model)
     limits = run_limits(args, model)
+    check_run(args, matrix, limits)
+    inputs = make_inputs(args, model)
     if getattr(args, "ray", None):
         from inspector.run.cluster import run_matrix_ray
 
@@ -368,8 +412,10 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     cand = parse_spec(args.cand, run_plan)
     ref = replace(ref, label="ref · " + ref.default_label())
     cand = replace(cand, label="cand · " + cand.default_label())
-    inputs = make_inputs(args, model)
     limits = run_limits(args, model)
+    check_run(args, Matrix((ref, cand)), limits)
+    check_optimizer_names(getattr(args, "ablation_pass", None) or ())  # before any worker
+    inputs = make_inputs(args, model)
     # One private copy of the model (and its data) serves the runs and both analyses.
     prepared = prepare(model)
     try:
@@ -428,7 +474,8 @@ def _compare(
         )
         record["first_divergence"] = to_jsonable(fd)
     if args.ablation:
-        passes = args.ablation_pass or None
+        # Each pass is one more configuration: named once each, at most MAX_OPTIMIZER_NAMES.
+        passes = check_optimizer_names(args.ablation_pass or ()) or None
         rows = ablation(
             model,
             cand,

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from inspector.errors import InspectorError
+from inspector.limits import ENV_PREFIX, Limits, deployment_limits, thread_limit
 from inspector.run.options import (
+    THREAD_OPTIONS,
     OptionError,
     check_ep_options,
     check_optimizer_names,
@@ -77,6 +79,16 @@ class EpSpec:
         return self.name.removesuffix("ExecutionProvider")
 
 
+#: Numeric settings of a configuration and the limit (inspector/limits.py) that caps each.
+_CAPPED = (
+    ("intra_op_threads", "max_threads"),
+    ("inter_op_threads", "max_threads"),
+    ("warmup_runs", "max_warmup_runs"),
+    ("timed_runs", "max_timed_runs"),
+    ("profiled_runs", "max_profiled_runs"),
+)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one session and how it is timed."""
@@ -119,6 +131,9 @@ class RunConfig:
             raise ConfigError("Strict mode (no CPU fallback) needs an EP other than CPU.")
         if self.timed_runs < 1:
             raise ConfigError("timed_runs must be at least 1.")
+        # The deployment's ceilings hold for every configuration, wherever it comes from (a
+        # page, a CLI flag, a matrix file, a bundle): 4,000 threads aborted ONNX Runtime.
+        self.check_limits(deployment_limits())
         # Allow-lists (options.py): nothing free-form reaches ONNX Runtime.
         try:
             object.__setattr__(self, "session_config", check_session_config(self.session_config))
@@ -137,6 +152,24 @@ class RunConfig:
             raise ConfigError(str(exc)) from None
         if not self.label:
             object.__setattr__(self, "label", self.default_label())
+
+    def check_limits(self, limits: Limits) -> None:
+        """Refuse a number over ``limits`` (ConfigError naming the limit and its variable):
+        threads, warm-up, timed and profiled runs, and EP options that set a thread count."""
+        numbers = [(name, getattr(self, name), limit) for name, limit in _CAPPED]
+        numbers += [
+            (f"{e.short} option {key}", int(value), "max_threads")
+            for e in self.eps
+            for key, value in e.options
+            if (e.name, key) in THREAD_OPTIONS
+        ]
+        for name, value, limit in numbers:
+            cap = thread_limit(limits) if limit == "max_threads" else getattr(limits, limit)
+            if value > cap:
+                raise ConfigError(
+                    f"{name}={value:,} is over the limit {limit}={cap:,} "
+                    f"({ENV_PREFIX}{limit.upper()} sets it for a deployment; docs/limits.md)."
+                )
 
     def default_label(self) -> str:
         eps = "+".join(e.short for e in self.eps)
@@ -257,7 +290,11 @@ def parse_eps(value: str | Sequence[Any]) -> tuple[EpSpec, ...]:
     return eps
 
 
-REFERENCE = RunConfig(label="reference · CPU · disable_all")
+#: The reference configuration's EPs and label (CPU, disable_all). Not a module-level RunConfig:
+#: one built at import would fail to import wherever a deployment lowers a run limit below the
+#: defaults.
+REFERENCE_EPS = (EpSpec("CPUExecutionProvider"),)
+REFERENCE_LABEL = "reference · CPU · disable_all"
 
 
 @dataclass(frozen=True)
@@ -292,9 +329,9 @@ def expand_matrix(
         configs.append(
             replace(
                 base,
-                eps=REFERENCE.eps,
+                eps=REFERENCE_EPS,
                 opt_level="disable_all",
-                label="reference · CPU · disable_all",
+                label=REFERENCE_LABEL,
                 strict=False,
                 disabled_optimizers=(),
                 session_config=(),

@@ -11,6 +11,12 @@ A job is either a matrix or a *task*: a callable that produces one value (the fi
 node, an optimizer ablation, a two-model run), queued, run, cancelled and kept the same way, so
 that long analyses also survive navigation and show in the same queue.
 
+Every worker the server starts goes through here — matrices, analyses, the Overview's load
+check, the Run lab's size probe — so ``max_concurrent_runs`` and the memory share per slot
+(``worker_memory``) hold for all of them. A job's limits are capped by the deployment's
+(:func:`inspector.limits.within`: its timeout is min(the user's, the deployment's)) and its
+configurations are checked against them when it is submitted.
+
 Configurations of one job run one after another, as in :func:`run_matrix`: timings stay honest.
 Jobs from different owners may run at the same time; each result says so (``concurrent``).
 No Streamlit here: the app keeps job ids in its session, the registry keeps the jobs.
@@ -27,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from inspector.limits import DEFAULT_LIMITS, Limits, run_slots
+from inspector.limits import Limits, deployment_limits, run_slots, within
 from inspector.model.load import LoadedModel
 from inspector.run.config import Matrix
 from inspector.run.results import RunResult
@@ -83,8 +89,11 @@ class Job:
 class JobQueue:
     """The process-wide queue (one per server; :func:`queue` returns it)."""
 
-    def __init__(self, slots: int = 0, keep_s: float = 3600.0) -> None:
+    def __init__(
+        self, slots: int = 0, keep_s: float = 3600.0, limits: Limits | None = None
+    ) -> None:
         self.slots = slots or (os.cpu_count() or 1)
+        self.limits = limits  # the deployment's ceilings (None: this process's environment)
         self.keep_s = keep_s  # finished jobs are kept this long, then forgotten
         self._jobs: dict[str, Job] = {}
         self._waiting: dict[str, deque[Job]] = {}  # owner → their queued jobs, in order
@@ -105,9 +114,19 @@ class JobQueue:
         context: Any = None,
         base: Job | None = None,
     ) -> Job:
+        """Queue ``matrix``; ConfigError when a configuration asks for more than the limits
+        allow. ``limits`` (default: the model's) are capped by the deployment's."""
+        limits = within(limits or model.limits, self.ceiling)
+        for config in matrix.configs:
+            config.check_limits(limits)
         job = Job(secrets.token_urlsafe(9), owner, key, model, matrix, inputs, limits, context)
         job.base = base
         return self._enqueue(job)
+
+    @property
+    def ceiling(self) -> Limits:
+        """The limits no job may exceed: the deployment's."""
+        return self.limits or deployment_limits()
 
     def _enqueue(self, job: Job) -> Job:
         with self._lock:
@@ -342,5 +361,6 @@ def queue(limits: Limits | None = None) -> JobQueue:
     global _QUEUE
     with _QUEUE_LOCK:
         if _QUEUE is None:
-            _QUEUE = JobQueue(run_slots(limits or DEFAULT_LIMITS))
+            limits = limits or deployment_limits()
+            _QUEUE = JobQueue(run_slots(limits), limits=limits)
         return _QUEUE

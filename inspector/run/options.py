@@ -291,12 +291,27 @@ def check_ep_options(ep: str, pairs: Iterable[tuple[str, str]]) -> tuple[tuple[s
     return tuple(sorted(out.items()))
 
 
+#: EP options that set a thread count: the deployment's ``max_threads`` caps them as it caps
+#: the session's own threads (``RunConfig.check_limits``), within the ranges above.
+THREAD_OPTIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("ggml", "threads"),
+        ("OpenVINOExecutionProvider", "num_of_threads"),
+        ("OpenVINOExecutionProvider", "num_streams"),
+        ("XnnpackExecutionProvider", "intra_op_num_threads"),
+    }
+)
+
 OPTIMIZER_NAME = re.compile(r"[A-Za-z0-9_]{1,128}")
+#: Most distinct pass names one configuration may disable: ONNX Runtime 1.31 has about a
+#: hundred; each is one more configuration in an ablation.
+MAX_OPTIMIZER_NAMES = 200
 
 
 def check_optimizer_names(names: Iterable[str]) -> tuple[str, ...]:
-    """Optimizer pass names go into a ';'-separated ORT entry: letters, digits and '_' only."""
-    out = []
+    """Optimizer pass names go into a ';'-separated ORT entry: letters, digits and '_' only
+    (each once, in the order given; at most :data:`MAX_OPTIMIZER_NAMES`)."""
+    out: dict[str, None] = {}
     for n in names:
         n = str(n).strip()
         if not OPTIMIZER_NAME.fullmatch(n):
@@ -304,7 +319,12 @@ def check_optimizer_names(names: Iterable[str]) -> tuple[str, ...]:
                 f"Optimizer pass name {n!r} is not valid: use letters, digits and '_' "
                 "(e.g. GeluFusionL1, NchwcTransformer)."
             )
-        out.append(n)
+        out[n] = None
+        if len(out) > MAX_OPTIMIZER_NAMES:
+            raise OptionError(
+                f"More than {MAX_OPTIMIZER_NAMES} optimizer pass names: ONNX Runtime has about "
+                "a hundred; list the ones to disable."
+            )
     return tuple(out)
 
 
