@@ -8,6 +8,17 @@ is 180 days old it loops on "Please update to the newest version". The copy made
 sets the consent cookie from a small script *file* (its page policy forbids inline scripts), so
 the viewer makes no request outside the app's origin.
 
+Model strings as HTML: Netron renders an op's documentation from Markdown to HTML, and for a
+model-local function that Markdown is the model's own ``doc_string`` (and its attributes'):
+a ``<meta http-equiv="refresh">`` there navigated the embedded viewer to another site, an
+``<img>`` loaded from another host. The iframe's sandbox cannot stop that (Netron needs
+``allow-scripts``, which also allows a meta refresh), nor can a page policy (browsers never
+shipped ``navigate-to``). So the copy is patched at that one sink: the documentation panel's
+HTML goes through :data:`SAFE_HTML_JS`, which keeps formatting tags and plain links and drops
+everything else (``meta``, ``img``, ``style``, ``form``, ``iframe``, event attributes...). And
+the page policy allows nothing off the app's origin: ``default-src 'self'``, images from the
+origin or ``data:``/``blob:`` only, no forms, ``<base>``, frames or plugins.
+
 Models are published under ``<static>/models/<random key>/`` — whoever can reach the port can
 fetch static files, so keys are unguessable and old folders are removed. Only what Netron
 fetches is published, under names the inspector chooses: ``model.onnx`` and ``data_N.bin`` for
@@ -34,13 +45,105 @@ from inspector.model.load import LoadedModel
 from inspector.model.walk import iter_tensors
 
 MODEL_FILE = "model.onnx"
-PATCH_VERSION = 2  # bump when patch_index changes: installed copies are redone
+PATCH_VERSION = 3  # bump when a patch changes: installed copies are redone
+
+#: The viewer's page policy, replacing Netron's own (``script-src 'self'; frame-src 'none'``,
+#: kept): nothing is fetched, framed, submitted or navigated to off the app's origin. Inline
+#: styles stay allowed: Netron's index.html and its SVG drawing use them.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self' blob: data:; font-src 'self' data:; "
+    "worker-src 'self' blob:; object-src 'none'; frame-src 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
 
 CONSENT_JS = "inspector-consent.js"
 _CONSENT = (
     "// Added by ONNX Inspector: consent is implied (no third-party requests are made).\n"
     "document.cookie = 'consent=' + Date.now() + '; path=/; max-age=31536000; SameSite=Strict';\n"
 )
+
+
+SAFE_HTML_JS = "inspector-safe-html.js"
+_SAFE_HTML = r"""// Added by ONNX Inspector: the HTML of Netron's documentation panel, made inert.
+// For a model-local function that HTML is the model's own doc_string (Markdown rendered to
+// HTML): it is parsed in an inert document (nothing loads, nothing runs, no refresh) and
+// rebuilt from formatting tags and plain links only; everything else becomes its text.
+(function () {
+    'use strict';
+    var KEEP = {
+        A: 1, B: 1, BLOCKQUOTE: 1, BR: 1, CODE: 1, DD: 1, DEL: 1, DIV: 1, DL: 1, DT: 1, EM: 1,
+        H1: 1, H2: 1, H3: 1, H4: 1, H5: 1, H6: 1, HR: 1, I: 1, LI: 1, OL: 1, P: 1, PRE: 1,
+        S: 1, SPAN: 1, STRONG: 1, SUB: 1, SUP: 1, TABLE: 1, TBODY: 1, TD: 1, TH: 1, THEAD: 1,
+        TR: 1, TT: 1, U: 1, UL: 1
+    };
+    var DROP = {
+        SCRIPT: 1, STYLE: 1, TEMPLATE: 1, NOSCRIPT: 1, IFRAME: 1, FRAME: 1, OBJECT: 1, EMBED: 1,
+        SVG: 1, MATH: 1, TITLE: 1, TEXTAREA: 1, SELECT: 1
+    };
+    function copy(source, target) {
+        for (var node = source.firstChild; node; node = node.nextSibling) {
+            if (node.nodeType === 3) {
+                target.appendChild(document.createTextNode(node.nodeValue));
+            } else if (node.nodeType === 1) {
+                var tag = node.nodeName.toUpperCase();
+                if (DROP[tag]) {
+                    continue;
+                }
+                if (!KEEP[tag]) {
+                    copy(node, target);  // an unknown element keeps only its text
+                    continue;
+                }
+                var element = document.createElement(tag.toLowerCase());
+                var href = tag === 'A' ? (node.getAttribute('href') || '').trim() : '';
+                if (/^https?:\/\//i.test(href)) {
+                    element.setAttribute('href', href);
+                    element.setAttribute('target', '_blank');
+                    element.setAttribute('rel', 'noopener noreferrer');
+                }
+                copy(node, element);
+                target.appendChild(element);
+            }
+        }
+    }
+    window.inspectorSafeHTML = function (element, html) {
+        var inert = new DOMParser().parseFromString(String(html), 'text/html');
+        var fragment = document.createDocumentFragment();
+        copy(inert.body, fragment);
+        element.replaceChildren(fragment);
+    };
+})();
+"""
+
+#: Netron's documentation panel writes its HTML here (view.js, DocumentationSidebar._append).
+_DOC_SINK = """    _append(parent, type, content) {
+        const element = this.createElement(type);
+        if (content) {
+            element.innerHTML = content;
+        }"""
+_DOC_SINK_SAFE = """    _append(parent, type, content) {
+        const element = this.createElement(type);
+        if (content) {
+            if (typeof window.inspectorSafeHTML === 'function') {
+                window.inspectorSafeHTML(element, content);
+            } else {
+                element.textContent = content;
+            }
+        }"""
+
+
+def patch_view(js: str) -> str:
+    """Netron's view.js with the documentation panel's HTML sink made inert (module docstring).
+    Refuses a view.js without that sink: a Netron whose panel changed must be looked at, not
+    served unpatched."""
+    if js.count(_DOC_SINK) != 1:
+        if js.count(_DOC_SINK_SAFE) == 1:
+            return js
+        raise RuntimeError(
+            "Netron's view.js changed: its documentation panel's HTML sink was not found, so "
+            "model doc strings could become live HTML. Update inspector/netron_assets.py."
+        )
+    return js.replace(_DOC_SINK, _DOC_SINK_SAFE)
 
 
 def netron_source() -> Path:
@@ -51,23 +154,26 @@ def patch_index(html: str) -> str:
     """Netron's index.html made safe to serve unattended (see the module docstring)."""
     html = re.sub(r'\s*<meta name="date"[^>]*>', "", html)
     # Netron's own policy allows fetching any origin: ``index.html?url=https://elsewhere``
-    # would make the embedded viewer request it. Same origin only.
-    html = re.sub(
-        r'(<meta http-equiv="Content-Security-Policy" content=")([^"]*)"',
-        lambda m: m.group(1) + m.group(2).rstrip("; ") + "; connect-src 'self' blob: data:\"",
+    # would make the embedded viewer request it. Same origin only, for everything (CSP).
+    html, found = re.subn(
+        r'<meta http-equiv="Content-Security-Policy" content="[^"]*"',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}"',
         html,
         count=1,
     )
+    if not found:
+        raise RuntimeError("Netron's index.html has no Content-Security-Policy meta tag")
     html = re.sub(
         r'<meta name="version" content="[^"]*"', '<meta name="version" content="0.0.0"', html
     )
-    tag = f'<script type="text/javascript" src="{CONSENT_JS}"></script>'
-    if CONSENT_JS not in html:
-        html = html.replace(
-            '<script type="text/javascript" src="index.js"></script>',
-            tag + '\n<script type="text/javascript" src="index.js"></script>',
-            1,
-        )
+    for name in (CONSENT_JS, SAFE_HTML_JS):
+        tag = f'<script type="text/javascript" src="{name}"></script>'
+        if name not in html:
+            html = html.replace(
+                '<script type="text/javascript" src="index.js"></script>',
+                tag + '\n<script type="text/javascript" src="index.js"></script>',
+                1,
+            )
     return html
 
 
@@ -85,7 +191,10 @@ def install(static_dir: Path) -> Path:
     shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     index = tmp / "index.html"
     index.write_text(patch_index(index.read_text(encoding="utf-8")), encoding="utf-8")
+    view = tmp / "view.js"
+    view.write_text(patch_view(view.read_text(encoding="utf-8")), encoding="utf-8")
     (tmp / CONSENT_JS).write_text(_CONSENT)
+    (tmp / SAFE_HTML_JS).write_text(_SAFE_HTML)
     (tmp / ".source").write_text(marker)
     if target.exists():
         shutil.rmtree(target, ignore_errors=True)

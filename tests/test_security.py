@@ -419,3 +419,122 @@ class TestModelStringsInChartsAndNetron:
 
         page = patch_index((netron_source() / "index.html").read_text(encoding="utf-8"))
         assert "connect-src 'self' blob: data:" in page
+
+    def test_netron_page_policy_allows_nothing_off_origin(self):
+        """Issue 22: an ``<img>`` in a function's doc_string loaded from another host."""
+        from inspector.netron_assets import netron_source, patch_index
+
+        page = patch_index((netron_source() / "index.html").read_text(encoding="utf-8"))
+        (policy,) = [
+            line for line in page.splitlines() if 'http-equiv="Content-Security-Policy"' in line
+        ]
+        for directive in (
+            "default-src 'self'",
+            "script-src 'self'",
+            "img-src 'self' data: blob:",
+            "object-src 'none'",
+            "frame-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ):
+            assert directive in policy, directive
+        assert "inspector-safe-html.js" in page and "inspector-consent.js" in page
+
+    def test_the_documentation_panel_sink_is_patched_or_install_refuses(self, tmp_path):
+        from inspector.netron_assets import install, patch_view
+
+        view = (install(tmp_path) / "view.js").read_text(encoding="utf-8")
+        assert "window.inspectorSafeHTML(element, content)" in view
+        assert "element.innerHTML = content;" not in view
+        assert (tmp_path / "netron" / "inspector-safe-html.js").exists()
+        with pytest.raises(RuntimeError, match="documentation panel"):
+            patch_view("export const View = 1;")
+
+    @pytest.mark.browser
+    def test_a_function_doc_string_cannot_navigate_netron_or_load_from_elsewhere(self, tmp_path):
+        """Issue 22: a model-local function's doc_string holding ``<meta http-equiv=refresh>``
+        navigated the embedded Netron to another origin when its documentation was opened, and
+        an ``<img>`` there loaded from another host. Here both point at a server this test
+        runs (another origin): it must get no request, and the frame stays on the app."""
+        import http.server
+        import threading
+
+        from playwright.sync_api import sync_playwright
+
+        from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+        from tests.factories import linear
+        from tests.test_browser import drop_model_files
+
+        if not chromium_available():
+            pytest.skip("Debian chromium is not installed")
+        hits: list[str] = []
+
+        class Beacon(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                hits.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"<h1>another site</h1>")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        beacon = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Beacon)
+        elsewhere = f"http://127.0.0.1:{beacon.server_address[1]}"
+        threading.Thread(target=beacon.serve_forever, daemon=True).start()
+        m = linear()
+        doc = (
+            f'Docs <img src="{elsewhere}/img">\n\n'
+            f'<meta http-equiv="refresh" content="0;url={elsewhere}/refresh">\n'
+        )
+        fn = helper.make_function(
+            "custom",
+            "Evil",
+            ["a"],
+            ["b"],
+            [helper.make_node("Relu", ["a"], ["b"])],
+            [helper.make_opsetid("", 17)],
+            doc_string=doc,
+        )
+        m.functions.append(fn)
+        m.opset_import.append(helper.make_opsetid("custom", 1))
+        m.graph.node.append(helper.make_node("Evil", ["y"], ["z"], domain="custom", name="call"))
+        m.graph.output[0].name = "z"
+        path = tmp_path / "evil_fn.onnx"
+        onnx.save(m, path)
+        try:
+            with streamlit_server() as url, sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(url)
+                page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=60_000)
+                drop_model_files(page, [str(path)])
+                page.get_by_role("heading", name="evil_fn.onnx").wait_for(timeout=60_000)
+                page.get_by_role("link", name="Graph", exact=True).click()
+                frame = page.frame_locator("iframe").first
+                node = frame.locator("#canvas").get_by_text("Evil").first
+                node.wait_for(timeout=30_000)
+                node.click()
+                frame.locator(".sidebar-item-value-expander[title='Show Definition']").click()
+                page.wait_for_timeout(2500)  # a refresh of 0 s would have happened by now
+                urls = [f.url for f in page.frames]
+                assert all(u.startswith(url) for u in urls), urls  # still on the app
+                assert hits == [], hits
+                docs = frame.locator(".sidebar-documentation")
+                docs.get_by_text("Docs").wait_for(timeout=10_000)  # shown, as text
+                assert docs.locator("img, meta").count() == 0
+                # The page policy holds on its own too: markup put in the viewer directly.
+                # (Netron replaces the viewer's window.eval, so reach it from the app's page.)
+                page.evaluate(
+                    """src => document.querySelector('iframe[src*="netron/index.html"]')
+                        .contentDocument.body
+                        .insertAdjacentHTML('beforeend', `<img src=${src}>`)""",
+                    f"{elsewhere}/img-direct",
+                )
+                page.wait_for_timeout(1000)
+                urls = [f.url for f in page.frames]
+                browser.close()
+        finally:
+            beacon.shutdown()
+        assert hits == [], hits
+        assert all(u.startswith(url) for u in urls), urls
