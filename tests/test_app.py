@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -360,3 +361,42 @@ def test_run_lab_runs_a_model_with_a_string_input():
     wait_for_jobs(at)
     assert not at.exception
     assert list(at.dataframe[-1].value["status"]) == ["ok", "ok"]
+
+
+@pytest.mark.browser
+def test_in_a_browser_the_overview_shows_the_verdict_once_a_slot_frees(tmp_path):
+    """Issue 22, in Chromium (AppTest does not tick fragments): on a one-slot server busy with
+    an endless Loop, a newly dropped model's Overview says its load check waits, then shows
+    ONNX Runtime's verdict by itself once the run's worker is killed at the timeout."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+    from tests.factories import endless_loop
+    from tests.test_browser import drop_model_files
+
+    if not chromium_available():
+        pytest.skip("Debian chromium is not installed")
+    loop, fresh = tmp_path / "loop.onnx", tmp_path / "waits.onnx"
+    loop.write_bytes(endless_loop().SerializeToString())
+    fresh.write_bytes(linear(seed=12).SerializeToString())
+    env = {"INSPECTOR_LIMIT_MAX_CONCURRENT_RUNS": "1", "INSPECTOR_LIMIT_RUN_TIMEOUT_S": "8"}
+    with streamlit_server(env=env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_text("created a session for it").wait_for(timeout=60_000)
+        drop_model_files(page, [str(loop)])
+        page.get_by_role("heading", name="loop.onnx").wait_for(timeout=60_000)
+        page.get_by_role("link", name="Run lab").click()
+        page.get_by_role("button", name="Run the matrix").click()
+        page.get_by_text("— running").first.wait_for(timeout=60_000)  # the slot is taken
+        drop_model_files(page, [str(fresh)])
+        page.get_by_role("heading", name="waits.onnx").wait_for(timeout=60_000)
+        page.get_by_role("link", name="Overview").click()
+        page.get_by_role("heading", name="waits.onnx", exact=True).wait_for(timeout=60_000)
+        page.get_by_text("waiting for a free slot").wait_for(timeout=30_000)
+        assert page.get_by_text("created a session for it").count() == 0
+        page.get_by_text("created a session for it").wait_for(timeout=120_000)  # no reload
+        page.get_by_text("waiting for a free slot").wait_for(state="detached", timeout=10_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
