@@ -150,7 +150,12 @@ class TestCli:
         monkeypatch.setenv("INSPECTOR_LIMIT_RUN_TIMEOUT_S", "3")
         argv = ["run", str(path), "--level", "disable_all", "--no-reference", "--json"]
         assert main([*argv, "--timeout", "300"]) == 1
-        assert "--timeout asks for run_timeout_s=300, over the deployment's 3" in (
+        assert "--timeout asks for run_timeout_s=300, over the deployment's run_timeout_s=3" in (
+            capsys.readouterr().err
+        )
+        monkeypatch.setenv("INSPECTOR_LIMIT_WORKER_MEMORY_BYTES", str(2**30))
+        assert main([*argv, "--memory-gb", "0"]) == 1  # 0 would mean no cap at all
+        assert "asks for no cap, over the deployment's worker_memory_bytes=1,073" in (
             capsys.readouterr().err
         )
         assert main([*argv, "--runs", "1", "--warmup", "0", "--profiled-runs", "0"]) == 1

@@ -83,9 +83,11 @@ def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
         if value is None:
             continue
         cap = deployment.get(name)
-        if cap is not None and value > cap:
+        unbounded = name == "worker_memory_bytes" and value <= 0  # 0: no memory cap at all
+        if cap is not None and (value > cap or (unbounded and cap > 0)):
+            asked = "no cap" if unbounded else f"{name}={value:,}"
             raise ConfigError(
-                f"{flag} asks for {name}={value:,}, over the deployment's {cap:,} "
+                f"{flag} asks for {asked}, over the deployment's {name}={cap:,} "
                 f"({ENV_PREFIX}{name.upper()})."
             )
         changes[name] = value
