@@ -236,6 +236,9 @@ http {{
     client_max_body_size 1100m;
     server {{
         listen 127.0.0.1:{port};
+        # Streamlit sends neither header: only this page and the app may frame the app.
+        add_header X-Frame-Options "SAMEORIGIN" always;
+        add_header Content-Security-Policy "frame-ancestors 'self'" always;
         location /inspector/ {{
             proxy_pass http://127.0.0.1:{upstream}/;
             proxy_http_version 1.1;
@@ -279,6 +282,21 @@ def test_behind_a_single_port_reverse_proxy(browser, server, tmp_path):
         frame.locator("#canvas").get_by_text("MatMul").first.wait_for(timeout=30_000)
         shot(page, "graph-behind-nginx")
         page.close()
+        # Issue 22: the proxy's headers keep other sites from framing the app (the Netron
+        # frame above is same-origin, so it still renders).
+        import urllib.request
+
+        for path in ("", "app/static/netron/index.html"):
+            with urllib.request.urlopen(base + path, timeout=10) as r:
+                assert r.headers["X-Frame-Options"] == "SAMEORIGIN", path
+                assert r.headers["Content-Security-Policy"] == "frame-ancestors 'self'", path
+        other = browser.new_page()  # another origin (about:blank) framing the app
+        other.set_content(f'<iframe src="{base}" width="800" height="600"></iframe>')
+        other.wait_for_timeout(3000)
+        assert not any(f.url.startswith(base) for f in other.frames[1:]), [
+            f.url for f in other.frames
+        ]
+        other.close()
     finally:
         proc.terminate()
         proc.wait(10)
