@@ -132,7 +132,7 @@ else:
         "alone, at two optimization levels and in strict mode, and show which node fell back."
     )
     if demo_col.button(
-        f"Fallback demo ({second.name.removesuffix('ExecutionProvider')})",
+        f"Fallback demo ({plain(second.name.removesuffix('ExecutionProvider'))})",
         key="rl_demo",
         type="secondary",
     ):
@@ -418,8 +418,10 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
                 if not found.found:
                     raise InspectorError(f"No input sizes found that run: {found.detail}.")
                 st.info(
-                    f"Input sizes: {found.detail} — "
-                    + ", ".join(f"{n} {list(s)}" for n, s in found.shapes)
+                    plain(
+                        f"Input sizes: {found.detail} — "
+                        + ", ".join(f"{n} {list(s)}" for n, s in found.shapes)
+                    )
                 )
                 input_plan = replace(input_plan, shapes=found.shapes)
             arrays = generate(resolve(inputs_info, input_plan))

@@ -146,7 +146,7 @@ with tab_ep:
         if fb.requested_inactive:
             st.warning(
                 "Requested but not active: "
-                + ", ".join(fb.requested_inactive)
+                + plain(", ".join(fb.requested_inactive))
                 + " — ONNX Runtime ran these nodes elsewhere without an error."
             )
         if fb.off_preferred:
@@ -245,7 +245,7 @@ with tab_graph:
             if len(v) > 1
         ]
         if fused:
-            st.subheader(f"Fused nodes in {cand.label}")
+            st.subheader(f"Fused nodes in {plain(cand.label)}")
             st.dataframe(fused, hide_index=True)
     graph = state.record("graph", source)
     main_ids = [n.id for n in graph.nodes if n.graph == "main"]
@@ -293,7 +293,9 @@ with tab_graph:
     if mode == "EP":
         st.caption(
             "Fill: "
-            + ", ".join(sorted({a.ep.removesuffix("ExecutionProvider") for a in cand.assignment}))
+            + plain(
+                ", ".join(sorted({a.ep.removesuffix("ExecutionProvider") for a in cand.assignment}))
+            )
             + " (grey: no record)"
         )
 
@@ -347,7 +349,7 @@ with tab_dl:
         )
     if cand.ok and cand.profile_trace():
         st.download_button(
-            f"Profile of {cand.label} (Chrome/Perfetto trace)",
+            f"Profile of {plain(cand.label)} (Chrome/Perfetto trace)",
             cand.profile_trace(),
             "profile.json",
             "application/json",
@@ -355,7 +357,7 @@ with tab_dl:
         )
     if cand.ok and cand.optimized_model():
         st.download_button(
-            f"Optimized graph of {cand.label} (.onnx, weights over 1 KB left out)",
+            f"Optimized graph of {plain(cand.label)} (.onnx, weights over 1 KB left out)",
             cand.optimized_model(),
             "optimized.onnx",
             "application/octet-stream",
