@@ -270,3 +270,22 @@ class TestEpLibraryGrant:
         assert granted.ok, granted.error  # the library file itself stays readable
         neighbour = run(plugins / "other-run.onnx")
         assert not neighbour.ok and "system error number 13" in neighbour.error, neighbour.error
+
+
+def test_the_load_check_reads_result_json_the_same_way(honest, tmp_path, monkeypatch):
+    """The Overview's load check reads its worker's result.json: a link to another run's
+    (successful) result must not make the check say the model loads."""
+    import inspector.run.loadcheck as loadcheck
+
+    src, m = honest
+
+    class Hostile(_HostileWorker):
+        def __init__(self, prepared) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(
+                lambda job_dir, log: (job_dir / "result.json").symlink_to(src / "result.json")
+            )
+
+    monkeypatch.setattr(loadcheck, "Worker", Hostile)
+    check = loadcheck.check_session(m)
+    assert not check.ok and check.kind == "worker_files", check
+    assert "result.json in the worker's folder is a symbolic link" in check.message

@@ -17,7 +17,6 @@ CLI, running alone, calls it directly.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from inspector.records import Record
 from inspector.run.config import RunConfig
 from inspector.run.jobs import Job, JobQueue
 from inspector.run.prepare import RunError, prepare
-from inspector.run.process import Worker, write_job
+from inspector.run.process import Worker, WorkerFileError, read_result, write_job
 from inspector.run.results import scrub_paths
 
 
@@ -112,7 +111,6 @@ def check_session(
         write_job(prepared, config, {}, job_dir, limits, save_optimized=False, check_only=True)
         worker = Worker(prepared)
         code = worker.run(job_dir, limits.run_timeout_s, cancel)
-        result_file = job_dir / "result.json"
         if worker.cancelled:
             return SessionCheck(
                 ort_version="",
@@ -122,7 +120,18 @@ def check_session(
                 fix="",
                 seconds=None,
             )
-        if worker.timed_out or not result_file.exists():
+        try:  # a plain file of the worker's own folder only (see read_worker_file)
+            data = None if worker.timed_out else read_result(job_dir)
+        except WorkerFileError as exc:
+            return SessionCheck(
+                ort_version="",
+                ok=False,
+                kind="worker_files",
+                message=str(exc),
+                fix="",
+                seconds=None,
+            )
+        if worker.timed_out or data is None:
             why = (
                 f"no answer after {limits.run_timeout_s:g} s"
                 if worker.timed_out
@@ -131,7 +140,6 @@ def check_session(
             return SessionCheck(
                 ort_version="", ok=False, kind="crash", message=why, fix="", seconds=None
             )
-        data = json.loads(result_file.read_text())
     finally:
         prepared.cleanup()
     version = str(data.get("ort_version", ""))
