@@ -113,8 +113,11 @@ def run_prepared(
                 f"{config.label}: the worker crashed ({sig}) inside "
                 "ONNX Runtime; other configurations are unaffected.",
             )
-        try:  # the worker's stdout and stderr: it could replace the file, so read it as one
-            log = read_worker_file(worker.log_path.parent, worker.log_path.name, 600, tail=True)
+        try:  # the worker's stdout and stderr: it could replace the file, so read it as one.
+            # The log sits in the prepared folder itself, which the worker cannot replace (its
+            # parent is not the worker's to write), so a folder the user linked is followed.
+            folder = worker.log_path.parent.resolve()
+            log = read_worker_file(folder, worker.log_path.name, 600, tail=True)
             tail = (log or b"").decode(errors="replace").strip()
         except WorkerFileError as exc:
             tail = f"(its log was refused: {exc})"
