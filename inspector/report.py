@@ -195,20 +195,48 @@ def _analysis_sections(analyses: Sequence[Any]) -> list[str]:
     return out
 
 
+#: ``installed_loads`` in the report's words.
+_LOADS = {
+    "yes": "yes",
+    "with_env": "only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
+    "no": "no",
+    "not_checked": "not checked",
+    "unknown": "unknown",
+}
+
+
+def _load_verdict(compat: Any, results: Sequence[RunResult]) -> list[str]:
+    """Whether the installed onnxruntime loads the model, then what the stamps alone say."""
+    loads, reasons = compat.installed_loads, " ".join(compat.installed_load_reasons)
+    ran = [r.label for r in results if r.ok]
+    if loads == "not_checked" and ran:  # a run of this report created a session itself
+        loads, reasons = "yes", f"It ran in this report's configurations: {', '.join(ran)}."
+    css = {"no": "error", "with_env": "warning", "not_checked": "warning"}.get(loads, "")
+    return [
+        f"<p class='{css}'>Installed onnxruntime {_e(compat.installed_ort or 'none')}: "
+        f"<b>{_e(_LOADS[loads])}</b>. {_e(reasons)}</p>",
+        f"<p class=muted>Version stamps (IR {compat.ir_version}): "
+        f"{_e(compat.installed_stamps)}. {_e(' '.join(compat.installed_stamp_reasons))}</p>",
+    ]
+
+
 def html_report(
     model: LoadedModel,
     results: Sequence[RunResult] = (),
     *,
     title: str = "",
     analyses: Sequence[Any] = (),
+    session: Any = None,
 ) -> str:
     """The report as one HTML document (see the module docstring); ``analyses`` (first
-    divergence, ablation: ``inspector.bundle.Analysis``) get a section each."""
+    divergence, ablation: ``inspector.bundle.Analysis``) get a section each. ``session``:
+    ONNX Runtime's load check (:func:`inspector.run.loadcheck.check_session`); without one,
+    the report says whether its own runs created a session, or that nothing checked it."""
     import onnx
 
     ov = build_overview(model)
-    compat = build_compat(model)
-    diag = diagnose(model, overview=ov, compat=compat)
+    compat = build_compat(model, session=session)
+    diag = diagnose(model, overview=ov, compat=compat, session=session)
     figure = _Figures()
     parts = [
         f"<h1>{_e(title or 'ONNX Inspector report')} · {_e(model.name)}</h1>",
@@ -247,8 +275,7 @@ def html_report(
             + [["output", v.name, v.dtype, v.shape_text] for v in ov.outputs],
         ),
         "<h2>Will ONNX Runtime load it?</h2>",
-        f"<p>Installed onnxruntime {_e(compat.installed_ort or 'none')}: "
-        f"<b>{_e(compat.installed_loads)}</b>. {_e(' '.join(compat.installed_reasons))}</p>",
+        *_load_verdict(compat, results),
         f"<h2>Diagnostics ({diag.count('error')} errors, {diag.count('warning')} warnings)</h2>",
         f"<p>onnx checker: {_e(diag.checker)}</p>",
         _table(

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from inspector.model.compat import INCONCLUSIVE_CHECKS, CompatVerdict
 from inspector.model.overview import domain_label
 from inspector.records import human_bytes, rows_frame
 from inspector.run.jobs import Job
@@ -18,25 +19,37 @@ CHECK_GRACE_S = 10.0
 CHECKING = "Checking that onnxruntime creates a session for it"
 
 
-def show_check(check: SessionCheck | Job) -> None:
-    """ONNX Runtime's own verdict, or where its check stands in the run queue."""
+def show_check(check: SessionCheck | Job, compat: CompatVerdict) -> None:
+    """Does the installed onnxruntime load it: ONNX Runtime's own verdict (``compat`` holds it
+    once the check finished), or where its check stands in the run queue."""
     if isinstance(check, Job):
         if check.active:
             poll(check, CHECKING)
         else:
             st.error(plain(f"The load check did not finish: {check.error or check.state}"))
-    elif check.ok:
+        return
+    version = check.ort_version or compat.installed_ort
+    if check.ok:
         st.success(
-            f"onnxruntime {plain(check.ort_version)} created a session for it (CPU EP, optimizations "
-            f"on) in {(check.seconds or 0) * 1000:.0f} ms."
+            f"onnxruntime {plain(version)} created a session for it (CPU EP, optimizations on) in "
+            f"{(check.seconds or 0) * 1000:.0f} ms: it loads this model."
         )
+    elif check.kind in INCONCLUSIVE_CHECKS:
+        st.warning(plain(f"ONNX Runtime's load check did not finish: {check.message}"))
     else:
         st.error(
-            f"onnxruntime {plain(check.ort_version)} could not create a session: "
+            f"onnxruntime {plain(version)} does not load this model: it could not create a session: "
             f"{plain(check.message)}"
         )
-        if check.fix:
-            st.text("Fix: " + check.fix)
+    if check.fix:
+        st.text("Fix: " + check.fix)
+    if compat.load_evidence != "session" and compat.installed_loads == "no":
+        st.error(
+            plain(
+                f"onnxruntime {compat.installed_ort} does not load this model: "
+                + "; ".join(compat.installed_load_reasons)
+            )
+        )
 
 
 model, source = page_header("")
@@ -58,23 +71,31 @@ cols[5].metric(
     "External weights", human_bytes(c.bytes_external), help=f"{c.bytes_external:,} bytes"
 )
 
-compat = state.record("compat", source)
-verdicts = {"yes": st.success, "with_env": st.warning, "no": st.error, "unknown": st.info}
-verdict_text = {
+compat = state.record("compat", source)  # holds ONNX Runtime's load check once it finished
+# Does it load: ONNX Runtime's load check runs in a worker queued like every run (issue 22),
+# so the rest of the page is drawn first and the verdict fills this slot at the end.
+check_slot = st.empty()
+# What the version stamps alone say (a check of the table, not of ONNX Runtime): coloured only
+# where they already refuse the model, so "supported stamps" never reads as "it loads".
+stamps_box = {"yes": st.caption, "with_env": st.warning, "no": st.error, "unknown": st.caption}
+stamps_text = {
     "yes": "supports the model's version stamps",
     "with_env": "supports the version stamps only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
     "no": "refuses the model's version stamps",
     "unknown": "cannot judge the version stamps",
-}[compat.installed_loads]
-verdicts[compat.installed_loads](
-    f"onnxruntime {compat.installed_ort or '(not installed)'} {verdict_text}"
-    + (": " + "; ".join(compat.installed_reasons) if compat.installed_reasons else ".")
+}[compat.installed_stamps]
+stamps_box[compat.installed_stamps](
+    plain(
+        f"Version stamps: onnxruntime {compat.installed_ort or '(not installed)'} {stamps_text}"
+        + (
+            ": " + "; ".join(compat.installed_stamp_reasons)
+            if compat.installed_stamp_reasons
+            else "."
+        )
+    )
 )
 for s in compat.suggestions:
     st.text("Fix: " + s.text)
-# ONNX Runtime's load check runs in a worker queued like every run (issue 22): the rest of
-# the page is drawn first, the verdict fills this slot at the end.
-check_slot = st.empty()
 
 left, right = st.columns(2)
 with left:
@@ -112,10 +133,16 @@ if external.tensors or external.unreferenced_files:
         st.text("Uploaded but not referenced: " + ", ".join(external.unreferenced_files))
     st.page_link("pages/5_External_data.py", label="Every reference, file by file →")
 
-with st.expander("ONNX Runtime releases", expanded=compat.installed_loads != "yes"):
+with st.expander(
+    "ONNX Runtime releases: version stamps", expanded=compat.installed_stamps != "yes"
+):
+    st.caption(
+        "Each release's measured limits against the model's stamps only: whether a release "
+        "has the model's custom ops or kernels is not judged here."
+    )
     st.dataframe(
         [
-            {"onnxruntime": r.version, "loads": r.loads, "why not": "; ".join(r.reasons)}
+            {"onnxruntime": r.version, "stamps": r.stamps, "why not": "; ".join(r.reasons)}
             for r in compat.releases
         ],
         hide_index=True,
@@ -132,7 +159,7 @@ running = isinstance(check, Job) and check.state == "running"  # it had a free s
 if running and wait_for(check, check_slot, CHECKING, CHECK_GRACE_S):
     check = state.load_check(source)
 with check_slot.container():
-    show_check(check)
+    show_check(check, state.record("compat", source))
 with diagnostics:
     diagnosis = state.record("diagnosis", source)
     if not diagnosis.findings:

@@ -320,7 +320,9 @@ with tab_dl:
     )
     st.download_button(
         "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
-        lambda: html_report(model, results, analyses=done_analyses),  # built on click only
+        lambda: html_report(  # built on click only
+            model, results, analyses=done_analyses, session=state.finished_check(source)
+        ),
         f"{model.name.removesuffix('.onnx')}-report.html",
         "text/html",
         key="dl_report",

@@ -88,8 +88,8 @@ class TestDamagedModel:
         assert build_overview(loaded).counts.nodes_total == 2
         c = build_compat(loaded)
         assert c.installed_loads == "no"
-        assert "IR version 1 < 3: ONNX Runtime reads IR 3 and later" in c.installed_reasons
-        assert "no opset imports: operators cannot be resolved" in c.installed_reasons
+        assert "IR version 1 < 3: ONNX Runtime reads IR 3 and later" in c.installed_stamp_reasons
+        assert "no opset imports: operators cannot be resolved" in c.installed_stamp_reasons
         import tempfile
 
         with tempfile.TemporaryDirectory() as d:

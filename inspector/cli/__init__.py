@@ -186,6 +186,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("-o", "--output", required=True, metavar="FILE", help="the .html to write")
     rep.add_argument("--run", action="store_true", help="run the matrix and include the runs")
+    rep.add_argument(
+        "--no-session-check",
+        action="store_true",
+        help="do not create an onnxruntime session to say whether it loads the model",
+    )
     add_run_arguments(rep)
     bun = add(
         "bundle",

@@ -186,17 +186,30 @@ def _text_external(r: M.ExternalDataReport) -> str:
     return "\n".join(out)
 
 
+#: ``installed_loads`` as the answer to "does the installed onnxruntime load it?".
+LOADS_TEXT = {
+    "yes": "yes",
+    "with_env": "only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
+    "no": "NO",
+    "not_checked": "not checked",
+    "unknown": "unknown",
+}
+
+
 def _text_compat(c: M.CompatVerdict) -> str:
-    verdict = {
+    stamps = {
         "yes": "version stamps supported",
         "with_env": "version stamps supported only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
         "no": "REFUSED by its version stamps",
         "unknown": "unknown",
-    }[c.installed_loads]
+    }[c.installed_stamps]
+    ort = f"onnxruntime {c.installed_ort or '(not installed)'}"
     out = [
         f"IR {c.ir_version} · opsets " + ", ".join(f"{d} {v}" for d, v in c.opsets),
-        f"onnxruntime {c.installed_ort or '(not installed)'}: {verdict}"
-        + (f" — {'; '.join(c.installed_reasons)}" if c.installed_reasons else "")
+        f"Does {ort} load it? {LOADS_TEXT[c.installed_loads]}"
+        + (f" — {'; '.join(c.installed_load_reasons)}" if c.installed_load_reasons else ""),
+        f"{ort}: {stamps}"
+        + (f" — {'; '.join(c.installed_stamp_reasons)}" if c.installed_stamp_reasons else "")
         + (
             " (limits assumed from the newest measured release)"
             if c.installed_limits_assumed
@@ -207,9 +220,11 @@ def _text_compat(c: M.CompatVerdict) -> str:
     out += [f"! {f}" for f in c.flags]
     out += [
         "",
+        "Version stamps against each release's measured limits (stamps only: custom ops, "
+        "data and kernels are not judged here)",
         _table(
-            ["onnxruntime", "loads", "why not"],
-            [(r.version, r.loads, "; ".join(r.reasons)) for r in c.releases],
+            ["onnxruntime", "stamps", "why not"],
+            [(r.version, r.stamps, "; ".join(r.reasons)) for r in c.releases],
             80,
         ),
     ]
@@ -268,11 +283,11 @@ def run_inspection(args: argparse.Namespace, model: M.LoadedModel) -> tuple[Any,
         from inspector.run.loadcheck import check_session
 
         session = check_session(model)
+    c = M.build_compat(model, args.ort_version, session=session)
     if cmd == "compat":
-        c = M.build_compat(model, args.ort_version)
         compat_record: Any = {**to_jsonable(c), "session": to_jsonable(session)} if session else c
         return compat_record, lambda: _text_compat(c) + _text_session(session)
-    d = M.diagnose(model, compat=M.build_compat(model, args.ort_version), session=session)
+    d = M.diagnose(model, compat=c, session=session)
     return d, lambda: _text_diagnose(d)
 
 

@@ -31,7 +31,12 @@ def main_report(args: argparse.Namespace, model: LoadedModel) -> int:
                 progress=progress,
             )
         )
+    session = None
+    if not args.no_session_check:  # the stamps alone miss custom ops, locales, missing data
+        from inspector.run.loadcheck import check_session
+
+        session = check_session(model, run_limits(args, model))
     out = Path(args.output)
-    out.write_text(html_report(model, results), encoding="utf-8")
+    out.write_text(html_report(model, results, session=session), encoding="utf-8")
     print(f"wrote {out} ({out.stat().st_size:,} bytes, {len(results)} configurations)")
     return 0

@@ -1,9 +1,15 @@
 """Will ONNX Runtime load this model? A verdict for the installed ORT and every release since 1.16.
 
-Decided from the model's stamps (IR version, opset imports) and op/domain usage alone —
-onnxruntime is not imported here (the inspection core stays runtime-free; the run lab is
-where the model meets ORT). The per-release limits below were measured by loading probe models
-into each release (see docs/compat.md for how).
+Two kinds of evidence, kept apart. The *stamps* (IR version, opset imports) are judged against
+per-release limits measured by loading probe models into each release (see docs/compat.md):
+fast, and possible for releases that are not installed, but blind to an unregistered custom op
+or a kernel that fails for an environment reason (StringNormalizer and a missing locale). The
+*session check* (:func:`inspector.run.loadcheck.check_session`) creates a real session with the
+installed onnxruntime in a worker. ``installed_loads`` combines both: ONNX Runtime's own answer
+wins whenever a check ran; without one it says "no" only where the stamps or the ops already
+prove it, and otherwise "not_checked" — never "yes" on the stamps' word alone.
+onnxruntime is not imported here (the inspection core stays runtime-free): the session check's
+result is handed in.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Literal
+from typing import Literal, Protocol
 
 import onnx
 from packaging.version import InvalidVersion, Version
@@ -22,8 +28,31 @@ from inspector.model.overview import domain_label
 from inspector.model.walk import walk
 from inspector.records import Record
 
-#: What the version stamps say about one release: loads, only with the env variable, or not.
+#: What the version stamps say about one release: supported, only with the env variable, or not.
 StampVerdict = Literal["yes", "with_env", "no"]
+#: Whether the installed onnxruntime loads the model (stamps, ops and the session check together):
+#: "not_checked" where the stamps are fine but no session was created to confirm it.
+LoadVerdict = Literal["yes", "with_env", "no", "not_checked", "unknown"]
+
+
+class SessionOutcome(Protocol):
+    """What :class:`inspector.run.loadcheck.SessionCheck` tells the verdict (named here so the
+    inspection core does not import the run package)."""
+
+    @property
+    def ort_version(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def seconds(self) -> float | None: ...
+
+
+#: Session-check kinds that say nothing about the model: the check did not reach an answer.
+INCONCLUSIVE_CHECKS = frozenset({"cancelled", "timeout", "worker_files"})
 
 
 @dataclass(frozen=True)
@@ -81,8 +110,11 @@ ORT_DISTRIBUTIONS = (
 
 @dataclass(frozen=True)
 class ReleaseRow(Record):
+    """What one release's measured limits say about the model's stamps (stamps only: no release
+    but the installed one is ever asked to create a session)."""
+
     version: str
-    loads: StampVerdict  # "with_env": needs ALLOW_RELEASED_ONNX_OPSET_ONLY=0
+    stamps: StampVerdict  # "with_env": needs ALLOW_RELEASED_ONNX_OPSET_ONLY=0
     reasons: tuple[str, ...]
 
 
@@ -108,8 +140,14 @@ class CompatVerdict(Record):
     opsets: tuple[tuple[str, int], ...]
     installed_ort: str  # "" when no onnxruntime distribution is installed
     installed_limits_assumed: bool  # installed ORT newer than the table: newest row assumed
-    installed_loads: StampVerdict | Literal["unknown"]
-    installed_reasons: tuple[str, ...]
+    # Does the installed onnxruntime load it? ONNX Runtime's own session check when one ran,
+    # else what the stamps and ops prove ("no"), else "not_checked".
+    installed_loads: LoadVerdict
+    installed_load_reasons: tuple[str, ...]
+    load_evidence: Literal["session", "stamps", "ops", "none"]  # what decided installed_loads
+    # What the stamps alone say about the installed release (the table's row for it).
+    installed_stamps: StampVerdict | Literal["unknown"]
+    installed_stamp_reasons: tuple[str, ...]
     releases: tuple[ReleaseRow, ...]
     newest_onnx: tuple[str, int, int]  # (onnx release, IR, ai.onnx opset) known to this onnx
     min_ir_required: int  # by the features the model uses
@@ -160,30 +198,83 @@ def _judge(
     release: OrtRelease, ir: int, opset: int | None, ml: int | None, no_opsets: bool = False
 ) -> ReleaseRow:
     reasons = []
-    loads: StampVerdict = "yes"
+    stamps: StampVerdict = "yes"
     if ir < 3:
         reasons.append(f"IR version {ir} < 3: ONNX Runtime reads IR 3 and later")
-        loads = "no"
+        stamps = "no"
     if no_opsets:
         reasons.append("no opset imports: operators cannot be resolved")
-        loads = "no"
+        stamps = "no"
     if ir > release.max_ir:
         reasons.append(f"IR version {ir} > {release.max_ir}")
-        loads = "no"
+        stamps = "no"
     if opset is not None and opset > release.max_opset:
-        if opset <= release.max_opset_with_env and loads == "yes":
+        if opset <= release.max_opset_with_env and stamps == "yes":
             reasons.append(
-                f"ai.onnx opset {opset} > {release.max_opset}: loads only with "
+                f"ai.onnx opset {opset} > {release.max_opset}: accepted only with "
                 "ALLOW_RELEASED_ONNX_OPSET_ONLY=0"
             )
-            loads = "with_env"
+            stamps = "with_env"
         else:
             reasons.append(f"ai.onnx opset {opset} > {release.max_opset}")
-            loads = "no"
+            stamps = "no"
     if ml is not None and ml > release.max_ml_opset:
         reasons.append(f"ai.onnx.ml opset {ml} > {release.max_ml_opset}")
-        loads = "no"
-    return ReleaseRow(release.version, loads, tuple(reasons))
+        stamps = "no"
+    return ReleaseRow(release.version, stamps, tuple(reasons))
+
+
+def _same_release(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and _vkey(a)[:2] == _vkey(b)[:2]
+
+
+def _loads(
+    installed: str,
+    stamps: StampVerdict | Literal["unknown"],
+    stamp_reasons: tuple[str, ...],
+    problems: list[OpProblem],
+    custom: list[str],
+    session: SessionOutcome | None,
+) -> tuple[LoadVerdict, tuple[str, ...], Literal["session", "stamps", "ops", "none"]]:
+    """The combined verdict (see the module docstring) and the reasons behind it."""
+    note: tuple[str, ...] = ()
+    # A check of another release (``ort_version`` given) says nothing about this one; one that
+    # failed before ONNX Runtime was reached (no version: missing external data) is about the
+    # model's files, whatever the release.
+    applies = session is not None and (
+        not session.ort_version or _same_release(session.ort_version, installed)
+    )
+    if session is not None and applies:
+        if session.kind in INCONCLUSIVE_CHECKS:
+            note = (f"the session check did not finish ({session.kind}): {session.message}",)
+        elif session.ok:
+            took = f" in {session.seconds * 1000:.0f} ms" if session.seconds is not None else ""
+            made = f"onnxruntime {session.ort_version} created a session (CPU EP, optimizations on)"
+            return "yes", (made + took,), "session"
+        else:
+            who = f"onnxruntime {session.ort_version}" if session.ort_version else "the check"
+            return (
+                "no",
+                (f"{who} could not create a session: {session.message}",),
+                "session",
+            )
+    if stamps == "no":
+        return "no", stamp_reasons + note, "stamps"
+    if custom or problems:
+        why = [
+            f"domain {d} has no kernels in ONNX Runtime unless its custom-op library is registered"
+            for d in custom
+        ] + [f"{p.domain}::{p.op_type}: {p.problem}" for p in problems]
+        return "no", tuple(why) + note, "ops"
+    if stamps == "with_env":
+        return "with_env", stamp_reasons + note, "stamps"
+    if stamps == "unknown":
+        return "unknown", stamp_reasons + note, "none"
+    unconfirmed = (
+        "its version stamps and ops are supported, but no session was created to confirm it "
+        "(custom-op libraries, missing data and kernel errors show only then)"
+    )
+    return "not_checked", (unconfirmed, *note), "none"
 
 
 def required_ir(model: onnx.ModelProto) -> tuple[int, list[str]]:
@@ -329,8 +420,12 @@ def try_convert(model: LoadedModel, target: int) -> tuple[bool, str]:
     return result.converted
 
 
-def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVerdict:
-    """The compatibility verdict. ``ort_version`` overrides the detected installed version."""
+def build_compat(
+    model: LoadedModel, ort_version: str | None = None, session: SessionOutcome | None = None
+) -> CompatVerdict:
+    """The compatibility verdict. ``ort_version`` overrides the detected installed version;
+    ``session``: ONNX Runtime's own load check (:func:`inspector.run.loadcheck.check_session`)
+    of the installed release, which decides ``installed_loads`` when it reached an answer."""
     proto = model.proto
     ir = proto.ir_version
     opset = _opset(proto, "")
@@ -341,9 +436,9 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
     installed = installed_ort_version() if ort_version is None else ort_version
     limits, assumed = limits_for(installed)
     reasons: tuple[str, ...]
-    loads: StampVerdict | Literal["unknown"]
+    stamps: StampVerdict | Literal["unknown"]
     if limits is None:
-        loads, reasons = (
+        stamps, reasons = (
             "unknown",
             (
                 ("onnxruntime is not installed",)
@@ -353,7 +448,7 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
         )
     else:
         row = _judge(limits, ir, opset, ml, no_opsets)
-        loads, reasons = row.loads, row.reasons
+        stamps, reasons = row.stamps, row.reasons
 
     newest = max(onnx.helper.VERSION_TABLE, key=lambda r: (r[1], r[2]))
     newest_onnx = (newest[0], newest[1], newest[2])
@@ -422,8 +517,8 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
                 works=ok,
             )
         )
-    if loads != "yes":
-        first = next((r.version for r in releases if r.loads == "yes"), None)
+    if stamps != "yes":
+        first = next((r.version for r in releases if r.stamps == "yes"), None)
         if first and (not installed or _vkey(first) > _vkey(installed)):
             suggestions.append(
                 Suggestion(
@@ -470,13 +565,17 @@ def build_compat(model: LoadedModel, ort_version: str | None = None) -> CompatVe
             )
         )
 
+    loads, load_reasons, evidence = _loads(installed, stamps, reasons, problems, custom, session)
     return CompatVerdict(
         ir_version=ir,
         opsets=tuple((domain_label(o.domain), o.version) for o in proto.opset_import),
         installed_ort=installed,
         installed_limits_assumed=assumed,
         installed_loads=loads,
-        installed_reasons=tuple(reasons),
+        installed_load_reasons=load_reasons,
+        load_evidence=evidence,
+        installed_stamps=stamps,
+        installed_stamp_reasons=tuple(reasons),
         releases=releases,
         newest_onnx=newest_onnx,
         min_ir_required=need_ir,

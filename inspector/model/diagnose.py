@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inspector.model.compat import CompatVerdict, build_compat
+from inspector.model.compat import INCONCLUSIVE_CHECKS, CompatVerdict, build_compat
 from inspector.model.external import ExternalDataReport, build_external_data
 from inspector.model.graph import GraphRecord, build_graph
 from inspector.model.load import LoadedModel
@@ -66,7 +66,17 @@ def _compatibility(c: _Records, add: Callable[[Finding], None]) -> None:
     """What ONNX Runtime said when it created a session, then what the stamps say."""
     compat, session = c.compat, c.session
     # Compatibility: what ONNX Runtime itself said, then what the stamps say.
-    if session is not None and not session.ok:
+    if session is not None and not session.ok and session.kind in INCONCLUSIVE_CHECKS:
+        add(
+            Finding(
+                severity="warning",
+                code=f"session_{session.kind}",
+                subject="",
+                message=f"ONNX Runtime's load check did not finish: {session.message}",
+                fix=session.fix or "Check again, or run the model in the run lab.",
+            )
+        )
+    elif session is not None and not session.ok:
         add(
             Finding(
                 severity="error",
@@ -79,24 +89,24 @@ def _compatibility(c: _Records, add: Callable[[Finding], None]) -> None:
                 fix=session.fix or "Read ONNX Runtime's message; the run lab shows the same.",
             )
         )
-    if compat.installed_loads == "no":
+    if compat.installed_stamps == "no":
         add(
             Finding(
                 severity="error",
                 code="ort_refuses",
                 subject="",
                 message=f"onnxruntime {compat.installed_ort} will refuse "
-                f"the model: {'; '.join(compat.installed_reasons)}.",
+                f"the model's version stamps: {'; '.join(compat.installed_stamp_reasons)}.",
                 fix=" ".join(s.text for s in compat.suggestions) or "See the compatibility table.",
             )
         )
-    elif compat.installed_loads == "with_env":
+    elif compat.installed_stamps == "with_env":
         add(
             Finding(
                 severity="warning",
                 code="ort_needs_env",
                 subject="",
-                message="; ".join(compat.installed_reasons),
+                message="; ".join(compat.installed_stamp_reasons),
                 fix="Set ALLOW_RELEASED_ONNX_OPSET_ONLY=0 where the model runs, or convert it.",
             )
         )
@@ -448,7 +458,7 @@ def diagnose(
     overview = overview or build_overview(model)
     graph = graph or build_graph(model)
     external = external or build_external_data(model)
-    compat = compat or build_compat(model)
+    compat = compat or build_compat(model, session=session)
     records = _Records(model, overview, graph, external, compat, session)
     out: list[Finding] = []
     for rule in RULES:

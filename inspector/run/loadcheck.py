@@ -36,7 +36,9 @@ from inspector.run.results import scrub_paths
 class SessionCheck(Record):
     ort_version: str
     ok: bool
-    kind: str  # "" when ok; else "external_data", "custom_op", "ir_version", "crash", ...
+    # "" when ok; else "external_data", "custom_op", "version", "environment", "crash", ... —
+    # or, when the check itself reached no answer, "timeout", "cancelled", "worker_files".
+    kind: str
     message: str  # ONNX Runtime's reason (server paths replaced by the model's name)
     fix: str
     seconds: float | None  # session creation time when ok
@@ -131,12 +133,17 @@ def check_session(
                 fix="",
                 seconds=None,
             )
-        if worker.timed_out or data is None:
-            why = (
-                f"no answer after {limits.run_timeout_s:g} s"
-                if worker.timed_out
-                else f"the worker ended with code {code} while creating the session"
+        if worker.timed_out:  # says nothing about the model but that it is slow to load
+            return SessionCheck(
+                ort_version="",
+                ok=False,
+                kind="timeout",
+                message=f"no answer after {limits.run_timeout_s:g} s",
+                fix="Raise the run timeout, or check it in the run lab with a longer one.",
+                seconds=None,
             )
+        if data is None:
+            why = f"the worker ended with code {code} while creating the session"
             return SessionCheck(
                 ort_version="", ok=False, kind="crash", message=why, fix="", seconds=None
             )

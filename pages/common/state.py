@@ -99,9 +99,16 @@ def _record(  # type: ignore[no-untyped-def]
             overview=record("overview", _source),
             graph=record("graph", _source),
             external=record("external", _source),
-            compat=record("compat", _source),
+            compat=_record(
+                "compat" if _session is not None else "compat_before_load_check",
+                key,
+                _source,
+                _session,
+            ),
             session=_session,
         )
+    if kind in ("compat", "compat_before_load_check"):
+        return I.build_compat(model, session=_session)
     if kind == "scopes":  # the name-scope tree, for graphs over the node budget
         from inspector.model.scopes import scope_tree
 
@@ -112,7 +119,6 @@ def _record(  # type: ignore[no-untyped-def]
         "subgraphs": I.build_subgraphs,
         "initializers": I.build_initializers,
         "external": I.build_external_data,
-        "compat": I.build_compat,
     }
     return builders[kind](model)
 
@@ -134,11 +140,12 @@ def record(kind: str, source: Source):  # type: ignore[no-untyped-def]
     """A record of ``source`` (overview, graph, subgraphs, initializers, external, compat,
     diagnosis), built once per model content and shared: records are frozen, and the key is
     the content hash, so a session only ever gets records of bytes it uploaded itself. The
-    diagnosis holds ONNX Runtime's load check once it has finished (:func:`load_check`)."""
-    if kind == "diagnosis":
+    diagnosis and the compatibility verdict hold ONNX Runtime's load check once it has
+    finished (:func:`load_check`)."""
+    if kind in ("diagnosis", "compat"):
         check = _load_checks().get(source.key)
         if check is None:
-            return _record("diagnosis_before_load_check", source.key, source)
+            return _record(f"{kind}_before_load_check", source.key, source)
         return _record(kind, source.key, source, check)
     return _record(kind, source.key, source)
 
@@ -169,6 +176,11 @@ class _Checks:
 @st.cache_resource(show_spinner=False)
 def _load_checks() -> _Checks:
     return _Checks()
+
+
+def finished_check(source: Source) -> SessionCheck | None:
+    """ONNX Runtime's load check of ``source`` if one has finished (nothing is queued)."""
+    return _load_checks().get(source.key)
 
 
 def load_check(source: Source) -> SessionCheck | Job:
@@ -510,10 +522,14 @@ def open_bundle(data: bytes) -> str:
     add(source)
     # the runs' arrays and profiles stay in memory with the session's jobs: they count
     held = st.session_state.setdefault("bundle_bytes", {})
-    held[source.key] = held.get(source.key, 0) + sum(
-        sum(a.nbytes for a in r.output_arrays().values()) + len(r.profile_trace())
-        for r in bundle.results
-    ) + sum(a.nbytes for a in bundle.inputs.values() if isinstance(a, np.ndarray))
+    held[source.key] = (
+        held.get(source.key, 0)
+        + sum(
+            sum(a.nbytes for a in r.output_arrays().values()) + len(r.profile_trace())
+            for r in bundle.results
+        )
+        + sum(a.nbytes for a in bundle.inputs.values() if isinstance(a, np.ndarray))
+    )
     model = load(source)
     env = bundle.environment
     origin = (
