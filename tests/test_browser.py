@@ -404,24 +404,23 @@ def test_a_run_survives_navigation_and_reload(page):
     shot(page, "runlab-after-reload")
 
 
-def test_cancel_stops_the_workers_and_removes_the_temp_folder(page, tmp_path):
+def test_cancel_stops_the_workers_and_removes_the_temp_folder(page, server, tmp_path):
     from tests.factories import endless_loop
     from tests.test_jobs import _run_dirs, _workers
+    from tests.test_sessions import _wait
 
     src = tmp_path / "endless.onnx"
     src.write_bytes(endless_loop().SerializeToString())
-    before_dirs, before_workers = _run_dirs(), _workers()
+    before_dirs = _run_dirs()
     page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
     drop_model_files(page, [str(src)])
     page.get_by_role("heading", name="endless.onnx").wait_for(timeout=30_000)
     page.get_by_role("link", name="Run lab").click()
     page.get_by_role("button", name="Run the matrix").click()
     page.get_by_text("configurations — running").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
-    assert _workers() - before_workers, "no worker was running"
+    assert _wait(lambda: bool(_workers(server.pid)), 30), "no worker was running"
     page.get_by_role("button", name="Cancel this run").click()
     page.get_by_text("Cancelled after").wait_for(timeout=30_000)
     shot(page, "runlab-cancelled")
-    page.wait_for_timeout(500)
-    assert _workers() - before_workers == set()
-    assert _run_dirs() - before_dirs == set()
+    assert _wait(lambda: not _workers(server.pid), 10), _workers(server.pid)
+    assert _wait(lambda: not (_run_dirs() - before_dirs), 10), _run_dirs() - before_dirs

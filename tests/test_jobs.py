@@ -19,8 +19,9 @@ from tests.factories import endless_loop
 FAST = dict(warmup_runs=0, timed_runs=2, profiled_runs=0)
 
 
-def _workers() -> set[int]:
-    """PIDs of worker processes (the confined bootstrap) on this machine."""
+def _workers(parent: int | None = None) -> set[int]:
+    """PIDs of worker processes (the confined bootstrap) on this machine, or only those
+    ``parent`` started (a test's own server: other sessions on the machine run workers too)."""
     pids = set()
     for cmd in glob.glob("/proc/[0-9]*/cmdline"):
         try:
@@ -28,21 +29,23 @@ def _workers() -> set[int]:
         except OSError:
             continue
         if b"inspector.run.worker" in text and b"confined_main" in text:
-            pids.add(int(cmd.split("/")[2]))
+            pid = int(cmd.split("/")[2])
+            if parent is None or _parent(pid) == parent:
+                pids.add(pid)
     return pids
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return -1
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def _my_workers() -> set[int]:
     """PIDs of workers this test process started (other sessions on the machine run theirs)."""
-    mine = set()
-    for pid in _workers():
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
-            mine.add(pid)
-    return mine
+    return _workers(os.getpid())
 
 
 def _run_dirs() -> set[str]:
