@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from inspector.model.diff import ModelDiff
 from inspector.model.graph import GraphRecord
-from inspector.run.compare import OutputDelta
+from inspector.run.compare import NodeTimingRow, OutputDelta
 from inspector.run.results import RunResult
 
 EP_COLORS = {
@@ -70,29 +70,46 @@ def latency(results: Sequence[RunResult]) -> go.Figure:
     return fig
 
 
-def slowest_nodes(labels: Sequence[str], rows: Sequence, top: int = 25) -> go.Figure:
-    """Grouped horizontal bars: the slowest original nodes, one bar per configuration."""
+def slowest_nodes(labels: Sequence[str], rows: Sequence[NodeTimingRow], top: int = 25) -> go.Figure:
+    """Grouped horizontal bars: the slowest original nodes, one bar per configuration, by node
+    name and op type. A hatched bar is derived: a share of a fused, shared or EP-compiled
+    kernel's time (its hover says which); ONNX Runtime's own kernels are bars of their own."""
     rows = list(rows[:top])[::-1]
     fig = go.Figure()
     for k, label in enumerate(labels):
+        via = [r.via[k] if k < len(r.via) else "" for r in rows]
+        split = [k < len(r.derived) and r.derived[k] for r in rows]
         fig.add_bar(
-            y=[text(f"{r.node_id or r.node} · {r.op_type}") for r in rows],
+            y=[text(_row_label(r)) for r in rows],
             x=[r.times_us[k] or 0 for r in rows],
             name=text(label),
             orientation="h",
-            customdata=[[text(r.node_id or r.node), text(r.eps[k])] for r in rows],
-            hovertemplate="%{customdata[0]} on %{customdata[1]}<br>%{x:.1f} µs<extra>"
-            + text(label)
-            + "</extra>",
+            marker_pattern_shape=["/" if x else "" for x in split],
+            customdata=[
+                [text(_row_label(r)), text(r.eps[k]), text(v or "ran as its own kernel"), _key(r)]
+                for r, v in zip(rows, via, strict=True)
+            ],
+            hovertemplate="%{customdata[0]} on %{customdata[1]}<br>%{x:.1f} µs"
+            "<br>%{customdata[2]}<extra>" + text(label) + "</extra>",
         )
     fig.update_layout(
         barmode="group",
         height=max(300, 26 * len(rows) * max(1, len(labels)) // 2),
         margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="µs (median; derived for fused nodes)",
+        xaxis_title="µs (median; hatched: a share of a fused kernel's time, derived)",
         title=f"Slowest {len(rows)} nodes",
     )
     return fig
+
+
+def _row_label(row: NodeTimingRow) -> str:
+    """A timing row's label: its node name and op type (rows from older records: the id)."""
+    return f"{row.label or row.node_id or row.node} · {row.op_type}"
+
+
+def _key(row: NodeTimingRow) -> str:
+    """What a clicked bar carries back to the page: the row's node id (or its kernel)."""
+    return row.node_id or row.node
 
 
 def op_type_times(results: Sequence[RunResult]) -> go.Figure:

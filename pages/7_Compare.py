@@ -109,21 +109,28 @@ with tab_time:
         )
         points = (event.selection.points if event and event.selection else []) or []
         if points:
-            node = points[0]["customdata"][0]
+            node = points[0]["customdata"][-1]
             row = next((x for x in rows if (x.node_id or x.node) == node), None)
             if row:
-                st.text(f"Selected {node} ({row.op_type}), runtime node {row.node}")
+                st.text(
+                    f"Selected {row.label} ({row.node_id or 'ONNX Runtime'}), kernel {row.node}"
+                )
+                via = row.via or tuple("" for _ in t_labels)
                 st.dataframe(
                     [
-                        {"configuration": lbl, "µs": t, "EP": ep}
-                        for lbl, t, ep in zip(t_labels, row.times_us, row.eps, strict=True)
+                        {"configuration": lbl, "µs": t, "EP": ep, "how": how or "its own kernel"}
+                        for lbl, t, ep, how in zip(
+                            t_labels, row.times_us, row.eps, via, strict=True
+                        )
                     ],
                     hide_index=True,
                 )
         st.plotly_chart(op_type_times(results), key="ops")
         st.caption(
-            "Times of fused or EP-compiled runtime nodes are split evenly over the original "
-            "nodes they came from (derived through tensor names)."
+            "Nodes by name and op type. A hatched bar is derived: the time of a fused, shared or "
+            "EP-compiled kernel split evenly over the original nodes it computes (mapped through "
+            "tensor and node names). ONNX Runtime's own kernels (layout Reorders, inserted "
+            "Reshapes, Q/DQ pairs) are bars of their own."
         )
     else:
         st.info("No profiled runs: set 'profiled runs' above 0 in the run lab.")
@@ -238,14 +245,19 @@ with tab_graph:
         ],
         hide_index=True,
     )
-    if cand.ok and cand.origins:
+    if cand.ok and cand.kernels:
         fused = [
-            {"runtime node": k, "from original nodes (derived)": ", ".join(v)}
-            for k, v in cand.origins
-            if len(v) > 1
+            {
+                "kernel": k.kernel,
+                "op": k.op_type,
+                "kind": k.kind,
+                "original nodes (derived)": ", ".join(k.ids) or k.note,
+            }
+            for k in cand.kernels
+            if k.kind not in ("own", "renamed")
         ]
         if fused:
-            st.subheader(f"Fused nodes in {plain(cand.label)}")
+            st.subheader(f"Fused, shared and ONNX Runtime's own kernels in {plain(cand.label)}")
             st.dataframe(fused, hide_index=True)
     graph = state.record("graph", source)
     main_ids = [n.id for n in graph.nodes if n.graph == "main"]

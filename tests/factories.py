@@ -358,3 +358,86 @@ def scoped_transformer(layers: int, *, scoped: bool = True, d: int = 8) -> onnx.
         [*w.values(), bias],
         name="scoped_transformer",
     )
+
+
+def silu_cnn(blocks: int = 3, channels: int = 16, size: int = 16, *, seed: int = 0):
+    """Conv → Sigmoid → Mul (SiLU) blocks, as YOLO exports write them: at level 'all' ORT fuses
+    each Sigmoid + Mul into one QuickGelu kernel and runs the Convs as NCHWc Convs between
+    Reorders (the detector whose Sigmoid/Mul got a third of the next Conv's time)."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, prev, c_in = [], [], "image", 3
+    for b in range(blocks):
+        inits += [
+            numpy_helper.from_array(
+                (rng.standard_normal((channels, c_in, 3, 3)) * 0.2).astype(np.float32), f"w{b}"
+            ),
+            numpy_helper.from_array(np.zeros(channels, np.float32), f"b{b}"),
+        ]
+        nodes += [
+            helper.make_node(
+                "Conv", [prev, f"w{b}", f"b{b}"], [f"conv{b}_out"], f"conv{b}", pads=[1, 1, 1, 1]
+            ),
+            helper.make_node("Sigmoid", [f"conv{b}_out"], [f"sig{b}_out"], f"sigmoid{b}"),
+            helper.make_node("Mul", [f"conv{b}_out", f"sig{b}_out"], [f"silu{b}_out"], f"mul{b}"),
+        ]
+        prev, c_in = f"silu{b}_out", channels
+    nodes.append(helper.make_node("ReduceMean", [prev], ["y"], "pool", axes=[2, 3], keepdims=0))
+    return model(
+        nodes,
+        [vi("image", shape=[1, 3, size, size])],
+        [vi("y", shape=[1, channels])],
+        inits,
+        opsets=[helper.make_opsetid("", 17)],
+    )
+
+
+def matmul_add(rank: int = 3, d: int = 16, *, seed: int = 0):
+    """x @ W + b on a rank-``rank`` input, then a Relu: at level 'all' ORT turns MatMul + Add
+    into one Gemm (``…/MatMulAddFusion``), wrapped in Reshapes of its own for a 3-D input."""
+    rng = np.random.default_rng(seed)
+    shape = [2, 4, d][-rank:]
+    return model(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"], "matmul"),
+            helper.make_node("Add", ["xw", "b"], ["xwb"], "add"),
+            helper.make_node("Relu", ["xwb"], ["y"], "relu"),
+        ],
+        [vi("x", shape=shape)],
+        [vi("y", shape=shape)],
+        [
+            numpy_helper.from_array(rng.standard_normal((d, d)).astype(np.float32), "W"),
+            numpy_helper.from_array(rng.standard_normal(d).astype(np.float32), "b"),
+        ],
+        opsets=[helper.make_opsetid("", 17)],
+    )
+
+
+def if_branches(body_nodes: int = 6):
+    """An If whose branches run ``body_nodes`` ops each (Sin/Cos chains) on an outer tensor:
+    ORT's profile has the If's event *and* each branch node's event inside it."""
+
+    def branch(op: str, tag: str) -> onnx.GraphProto:
+        nodes, prev = [], "x"
+        for i in range(body_nodes):
+            nodes.append(helper.make_node(op, [prev], [f"{tag}{i}"], f"{tag}_{op.lower()}{i}"))
+            prev = f"{tag}{i}"
+        return helper.make_graph(nodes, tag, [], [vi(prev, shape=[64, 64])])
+
+    return model(
+        [
+            helper.make_node("ReduceSum", ["x"], ["s"], "sum", keepdims=0),
+            helper.make_node("Greater", ["s", "zero"], ["cond"], "positive"),
+            helper.make_node(
+                "If",
+                ["cond"],
+                ["y"],
+                "branch",
+                then_branch=branch("Sin", "then"),
+                else_branch=branch("Cos", "else"),
+            ),
+        ],
+        [vi("x", shape=[64, 64])],
+        [vi("y", shape=[64, 64])],
+        [numpy_helper.from_array(np.array(0.0, np.float32), "zero")],
+        opsets=[helper.make_opsetid("", 17)],
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inspector.bundle import Analysis, about, write_bundle
-from inspector.cli.tables import table
+from inspector.cli.tables import slowest_table, table
 from inspector.limits import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -532,21 +532,7 @@ def _compare(
             ],
         )
     )
-    print("\nSlowest nodes (µs; fused/compiled nodes split over their original nodes, derived)")
-    print(
-        table(
-            ["node", "op", *labels],
-            [
-                (
-                    t.node_id or t.node,
-                    t.op_type,
-                    *(f"{x:.1f}" if x is not None else "-" for x in t.times_us),
-                )
-                for t in timing[:15]
-            ],
-            40,
-        )
-    )
+    print(slowest_table(labels, timing))
     if fd is not None:
         print_divergence(fd)
     if rows is not None:

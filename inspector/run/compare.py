@@ -11,6 +11,7 @@ import numpy as np
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import Record
+from inspector.run.origins import KernelOrigin
 from inspector.run.results import RunResult
 
 
@@ -195,11 +196,43 @@ def compare(
 
 @dataclass(frozen=True, kw_only=True)
 class NodeTimingRow(Record):
-    node_id: str  # original node id ("" for nodes ORT created)
-    node: str  # runtime node name
-    op_type: str
+    node_id: str  # original node id ("" for a kernel of ONNX Runtime's own or with no origin)
+    node: str  # the kernel (runtime node) its time came from; the first where several did
+    op_type: str  # the original node's op type (a runtime-only kernel's own)
     times_us: tuple[float | None, ...]  # per configuration, in matrix order
     eps: tuple[str, ...]
+    name: str = ""  # the node's name in the model ("" when it has none)
+    label: str = ""  # its name ("op id" when unnamed); the id is added where names clash
+    via: tuple[str, ...] = ()  # per configuration: "" when it ran as its own kernel, else how
+    derived: tuple[bool, ...] = ()  # per configuration: a share of a kernel's time, not its own
+    runtime: bool = False  # ONNX Runtime's own kernel (or one with no origin): its own line
+
+
+def _kernels(r: RunResult) -> dict[str, KernelOrigin]:
+    """The run's kernels; records from before kernels were kept get them from ``origins``."""
+    if r.kernels:
+        return {k.kernel: k for k in r.kernels}
+    out = {}
+    for kernel, ids in r.origins:
+        kind = "fused" if len(ids) > 1 else "renamed"
+        out[kernel] = KernelOrigin(kernel=kernel, op_type="", kind=kind, ids=ids)
+    return out
+
+
+def _how(k: KernelOrigin, op_type: str, n: int) -> tuple[str, bool]:
+    """How a kernel's time reached one of its ``n`` original nodes ("" when it is that node),
+    and whether that time is derived (a share, not what the node itself took)."""
+    what = f"{op_type} {k.kernel!r}"
+    part = f"1/{n} of " if n > 1 else ""
+    if k.kind == "own":
+        return "", False
+    if k.kind == "renamed":
+        return f"ran as {what}", False
+    if k.kind == "fused":
+        return f"{part}{what} (fused: its time split evenly)", True
+    if k.kind == "compiled":
+        return f"{part}{what} (an EP-compiled subgraph: its time split evenly)", True
+    return f"{part}{what} (shared: several kernels compute this node)", True
 
 
 def node_timing_table(
@@ -207,33 +240,64 @@ def node_timing_table(
 ) -> tuple[tuple[str, ...], tuple[NodeTimingRow, ...]]:
     """Per original node, its time in each configuration (labels, rows), slowest first.
 
-    Runtime nodes are joined to original nodes through each run's derived origins; a fused or
-    EP-compiled node's time is split evenly over the original nodes it covers (labelled as
-    derived wherever shown). Nodes ORT created from nothing keep their runtime name."""
+    Kernels are joined to original nodes through each run's derived attribution
+    (:mod:`inspector.run.origins`): a kernel that is its node gives it its time; a fused,
+    shared or EP-compiled kernel's time is split evenly over its nodes and the row says so
+    (``via``, ``derived``). ONNX Runtime's own kernels (layout Reorders, inserted Reshapes,
+    Q/DQ pairs, Memcpy…) are rows of their own, never spread onto original nodes. Rows are
+    labelled by node name and op type; ids only tell apart nodes whose names clash."""
     labels = tuple(r.label for r in results)
-    per: list[dict[str, tuple[float, str]]] = []
-    meta: dict[str, tuple[str, str]] = {}
+    per: list[dict[str, tuple[float, str, list[str], bool]]] = []
+    meta: dict[str, tuple[str, str, str, bool]] = {}  # key → kernel, op, name, runtime
     for r in results:
-        origins = dict(r.origins)
-        d: dict[str, tuple[float, str]] = {}
+        kernels = _kernels(r)
+        known = {nid: (name, op) for nid, name, op in r.node_names}
+        d: dict[str, tuple[float, str, list[str], bool]] = {}
         for t in r.profile.nodes if r.profile else ():
-            ids = origins.get(t.node) or (f"runtime:{t.node}",)
+            k = kernels.get(t.node)
+            ids = k.ids if k else ()
+            if not ids:
+                key = f"runtime:{t.node}"
+                note = (k.note if k else "") or "no original node found for it"
+                d[key] = (d.get(key, (0.0, t.ep, [], False))[0] + t.median_us, t.ep, [note], False)
+                meta.setdefault(key, (t.node, t.op_type, "", True))
+                continue
+            assert k is not None
+            how, split = _how(k, t.op_type, len(ids))
             for nid in ids:
-                prev = d.get(nid, (0.0, t.ep))[0]
-                d[nid] = (prev + t.median_us / len(ids), t.ep)
-                meta.setdefault(nid, (t.node, t.op_type))
+                prev, _, hows, was = d.get(nid, (0.0, t.ep, [], False))
+                d[nid] = (prev + t.median_us / len(ids), t.ep, [*hows, how], was or split)
+                if nid in known:
+                    name, op = known[nid]
+                else:  # an older record: only the kernel's own name and op are known
+                    name, op = (t.node if k.kind == "own" else ""), t.op_type
+                if nid not in meta or (nid in known and not meta[nid][2]):
+                    meta[nid] = (t.node, op, name, False)
         per.append(d)
+    base = {
+        key: f"{node} (ONNX Runtime's own)" if runtime else (name or f"{op} {key}")
+        for key, (node, op, name, runtime) in meta.items()
+    }
+    seen: dict[str, int] = {}
+    for b in base.values():
+        seen[b] = seen.get(b, 0) + 1
+    clash = {b for b, n in seen.items() if n > 1}
     rows = [
         NodeTimingRow(
-            node_id="" if nid.startswith("runtime:") else nid,
+            node_id="" if runtime else key,
             node=node,
             op_type=op,
-            times_us=tuple(d[nid][0] if nid in d else None for d in per),
-            eps=tuple(d[nid][1] if nid in d else "" for d in per),
+            times_us=tuple(d[key][0] if key in d else None for d in per),
+            eps=tuple(d[key][1] if key in d else "" for d in per),
+            name=name,
+            label=base[key] + (f" ({key})" if base[key] in clash and not runtime else ""),
+            via=tuple(" + ".join(h for h in d[key][2] if h) if key in d else "" for d in per),
+            derived=tuple(d[key][3] if key in d else False for d in per),
+            runtime=runtime,
         )
-        for nid, (node, op) in meta.items()
+        for key, (node, op, name, runtime) in meta.items()
     ]
-    rows.sort(key=lambda row: -max((t or 0.0) for t in row.times_us))
+    rows.sort(key=lambda row: (-max((t or 0.0) for t in row.times_us), row.label))
     return labels, tuple(rows)
 
 
@@ -243,6 +307,6 @@ def node_timing_csv(results: tuple[RunResult, ...]) -> str:
 
     labels, rows = node_timing_table(results)
     return to_csv(
-        ["node_id", "runtime_node", "op_type", *labels],
-        ([x.node_id, x.node, x.op_type, *x.times_us] for x in rows),
+        ["node_id", "runtime_node", "op_type", "name", *labels, *(f"how: {lb}" for lb in labels)],
+        ([x.node_id, x.node, x.op_type, x.name, *x.times_us, *x.via] for x in rows),
     )

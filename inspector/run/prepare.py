@@ -63,6 +63,17 @@ def unique_names(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, str
     return copy, names
 
 
+def given_names(model: onnx.ModelProto) -> dict[str, str]:
+    """Node id → the name the model gave the node, where it is one a table may show (printable,
+    not over 512 characters); duplicates included: tables tell them apart by id."""
+    out: dict[str, str] = {}
+    for scope in walk(model).scopes:
+        for i, node in enumerate(scope.nodes):
+            if node.name and node.name.isprintable() and len(node.name) <= 512:
+                out[scope.node_id(i)] = node.name
+    return out
+
+
 def _write_companions(model: LoadedModel, target: Path) -> None:
     report = build_external_data(model)
     bad = [t for t in report.tensors if not t.usable]
@@ -101,6 +112,7 @@ class PreparedModel:
     original: onnx.ModelProto  # with the unique names the workers see
     name: str = "model.onnx"  # the user's name for the model (messages show it, not our paths)
     jobs: int = 0  # job folders handed out so far
+    shown: dict[str, str] | None = None  # node id → its name in the model (see given_names)
 
     def job_dir(self, kind: str = "run") -> Path:
         """A fresh job folder: one prepared model serves a matrix, a first-divergence search
@@ -136,4 +148,6 @@ def prepare(model: LoadedModel, work_dir: Path | None = None) -> PreparedModel:
         for v in model.proto.graph.input
         if v.name not in initializers and v.type.HasField("tensor_type")
     }
-    return PreparedModel(root, path, mapping, types, owned, named, model.name)
+    return PreparedModel(
+        root, path, mapping, types, owned, named, model.name, shown=given_names(model.proto)
+    )

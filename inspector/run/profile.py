@@ -4,6 +4,11 @@ Chrome-trace events: ``cat == "Session"`` with ``name == "model_run"`` per run a
 ``cat == "Node"`` named ``<node>_kernel_time`` with ``args.op_name, provider, ...``. Node
 events are assigned to runs by the ``model_run`` interval holding their timestamp; the first
 run is a warm-up and dropped.
+
+An If/Loop/Scan node's event spans its body's nodes, which have events of their own (on the
+same thread, inside its interval). Counting both counted the body twice (a VAD's node times
+summed to 2.0× its run, its If showed a 48 % share), so a control-flow node's time here is
+its own: its event less the events directly inside it (``inclusive_us`` keeps the whole).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class NodeTiming(Record):
     share: float  # of the summed median node time
     input_shapes: str
     output_shapes: str
+    inclusive_us: float | None = None  # If/Loop/Scan: median of its whole event, body included
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +52,7 @@ class Profile(Record):
     op_types: tuple[OpTiming, ...]
     runs: int  # profiled runs used (warm-up dropped)
     run_median_us: float  # median model_run duration
-    node_sum_us: float  # sum of per-node medians
+    node_sum_us: float  # sum of per-node medians (a control-flow node's own time only)
     coverage: float  # node_sum / run median (how much of a run the node events explain)
 
 
@@ -79,6 +85,46 @@ def load_trace(path: str | Path) -> list[dict]:
     return trace_events(Path(path).read_bytes())
 
 
+CONTROL_FLOW_OPS = ("If", "Loop", "Scan")
+
+
+def _nested_time(timed: list[tuple[str, dict]], control: set[str]) -> dict[int, float]:
+    """Index of each control-flow event → summed durations of the events directly inside it
+    (same process and thread, starting inside its interval: its body's nodes)."""
+    order = sorted(
+        range(len(timed)),
+        key=lambda k: (
+            str(timed[k][1].get("pid")),
+            str(timed[k][1].get("tid")),
+            timed[k][1].get("ts", 0),
+            -timed[k][1].get("dur", 0),
+        ),
+    )
+    inside: dict[int, float] = {}
+    stack: list[int] = []  # open control-flow events, innermost last
+    thread: tuple[str, str] | None = None
+    for k in order:
+        e = timed[k][1]
+        here = (str(e.get("pid")), str(e.get("tid")))
+        if here != thread:
+            stack, thread = [], here
+        ts, end = e.get("ts", 0), e.get("ts", 0) + e.get("dur", 0)
+        while stack:
+            top = timed[stack[-1]][1]
+            top_end = top.get("ts", 0) + top.get("dur", 0)
+            # Times are whole µs: a body's last node may end a µs after its parent's event.
+            if top.get("ts", 0) <= ts < top_end and end <= top_end + 1:
+                break
+            stack.pop()
+        if stack:
+            parent = stack[-1]
+            inside[parent] = inside.get(parent, 0.0) + float(e.get("dur", 0))
+        if timed[k][0] in control:
+            inside.setdefault(k, 0.0)
+            stack.append(k)
+    return inside
+
+
 def parse_profile(path: str | Path, drop_warmup: int = 1) -> Profile:
     return parse_events(load_trace(path), drop_warmup)
 
@@ -92,7 +138,9 @@ def parse_events(events: list[dict], drop_warmup: int = 1) -> Profile:
     )
     kept = runs[drop_warmup:] if len(runs) > drop_warmup else runs
     per_node: dict[str, list[float]] = defaultdict(list)
+    whole: dict[str, list[float]] = defaultdict(list)
     meta: dict[str, tuple[str, str, str, str]] = {}
+    timed: list[tuple[str, dict]] = []
     for e in events:
         if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
             continue
@@ -101,7 +149,9 @@ def parse_events(events: list[dict], drop_warmup: int = 1) -> Profile:
             continue
         name = e["name"].removesuffix("_kernel_time")
         args = e.get("args", {})
-        per_node[name].append(float(e.get("dur", 0)))
+        if not isinstance(args, dict):
+            args = {}
+        timed.append((name, e))
         meta.setdefault(
             name,
             (
@@ -111,6 +161,13 @@ def parse_events(events: list[dict], drop_warmup: int = 1) -> Profile:
                 _shapes(args.get("output_type_shape")),
             ),
         )
+    nested = _nested_time(timed, {n for n, m in meta.items() if m[0] in CONTROL_FLOW_OPS})
+    for k, (name, e) in enumerate(timed):
+        dur = float(e.get("dur", 0))
+        if k in nested:
+            whole[name].append(dur)
+            dur = max(0.0, dur - nested[k])
+        per_node[name].append(dur)
     medians = {n: float(np.median(v)) for n, v in per_node.items()}
     total = sum(medians.values()) or 1.0
     nodes = sorted(
@@ -125,6 +182,7 @@ def parse_events(events: list[dict], drop_warmup: int = 1) -> Profile:
                 share=medians[n] / total,
                 input_shapes=meta[n][2],
                 output_shapes=meta[n][3],
+                inclusive_us=float(np.median(whole[n])) if n in whole else None,
             )
             for n, v in per_node.items()
         ),

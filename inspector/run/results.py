@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,14 @@ from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.records import Record
 from inspector.run.config import RunConfig
 from inspector.run.inputs import InputError, load_npz
-from inspector.run.origins import compiled_origins, derive_origins
+from inspector.run.origins import (
+    KernelOrigin,
+    Origins,
+    attribute,
+    compiled_origins,
+    display_names,
+    kernel_origins,
+)
 from inspector.run.process import WorkerFileError, bare_name, read_worker_file
 from inspector.run.profile import Profile, parse_events, trace_events
 from inspector.run.protocol import WorkerResult
@@ -90,6 +98,9 @@ class RunResult(Record):
     origins: tuple[tuple[str, tuple[str, ...]], ...]  # runtime node → original node ids (derived)
     results_dir: str  # kept only with an output folder ("" otherwise)
     placement: tuple[tuple[str, str], ...] = ()  # where it ran (Ray: host, node, cpu, ORT)
+    # Every kernel and how it maps to original nodes (own, fused, runtime…; see run.origins).
+    kernels: tuple[KernelOrigin, ...] = ()
+    node_names: tuple[tuple[str, str, str], ...] = ()  # (id, name in the model, op) of those
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _profile_json: bytes = field(default=b"", repr=False, compare=False)
     _optimized_model: bytes = field(default=b"", repr=False, compare=False)
@@ -203,13 +214,14 @@ def to_record(
     keep: bool,
     original: onnx.ModelProto,
     limits: Limits = DEFAULT_LIMITS,
+    shown: Mapping[str, str] | None = None,
 ) -> RunResult:
     """The record of one configuration from the worker's ``result.json`` (``data``) and the
     files beside it in ``job_dir``. Files that are links, not plain files of the folder, or
     over their limit make the configuration an error that says so; nothing is read from
-    where they point."""
+    where they point. ``shown``: node id → the name the model gave it (tables show it)."""
     try:
-        return _to_record(config, data, job_dir, names, keep, original, limits)
+        return _to_record(config, data, job_dir, names, keep, original, limits, shown)
     except WorkerFileError as exc:
         return refused(config, str(exc))
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError, DecodeError) as exc:
@@ -235,6 +247,7 @@ def _to_record(
     keep: bool,
     original: onnx.ModelProto,
     limits: Limits,
+    shown: Mapping[str, str] | None = None,
 ) -> RunResult:
     requested = tuple(e.name for e in config.eps)
     if data.get("status") != "ok":
@@ -308,7 +321,7 @@ def _to_record(
         arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}
     optimized_nodes: int | None = None
     ops: tuple[tuple[str, int], ...] = ()
-    origins: dict[str, tuple[str, ...]] = {}
+    attribution: Origins | None = None
     optimized_bytes = read_worker_file(job_dir, "optimized.onnx", limits.max_model_bytes) or b""
     if optimized_bytes:
         proto = onnx.ModelProto()
@@ -319,13 +332,17 @@ def _to_record(
         )
         optimized_nodes = len(proto.graph.node)
         ops = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-        origins = derive_origins(original, proto, names)
+        attribution = attribute(original, proto, names)
     compiled = compiled_origins(((a.node, a.ep) for a in assignment), names)
-    for t in profile.nodes if profile else ():
-        if t.node in names:
-            origins.setdefault(t.node, (names[t.node],))
-        elif t.ep in compiled and t.node.startswith(t.ep):
-            origins[t.node] = compiled[t.ep]  # one event for a whole EP-compiled subgraph
+    kernels = kernel_origins(
+        attribution,
+        ((t.node, t.op_type, t.ep) for t in (profile.nodes if profile else ())),
+        compiled,
+        names,
+    )
+    origins = {k.kernel: k.ids for k in kernels}
+    timed = {t.node for t in (profile.nodes if profile else ())}
+    wanted = {i for k in kernels if k.kernel in timed for i in k.ids}
     return RunResult(
         label=config.label,
         config=config,
@@ -345,6 +362,8 @@ def _to_record(
         optimized_ops=ops,
         origins=tuple(sorted(origins.items())),
         results_dir=str(job_dir) if keep else "",
+        kernels=tuple(k for k in kernels if k.kernel in timed),
+        node_names=display_names(original, names, wanted, shown),
         _arrays=arrays,
         _profile_json=profile_json,
         _optimized_model=optimized_bytes,

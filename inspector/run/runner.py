@@ -130,7 +130,16 @@ def run_prepared(
         err = data["error"]
         err["message"] = scrub_paths(str(err.get("message", "")), prepared.folder, prepared.name)
         err.pop("traceback", None)  # our code's internals: in the worker log, not on screen
-    return to_record(config, data, job_dir, prepared.runtime_names, keep, prepared.original, limits)
+    return to_record(
+        config,
+        data,
+        job_dir,
+        prepared.runtime_names,
+        keep,
+        prepared.original,
+        limits,
+        shown=prepared.shown,
+    )
 
 
 ProgressFn = Callable[[int, int, str, str], None]
