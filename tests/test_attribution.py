@@ -9,6 +9,7 @@ a 3-D input), and an If whose profile event holds its branch's events.
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from inspector import load_model
@@ -164,3 +165,17 @@ def test_nested_events_are_subtracted_once_per_level():
     assert t["after"].median_us == 9 and t["after"].inclusive_us is None
     assert p.node_sum_us == 10 + 20 + 10 + 5 + 15 + 9 + 10
 
+
+def test_optimized_model_of_a_run_loads_with_its_weights(tmp_path):
+    """``--out DIR/run_XX/optimized.onnx`` failed to load: its weights file (optimized.data,
+    which ORT writes beside it) was not kept. The record now carries it and ``save`` writes it."""
+    from inspector.cli.run import save
+
+    m, r = run(silu_cnn(blocks=2, channels=32), "all", {"image": np.ones((1, 3, 16, 16), "f")})
+    assert r.optimized_model_data(), "no weight over 1 KB went to the data file"
+    save(tmp_path, [r], {}, {"image": np.ones((1, 3, 16, 16), np.float32)})
+    session = ort.InferenceSession(
+        str(tmp_path / "run_00" / "optimized.onnx"), providers=["CPUExecutionProvider"]
+    )
+    (y,) = session.run(None, {"image": np.ones((1, 3, 16, 16), np.float32)})
+    np.testing.assert_allclose(y, r.output_arrays()["y"], rtol=1e-5, atol=1e-6)

@@ -157,7 +157,8 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         "--out",
         metavar="DIR",
         help="keep results here: results.json, the inputs, and per configuration its outputs "
-        "(.npy), profile (profile.json) and optimized graph (optimized.onnx)",
+        "(.npy), profile (profile.json) and optimized graph (optimized.onnx, its weights in "
+        "optimized.data beside it)",
     )
     r.add_argument("--atol", type=float, help="absolute tolerance against the reference (gate)")
     r.add_argument("--rtol", type=float, help="relative tolerance against the reference (gate)")

@@ -50,7 +50,7 @@ from inspector.run.inputs import (
 from inspector.run.options import check_optimizer_names
 from inspector.run.plan import RunPlan
 from inspector.run.prepare import PreparedModel, prepare
-from inspector.run.results import RunResult
+from inspector.run.results import OPTIMIZED_DATA, RunResult
 from inspector.run.runner import run_matrix
 
 
@@ -313,6 +313,8 @@ def save(
             (folder / "profile.json").write_bytes(r.profile_trace())
         if r.optimized_model():
             (folder / "optimized.onnx").write_bytes(r.optimized_model())
+            if r.optimized_model_data():  # the weights it names, under the name it names them
+                (folder / OPTIMIZED_DATA).write_bytes(r.optimized_model_data())
     (out / "results.json").write_text(
         json.dumps({**record, "results": to_jsonable(results)}, indent=2, default=str)
     )

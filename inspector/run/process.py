@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import onnx
 
 from inspector.limits import Limits, worker_memory
 from inspector.run.config import RunConfig
@@ -182,6 +183,12 @@ def check_can_start_workers() -> None:
         raise RunError(f"Cannot run: {UNCONFINED_ROOT}")
 
 
+def has_bodies(model: onnx.ModelProto) -> bool:
+    """Whether the main graph has If/Loop/Scan bodies (graph-valued attributes)."""
+    kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    return any(a.type in kinds for n in model.graph.node for a in n.attribute)
+
+
 def write_job(
     prepared: PreparedModel,
     config: RunConfig,
@@ -226,6 +233,7 @@ def write_job(
         max_output_bytes=limits.max_output_bytes,
         input_types=prepared.input_types,
         save_optimized=save_optimized,
+        optimized_inline=has_bodies(prepared.original),
         check_only=check_only,
         inputs=layout,
     )

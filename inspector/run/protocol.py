@@ -47,6 +47,9 @@ class Job(TypedDict):
     max_output_bytes: int
     input_types: dict[str, str]  # input name → ONNX element type name
     save_optimized: bool
+    # Save it with its weights inside, not in optimized.data: ORT 1.30 writes the initializers of
+    # If/Loop/Scan bodies twice when it writes them to a data file (the model does not load).
+    optimized_inline: bool
     check_only: bool  # create the session and stop (the load check)
     inputs: dict[str, JobInput]  # input name → its arrays in inputs.npz
 

@@ -37,6 +37,9 @@ from inspector.run.process import WorkerFileError, bare_name, read_worker_file
 from inspector.run.profile import Profile, parse_events, trace_events
 from inspector.run.protocol import WorkerResult
 
+#: The file the worker has ORT write the optimized graph's weights to (beside optimized.onnx).
+OPTIMIZED_DATA = "optimized.data"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Latency(Record):
@@ -104,6 +107,7 @@ class RunResult(Record):
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _profile_json: bytes = field(default=b"", repr=False, compare=False)
     _optimized_model: bytes = field(default=b"", repr=False, compare=False)
+    _optimized_data: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -118,8 +122,14 @@ class RunResult(Record):
         return self._profile_json
 
     def optimized_model(self) -> bytes:
-        """The optimized graph ORT ran (weights over 1 KB left out), as .onnx bytes."""
+        """The optimized graph ORT ran, as .onnx bytes. Its weights over 1 KB are in
+        :meth:`optimized_model_data`, to lie beside it as ``OPTIMIZED_DATA`` (a model with
+        If/Loop/Scan bodies keeps them inside: see ``Job.optimized_inline``)."""
         return self._optimized_model
+
+    def optimized_model_data(self) -> bytes:
+        """The external-data file the optimized graph names (``OPTIMIZED_DATA``), b"" if none."""
+        return self._optimized_data
 
 
 def scrub_paths(message: str, folder: Path, model_name: str) -> str:
@@ -323,6 +333,7 @@ def _to_record(
     ops: tuple[tuple[str, int], ...] = ()
     attribution: Origins | None = None
     optimized_bytes = read_worker_file(job_dir, "optimized.onnx", limits.max_model_bytes) or b""
+    optimized_data = b""
     if optimized_bytes:
         proto = onnx.ModelProto()
         proto.ParseFromString(optimized_bytes)
@@ -333,6 +344,9 @@ def _to_record(
         optimized_nodes = len(proto.graph.node)
         ops = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         attribution = attribute(original, proto, names)
+        # The weights ORT wrote beside it (the worker names the file): without them the saved
+        # optimized model does not load.
+        optimized_data = read_worker_file(job_dir, OPTIMIZED_DATA, limits.max_model_bytes) or b""
     compiled = compiled_origins(((a.node, a.ep) for a in assignment), names)
     kernels = kernel_origins(
         attribution,
@@ -367,6 +381,7 @@ def _to_record(
         _arrays=arrays,
         _profile_json=profile_json,
         _optimized_model=optimized_bytes,
+        _optimized_data=optimized_data,
     )
 
 

@@ -303,12 +303,13 @@ def _profile(
         so.profile_file_prefix = str(job_dir / "profile")  # never the default: the cwd
         if save:
             so.optimized_model_filepath = str(job_dir / "optimized.onnx")
-            so.add_session_config_entry(
-                "session.optimized_model_external_initializers_file_name", "optimized.data"
-            )
-            so.add_session_config_entry(
-                "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
-            )
+            if not job.get("optimized_inline"):  # see Job.optimized_inline
+                so.add_session_config_entry(
+                    "session.optimized_model_external_initializers_file_name", "optimized.data"
+                )
+                so.add_session_config_entry(
+                    "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
+                )
         return _make_session(ort, model, so, providers)
 
     save = bool(job.get("save_optimized"))
