@@ -368,13 +368,16 @@ class _Claims:
 
     def __init__(self, s: _Scope, limit: int) -> None:
         self.s, self.limit = s, limit
-        g, h = s.g, s.h
+        h = s.h
         self.kernels = list(h.node)
         self.alive = {s.eff(t) for n in h.node for t in (*n.input, *n.output) if t} - {None}
         self.alive |= {v.name for v in (*h.input, *h.output)} | {t.name for t in h.initializer}
         self.reads = [{s.eff(t) or "" for t in k.input} - {""} for k in self.kernels]
         self.writes = [{s.eff(t) or "" for t in k.output} - {""} for k in self.kernels]
         self.region = self._regions()
+        self.groups: dict[int, list[int]] = {}
+        for k, root in enumerate(self.region):
+            self.groups.setdefault(root, []).append(k)
         self.anchors = [s.anchors(k) for k in self.kernels]
         self.owner: dict[int, set[int]] = {}
         for k, nodes in enumerate(self.anchors):
@@ -400,7 +403,6 @@ class _Claims:
                 if i in self.owner and i not in s.folded:
                     self.claims[k].add(i)
             self._back(k, starts)
-        del g
 
     def _regions(self) -> list[int]:
         """Region id per kernel: kernels joined by tensors no original tensor matches."""
@@ -420,7 +422,8 @@ class _Claims:
         return [find(k) for k in range(len(self.kernels))]
 
     def members(self, k: int) -> list[int]:
-        return [m for m in range(len(self.kernels)) if self.region[m] == self.region[k]]
+        """The kernels of ``k``'s region (``k`` included)."""
+        return self.groups[self.region[k]]
 
     def _is_glue(self, k: int) -> bool:
         """Data movement ORT inserted: no name of an original node, and its region only moves
