@@ -23,6 +23,10 @@ python -m pip install -q --disable-pip-version-check -r requirements.txt -r test
 # cache; a failed download is a warning and those tests skip with the reason.
 python -m tests.realmodels
 
+# onnx's backend node tests (model + test_data_set_0), generated from the installed onnx into a
+# cache once per onnx version (~10 s); tests/test_conformance.py runs its CI subset.
+python -m tests.backend_node || echo "warning: could not generate onnx's backend node tests" >&2
+
 set +e
 python -m pytest "$@"
 status=$?
