@@ -2,7 +2,9 @@
 
 A bundle is a zip with fixed member names — ``manifest.json`` (format, version, the model's
 name and SHA-256, the environment the runs were made in, and every result as JSON),
-``inputs.npz`` (the exact tensor inputs), ``outputs/<i>.npz`` (each result's saved outputs),
+``inputs.npz`` (the exact tensor inputs), ``outputs/<i>.npz`` (each result's saved tensor
+outputs; bfloat16/float8/int4… as their codes, typed again from the result's record),
+``sequences/<i>.npz`` (its sequence outputs, element ``k`` of output ``j`` as ``<j>_<k>``),
 ``profiles/<i>.json`` (each raw ORT profile) and, if asked, ``model/<name>`` with its data files.
 Analyses made on those runs (first divergence, optimizer ablation) travel in the manifest too.
 Reading one is as strict as an upload: no pickle (``allow_pickle=False``), nothing extracted to
@@ -30,6 +32,7 @@ import numpy as np
 from inspector import __version__
 from inspector.errors import InspectorError
 from inspector.limits import DEFAULT_LIMITS, Limits
+from inspector.model.dtypes import codes, typed
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.analysis import AblationRow, Divergence
@@ -39,7 +42,8 @@ from inspector.run.results import RunResult
 FORMAT = "onnx-inspector-bundle"
 VERSION = 1
 _MEMBER = re.compile(
-    r"manifest\.json|inputs\.npz|outputs/\d{1,4}\.npz|profiles/\d{1,4}\.json|model/[^/\\]{1,255}"
+    r"manifest\.json|inputs\.npz|(outputs|sequences)/\d{1,4}\.npz|profiles/\d{1,4}\.json"
+    r"|model/[^/\\]{1,255}"
 )
 
 
@@ -117,7 +121,7 @@ def environment() -> dict[str, str]:
 def _npz(arrays: Mapping[str, Any]) -> bytes:
     buf = io.BytesIO()
     plain = {
-        k: (v.astype(np.str_) if v.dtype == object else v)
+        k: (v.astype(np.str_) if v.dtype == object else codes(v))  # .npy keeps no ml_dtypes
         for k, v in arrays.items()
         if isinstance(v, np.ndarray)
     }
@@ -164,6 +168,15 @@ def write_bundle(
         for i, r in enumerate(results):
             if r.output_arrays():
                 z.writestr(f"outputs/{i}.npz", _npz(r.output_arrays()))
+            values = r.output_values()
+            elements = {
+                f"{j}_{k}": v
+                for j, o in enumerate(r.outputs)
+                if isinstance(values.get(o.name), list)
+                for k, v in enumerate(values[o.name])
+            }
+            if elements:
+                z.writestr(f"sequences/{i}.npz", _npz(elements))
             if r.profile_trace():
                 z.writestr(f"profiles/{i}.json", r.profile_trace())
         if include_model:
@@ -363,17 +376,35 @@ def read_bundle(
         return arrays
 
     arrays: list[dict[str, np.ndarray]] = []
+    sequences: list[dict[str, tuple[np.ndarray, ...]]] = []
     traces: list[bytes] = []
-    for i in range(len(results)):
+    for i, r in enumerate(results):
         member = f"outputs/{i}.npz"
         out_cap = limits.max_output_bytes
-        arrays.append(npz(member, out_cap, out_cap) if member in by_name else {})
+        found = npz(member, out_cap, out_cap) if member in by_name else {}
+        dtypes = {o.name: o.dtype for o in r.outputs}
+        arrays.append({k: typed(v, dtypes.get(k, "")) for k, v in found.items()})
+        member = f"sequences/{i}.npz"
+        elements = npz(member, out_cap, out_cap) if member in by_name else {}
+        try:
+            sequences.append(
+                {
+                    o.name: tuple(
+                        typed(elements[f"{j}_{k}"], o.dtype)
+                        for k in range(len(o.element_shapes))
+                    )
+                    for j, o in enumerate(r.outputs)
+                    if o.kind == "sequence" and o.saved and (o.element_shapes == () or elements)
+                }
+            )
+        except KeyError as exc:
+            raise BundleError(f"{member} misses the sequence element {exc}") from None
         trace = f"profiles/{i}.json"
         traces.append(read(trace, budget.limit) if trace in by_name else b"")
         budget.take(len(traces[-1]), trace)
     results = tuple(
-        dataclasses.replace(r, _arrays=a, _profile_json=t)
-        for r, a, t in zip(results, arrays, traces, strict=True)
+        dataclasses.replace(r, _arrays=a, _profile_json=t, _sequences=q)
+        for r, a, t, q in zip(results, arrays, traces, sequences, strict=True)
     )
     inputs = (
         npz("inputs.npz", limits.max_input_bytes, 4 * limits.max_input_bytes)

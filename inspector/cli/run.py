@@ -286,29 +286,47 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "_"
 
 
+def save_value(folder: Path, name: str, value: Any) -> None:
+    """One input or output under ``folder`` in a form that keeps its type: ``NAME.npy``; a
+    sequence as ``NAME_0``, ``NAME_1`` … in order; an element type numpy lacks (bfloat16,
+    float8, float4, int4, int2) as an onnx TensorProto ``NAME.pb`` (``--input`` reads it back);
+    an empty optional as no file (results.json notes it)."""
+    from inspector.model.dtypes import is_ml_dtype
+
+    if value is None:
+        return
+    for i, arr in enumerate(value if isinstance(value, list) else [value]):
+        stem = _safe_name(name) + (f"_{i}" if isinstance(value, list) else "")
+        arr = np.asarray(arr)
+        if is_ml_dtype(arr.dtype):
+            from onnx import numpy_helper
+
+            (folder / f"{stem}.pb").write_bytes(
+                numpy_helper.from_array(arr, name).SerializeToString()
+            )
+            continue
+        arr = arr.astype(np.str_) if arr.dtype == object else arr
+        np.save(folder / f"{stem}.npy", arr, allow_pickle=False)
+
+
 def save(
     out: Path,
     results: Sequence[RunResult],
     record: dict[str, Any],
     inputs: dict[str, np.ndarray],
 ) -> None:
-    """``--out DIR``: results.json, the inputs, and per configuration its outputs (.npy), its
-    profile (Chrome/Perfetto trace) and the optimized graph ORT ran (where it could be saved)."""
+    """``--out DIR``: results.json, the inputs, and per configuration its outputs (see
+    :func:`save_value`), its profile (Chrome/Perfetto trace) and the optimized graph ORT ran
+    (where it could be saved)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "inputs").mkdir(exist_ok=True)
     for name, value in inputs.items():
-        if value is None:  # an empty optional: nothing to save
-            continue
-        for i, arr in enumerate(value if isinstance(value, list) else [value]):
-            suffix = f"_{i}" if isinstance(value, list) else ""  # sequence elements in order
-            arr = np.asarray(arr)
-            arr = arr.astype(np.str_) if arr.dtype == object else arr
-            np.save(out / "inputs" / f"{_safe_name(name)}{suffix}.npy", arr, allow_pickle=False)
+        save_value(out / "inputs", name, value)
     for i, r in enumerate(results):
         folder = out / f"run_{i:02d}"
         folder.mkdir(exist_ok=True)
-        for name, arr in r.output_arrays().items():
-            np.save(folder / f"{_safe_name(name)}.npy", arr, allow_pickle=False)
+        for name, value in r.output_values().items():
+            save_value(folder, name, value)
         if r.profile_trace():
             (folder / "profile.json").write_bytes(r.profile_trace())
         if r.optimized_model():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 
 TP = onnx.TensorProto
@@ -91,3 +92,52 @@ def declared_bytes(t: onnx.TensorProto) -> int:
     if size is not None:
         return size
     return sum(len(s) for s in t.string_data)  # strings: only known from the payload
+
+
+#: Element types numpy lacks, by ONNX name → the ml_dtypes name numpy arrays of them carry.
+#: Their arrays travel (worker files, ``.npz``, bundles) as their codes — uint8, or uint16 for
+#: bfloat16; the sub-byte types one code per byte — and :func:`typed` restores the type.
+ML_DTYPES: dict[str, str] = {
+    "BFLOAT16": "bfloat16",
+    "FLOAT8E4M3FN": "float8_e4m3fn",
+    "FLOAT8E4M3FNUZ": "float8_e4m3fnuz",
+    "FLOAT8E5M2": "float8_e5m2",
+    "FLOAT8E5M2FNUZ": "float8_e5m2fnuz",
+    "FLOAT8E8M0": "float8_e8m0fnu",
+    "FLOAT4E2M1": "float4_e2m1fn",
+    "INT4": "int4",
+    "UINT4": "uint4",
+    "INT2": "int2",
+    "UINT2": "uint2",
+}
+
+
+def ml_dtype(name: str) -> np.dtype | None:
+    """The numpy dtype of an ml_dtypes name (``bfloat16``, ``int4`` …), None for other names."""
+    if name not in ML_DTYPES.values():
+        return None
+    import ml_dtypes
+
+    return np.dtype(getattr(ml_dtypes, name))
+
+
+def is_ml_dtype(dtype: np.dtype) -> bool:
+    return type(dtype).__module__.startswith("ml_dtypes") or dtype.name in ML_DTYPES.values()
+
+
+def codes(arr: np.ndarray) -> np.ndarray:
+    """An ml_dtypes array as its codes (uint8/uint16), the form ``.npy`` keeps; others as is."""
+    if not is_ml_dtype(arr.dtype):
+        return arr
+    return arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)
+
+
+def typed(arr: np.ndarray, dtype_name: str) -> np.ndarray:
+    """``arr`` back in its ml_dtypes type ``dtype_name`` when it holds that type's codes (as
+    :func:`codes` made them, or as ``.npy`` reads them back: void of the same size)."""
+    want = ml_dtype(dtype_name)
+    if want is None or arr.dtype == want:
+        return arr
+    if arr.dtype.kind in "uV" and arr.dtype.itemsize == want.itemsize:
+        return arr.view(want)
+    return arr

@@ -5,7 +5,9 @@ Pure numpy over :class:`~inspector.run.runner.RunResult` records; no onnxruntime
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +91,8 @@ def delta(
     rtol: float = DEFAULT_RTOL,
     bins: int = 30,
 ) -> OutputDelta:
-    """Error metrics of ``got`` against ``ref``; NaN/Inf are compared explicitly."""
+    """Error metrics of ``got`` against ``ref``; NaN/Inf are compared explicitly. bfloat16,
+    float8, float4 and int4/int2 (ml_dtypes) are compared by their values as float64."""
     if ref.shape != got.shape:
         return _empty(
             name,
@@ -97,12 +100,13 @@ def delta(
             f"shape {list(got.shape)} vs reference {list(ref.shape)}",
             tuple(ref.shape),
         )
-    if ref.dtype != got.dtype:
+    strings = ref.dtype.kind in "USO" and got.dtype.kind in "USO"
+    if ref.dtype != got.dtype and not strings:  # "<U3" and "<U5" are both text
         return _empty(
             name, "dtype_mismatch", f"dtype {got.dtype} vs reference {ref.dtype}", tuple(ref.shape)
         )
-    if ref.dtype.kind in "USO":
-        diff = int(np.sum(ref != got))
+    if strings:
+        diff = int(np.sum(ref.astype(np.str_) != got.astype(np.str_)))
         return replace(
             _empty(name, "ok", "strings compared for equality", tuple(ref.shape)),
             allclose=diff == 0,
@@ -166,6 +170,68 @@ def delta(
     )
 
 
+def sequence_delta(
+    name: str,
+    ref: Sequence[np.ndarray],
+    got: Sequence[np.ndarray],
+    atol: float = DEFAULT_ATOL,
+    rtol: float = DEFAULT_RTOL,
+) -> OutputDelta:
+    """A sequence of tensors compared element by element (shapes may differ between
+    elements): the metrics are over all elements together, ``worst_index`` is (element, …)."""
+    if len(ref) != len(got):
+        return _empty(name, "shape_mismatch", f"a sequence of {len(got)} vs reference {len(ref)}")
+    for k, (r, g) in enumerate(zip(ref, got, strict=True)):
+        if r.shape != g.shape:
+            return _empty(
+                name,
+                "shape_mismatch",
+                f"element {k}: shape {list(g.shape)} vs reference {list(r.shape)}",
+            )
+    kinds = {a.dtype.kind in "USO" for a in (*ref, *got)}
+    if len(kinds) > 1 or (kinds == {False} and len({a.dtype for a in (*ref, *got)}) > 1):
+        dtypes = sorted({str(a.dtype) for a in (*ref, *got)})
+        return _empty(name, "dtype_mismatch", f"element dtypes {', '.join(dtypes)}")
+    text = f"a sequence of {len(ref)} tensors, compared element by element"
+    if not ref:
+        return replace(_empty(name, "ok", text, (0,)), allclose=True)
+    sizes = [int(r.size) for r in ref]
+    d = delta(
+        name,
+        np.concatenate([r.ravel() for r in ref]),
+        np.concatenate([g.ravel() for g in got]),
+        atol,
+        rtol,
+    )
+    worst: tuple[int, ...] = ()
+    if d.worst_index:
+        flat, k = d.worst_index[0], 0
+        while flat >= sizes[k]:
+            flat, k = flat - sizes[k], k + 1
+        inner = np.unravel_index(flat, ref[k].shape) if ref[k].shape else ()
+        worst = (k, *(int(i) for i in inner))
+    return replace(
+        d, shape=(len(ref),), worst_index=worst, detail="; ".join(x for x in (text, d.detail) if x)
+    )
+
+
+def value_delta(
+    name: str, ref: Any, got: Any, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL
+) -> OutputDelta:
+    """:func:`delta` for an output in any form :meth:`RunResult.output_values` gives: an
+    array, a sequence (list) of arrays, or None (an empty optional)."""
+    if ref is None or got is None:
+        if ref is None and got is None:
+            return replace(_empty(name, "ok", "both empty optionals (None)"), allclose=True)
+        which = "the candidate" if got is None else "the reference"
+        return _empty(name, "shape_mismatch", f"{which} is an empty optional (None)")
+    if isinstance(ref, list) or isinstance(got, list):
+        if not (isinstance(ref, list) and isinstance(got, list)):
+            return _empty(name, "shape_mismatch", "a sequence against a tensor")
+        return sequence_delta(name, ref, got, atol, rtol)
+    return delta(name, np.asarray(ref), np.asarray(got), atol, rtol)
+
+
 def compare(
     reference: RunResult,
     candidate: RunResult,
@@ -173,18 +239,20 @@ def compare(
     rtol: float = DEFAULT_RTOL,
 ) -> Comparison:
     """Output deltas of ``candidate`` against ``reference``, output by output."""
-    ref_arrays, got_arrays = reference.output_arrays(), candidate.output_arrays()
+    ref_values, got_values = reference.output_values(), candidate.output_values()
     rows = []
     for info in reference.outputs:
-        if info.name not in ref_arrays:
+        if info.name not in ref_values:
             rows.append(_empty(info.name, "not_saved", "reference output over the size limit"))
-        elif info.name not in got_arrays:
+        elif info.name not in got_values:
             status = (
                 "not_saved" if any(o.name == info.name for o in candidate.outputs) else "missing"
             )
             rows.append(_empty(info.name, status, "candidate has no saved value"))
         else:
-            rows.append(delta(info.name, ref_arrays[info.name], got_arrays[info.name], atol, rtol))
+            rows.append(
+                value_delta(info.name, ref_values[info.name], got_values[info.name], atol, rtol)
+            )
     return Comparison(
         reference=reference.label,
         candidate=candidate.label,

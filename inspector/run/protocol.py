@@ -62,12 +62,16 @@ class WorkerError(TypedDict, total=False):
 
 
 class OutputMeta(TypedDict):
+    """One output in outputs.npz: ``o<i>``, or a sequence's elements ``o<i>_0``, ``o<i>_1`` …"""
+
     name: str
-    dtype: str
-    shape: list[int]
+    dtype: str  # numpy's name; ml_dtypes' (bfloat16, float8_e4m3fn, int4 …) for saved codes
+    shape: list[int]  # a sequence: [number of elements]
     bytes: int
     saved: bool
     note: str
+    kind: str  # "tensor", "sequence" (of tensors), "map" (made an array), "none" (empty optional)
+    shapes: list[list[int]]  # a sequence's element shapes
 
 
 class WorkerResult(TypedDict, total=False):

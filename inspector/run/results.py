@@ -22,6 +22,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from inspector.limits import DEFAULT_LIMITS, Limits
+from inspector.model.dtypes import typed
 from inspector.records import Record
 from inspector.run.config import RunConfig
 from inspector.run.inputs import InputError, load_npz
@@ -78,6 +79,8 @@ class OutputInfo(Record):
     bytes: int
     saved: bool  # False when over the output-size limit (not kept for comparison)
     note: str = ""  # how a non-tensor output was made comparable ("sequence of maps: …")
+    kind: str = "tensor"  # "tensor", "sequence" (of tensors), "map" (an array), "none" (empty)
+    element_shapes: tuple[tuple[int, ...], ...] = ()  # a sequence's elements (shape: (count,))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,14 +111,31 @@ class RunResult(Record):
     _profile_json: bytes = field(default=b"", repr=False, compare=False)
     _optimized_model: bytes = field(default=b"", repr=False, compare=False)
     _optimized_data: bytes = field(default=b"", repr=False, compare=False)
+    _sequences: dict[str, tuple[np.ndarray, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def output_arrays(self) -> dict[str, np.ndarray]:
-        """Outputs by name (those within the size limit)."""
+        """Tensor outputs by name (those within the size limit); bfloat16, float8, int4 …
+        as ml_dtypes arrays. Sequences are in :meth:`output_values`."""
         return dict(self._arrays)
+
+    def output_values(self) -> dict[str, Any]:
+        """Every saved output in its own form: an array, a list of arrays for a sequence of
+        tensors (their shapes may differ), None for an empty optional."""
+        out: dict[str, Any] = {}
+        for o in self.outputs:
+            if o.kind == "none":
+                out[o.name] = None
+            elif o.name in self._sequences:
+                out[o.name] = list(self._sequences[o.name])
+            elif o.name in self._arrays:
+                out[o.name] = self._arrays[o.name]
+        return out
 
     def profile_trace(self) -> bytes:
         """The raw ONNX Runtime profile (Chrome/Perfetto trace JSON)."""
@@ -305,6 +325,7 @@ def _to_record(
     arrays: dict[str, np.ndarray] = {}
     # Bounded by the limit the worker was given, plus room for the zip and .npy headers.
     raw = read_worker_file(job_dir, "outputs.npz", limits.max_output_bytes + (16 << 20))
+    sequences: dict[str, tuple[np.ndarray, ...]] = {}
     if raw is not None:
         metas = data.get("outputs", [])
         try:
@@ -313,7 +334,7 @@ def _to_record(
                 "outputs.npz",
                 max_bytes=limits.max_output_bytes,
                 max_total=limits.max_output_bytes,
-                max_arrays=max(len(metas), 1),
+                max_arrays=max(sum(max(len(m.get("shapes", ())), 1) for m in metas), 1),
             )
         except InputError as exc:
             raise WorkerFileError(str(exc)) from None
@@ -325,10 +346,20 @@ def _to_record(
                 bytes=m["bytes"],
                 saved=m["saved"],
                 note=m.get("note", ""),
+                kind=m.get("kind", "tensor"),
+                element_shapes=tuple(tuple(int(d) for d in e) for e in m.get("shapes", ())),
             )
             for m in metas
         )
-        arrays = {m["name"]: npz[f"o{i}"] for i, m in enumerate(metas) if m["saved"]}
+        for i, o in enumerate(outputs):
+            if not o.saved or o.kind == "none":
+                continue
+            if o.kind == "sequence":
+                sequences[o.name] = tuple(
+                    typed(npz[f"o{i}_{k}"], o.dtype) for k in range(len(o.element_shapes))
+                )
+            else:
+                arrays[o.name] = typed(npz[f"o{i}"], o.dtype)
     optimized_nodes: int | None = None
     ops: tuple[tuple[str, int], ...] = ()
     attribution: Origins | None = None
@@ -382,6 +413,7 @@ def _to_record(
         _profile_json=profile_json,
         _optimized_model=optimized_bytes,
         _optimized_data=optimized_data,
+        _sequences=sequences,
     )
 
 

@@ -232,8 +232,8 @@ def _as_array(value: Any) -> tuple[np.ndarray, str]:
 
     Tensors pass through. A map (``{label: score}``) and a sequence of maps (sklearn
     classifiers' ZipMap output, ``seq(map(int64, float))``) become a float array with one column
-    per key, keys in sorted order; a sequence of equal-shape tensors is stacked. Anything else
-    is compared as text."""
+    per key, keys in sorted order. Anything else is compared as text. (Sequences of tensors
+    never get here: :func:`_save_outputs` keeps their elements.)"""
     if isinstance(value, dict):
         value = [value]
         single = True
@@ -249,34 +249,160 @@ def _as_array(value: Any) -> tuple[np.ndarray, str]:
             shown = ", ".join(map(str, keys[:8])) + (" …" if len(keys) > 8 else "")
             kind = "map" if single else "sequence of maps"
             return (arr[0] if single else arr), f"{kind}: one column per key ({shown})"
-    if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
-        if len({v.shape for v in value}) == 1 and value[0].dtype != object:
-            return np.stack(value), "sequence of tensors: stacked"
     arr = np.asarray(value)
     if arr.dtype == object:
         return arr.astype(np.str_), "compared as text"
     return arr, ""
 
 
+#: ORT's type strings of the element types numpy lacks: (their ml_dtypes name, bits per
+#: element). ``run()`` cannot return them ("No corresponding Numpy type"); they are read as
+#: OrtValues and saved as their codes (uint16 for bfloat16, else one uint8 per element, sub-byte
+#: types unpacked), and the parent restores the type from the name (inspector.model.dtypes).
+_ORT_EXOTIC: dict[str, tuple[str, int]] = {
+    "tensor(bfloat16)": ("bfloat16", 16),
+    "tensor(float8e4m3fn)": ("float8_e4m3fn", 8),
+    "tensor(float8e4m3fnuz)": ("float8_e4m3fnuz", 8),
+    "tensor(float8e5m2)": ("float8_e5m2", 8),
+    "tensor(float8e5m2fnuz)": ("float8_e5m2fnuz", 8),
+    "tensor(float8e8m0)": ("float8_e8m0fnu", 8),
+    "tensor(float4e2m1)": ("float4_e2m1fn", 4),
+    "tensor(int4)": ("int4", 4),
+    "tensor(uint4)": ("uint4", 4),
+    "tensor(int2)": ("int2", 2),
+    "tensor(uint2)": ("uint2", 2),
+}
+
+
+def _exotic_outputs(sess: Any) -> dict[str, str]:
+    """Outputs whose element type numpy lacks: name → ORT type string."""
+    return {o.name: o.type for o in sess.get_outputs() if o.type in _ORT_EXOTIC}
+
+
+def _runner(ort: Any, sess: Any, feeds: dict[str, Any], exotic: bool) -> tuple[Any, Any]:
+    """``(run, feeds)``: ``sess.run`` and the feeds as they are, or — where an output's element
+    type has no numpy type — ``run_with_ort_values`` with every feed as an OrtValue (its
+    outputs stay OrtValues until :func:`_decoded`; the wrapper costs ~30 µs a run)."""
+    if not exotic:
+        return sess.run, feeds
+    values = {}
+    for name, value in feeds.items():
+        if isinstance(value, ort.OrtValue):
+            values[name] = value
+        elif isinstance(value, np.ndarray):
+            values[name] = ort.OrtValue.ortvalue_from_numpy(value)
+        else:
+            raise ValueError(
+                f"input {name!r} is a sequence or an optional, which ONNX Runtime's Python API "
+                "cannot feed as an OrtValue, and run_with_ort_values is the only way to read "
+                "outputs of types numpy lacks"
+            )
+    return sess.run_with_ort_values, values
+
+
+def _decoded(
+    ort: Any, sess: Any, names: list[str], values: list[Any], types: list[str], feeds: Any
+) -> list[Any]:
+    """Outputs as numpy: OrtValues of the exotic types as their codes (see _ORT_EXOTIC). An
+    OrtValue that is no tensor (a sequence, an optional) has no numpy form: those outputs are
+    fetched again with ``run()`` and the plain ``feeds``."""
+    import ctypes
+
+    out: list[Any] = []
+    again = [n for n, v in zip(names, values, strict=True) if _not_tensor(ort, v)]
+    fetched = dict(zip(again, sess.run(again, feeds), strict=True)) if again else {}
+    for name, value, ort_type in zip(names, values, types, strict=True):
+        if name in fetched:
+            out.append(fetched[name])
+            continue
+        if not isinstance(value, ort.OrtValue):
+            out.append(value)
+            continue
+        if ort_type not in _ORT_EXOTIC:
+            out.append(value.numpy())
+            continue
+        bits = _ORT_EXOTIC[ort_type][1]
+        shape = tuple(value.shape())
+        raw = np.frombuffer(
+            ctypes.string_at(value.data_ptr(), value.tensor_size_in_bytes()), np.uint8
+        )
+        if bits >= 8:
+            out.append(raw.view(np.uint16 if bits == 16 else np.uint8).reshape(shape).copy())
+            continue
+        per_byte = 8 // bits
+        n = int(np.prod(shape, dtype=np.int64))
+        codes = np.stack([(raw >> (k * bits)) & ((1 << bits) - 1) for k in range(per_byte)], 1)
+        out.append(codes.ravel()[:n].astype(np.uint8).reshape(shape))
+    return out
+
+
+def _not_tensor(ort: Any, value: Any) -> bool:
+    return isinstance(value, ort.OrtValue) and not (value.has_value() and value.is_tensor())
+
+
+def _plain(arr: np.ndarray) -> np.ndarray:
+    return arr.astype(np.str_) if arr.dtype == object else arr
+
+
 def _save_outputs(
-    path: Path, names: list[str], values: list[Any], max_bytes: int
+    path: Path,
+    names: list[str],
+    values: list[Any],
+    max_bytes: int,
+    types: list[str] | None = None,
 ) -> list[OutputMeta]:
+    """``outputs.npz`` and one record per output. A tensor is ``o<i>``; a sequence of tensors
+    keeps its elements as they are, ``o<i>_0``, ``o<i>_1`` … (their shapes may differ); an
+    empty optional saves nothing; exotic element types are saved as codes with their ml_dtypes
+    name as the dtype; maps become arrays (see :func:`_as_array`)."""
     arrays: dict[str, np.ndarray] = {}
     meta: list[OutputMeta] = []
     total = 0
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
-        arr, note = _as_array(value)
+        ort_type = (types or [""] * len(names))[i]
+        parts: list[np.ndarray]
+        if value is None:
+            meta.append(
+                OutputMeta(
+                    name=name,
+                    dtype="",
+                    shape=[],
+                    bytes=0,
+                    saved=False,
+                    note="an empty optional (None)",
+                    kind="none",
+                    shapes=[],
+                )
+            )
+            continue
+        if isinstance(value, list) and all(isinstance(v, np.ndarray) for v in value):
+            parts = [_plain(v) for v in value]
+            dtype = str(parts[0].dtype) if parts else ""
+            kind, note = "sequence", f"a sequence of {len(parts)} tensors"
+            shape = [len(parts)]
+            keys = [f"o{i}_{k}" for k in range(len(parts))]
+        else:
+            if ort_type in _ORT_EXOTIC:
+                arr, note, dtype = value, "", _ORT_EXOTIC[ort_type][0]
+            else:
+                arr, note = _as_array(value)
+                dtype = str(arr.dtype)
+            kind = "map" if note.startswith(("map", "sequence of maps")) else "tensor"
+            parts, shape, keys = [arr], list(arr.shape), [f"o{i}"]
+        size = sum(int(p.nbytes) for p in parts)
         info = OutputMeta(
             name=name,
-            dtype=str(arr.dtype),
-            shape=list(arr.shape),
-            bytes=int(arr.nbytes),
+            dtype=dtype,
+            shape=shape,
+            bytes=size,
             saved=False,
             note=note,
+            kind=kind,
+            shapes=[list(p.shape) for p in parts] if kind == "sequence" else [],
         )
-        if total + arr.nbytes <= max_bytes:
-            arrays[f"o{i}"] = arr
-            total += arr.nbytes
+        if total + size <= max_bytes:
+            arrays.update(zip(keys, parts, strict=True))
+            total += size
             info["saved"] = True
         meta.append(info)
     np.savez(path, **arrays)  # type: ignore[arg-type]  # numpy's stub takes **kwds as bool
@@ -325,9 +451,10 @@ def _profile(
         )
         prof = session(False)
     if cfg["profiled_runs"] > 0:
-        prof.run(out_names, feeds)  # warm-up, dropped when parsing
+        run, feeds = _runner(ort, prof, feeds, bool(_exotic_outputs(prof)))
+        run(out_names, feeds)  # warm-up, dropped when parsing
         for _ in range(cfg["profiled_runs"]):
-            prof.run(out_names, feeds)
+            run(out_names, feeds)
         result["profile"] = os.path.basename(prof.end_profiling())
 
 
@@ -377,15 +504,24 @@ def run(job_dir: Path) -> WorkerResult:
         types = {i.name: job["input_types"].get(i.name, "") for i in sess.get_inputs()}
         feeds = _feeds(ort, inputs, types)
         out_names = [o.name for o in sess.get_outputs()]
+        out_types = [o.type for o in sess.get_outputs()]
+        exotic = _exotic_outputs(sess)
+        if exotic:
+            kinds = ", ".join(sorted(set(exotic.values())))
+            notes.append(
+                f"{', '.join(exotic)}: {kinds} has no numpy type, so every run reads its "
+                "outputs through run_with_ort_values (~30 µs more per run than run())"
+            )
         stage = "run"
-        outputs = sess.run(out_names, feeds)
+        plain_feeds = feeds
+        run, feeds = _runner(ort, sess, feeds, bool(exotic))
+        outputs = _decoded(ort, sess, out_names, run(out_names, feeds), out_types, plain_feeds)
         result["outputs"] = _save_outputs(
-            job_dir / "outputs.npz", out_names, outputs, int(job["max_output_bytes"])
+            job_dir / "outputs.npz", out_names, outputs, int(job["max_output_bytes"]), out_types
         )
         for _ in range(cfg["warmup_runs"]):
-            sess.run(out_names, feeds)
+            run(out_names, feeds)
         times = []
-        run = sess.run
         for _ in range(cfg["timed_runs"]):
             t = time.perf_counter_ns()
             run(out_names, feeds)
