@@ -594,6 +594,15 @@ def load_input_files(
     return out
 
 
+#: Element types an input can be fed in from a file: the generated ones, plus float8e8m0 and
+#: float4e2m1 (ml_dtypes arrays, e.g. from an onnx ``.pb``), which are not generated.
+FEEDABLE_DTYPES: dict[str, Any] = NUMPY_DTYPES | {
+    name: onnx.helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(name)).type
+    for name in ("FLOAT8E8M0", "FLOAT4E2M1")
+    if name in onnx.TensorProto.DataType.keys()
+}
+
+
 def check_inputs(
     arrays: Mapping[str, Any],
     inputs: Sequence[ValueInfo],
@@ -616,7 +625,7 @@ def check_inputs(
             if arr is not None and not isinstance(arr, (list, np.ndarray)):
                 raise InputError(f"Input {name!r} ({vi.dtype}) got an unsupported value.")
             continue
-        want = NUMPY_DTYPES.get(vi.dtype)
+        want = FEEDABLE_DTYPES.get(vi.dtype)
         got = arr.dtype
         if vi.dtype in SUB_BYTE_INTS:
             _check_sub_byte(name, vi.dtype, arr)

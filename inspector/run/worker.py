@@ -166,6 +166,7 @@ def _feeds(ort: Any, inputs: dict[str, Any], types: dict[str, str]) -> dict[str,
             "FLOAT8E4M3FNUZ",
             "FLOAT8E5M2",
             "FLOAT8E5M2FNUZ",
+            "FLOAT8E8M0",
         ):
             import onnx
 
@@ -180,13 +181,14 @@ def _feeds(ort: Any, inputs: dict[str, Any], types: dict[str, str]) -> dict[str,
     return feeds
 
 
-#: Bits per element of the sub-byte integer types ORT takes packed, lowest bits first.
-_SUB_BYTE_BITS = {"INT4": 4, "UINT4": 4, "INT2": 2, "UINT2": 2}
+#: Bits per element of the sub-byte types ORT takes packed, lowest bits first.
+_SUB_BYTE_BITS = {"INT4": 4, "UINT4": 4, "INT2": 2, "UINT2": 2, "FLOAT4E2M1": 4}
 
 
 def _packed(ort: Any, arr: np.ndarray, onnx_type: str) -> Any:
-    """An OrtValue of a sub-byte integer type from one value per element: only each value's
-    low bits count (two's complement), packed as ONNX stores them (first element lowest)."""
+    """An OrtValue of a sub-byte type from one value per element: only each value's low bits
+    count (two's complement integers; float4's codes), packed as ONNX stores them (first
+    element lowest)."""
     import ctypes
 
     import onnx
