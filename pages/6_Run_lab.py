@@ -16,12 +16,14 @@ from inspector.run.inputs import (
     InputPlan,
     check_inputs,
     generate,
+    load_expected_outputs,
     load_input_files,
     resolve,
     shape_hints,
 )
 from inspector.run.plan import RunPlan
 from inspector.run.probe import probe_sizes
+from pages.common import expected as expected_outputs
 from pages.common import state
 from pages.common.picker import page_header
 from pages.common.tasks import wait_for
@@ -60,6 +62,7 @@ def results_table(source: state.Source) -> None:
     for r in runs_state.results:
         if not r.ok:
             st.error(plain(r.error))
+    expected_outputs.show(source, runs_state.results)
     st.page_link("pages/7_Compare.py", label="Compare these runs →")
 
 
@@ -292,7 +295,8 @@ with st.expander("Options"):
 st.subheader("Inputs")
 inputs_info = state.record("overview", source).inputs
 uploaded = st.file_uploader(
-    "Input files (.npy named after the input, .npz, .pb)",
+    "Input files (.npy named after the input, .npz, .pb; a test-data folder's output_N.pb "
+    "are its expected outputs)",
     key="rl_files",
     accept_multiple_files=True,
 )
@@ -390,13 +394,17 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
     # The deployment's timeout is a ceiling: the job queue caps it too.
     run_limits = replace(model.limits, run_timeout_s=min(timeout, LIMITS.run_timeout_s))
     try:
+        expected = None
         if uploaded:
+            files = {f.name: f.getvalue() for f in uploaded}
             arrays = load_input_files(
-                {f.name: f.getvalue() for f in uploaded},
+                files,
                 [v.name for v in inputs_info],
                 kinds={v.name: v.kind for v in inputs_info},
             )
             check_inputs(arrays, inputs_info)
+            # A test-data folder's output_<i>.pb: each run is checked against them.
+            expected = load_expected_outputs(files, state.record("overview", source).outputs)
         else:
             input_plan = InputPlan.make(dims, ranges, shapes=shapes, values=values, hints=hints)
             if probe:  # in the run queue, like every worker the server starts
@@ -438,7 +446,7 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             session_config=tuple(extra.splitlines()),
             ep_options=tuple(ep_opts.splitlines()),
         ).matrix()
-        state.submit(source, model, matrix, arrays, run_limits)
+        expected_outputs.remember(state.submit(source, model, matrix, arrays, run_limits), expected)
     except InspectorError as exc:
         st.error(plain(exc))
         st.stop()

@@ -21,6 +21,7 @@ from inspector.report import html_report
 from inspector.run.analysis import AblationRow, Divergence, ablation, first_divergence
 from inspector.run.compare import compare, node_timing_csv, node_timing_table
 from inspector.run.inputs import inputs_npz
+from pages.common import expected as expected_outputs
 from pages.common import state
 from pages.common.picker import page_header
 from pages.common.tasks import task_panel
@@ -188,6 +189,7 @@ with tab_out:
         for d in comparison.outputs:
             if d.histogram_counts:
                 st.plotly_chart(error_histogram(d), key=f"eh_{d.output}")
+        expected_outputs.show(source, (ref, cand))
         fd_about = about("divergence", ref.label, cand.label)
         if st.button("Find the first diverging node", key="cmp_fd"):
             state.submit_task(

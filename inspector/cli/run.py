@@ -29,6 +29,7 @@ from inspector.model import build_overview
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.analysis import AblationRow, Divergence
+from inspector.run.compare import Comparison
 from inspector.run.config import (
     ConfigError,
     Matrix,
@@ -43,6 +44,7 @@ from inspector.run.inputs import (
     InputPlan,
     check_inputs,
     generate,
+    load_expected_outputs,
     load_input_files,
     resolve,
     shape_hints,
@@ -128,6 +130,29 @@ def build_matrix(args: argparse.Namespace) -> Matrix:
     return load_matrix(args.matrix) if args.matrix else plan(args).matrix()
 
 
+def _input_files(args: argparse.Namespace) -> dict[str, bytes]:
+    """``--input`` files by name; a folder gives its ``.pb`` files (a test-data folder)."""
+    files: dict[str, bytes] = {}
+    for entry in args.input:
+        path = Path(entry)
+        paths = sorted(path.glob("*.pb")) if path.is_dir() else [path]
+        for f in paths:
+            try:
+                files[f.name] = f.read_bytes()
+            except OSError as exc:
+                raise InputError(f"Cannot read input file {str(f)!r}: {exc.strerror}.") from None
+    return files
+
+
+def expected_outputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any] | None:
+    """The expected outputs among the ``--input`` files (a test-data folder's
+    ``output_<i>.pb``), or None when there are none."""
+    if not getattr(args, "input", None):
+        return None
+    found = load_expected_outputs(_input_files(args), build_overview(model).outputs)
+    return found or None
+
+
 def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any]:
     graph_inputs = build_overview(model).inputs
     try:
@@ -135,17 +160,7 @@ def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any]:
     except ValueError:
         raise InputError("--dim values must be integers, e.g. --dim batch=2.") from None
     if args.input:
-        files: dict[str, bytes] = {}
-        for entry in args.input:
-            path = Path(entry)
-            paths = sorted(path.glob("*.pb")) if path.is_dir() else [path]
-            for f in paths:
-                try:
-                    files[f.name] = f.read_bytes()
-                except OSError as exc:
-                    raise InputError(
-                        f"Cannot read input file {str(f)!r}: {exc.strerror}."
-                    ) from None
+        files = _input_files(args)
         arrays = load_input_files(
             files, [v.name for v in graph_inputs], kinds={v.name: v.kind for v in graph_inputs}
         )
@@ -373,11 +388,56 @@ def gates(
     return ""
 
 
+def expected_checks(
+    args: argparse.Namespace, results: Sequence[RunResult], expected: dict[str, Any] | None
+) -> list[Comparison | None] | None:
+    """Each configuration's outputs against the expected ones (None for a failed one), with
+    --atol/--rtol where given, else onnx's backend-test tolerances; None without expected."""
+    from inspector.run.compare import EXPECTED_ATOL, EXPECTED_RTOL, check_expected
+
+    if expected is None:
+        return None
+    atol = args.atol if args.atol is not None else EXPECTED_ATOL
+    rtol = args.rtol if args.rtol is not None else EXPECTED_RTOL
+    return [check_expected(r, expected, atol, rtol) if r.ok else None for r in results]
+
+
+def print_expected(results: Sequence[RunResult], checks: Sequence[Comparison | None]) -> None:
+    first = next((c for c in checks if c is not None), None)
+    if first is None:
+        return
+    print(
+        f"\nExpected outputs (the test-data folder's output_<i>.pb; "
+        f"rtol {first.rtol:g}, atol {first.atol:g})"
+    )
+    print(
+        table(
+            ["configuration", "output", "status", "max |Δ|", "mismatches", "close", "detail"],
+            [
+                (
+                    c.candidate,
+                    o.output,
+                    o.status,
+                    f"{o.max_abs:.3g}" if o.max_abs is not None else "",
+                    f"{o.mismatches}/{o.elements}",
+                    "yes" if o.allclose else "NO",
+                    o.detail,
+                )
+                for c in checks
+                if c is not None
+                for o in c.outputs
+            ],
+            60,
+        )
+    )
+
+
 def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     matrix = build_matrix(args)
     limits = run_limits(args, model)
     check_run(args, matrix, limits)
     inputs = make_inputs(args, model)
+    expected = expected_outputs(args, model)
     if getattr(args, "ray", None):
         from inspector.run.cluster import run_matrix_ray
 
@@ -399,18 +459,28 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     atol = args.atol if args.atol is not None else DEFAULT_ATOL
     rtol = args.rtol if args.rtol is not None else DEFAULT_RTOL
     rows = summary_rows(results, matrix.reference, atol, rtol)
+    checks = expected_checks(args, results, expected)
+    record: dict[str, Any] = {"summary": rows}
+    if checks is not None:
+        record["expected"] = to_jsonable(checks)
     if args.out:
-        save(Path(args.out), results, {"summary": rows}, inputs)
+        save(Path(args.out), results, record, inputs)
     if args.json:
-        print(json.dumps({"summary": rows, "results": to_jsonable(results)}, indent=2, default=str))
+        print(json.dumps({**record, "results": to_jsonable(results)}, indent=2, default=str))
     else:
         print_summary(rows)
+        if checks is not None:
+            print_expected(results, checks)
     if getattr(args, "jobs", 1) > 1:
         print(
             f"note: configurations ran {args.jobs} at a time; their timings shared the machine",
             file=sys.stderr,
         )
     reason = gates(args, results, rows)
+    if not reason and checks is not None and (args.atol is not None or args.rtol is not None):
+        off = [c for c in checks if c is not None and not c.all_close]
+        if off:
+            reason = f"{off[0].candidate}: outputs differ from the expected outputs"
     if reason:
         print(f"error: {reason}", file=sys.stderr)
         return 1
@@ -438,10 +508,11 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
     check_run(args, Matrix((ref, cand)), limits)
     check_optimizer_names(getattr(args, "ablation_pass", None) or ())  # before any worker
     inputs = make_inputs(args, model)
+    expected = expected_outputs(args, model)
     # One private copy of the model (and its data) serves the runs and both analyses.
     prepared = prepare(model)
     try:
-        return _compare(args, model, ref, cand, inputs, limits, prepared)
+        return _compare(args, model, ref, cand, inputs, limits, prepared, expected)
     finally:
         prepared.cleanup()
 
@@ -454,6 +525,7 @@ def _compare(
     inputs: dict[str, np.ndarray],
     limits: Limits,
     prepared: PreparedModel,
+    expected: dict[str, Any] | None = None,
 ) -> int:
     from inspector.run.analysis import ablation, first_divergence
     from inspector.run.compare import compare, node_timing_table
@@ -481,6 +553,9 @@ def _compare(
         "comparison": to_jsonable(comparison),
         "node_timing": {"labels": labels, "rows": to_jsonable(timing)},
     }
+    checks = expected_checks(args, results, expected)
+    if checks is not None:
+        record["expected"] = to_jsonable(checks)
     fd = rows = None
     if args.first_divergence:
         print("first divergence …", file=sys.stderr, flush=True)
@@ -528,6 +603,9 @@ def _compare(
         print(f"wrote {args.report}", file=sys.stderr)
     gated = args.atol is not None or args.rtol is not None  # same gate for text and JSON
     failed = gated and not comparison.all_close
+    if gated and checks is not None and not all(c is not None and c.all_close for c in checks):
+        print("error: outputs differ from the expected outputs", file=sys.stderr)
+        failed = True
     if failed:
         print(f"error: outputs differ beyond atol {atol:g} / rtol {rtol:g}", file=sys.stderr)
     if args.json:
@@ -553,6 +631,8 @@ def _compare(
         )
     )
     print(slowest_table(labels, timing))
+    if checks is not None:
+        print_expected(results, checks)
     if fd is not None:
         print_divergence(fd)
     if rows is not None:

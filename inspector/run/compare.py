@@ -5,7 +5,7 @@ Pure numpy over :class:`~inspector.run.runner.RunResult` records; no onnxruntime
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -259,6 +259,59 @@ def compare(
         atol=atol,
         rtol=rtol,
         outputs=tuple(rows),
+    )
+
+
+#: Tolerances against a test-data folder's expected outputs (``output_<i>.pb``): those of
+#: onnx's backend runner for its node tests (``Runner.assert_similar_outputs``), which also
+#: widens rtol to two bfloat16 ULPs for bfloat16 outputs.
+EXPECTED_RTOL = 1e-3
+EXPECTED_ATOL = 1e-7
+BFLOAT16_RTOL = 2**-6
+
+
+def _expected_form(value: Any) -> Any:
+    """An expected value as the run's outputs hold it (text as unicode arrays)."""
+    if isinstance(value, list):
+        return [_expected_form(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return value.astype(np.str_)
+    return value
+
+
+def check_expected(
+    result: RunResult,
+    expected: Mapping[str, Any],
+    atol: float = EXPECTED_ATOL,
+    rtol: float = EXPECTED_RTOL,
+    source: str = "expected outputs",
+) -> Comparison:
+    """A run's outputs against expected values (e.g. a test-data folder's ``output_<i>.pb``,
+    read by :func:`inspector.run.inputs.load_expected_outputs`), output by output: max |Δ|,
+    cosine and allclose as :func:`delta` computes them. bfloat16 outputs use rtol
+    ``max(rtol, 2**-6)`` (two ULPs, as onnx's backend runner does) and say so."""
+    values = result.output_values()
+    rows = []
+    for name, want in expected.items():
+        info = next((o for o in result.outputs if o.name == name), None)
+        if info is None:
+            rows.append(_empty(name, "missing", "the run has no such output"))
+            continue
+        if name not in values:
+            rows.append(_empty(name, "not_saved", "the run's output is over the size limit"))
+            continue
+        got = values[name]
+        tol = rtol
+        if info.dtype == "bfloat16":
+            tol = max(rtol, BFLOAT16_RTOL)
+        row = value_delta(name, _expected_form(want), got, atol, tol)
+        if tol != rtol:
+            row = replace(
+                row, detail="; ".join(x for x in (row.detail, f"bfloat16: rtol {tol:g}") if x)
+            )
+        rows.append(row)
+    return Comparison(
+        reference=source, candidate=result.label, atol=atol, rtol=rtol, outputs=tuple(rows)
     )
 
 

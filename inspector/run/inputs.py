@@ -538,6 +538,51 @@ def load_value_pb(data: bytes, name: str, kind: str, max_bytes: int = MAX_INPUT_
     raise InputError(f"{name}: optional maps and sparse tensors are not supported.")
 
 
+#: An onnx test-data folder's expected output: ``output_<i>.pb`` is graph output ``i``.
+OUTPUT_PB = re.compile(r"output_(\d+)")
+
+
+def _stem(fname: str) -> tuple[str, str]:
+    base = fname.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, _, ext = base.rpartition(".")
+    return stem, ext.lower()
+
+
+def load_expected_outputs(
+    files: Mapping[str, bytes],
+    graph_outputs: Sequence[ValueInfo],
+    max_bytes: int = MAX_INPUT_BYTES,
+) -> dict[str, Any]:
+    """The expected outputs among supplied files: an onnx test-data folder's ``output_<i>.pb``
+    is graph output ``i``, read as its type says — a TensorProto (→ an array), SequenceProto
+    (→ a list of arrays) or OptionalProto (→ None or its value). Other files are ignored; an
+    empty dict means the files hold no expected outputs. A file for a map output, or for an
+    output the model does not have, is refused."""
+    out: dict[str, Any] = {}
+    for fname in sorted(files):
+        stem, ext = _stem(fname)
+        m = OUTPUT_PB.fullmatch(stem)
+        if ext != "pb" or not m:
+            continue
+        i = int(m.group(1))
+        if i >= len(graph_outputs):
+            raise InputError(
+                f"{fname}: the model has {len(graph_outputs)} output(s), so there is no "
+                f"output {i} for it to be the expected value of."
+            )
+        vi = graph_outputs[i]
+        if vi.kind in ("sequence", "optional"):
+            out[vi.name] = load_value_pb(files[fname], fname, vi.kind, max_bytes)
+        elif vi.kind == "tensor":
+            out[vi.name] = load_tensor_pb(files[fname], fname, max_bytes)[1]
+        else:
+            raise InputError(
+                f"{fname}: output {vi.name!r} is a {vi.kind} ({vi.dtype}); only tensors, "
+                "sequences and optionals can be expected outputs."
+            )
+    return out
+
+
 def load_input_files(
     files: Mapping[str, bytes],
     graph_inputs: Sequence[str],
@@ -548,7 +593,8 @@ def load_input_files(
     input name), ``.pb`` TensorProtos (by tensor name, else ``input_<i>.pb`` by position, as in
     onnx test-data folders ``test_data_set_0/input_0.pb``). ``kinds``: input name → "tensor",
     "sequence" or "optional": a ``.pb`` for a sequence or optional input is read as a
-    SequenceProto or OptionalProto."""
+    SequenceProto or OptionalProto. A folder's ``output_<i>.pb`` are its expected outputs, not
+    inputs: they are skipped here (see :func:`load_expected_outputs`)."""
     kinds = kinds or {}
     out: dict[str, Any] = {}
     for fname in sorted(files):
@@ -561,6 +607,8 @@ def load_input_files(
         elif ext == "npz":
             out.update(load_npz(data, fname, max_bytes))
         elif ext == "pb":
+            if OUTPUT_PB.fullmatch(stem) and stem not in graph_inputs:
+                continue  # an expected output of a test-data folder: load_expected_outputs
             m = re.fullmatch(r"input_(\d+)", stem)
             target = (
                 graph_inputs[int(m.group(1))] if m and int(m.group(1)) < len(graph_inputs) else stem
@@ -573,8 +621,6 @@ def load_input_files(
                 out[tname] = arr
             elif m and int(m.group(1)) < len(graph_inputs):
                 out[graph_inputs[int(m.group(1))]] = arr
-            elif stem.startswith("output_"):
-                continue  # reference outputs in a test-data folder
             else:
                 raise InputError(
                     f"{fname}: tensor {tname!r} matches no graph input ({', '.join(graph_inputs)})."
