@@ -23,7 +23,7 @@ TABLE_ROWS = 5000
 
 def draw_part(tag: str, indices: list[int], title: str) -> None:
     url = state.netron_view_url(
-        source, tag, lambda: sub_model(model, indices, title).SerializeToString()
+        source, tag, lambda: sub_model(model, indices, title, for_viewing=True).SerializeToString()
     )
     st.iframe(state.app_base_path() + url, height=620)
 

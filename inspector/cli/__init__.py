@@ -81,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--around", metavar="NODE", help="write this node's neighbourhood (-o)")
     sc.add_argument("--hops", type=int, default=3, help="neighbourhood radius (default 3)")
     sc.add_argument("-o", "--output", metavar="FILE", help="the .onnx to write")
+    sc.add_argument(
+        "--skeleton",
+        action="store_true",
+        help="leave weights over 1 KiB out of the part: for viewing only, it does not load",
+    )
     i = add("initializers", "Every weight (initializers and Constant values).")
     i.add_argument(
         "--stats",

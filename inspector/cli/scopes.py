@@ -2,7 +2,9 @@
 
 ``--scope PATH`` lists that scope's children (default: the whole graph's), ``--depth N`` more
 levels; ``--extract PATH -o F`` writes the scope as a model cut at its boundary (what the Graph
-page draws); ``--around NODE --hops K -o F`` the same for a node's neighbourhood."""
+page draws), with its weights and typed boundary, so that it loads and runs on its own;
+``--around NODE --hops K -o F`` the same for a node's neighbourhood. ``--skeleton`` leaves
+weights over 1 KiB out (a small file for Netron) and says the file is for viewing only."""
 
 from __future__ import annotations
 
@@ -14,8 +16,47 @@ from pathlib import Path
 from inspector.cli.tables import table
 from inspector.errors import InspectorError
 from inspector.model.load import LoadedModel
-from inspector.model.scopes import SEP, neighbourhood, scope_tree, sub_model
+from inspector.model.scopes import SEP, Part, neighbourhood, part_of, scope_tree
 from inspector.records import to_jsonable
+
+#: Parts at least this large are written with their weights in an external-data file beside
+#: them: one protobuf message cannot hold 2 GiB.
+EXTERNAL_FROM_BYTES = 1 << 30
+
+
+def write_part(part: Part, out: Path) -> None:
+    """Write ``part`` to ``out`` and say on stderr what it is — and where it cannot load."""
+    sub = part.model
+    size = sub.ByteSize()
+    if size >= EXTERNAL_FROM_BYTES:
+        import onnx
+
+        data = out.name + ".data"
+        onnx.save_model(sub, str(out), save_as_external_data=True, location=data)
+        where = f" (weights in {data} beside it: keep the two together)"
+    else:
+        out.write_bytes(sub.SerializeToString())
+        where = ""
+    print(
+        f"wrote {out}: {len(sub.graph.node):,} nodes, {len(sub.graph.initializer):,} weights"
+        f"{where}, inputs {', '.join(i.name for i in sub.graph.input) or '-'}, outputs "
+        f"{', '.join(o.name for o in sub.graph.output)}",
+        file=sys.stderr,
+    )
+    if part.viewing_only:
+        print(
+            "note: for viewing only — weights over 1 KiB were left out (--skeleton); it does "
+            "not load in ONNX Runtime. Extract without --skeleton for a model that runs.",
+            file=sys.stderr,
+        )
+    if part.untyped:
+        print(
+            f"warning: no complete type (element type and rank) is known for "
+            f"{', '.join(part.untyped)}: shape inference could not follow it (an If whose "
+            "branches return different ranks has none). onnx.checker refuses a graph input or "
+            "output without one; ONNX Runtime loads the part where the element type is known.",
+            file=sys.stderr,
+        )
 
 
 def main_scopes(args: argparse.Namespace, model: LoadedModel) -> int:
@@ -39,14 +80,8 @@ def main_scopes(args: argparse.Namespace, model: LoadedModel) -> int:
             idx, title = neighbourhood(graph, index, args.hops), f"{args.around} ±{args.hops}"
         else:
             idx, title = tree.nodes_of(args.extract), args.extract
-        sub = sub_model(model, idx, title)
-        Path(args.output).write_bytes(sub.SerializeToString())
-        print(
-            f"wrote {args.output}: {len(sub.graph.node):,} nodes, inputs "
-            f"{', '.join(i.name for i in sub.graph.input) or '-'}, outputs "
-            f"{', '.join(o.name for o in sub.graph.output)}",
-            file=sys.stderr,
-        )
+        part = part_of(model, idx, title, for_viewing=args.skeleton)
+        write_part(part, Path(args.output))
         return 0
     top = tree.get(args.scope)
     shown = [

@@ -9,16 +9,25 @@ its own than the budget, is split into runs of consecutive nodes (topological or
 ``[0–1999]``), so every leaf fits the budget.
 
 A sub-model keeps the chosen nodes in order; tensors they read but do not produce become its
-inputs (typed where the model or shape inference knows the type), tensors read outside the
-selection or by the graph's outputs become its outputs, and the initializers it reads are kept
-with their names, types and dims but without large payloads (it is for looking at, not
-running). No Streamlit here; the Graph page and ``onnx-inspector graph --scope`` use it.
+inputs, tensors read outside the selection or by the graph's outputs become its outputs, both
+typed from the model or its shape inference (symbolic dims kept), and the initializers it reads
+are kept, with their values — read from the external-data files where the model keeps them
+there — so the part is a model onnx.checker passes and ONNX Runtime loads and runs. A Constant
+node outside the selection that feeds it becomes an initializer (a Reshape's shape stays a
+constant); a Reshape whose target values inference cannot follow gets the rank its target's
+length gives. Where a boundary tensor still has no complete type — an If whose branches return
+different ranks has no static rank at all — :attr:`Part.untyped` names it and the CLI says so.
+
+The Graph page draws parts in Netron, which needs no weights: ``for_viewing=True`` keeps
+payloads of at most 1 KiB only, and marks the file (doc string and the metadata key
+:data:`VIEWING_ONLY`) as a drawing that does not load. No Streamlit here; the Graph page and
+``onnx-inspector scopes --extract`` use it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import onnx
@@ -26,6 +35,7 @@ import onnx
 from inspector.errors import InspectorError
 from inspector.model.graph import implicit_inputs
 from inspector.model.load import LoadedModel
+from inspector.model.skeleton import STRIPPED
 from inspector.records import Record
 
 SEP = "/"
@@ -241,26 +251,82 @@ def neighbourhood(graph: onnx.GraphProto, index: int, hops: int) -> list[int]:
     return sorted(seen)
 
 
+#: Metadata key of a part written for viewing only (its large weights left out).
+VIEWING_ONLY = "onnx_inspector.viewing_only"
+VIEWING_NOTE = (
+    "For viewing only: drawn by ONNX Inspector with weights over 1 KiB left out "
+    "(names, types and dims kept). It does not load in ONNX Runtime; extract the part "
+    "without --skeleton for a model that runs."
+)
+
+
 def _typed(
     graph: onnx.GraphProto, extra: Iterable[onnx.ValueInfoProto]
 ) -> dict[str, onnx.ValueInfoProto]:
+    """Tensor name → its value info, where it has a type: the model's own declarations win
+    over shape inference's (``extra``), graph inputs and outputs over value_info."""
     known: dict[str, onnx.ValueInfoProto] = {}
-    for v in (*graph.input, *graph.value_info, *extra, *graph.output):
-        if v.type.WhichOneof("value") is not None:
-            known[v.name] = v
+    for complete in (False, True):  # a complete type wins over a bare element type
+        for v in (*extra, *graph.value_info, *graph.output, *graph.input):
+            if v.type.WhichOneof("value") is not None and _complete(v.type) == complete:
+                known[v.name] = v
     return known
 
 
-def extract_nodes(
+def _complete(t: onnx.TypeProto) -> bool:
+    """A type the checker accepts on a graph input or output: a known element type (and
+    a shape, even one of unknown dims — a tensor without one is refused)."""
+    which = t.WhichOneof("value")
+    if which in ("tensor_type", "sparse_tensor_type"):
+        inner = getattr(t, which)
+        return inner.elem_type != 0 and inner.HasField("shape")
+    if which == "sequence_type":
+        return t.sequence_type.HasField("elem_type") and _complete(t.sequence_type.elem_type)
+    if which == "optional_type":
+        return t.optional_type.HasField("elem_type") and _complete(t.optional_type.elem_type)
+    if which == "map_type":
+        return t.map_type.key_type != 0 and _complete(t.map_type.value_type)
+    return False
+
+
+def _constant_tensor(node: onnx.NodeProto) -> onnx.TensorProto | None:
+    """The value of a Constant node, as an initializer named after its output."""
+    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or len(node.output) != 1:
+        return None
+    for a in node.attribute:
+        if a.name == "value" and a.HasField("t"):
+            t = onnx.TensorProto()
+            t.CopyFrom(a.t)
+            t.name = node.output[0]
+            return t
+    return None
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of a model cut at its boundary, and what keeps it from being a valid model."""
+
+    model: onnx.ModelProto
+    # Boundary tensors whose type is not complete (no element type, or no rank: an If whose
+    # branches return different ranks has none to give): onnx.checker refuses such a graph
+    # input or output, though ONNX Runtime accepts one with an element type.
+    untyped: tuple[str, ...]
+    viewing_only: bool  # large weights left out: for drawing, not for loading
+
+
+def extract_part(
     model: onnx.ModelProto,
     indices: Sequence[int],
     *,
     title: str = "",
     value_info: Iterable[onnx.ValueInfoProto] = (),
+    weight: Callable[[onnx.TensorProto], onnx.TensorProto] | None = None,
     max_inline_bytes: int = 1024,
-) -> onnx.ModelProto:
-    """A model holding only the main-graph nodes ``indices`` (see the module docstring).
-    ``value_info``: types from shape inference, for the boundary tensors."""
+) -> Part:
+    """The main-graph nodes ``indices`` of ``model`` as a model of their own (see the module
+    docstring). ``value_info``: shape inference's types for the boundary tensors. ``weight``
+    returns an initializer with its values (external data read in); without it, payloads over
+    ``max_inline_bytes`` are left out and the part is marked for viewing only."""
     graph = model.graph
     chosen = sorted(set(indices))
     if not chosen:
@@ -272,10 +338,13 @@ def extract_nodes(
     for i in chosen:
         produced.update(o for o in graph.node[i].output if o)
     read_outside: set[str] = {o.name for o in graph.output}
+    constants: dict[str, onnx.NodeProto] = {}
     for i, n in enumerate(graph.node):
         if i not in inside:
             read_outside.update(n.input)
             read_outside.update(implicit_inputs(n))
+            for o in n.output:
+                constants[o] = n
     inits = {t.name: t for t in graph.initializer}
     reads: list[str] = []
     for i in chosen:
@@ -285,23 +354,45 @@ def extract_nodes(
     types = _typed(graph, value_info)
     sub = onnx.GraphProto(name=title or graph.name)
     sub.node.extend(graph.node[i] for i in chosen)
+    stripped = False
+    untyped: list[str] = []
+
+    def boundary(name: str) -> onnx.ValueInfoProto:
+        v = types.get(name)
+        if v is None or not _complete(v.type):
+            untyped.append(name)  # an element type alone still tells ONNX Runtime something
+        return v if v is not None else onnx.ValueInfoProto(name=name)
+
     for x in reads:
-        if x in inits:
-            t = inits[x]
-            small = onnx.TensorProto()
-            small.CopyFrom(t)
-            if t.data_location == onnx.TensorProto.EXTERNAL or t.ByteSize() > max_inline_bytes:
-                keep = onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims)
-                small = keep
-            sub.initializer.append(small)
+        t = inits.get(x)
+        if t is None and x in constants:
+            t = _constant_tensor(constants[x])
+        if t is None:
+            sub.input.append(boundary(x))
+            continue
+        if weight is not None:
+            sub.initializer.append(weight(t))
+        elif (
+            t.data_location == onnx.TensorProto.EXTERNAL
+            or t.ByteSize() > max_inline_bytes
+            or t.doc_string == STRIPPED  # the skeleton left its values out already
+        ):
+            sub.initializer.append(
+                onnx.TensorProto(
+                    name=t.name, data_type=t.data_type, dims=t.dims, doc_string=STRIPPED
+                )
+            )
+            stripped = True
         else:
-            sub.input.append(types.get(x) or onnx.ValueInfoProto(name=x))
+            sub.initializer.append(t)
     outs = [o for i in chosen for o in graph.node[i].output if o and o in read_outside]
     if not outs:  # nothing leaves the selection: show what it produces last
         outs = [o for o in graph.node[chosen[-1]].output if o]
-    sub.output.extend(types.get(o) or onnx.ValueInfoProto(name=o) for o in outs)
+    sub.output.extend(boundary(o) for o in dict.fromkeys(outs))
     sub.value_info.extend(
-        v for name, v in types.items() if name in produced and name not in set(outs)
+        v
+        for name, v in types.items()
+        if name in produced and name not in set(outs) and _complete(v.type)
     )
     out = onnx.ModelProto(
         ir_version=model.ir_version,
@@ -311,28 +402,142 @@ def extract_nodes(
     )
     out.opset_import.extend(model.opset_import)
     out.functions.extend(model.functions)
-    return out
+    if stripped:
+        out.doc_string = VIEWING_NOTE
+        out.metadata_props.add(key=VIEWING_ONLY, value="true")
+    return Part(out, tuple(dict.fromkeys(untyped)), stripped)
 
 
-def sub_model(model: LoadedModel, indices: Sequence[int], title: str = "") -> onnx.ModelProto:
-    """:func:`extract_nodes` of a loaded model: from its payload-free skeleton (no weights, no
-    external-data references), typed by its shape inference where that succeeded."""
+def extract_nodes(
+    model: onnx.ModelProto,
+    indices: Sequence[int],
+    *,
+    title: str = "",
+    value_info: Iterable[onnx.ValueInfoProto] = (),
+    max_inline_bytes: int = 1024,
+) -> onnx.ModelProto:
+    """:func:`extract_part` of a bare ModelProto, for viewing: payloads over
+    ``max_inline_bytes`` are left out (and the file says so)."""
+    return extract_part(
+        model, indices, title=title, value_info=value_info, max_inline_bytes=max_inline_bytes
+    ).model
+
+
+def _weight_reader(model: LoadedModel) -> Callable[[onnx.TensorProto], onnx.TensorProto]:
+    """An initializer of ``model`` with its values inline: external data read from the
+    companion files through the same checks every external read passes."""
+    from inspector.model.external import check_tensor
+
+    def read(t: onnx.TensorProto) -> onnx.TensorProto:
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            return t
+        check = check_tensor(model, f"main/{t.name}", "main", t)
+        if not check.usable:
+            raise InspectorError(
+                f"weight {t.name!r} cannot be read for the part: {'; '.join(check.messages)}"
+            )
+        length = check.length if check.length is not None else check.expected_bytes
+        inline = onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims)
+        inline.raw_data = model.companions.read(check.file, check.offset or 0, length)
+        return inline
+
+    return read
+
+
+def sub_model(
+    model: LoadedModel, indices: Sequence[int], title: str = "", *, for_viewing: bool = False
+) -> onnx.ModelProto:
+    """:func:`extract_part` of a loaded model, typed by its shape inference: with every weight
+    it reads (a model that loads), or ``for_viewing`` from its payload-free skeleton."""
+    return part_of(model, indices, title, for_viewing=for_viewing).model
+
+
+def part_of(
+    model: LoadedModel, indices: Sequence[int], title: str = "", *, for_viewing: bool = False
+) -> Part:
+    """:func:`sub_model` with what keeps the part from being valid (:class:`Part`)."""
     inferred = model.native.inferred
-    return extract_nodes(
-        model.skeleton,
-        indices,
-        title=title,
-        value_info=inferred.graph.value_info if inferred is not None else (),
-    )
+    value_info = list(inferred.graph.value_info) if inferred is not None else []
+
+    def cut() -> Part:
+        if for_viewing:
+            return extract_part(model.skeleton, indices, title=title, value_info=value_info)
+        return extract_part(
+            model.proto, indices, title=title, value_info=value_info, weight=_weight_reader(model)
+        )
+
+    part = cut()
+    if part.untyped:  # e.g. a Reshape whose target shape inference could not follow
+        value_info = [*_ranked(model, part.untyped), *value_info]  # inference's own win
+        part = cut()
+    return part
+
+
+#: Rounds of :func:`_ranked`: each can rank the Reshapes the previous one's ranks unlocked.
+RANK_ROUNDS = 4
+
+
+def _ranked(model: LoadedModel, names: Sequence[str]) -> list[onnx.ValueInfoProto]:
+    """Types for ``names`` that symbolic inference left without a rank. onnx's Reshape (and
+    ConstantOfShape) inference gives up when the target shape's values are unknown, even
+    where its length — the output's rank — is known (a Concat of Shape slices): the rank is
+    written in as value_info with open dims and inference runs again, so the ops after it get
+    ranks too. Inference runs in the confined child like every onnx pass."""
+    from inspector.model.native import analyse
+
+    current = onnx.ModelProto()
+    current.CopyFrom(model.skeleton)
+    found: dict[str, onnx.TypeProto] = {}
+    for _ in range(RANK_ROUNDS):
+        result = analyse(current, model.limits, check=False)
+        if result.inferred is None:
+            break
+        g = result.inferred.graph
+        known = {v.name: v.type for v in (*g.input, *g.value_info, *g.output)}
+        for t in g.initializer:
+            known[t.name] = onnx.helper.make_tensor_type_proto(t.data_type, list(t.dims))
+        found = {n: known[n] for n in names if n in known and _complete(known[n])}
+        if len(found) == len(names):
+            break
+        added = []
+        for node in g.node:
+            out = node.output[0] if node.output else ""
+            if not out or (out in known and _complete(known[out])):
+                continue
+            if node.op_type == "Reshape" and len(node.input) > 1:
+                source, elem = node.input[1], known.get(node.input[0])
+                dtype = elem.tensor_type.elem_type if elem is not None else 0
+            elif node.op_type == "ConstantOfShape" and node.input:
+                source = node.input[0]
+                value = next((a.t for a in node.attribute if a.name == "value"), None)
+                dtype = value.data_type if value is not None else onnx.TensorProto.FLOAT
+            else:
+                continue
+            shape = known.get(source)
+            dims = list(shape.tensor_type.shape.dim) if shape is not None else []
+            if dtype == 0 or len(dims) != 1 or not dims[0].HasField("dim_value"):
+                continue
+            rank = dims[0].dim_value
+            added.append(onnx.helper.make_tensor_value_info(out, dtype, [None] * rank))
+        if not added:
+            break
+        current = onnx.ModelProto()
+        current.CopyFrom(result.inferred)
+        current.graph.value_info.extend(added)
+    return [onnx.helper.make_value_info(n, t) for n, t in found.items()]
 
 
 __all__ = [
+    "VIEWING_ONLY",
+    "Part",
     "Scope",
     "ScopeTime",
     "ScopeTree",
     "extract_nodes",
+    "extract_part",
     "neighbourhood",
     "node_scope",
+    "part_of",
     "scope_nodes",
     "scope_times",
     "scope_tree",
