@@ -38,8 +38,8 @@ def show_check(check: SessionCheck | Job, compat: CompatVerdict) -> None:
         st.warning(plain(f"ONNX Runtime's load check did not finish: {check.message}"))
     else:
         st.error(
-            f"onnxruntime {plain(version)} does not load this model: it could not create a session: "
-            f"{plain(check.message)}"
+            f"onnxruntime {plain(version)} does not load this model: it could not create a "
+            f"session: {plain(check.message)}"
         )
     if check.fix:
         st.text("Fix: " + check.fix)
