@@ -23,6 +23,7 @@ from inspector.run.inputs import (
 )
 from inspector.run.plan import RunPlan
 from inspector.run.probe import probe_sizes
+from inspector.run.sanity import warnings_of
 from pages.common import expected as expected_outputs
 from pages.common import state
 from pages.common.picker import page_header
@@ -62,6 +63,8 @@ def results_table(source: state.Source) -> None:
     for r in runs_state.results:
         if not r.ok:
             st.error(plain(r.error))
+        for warning in warnings_of(r.notes):  # NaN/Inf or absurd outputs: deltas are noise
+            st.warning(plain(f"{r.label}: {warning}"))
     expected_outputs.show(source, runs_state.results)
     st.page_link("pages/7_Compare.py", label="Compare these runs →")
 

@@ -21,6 +21,7 @@ from inspector.report import html_report
 from inspector.run.analysis import AblationRow, Divergence, ablation, first_divergence
 from inspector.run.compare import compare, node_timing_csv, node_timing_table
 from inspector.run.inputs import inputs_npz
+from inspector.run.sanity import warnings_of
 from pages.common import expected as expected_outputs
 from pages.common import state
 from pages.common.picker import page_header
@@ -163,6 +164,9 @@ with tab_ep:
             st.text(f"note: {note}")
 
 with tab_out:
+    for r in (ref, cand):  # deltas between garbage outputs are noise (issue 23)
+        for warning in warnings_of(r.notes):
+            st.warning(plain(f"{r.label}: {warning}"))
     if ref.ok and cand.ok:
         comparison = compare(ref, cand, atol, rtol)
         st.dataframe(

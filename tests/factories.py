@@ -441,3 +441,19 @@ def if_branches(body_nodes: int = 6):
         [numpy_helper.from_array(np.array(0.0, np.float32), "zero")],
         opsets=[helper.make_opsetid("", 17)],
     )
+
+
+def garbage_outputs() -> onnx.ModelProto:
+    """Outputs that go bad on inputs the model does not expect (issue 23): ``log`` is NaN for
+    x < 0, ``loud`` reaches ~1e8 (a TTS speed of -0.275 gave audio of 1e10), ``fine`` is fine."""
+    big = numpy_helper.from_array(np.array(1e8, np.float32), "big")
+    return model(
+        [
+            helper.make_node("Log", ["x"], ["log"], name="log"),
+            helper.make_node("Mul", ["x", "big"], ["loud"], name="loud"),
+            helper.make_node("Tanh", ["x"], ["fine"], name="fine"),
+        ],
+        [vi("x", shape=["batch", 8])],
+        [vi("log"), vi("loud"), vi("fine")],
+        [big],
+    )

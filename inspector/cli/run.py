@@ -222,6 +222,7 @@ def summary_rows(
     results: Sequence[RunResult], reference: int, atol: float, rtol: float
 ) -> list[dict[str, Any]]:
     from inspector.run.compare import compare
+    from inspector.run.sanity import warnings_of
 
     ref = results[reference]
     rows = []
@@ -246,6 +247,9 @@ def summary_rows(
                 row["allclose"] = c.all_close
         else:
             row["error"] = r.error
+        garbage = warnings_of(r.notes)  # NaN/Inf or absurd outputs: their deltas are noise
+        if garbage:
+            row["output_warnings"] = garbage
         rows.append(row)
     return rows
 
@@ -290,6 +294,8 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         if r.get("error"):
             print(f"! {r['error']}")
+        for warning in r.get("output_warnings", ()):
+            print(f"! {r['label']}: {warning}")
         if r.get("inactive_eps"):
             print(
                 f"! {r['label']}: requested but inactive: {', '.join(r['inactive_eps'])} "

@@ -1,9 +1,13 @@
 """Inputs for runs: generated from the graph's inputs, or read from user files — safely.
 
 Generated inputs are seeded, per dtype, with symbolic dims set once by name (``batch``,
-``sequence``) and shared across inputs, and per-input value ranges or fixed values; defaults
-recognise common names (masks and token types get 0/1, ids get small non-negative ints, a
-sample rate gets 16000). Supplied files are ``.npy``, ``.npz``, ONNX ``TensorProto`` ``.pb``
+``sequence``) and shared across inputs, and per-input value ranges or fixed values. Defaults
+make domain sense (issue 23), each with its reason: the graph's own evidence first
+(:mod:`inspector.run.input_evidence`: ids below the embedding table's row count, raw 0..255
+pixels where the graph divides by 255), then names and shapes — images [0, 1], masks and token
+types 0/1, a sample rate 16000, recurrent state and caches zeros, speed/scale/temperature 1.0.
+Runs flag outputs that are not finite or absurdly large (:mod:`inspector.run.sanity`): deltas
+between such outputs are noise. Supplied files are ``.npy``, ``.npz``, ONNX ``TensorProto`` ``.pb``
 or an onnx test-data folder; they are read without pickle and their declared sizes are checked
 before anything is allocated. This module does not import onnxruntime.
 """
@@ -23,6 +27,7 @@ from onnx import numpy_helper
 from inspector.errors import InspectorError
 from inspector.limits import DEFAULT_LIMITS
 from inspector.model.overview import ValueInfo
+from inspector.run.input_evidence import ValueHint, image_like, value_hints
 
 MAX_INPUT_BYTES = DEFAULT_LIMITS.max_input_bytes  # one input tensor, generated or supplied
 #: Arrays read from one ``.npz`` (a model with more inputs or outputs than this is rare).
@@ -83,6 +88,7 @@ class ShapeHints:
     audio: bool = False  # the model takes a sample rate: time dims are audio samples
     conv: bool = False  # the model convolves: a spatial dim of 1 is degenerate
     categories: tuple[tuple[str, tuple[str, ...]], ...] = ()  # string input → known categories
+    values: tuple[tuple[str, ValueHint], ...] = ()  # input → values the graph's ops imply
 
 
 def shape_hints(model: Any) -> ShapeHints:
@@ -105,7 +111,11 @@ def shape_hints(model: Any) -> ShapeHints:
         why += f", rounded up to the stride {stride}"
     conv = any(n.op_type in ("Conv", "ConvTranspose") for n in model.proto.graph.node)
     audio = any(re.search(r"sample_?rate|^sr$", v.name, re.I) for v in model.proto.graph.input)
-    return ShapeHints(side, why, 512 if audio else 16, audio, conv, _categories(model.proto.graph))
+    native = getattr(model, "native", None)  # shape inference's table sizes, where it ran
+    values = value_hints(model.proto, native.inferred if native is not None else None)
+    return ShapeHints(
+        side, why, 512 if audio else 16, audio, conv, _categories(model.proto.graph), values
+    )
 
 
 #: ai.onnx.ml ops that map string categories, and the attribute listing them.
@@ -134,6 +144,12 @@ def _categories(graph: onnx.GraphProto) -> tuple[tuple[str, tuple[str, ...]], ..
 
 _IMAGE_DIM = re.compile(r"^(h|w|height|width|img_?h|img_?w|image_?(height|width)|[hw]_?in)$", re.I)
 _SEQUENCE_DIM = re.compile(r"(seq|sequence|length|len|time|frames?|tokens?|steps?|samples?)", re.I)
+_AUDIO_DIM = re.compile(
+    r"^((n|num)_?)?samples?$|^(audio|wav|waveform|signal|pcm)(_?len(gth)?)?$", re.I
+)
+#: Audio samples given to a dim named like them: one second at 16 kHz (a mel front end's
+#: window of 400–512 samples fits many times; 16 samples fit no STFT window).
+AUDIO_SAMPLES = 16000
 _BATCH_DIM = re.compile(r"^(n|b|batch|batch_?size|bs|num_?batch)$", re.I)
 
 
@@ -148,6 +164,10 @@ def _default_dim(
         return 1, "beside fixed feature sizes: a state's batch slot"
     if hints.audio and not label and index == rank - 1:
         return hints.sequence, "audio samples (the model takes a sample rate)"
+    if _AUDIO_DIM.match(label):
+        if hints.audio:
+            return hints.sequence, "audio samples (the model takes a sample rate)"
+        return AUDIO_SAMPLES, "audio samples: one second at 16 kHz"
     if _IMAGE_DIM.match(label):
         return hints.image_side, hints.image_why
     image_like = rank == 4 and fixed[1] in (1, 3, 4)  # N, C, H, W with a fixed channel count
@@ -206,15 +226,39 @@ class ResolvedInput:
     choices: tuple[str, ...] = ()  # values to draw from (strings, categories)
     kind: str = "tensor"  # "tensor", "sequence" (of ``count`` tensors) or "none" (empty optional)
     count: int = 0
+    integers: bool = False  # whole numbers even for a float input (ids the graph casts to int)
 
 
-def default_range(name: str, dtype: str) -> tuple[float, float, float | None, str]:
-    """(low, high, fixed, why) from the input's name and type."""
+#: Names of recurrent state and caches: a fresh sequence starts from zeros.
+_STATE_NAME = re.compile(
+    r"^(state|states|hidden|hidden_?state|cell|cache|memory)(_?\d+)?$"
+    r"|^(past|cache|state|hidden)[_.]|[_.](state|cache|hidden)(_?\d+)?$",
+    re.I,
+)
+#: An LSTM/GRU's h and c by their short names — state only with the [layers, batch, hidden]
+#: rank 3 (a denoiser's 4-D "c0" is a feature map).
+_SHORT_STATE_NAME = re.compile(r"^(h|c|hx|cx|h0|c0|h_0|c_0|h_in|c_in|h_prev|c_prev)$", re.I)
+#: Names of positive factors (a TTS speed, a sampling temperature, VITS length/noise scales).
+_FACTOR_NAME = re.compile(
+    r"(^|_)(speed|scales?|temperature|length_?scale|noise_?scale|noise_?w|tempo|pitch)$", re.I
+)
+_FLOATS = ("FLOAT", "FLOAT16", "DOUBLE", "BFLOAT16")
+
+
+def default_range(
+    name: str, dtype: str, rank: int | None = None
+) -> tuple[float, float, float | None, str]:
+    """(low, high, fixed, why) from the input's name, type and rank."""
     n = name.lower()
     if re.search(r"sample_?rate|^sr$", n):
         return 16000, 16000, 16000, "sample-rate input: 16000"
     if "mask" in n or "token_type" in n or "segment" in n:
         return 0, 1, None, "mask/token-type input: 0/1"
+    short_state = rank == 3 and _SHORT_STATE_NAME.match(name)
+    if dtype in _FLOATS and (_STATE_NAME.search(name) or short_state):
+        return 0, 0, 0, "recurrent state/cache: zeros (a fresh sequence)"
+    if dtype in _FLOATS and _FACTOR_NAME.search(name):
+        return 1, 1, 1, "a speed/scale/temperature factor: 1.0 (negative ones are meaningless)"
     if dtype in SUB_BYTE_INTS:
         lo, hi = SUB_BYTE_INTS[dtype]
         return lo, hi, None, f"{dtype}: {lo}..{hi}"
@@ -255,6 +299,7 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
                 f"{', '.join(names)}."
             )
     out = []
+    chosen: dict[str, tuple[int, str]] = {}  # symbolic dim → (default size, input that chose it)
     for vi in inputs:
         if vi.kind == "optional":
             out.append(
@@ -317,7 +362,12 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
                 else:
                     # Exporters write -1 or "?" for a dynamic dim: both are unnamed.
                     label = str(d.value) if d.kind == "symbolic" and d.value != "?" else ""
-                    size, why = _default_dim(label, i, len(given_dims), fixed_sizes, plan.hints)
+                    if label in chosen:  # one name, one size: the first input's choice holds
+                        size, why = chosen[label][0], f"as for {chosen[label][1]}"
+                    else:
+                        size, why = _default_dim(label, i, len(given_dims), fixed_sizes, plan.hints)
+                        if label:
+                            chosen[label] = (size, vi.name)
                     shape.append(size)
                     notes.append(f"{label or f'dim {i}'} = {size} ({why})")
         if vi.dims is None and vi.name not in shapes:
@@ -334,7 +384,14 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
                 f"warning: a spatial size of 1 ({shape}) on a convolutional model runs on "
                 "meaningless input; set real sizes"
             )
-        low, high, fix, why = default_range(vi.name, vi.dtype)
+        low, high, fix, why = default_range(vi.name, vi.dtype, len(shape))
+        integers = False
+        hint = dict(plan.hints.values).get(vi.name)
+        if hint is not None and fix is None:  # the graph's own evidence beats the name
+            low, high, why, integers = hint.low, hint.high, hint.why, hint.integers
+        elif not why and image_like(vi.name, vi.dtype, fixed_sizes if given_dims else None):
+            low, high = 0.0, 1.0
+            why = "image-like input: pixel values in [0, 1] (--range for another scale)"
         if why:
             notes.append(why)
         if vi.name in ranges:
@@ -372,6 +429,7 @@ def resolve(inputs: Sequence[ValueInfo], plan: InputPlan) -> list[ResolvedInput]
                 fixed=fix,
                 notes=tuple(notes),
                 choices=choices,
+                integers=integers and vi.name not in ranges,
             )
         )
     return out
@@ -392,7 +450,7 @@ def generate(resolved: Sequence[ResolvedInput], seed: int = 0) -> dict[str, Any]
         dtype = NUMPY_DTYPES[r.dtype]
         if r.fixed is not None:
             arr: np.ndarray = np.full(r.shape, r.fixed, dtype=np.float64)
-        elif r.dtype in ("FLOAT", "FLOAT16", "DOUBLE", "BFLOAT16") or r.dtype.startswith("FLOAT8"):
+        elif not r.integers and (r.dtype in _FLOATS or r.dtype.startswith("FLOAT8")):
             arr = rng.uniform(r.low, r.high, size=r.shape)
         else:
             arr = rng.integers(int(np.floor(r.low)), int(np.floor(r.high)) + 1, size=r.shape)

@@ -37,6 +37,7 @@ from inspector.run.origins import (
 from inspector.run.process import WorkerFileError, bare_name, read_worker_file
 from inspector.run.profile import Profile, parse_events, trace_events
 from inspector.run.protocol import WorkerResult
+from inspector.run.sanity import output_warnings
 
 #: The file the worker has ORT write the optimized graph's weights to (beside optimized.onnx).
 OPTIMIZED_DATA = "optimized.data"
@@ -188,7 +189,7 @@ def failed(config: RunConfig, kind: str, message: str) -> RunResult:
 INPUT_HINTS: tuple[tuple[str, str], ...] = (
     (
         r"Shape mismatch attempting to re-use buffer|Concat|Resize|dimension mismatch|"
-        r"Invalid dimensions|not broadcastable|Incompatible dimensions",
+        r"Invalid dimensions|not broadcastable|Incompatible dimensions|cannot be reshaped",
         "the input sizes do not fit the model's layers: give image sides that are multiples "
         "of its stride (32 for most CNNs and detectors, e.g. 224 or 320) with --shape "
         "INPUT=1,3,320,320 or the Run lab's shape field, or let --probe find sizes that run",
@@ -398,7 +399,8 @@ def _to_record(
         latency=latency,
         providers_requested=requested,
         providers_active=active,
-        notes=tuple(data.get("notes", ())),
+        # Outputs that are NaN/Inf or absurd say the inputs were wrong (issue 23).
+        notes=(*data.get("notes", ()), *output_warnings(arrays)),
         assignment=assignment,
         fallback=fallback,
         profile=profile,
