@@ -631,7 +631,7 @@ def strata(test: NodeTest) -> set[str]:
     return found
 
 
-def subset(tests: Sequence[NodeTest], sample: int = 150, seed: int = 23) -> list[NodeTest]:
+def subset(tests: Sequence[NodeTest], sample: int = 100, seed: int = 23) -> list[NodeTest]:
     """Every test of a stratum (control flow, sequence/map/optional, string, exotic dtype),
     plus ``sample`` of the rest drawn with ``seed``."""
     picked = [t for t in tests if strata(t)]
@@ -734,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="every test (default: the CI subset)")
     p.add_argument("-k", metavar="TEXT", help="only tests whose name contains TEXT (a regex)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--sample", type=int, default=150, help="random tests beside the strata")
+    p.add_argument("--sample", type=int, default=100, help="random tests beside the strata")
     p.add_argument(
         "--cli-sample",
         type=int,
