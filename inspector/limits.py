@@ -86,6 +86,12 @@ class Limits:
         "(100 runs of a 1,000-node model: ~500 MB for the server to read); 300,000 ran until "
         "killed.",
     )
+    max_time_budget_s: int = _limit(
+        120,
+        "Most seconds of timed runs a configuration may be given (its time budget: timing "
+        "stops earlier once the median's interval is tight, never after max_timed_runs). The "
+        "worker's whole run is still bounded by run_timeout_s.",
+    )
     worker_memory_bytes: int = _limit(
         8 * GiB,
         "Address-space cap (RLIMIT_AS) of a worker process: running out becomes an "
@@ -273,6 +279,7 @@ CEILINGS = (
     "max_warmup_runs",
     "max_timed_runs",
     "max_profiled_runs",
+    "max_time_budget_s",
 )
 
 

@@ -40,8 +40,9 @@ class TestRunConfig:
             ({"profiled_runs": 300_000}, "max_profiled_runs"),  # ran until killed
             ({"timed_runs": 10**9}, "max_timed_runs"),
             ({"warmup_runs": 10**6}, "max_warmup_runs"),
+            ({"time_budget_s": 3600}, "max_time_budget_s"),
         ],
-        ids=["intra_op_threads", "inter_op_threads", "profiled", "timed", "warmup"],
+        ids=["intra_op_threads", "inter_op_threads", "profiled", "timed", "warmup", "budget"],
     )
     def test_a_number_over_its_limit_is_refused_naming_it(self, setting, limit):
         with pytest.raises(ConfigError, match=f"over the limit {limit}=.*INSPECTOR_LIMIT_"):
@@ -116,7 +117,7 @@ class TestTimeoutCeiling:
     def test_the_queue_refuses_a_configuration_over_the_jobs_limits(self):
         m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
         q = JobQueue(slots=1, limits=replace(DEFAULT_LIMITS, max_timed_runs=5))
-        with pytest.raises(ConfigError, match="timed_runs=20 is over the limit max_timed_runs=5"):
+        with pytest.raises(ConfigError, match="timed_runs=100 is over the limit max_timed_runs=5"):
             q.submit("alice", "k", m, Matrix((RunConfig(),)), {})
         assert q.jobs("alice") == []
 

@@ -29,8 +29,9 @@ from inspector.records import Record
 from inspector.run.compare import OutputDelta, compare, delta
 from inspector.run.config import Matrix, RunConfig
 from inspector.run.prepare import PreparedModel, prepare
-from inspector.run.results import RunResult, failed
+from inspector.run.results import RunResult, compared_latency, failed
 from inspector.run.runner import ProgressFn, run_matrix, run_prepared
+from inspector.run.timing import ratio_interval, within_noise
 
 #: Passes worth ablating by default (ORT 1.32 names; unknown names are ignored by ORT).
 DEFAULT_PASSES = (
@@ -273,19 +274,6 @@ def first_divergence(
             prepared.cleanup()
 
 
-def ratio_interval(
-    base_ms: Sequence[float], other_ms: Sequence[float], level: float = 0.95, n: int = 2000
-) -> tuple[float, float]:
-    """Bootstrap interval of median(other) / median(base) (fixed seed: reproducible)."""
-    rng = np.random.default_rng(0)
-    a, b = np.asarray(base_ms, np.float64), np.asarray(other_ms, np.float64)
-    ma = np.median(rng.choice(a, (n, a.size)), axis=1)
-    mb = np.median(rng.choice(b, (n, b.size)), axis=1)
-    ratios = mb / np.where(ma > 0, ma, np.nan)
-    lo, hi = np.nanpercentile(ratios, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return float(lo), float(hi)
-
-
 @dataclass(frozen=True, kw_only=True)
 class AblationRow(Record):
     disabled: str  # pass name ("" for the baseline)
@@ -293,7 +281,7 @@ class AblationRow(Record):
     median_ms: float | None
     time_ratio: float | None  # median vs the baseline's median (same configuration)
     ratio_ci: tuple[float, float] | None  # 95% bootstrap interval of that ratio
-    within_noise: bool | None  # the interval holds 1.0, or the graph did not change
+    within_noise: bool | None  # the medians' intervals overlap (timing.py), or no graph change
     max_abs_vs_baseline: float | None
     graph_changed: bool  # the optimized graph differs from the baseline's
     optimized_ops: tuple[tuple[str, int], ...]
@@ -316,8 +304,9 @@ def ablation(
 
     Timings are noisy: each ratio comes with a 95% bootstrap interval over the timed runs, and
     the baseline runs twice (first and last), so the table shows what noise alone looks like.
-    A row is *within noise* when its interval holds 1.0 — or when the pass did not change the
-    graph, since then any difference cannot be the pass's effect."""
+    A row is *within noise* when its median and the baseline's are (their intervals overlap
+    once each is ±5 %: :func:`inspector.run.timing.within_noise`, as Compare says it) — or
+    when the pass did not change the graph, since then any difference cannot be its effect."""
     base = replace(config, profiled_runs=0, label="ablation · baseline")
     configs = [base] + [
         replace(
@@ -376,7 +365,10 @@ def ablation(
                 "no effect on the graph (pass not applied here, or not a pass name this "
                 "onnxruntime knows): any time difference is noise"
             )
-        within = None if ci is None else (not changed and p != "") or ci[0] <= 1.0 <= ci[1]
+        within = None
+        a, b = compared_latency(baseline), compared_latency(r)
+        if ci is not None and a and b:  # as Compare says it (results.latency_delta)
+            within = (not changed and p != "") or within_noise(a, b)
         rows.append(
             AblationRow(
                 disabled=p,

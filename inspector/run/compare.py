@@ -14,7 +14,9 @@ import numpy as np
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import Record
 from inspector.run.origins import KernelOrigin
+from inspector.run.profile import NodeTiming
 from inspector.run.results import RunResult
+from inspector.run.timing import NODE_SESSION_NOISE, within_noise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -327,6 +329,17 @@ class NodeTimingRow(Record):
     via: tuple[str, ...] = ()  # per configuration: "" when it ran as its own kernel, else how
     derived: tuple[bool, ...] = ()  # per configuration: a share of a kernel's time, not its own
     runtime: bool = False  # ONNX Runtime's own kernel (or one with no origin): its own line
+    # Per configuration, the interval of that time across the profiled runs (the kernels'
+    # median intervals, shared as the time is; None where the record has none).
+    lows_us: tuple[float | None, ...] = ()
+    highs_us: tuple[float | None, ...] = ()
+
+    def interval(self, k: int) -> tuple[float, float] | None:
+        """Configuration ``k``'s interval, or None where it has no time or no spread."""
+        t = self.times_us[k] if k < len(self.times_us) else None
+        lo = self.lows_us[k] if k < len(self.lows_us) else None
+        hi = self.highs_us[k] if k < len(self.highs_us) else None
+        return None if t is None or lo is None or hi is None else (lo, hi)
 
 
 def _kernels(r: RunResult) -> dict[str, KernelOrigin]:
@@ -356,6 +369,18 @@ def _how(k: KernelOrigin, op_type: str, n: int) -> tuple[str, bool]:
     return f"{part}{what} (shared: several kernels compute this node)", True
 
 
+def _add_span(
+    span: dict[str, tuple[float, float] | None], key: str, t: NodeTiming, share: int
+) -> None:
+    """Add a kernel's interval (its share of it) to a row's: the bounds add up as the times
+    do, which is wider than the interval of a sum (conservative: fewer false differences)."""
+    was = span.get(key, (0.0, 0.0))
+    if was is None or t.ci_low_us is None or t.ci_high_us is None:
+        span[key] = None
+    else:
+        span[key] = (was[0] + t.ci_low_us / share, was[1] + t.ci_high_us / share)
+
+
 def node_timing_table(
     results: tuple[RunResult, ...],
 ) -> tuple[tuple[str, ...], tuple[NodeTimingRow, ...]]:
@@ -369,11 +394,14 @@ def node_timing_table(
     labelled by node name and op type; ids only tell apart nodes whose names clash."""
     labels = tuple(r.label for r in results)
     per: list[dict[str, tuple[float, str, list[str], bool]]] = []
+    # key → the interval of its time, summed as the time is (None once a kernel has none)
+    spans: list[dict[str, tuple[float, float] | None]] = []
     meta: dict[str, tuple[str, str, str, bool]] = {}  # key → kernel, op, name, runtime
     for r in results:
         kernels = _kernels(r)
         known = {nid: (name, op) for nid, name, op in r.node_names}
         d: dict[str, tuple[float, str, list[str], bool]] = {}
+        span: dict[str, tuple[float, float] | None] = {}
         for t in r.profile.nodes if r.profile else ():
             k = kernels.get(t.node)
             ids = k.ids if k else ()
@@ -381,6 +409,7 @@ def node_timing_table(
                 key = f"runtime:{t.node}"
                 note = (k.note if k else "") or "no original node found for it"
                 d[key] = (d.get(key, (0.0, t.ep, [], False))[0] + t.median_us, t.ep, [note], False)
+                _add_span(span, key, t, 1)
                 meta.setdefault(key, (t.node, t.op_type, "", True))
                 continue
             assert k is not None
@@ -388,6 +417,7 @@ def node_timing_table(
             for nid in ids:
                 prev, _, hows, was = d.get(nid, (0.0, t.ep, [], False))
                 d[nid] = (prev + t.median_us / len(ids), t.ep, [*hows, how], was or split)
+                _add_span(span, nid, t, len(ids))
                 if nid in known:
                     name, op = known[nid]
                 else:  # an older record: only the kernel's own name and op are known
@@ -395,6 +425,7 @@ def node_timing_table(
                 if nid not in meta or (nid in known and not meta[nid][2]):
                     meta[nid] = (t.node, op, name, False)
         per.append(d)
+        spans.append(span)
     base = {
         key: f"{node} (ONNX Runtime's own)" if runtime else (name or f"{op} {key}")
         for key, (node, op, name, runtime) in meta.items()
@@ -415,6 +446,8 @@ def node_timing_table(
             via=tuple(" + ".join(h for h in d[key][2] if h) if key in d else "" for d in per),
             derived=tuple(d[key][3] if key in d else False for d in per),
             runtime=runtime,
+            lows_us=tuple((sp.get(key) or (None, None))[0] for sp in spans),
+            highs_us=tuple((sp.get(key) or (None, None))[1] for sp in spans),
         )
         for key, (node, op, name, runtime) in meta.items()
     ]
@@ -431,3 +464,66 @@ def node_timing_csv(results: tuple[RunResult, ...]) -> str:
         ["node_id", "runtime_node", "op_type", "name", *labels, *(f"how: {lb}" for lb in labels)],
         ([x.node_id, x.node, x.op_type, x.name, *x.times_us, *x.via] for x in rows),
     )
+
+
+#: ONNX Runtime's profiler writes whole µs: node times closer than that are not resolved.
+PROFILE_RESOLUTION_US = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeChange(Record):
+    """One node's time in the candidate against the reference."""
+
+    node_id: str
+    label: str
+    op_type: str
+    reference_us: float
+    candidate_us: float
+    delta_us: float  # candidate − reference
+    ratio: float | None  # candidate / reference (None for a zero reference)
+    within_noise: bool  # the intervals overlap, each at least ±20 % and ±1 µs (or not judged)
+    judged: bool  # both had an interval and it is an original node (else shown, never ranked)
+    derived: bool  # either side is a share of a fused, shared or compiled kernel
+
+
+def node_changes(
+    rows: Sequence[NodeTimingRow], reference: int = 0, candidate: int = 1
+) -> tuple[NodeChange, ...]:
+    """Per node that ran in both, its change from ``reference`` to ``candidate`` (columns of
+    :func:`node_timing_table`): real changes first, the biggest slow-down first, then
+    speed-ups; changes *within noise* — the two intervals across profiled runs overlap, each
+    widened to the nodes' session floor (±20 %, :data:`.timing.NODE_SESSION_NOISE`) and the
+    profiler's 1 µs — come last, so they are never ranked as regressions. A node without an
+    interval on a side (records made before intervals), and ONNX Runtime's own kernels (named
+    anew each session), are not judged: within noise, never ranked."""
+    out = []
+    for r in rows:
+        a, b = r.times_us[reference], r.times_us[candidate]
+        if a is None or b is None:
+            continue
+        ia, ib = r.interval(reference), r.interval(candidate)
+        # ONNX Runtime names its own kernels per session (ReorderOutput_token_238 is another
+        # Reorder in the next session): compared by name they swap, so they are not judged.
+        judged = ia is not None and ib is not None and not r.runtime
+        noise = True
+        if judged and ia is not None and ib is not None:
+            noise = within_noise(
+                (a, *ia), (b, *ib), resolution=PROFILE_RESOLUTION_US, floor=NODE_SESSION_NOISE
+            )
+        derived = any(k < len(r.derived) and r.derived[k] for k in (reference, candidate))
+        out.append(
+            NodeChange(
+                node_id=r.node_id,
+                label=r.label or r.node_id or r.node,
+                op_type=r.op_type,
+                reference_us=a,
+                candidate_us=b,
+                delta_us=b - a,
+                ratio=b / a if a > 0 else None,
+                within_noise=noise,
+                judged=judged,
+                derived=derived,
+            )
+        )
+    out.sort(key=lambda c: (c.within_noise, c.delta_us <= 0, -abs(c.delta_us), c.label))
+    return tuple(out)

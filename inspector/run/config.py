@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -86,6 +87,7 @@ _CAPPED = (
     ("warmup_runs", "max_warmup_runs"),
     ("timed_runs", "max_timed_runs"),
     ("profiled_runs", "max_profiled_runs"),
+    ("time_budget_s", "max_time_budget_s"),
 )
 
 
@@ -102,9 +104,14 @@ class RunConfig:
     session_config: tuple[tuple[str, str], ...] = ()  # extra session config entries
     strict: bool = False  # session.disable_cpu_ep_fallback=1: refuse if anything falls back
     warmup_runs: int = 3
-    timed_runs: int = 20
+    # Timed runs stop once the median's 95 % interval is within ±target_ci_pct % or
+    # time_budget_s is spent (never below timing.MIN_TIMED_RUNS, never above timed_runs); both
+    # 0: exactly timed_runs. Profiled runs get a quarter of the budget (timing.py).
+    timed_runs: int = 100
     profiled_runs: int = 5
     label: str = ""
+    time_budget_s: float = 10.0
+    target_ci_pct: float = 2.0
 
     def __post_init__(self) -> None:
         if self.opt_level not in OPT_LEVELS:
@@ -127,6 +134,14 @@ class RunConfig:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be ≥ 0 (got {getattr(self, name)}).")
+        for name, high in (("time_budget_s", math.inf), ("target_ci_pct", 100.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number (got {value!r}).")
+            if not (0 <= value <= high):  # NaN fails too
+                bounds = "≥ 0" if high == math.inf else f"between 0 and {high:g}"
+                raise ConfigError(f"{name} must be {bounds} (got {value!r}); 0 turns it off.")
+            object.__setattr__(self, name, float(value))
         if self.strict and all(e.name == "CPUExecutionProvider" for e in self.eps):
             raise ConfigError("Strict mode (no CPU fallback) needs an EP other than CPU.")
         if self.timed_runs < 1:

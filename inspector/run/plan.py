@@ -34,8 +34,10 @@ class RunPlan:
     strict_variants: bool = False  # add a strict copy of each configuration with a second EP
     intra_op_threads: int = 1
     warmup_runs: int = 3
-    timed_runs: int = 20
+    timed_runs: int = 100  # the most: timing stops at target_ci_pct or time_budget_s
     profiled_runs: int = 5
+    time_budget_s: float = 10.0
+    target_ci_pct: float = 2.0
     disabled_optimizers: tuple[str, ...] = ()
     session_config: tuple[str, ...] = ()  # "key=value" entries
     ep_options: tuple[str, ...] = ()  # "EP:key=value" entries
@@ -47,6 +49,8 @@ class RunPlan:
             warmup_runs=self.warmup_runs,
             timed_runs=self.timed_runs,
             profiled_runs=self.profiled_runs,
+            time_budget_s=self.time_budget_s,
+            target_ci_pct=self.target_ci_pct,
             disabled_optimizers=tuple(p.strip() for p in self.disabled_optimizers if p.strip()),
             session_config=tuple(
                 sorted(parse_key_values(self.session_config, "Session config entry").items())

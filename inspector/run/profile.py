@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from inspector.records import Record
+from inspector.run.timing import median_interval
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +36,12 @@ class NodeTiming(Record):
     input_shapes: str
     output_shapes: str
     inclusive_us: float | None = None  # If/Loop/Scan: median of its whole event, body included
+    # Spread across the profiled runs' events (timing.median_interval): the median's interval
+    # and its coverage (min..max below 6 events), and std / mean. None in records made before.
+    ci_low_us: float | None = None
+    ci_high_us: float | None = None
+    ci_level: float | None = None
+    cv: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +61,11 @@ class Profile(Record):
     run_median_us: float  # median model_run duration
     node_sum_us: float  # sum of per-node medians (a control-flow node's own time only)
     coverage: float  # node_sum / run median (how much of a run the node events explain)
+
+
+def _cv(values: list[float]) -> float:
+    mean = float(np.mean(values))
+    return float(np.std(values)) / mean if mean > 0 else 0.0
 
 
 def _shapes(value: object) -> str:
@@ -169,6 +181,7 @@ def parse_events(events: list[dict], drop_warmup: int = 1) -> Profile:
             dur = max(0.0, dur - nested[k])
         per_node[name].append(dur)
     medians = {n: float(np.median(v)) for n, v in per_node.items()}
+    spread = {n: (*median_interval(v), _cv(v)) for n, v in per_node.items()}
     total = sum(medians.values()) or 1.0
     nodes = sorted(
         (
@@ -183,6 +196,10 @@ def parse_events(events: list[dict], drop_warmup: int = 1) -> Profile:
                 input_shapes=meta[n][2],
                 output_shapes=meta[n][3],
                 inclusive_us=float(np.median(whole[n])) if n in whole else None,
+                ci_low_us=spread[n][0],
+                ci_high_us=spread[n][1],
+                ci_level=spread[n][2],
+                cv=spread[n][3],
             )
             for n, v in per_node.items()
         ),

@@ -28,8 +28,10 @@ class JobConfig(TypedDict):
     session_config: list[tuple[str, str]]
     strict: bool
     warmup_runs: int
-    timed_runs: int
+    timed_runs: int  # the most timed runs (fewer when the interval is tight or time is up)
     profiled_runs: int
+    time_budget_s: float  # seconds of timed runs before it stops (0: no budget)
+    target_ci: float  # stop once the median's interval is within ± this fraction (0: never)
 
 
 class JobInput(TypedDict):
@@ -104,4 +106,6 @@ def job_config(config: Any) -> JobConfig:
         warmup_runs=config.warmup_runs,
         timed_runs=config.timed_runs,
         profiled_runs=config.profiled_runs,
+        time_budget_s=config.time_budget_s,
+        target_ci=config.target_ci_pct / 100,
     )

@@ -38,6 +38,14 @@ from inspector.run.process import WorkerFileError, bare_name, read_worker_file
 from inspector.run.profile import Profile, parse_events, trace_events
 from inspector.run.protocol import WorkerResult
 from inspector.run.sanity import output_warnings
+from inspector.run.timing import (
+    STOP_REASONS,
+    median_interval,
+    pct,
+    ratio_interval,
+    relative_halfwidth,
+    within_noise,
+)
 
 #: The file the worker has ORT write the optimized graph's weights to (beside optimized.onnx).
 OPTIMIZED_DATA = "optimized.data"
@@ -45,6 +53,11 @@ OPTIMIZED_DATA = "optimized.data"
 
 @dataclass(frozen=True, kw_only=True)
 class Latency(Record):
+    """A configuration's timed runs and how sure their median is (see :mod:`.timing`).
+
+    The interval fields are computed from ``runs_ms`` when not given, so records from before
+    they existed (old bundles) show a spread too; ``stop`` is "" there (fixed runs)."""
+
     median_ms: float
     p10_ms: float
     p90_ms: float
@@ -53,6 +66,117 @@ class Latency(Record):
     std_ms: float
     min_ms: float
     runs_ms: tuple[float, ...]
+    ci_low_ms: float | None = None  # order-statistic interval of the median (ci_level)
+    ci_high_ms: float | None = None
+    ci_level: float | None = None  # its coverage: 0.95, or less with under 6 runs (min..max)
+    cv: float | None = None  # std / mean of the runs
+    stop: str = ""  # why timing stopped: "interval", "budget", "max_runs", "fixed"
+    stop_detail: str = ""  # the same in words: "interval ±1.3 % after 37 runs"
+    timed_s: float | None = None  # wall time of the timed runs
+    cpu_s: float | None = None  # CPU time the worker process used meanwhile (all its threads)
+
+    def __post_init__(self) -> None:
+        if self.runs_ms and None in (self.ci_low_ms, self.ci_high_ms, self.ci_level):
+            low, high, level = median_interval(self.runs_ms)
+            object.__setattr__(self, "ci_low_ms", low)
+            object.__setattr__(self, "ci_high_ms", high)
+            object.__setattr__(self, "ci_level", level)
+        if self.cv is None and self.mean_ms > 0:
+            object.__setattr__(self, "cv", self.std_ms / self.mean_ms)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The median's interval, ms (the median itself where no runs were kept)."""
+        low = self.median_ms if self.ci_low_ms is None else self.ci_low_ms
+        return low, self.median_ms if self.ci_high_ms is None else self.ci_high_ms
+
+    @property
+    def halfwidth(self) -> float:
+        """The interval's wider side as a fraction of the median."""
+        return relative_halfwidth(self.median_ms, *self.interval)
+
+    @property
+    def cpu_share(self) -> float | None:
+        """CPU time / wall time of the timed runs: on one thread, below ~0.9 means the worker
+        waited for a core (other processes competed) and its times are inflated."""
+        if not self.timed_s or self.cpu_s is None:
+            return None
+        return self.cpu_s / self.timed_s
+
+    @property
+    def spread(self) -> str:
+        """``±1.3 % (CV 4.1 %, 37 runs)`` — what a table shows beside the median."""
+        cv = "" if self.cv is None else f"CV {100 * self.cv:.1f} %, "
+        return f"{pct(self.halfwidth)} ({cv}{len(self.runs_ms)} runs)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatencyDelta(Record):
+    """A candidate's median latency against the reference's."""
+
+    reference: str
+    candidate: str
+    ratio: float  # candidate median / reference median
+    ratio_ci: tuple[float, float]  # 95 % bootstrap interval of that ratio (from the runs)
+    within_noise: bool  # the intervals overlap, each at least ±5 % (timing.within_noise)
+    verdict: str  # "within noise", "1.32× slower", "1.23× faster"
+
+
+#: A one-thread session that got less of a core than this waited for the CPU (timing.py).
+CONTENDED_SHARE = 0.85
+
+
+def compared_latency(r: RunResult) -> tuple[float, float, float] | None:
+    """``(median, low, high)`` as comparisons use it: the median's interval, its low end moved
+    down to ``median × cpu_share`` where a one-thread session got less than a whole core —
+    its times are inflated by up to that much by processes it waited for."""
+    lat = r.latency
+    if lat is None:
+        return None
+    low, high = lat.interval
+    share = lat.cpu_share
+    if share is not None and 0 < share < 1 and r.config.intra_op_threads == 1:
+        low = min(low, lat.median_ms * share)
+    return lat.median_ms, low, high
+
+
+def contended(r: RunResult) -> bool:
+    """Whether a one-thread session's timed runs waited for a core (see CONTENDED_SHARE)."""
+    share = r.latency.cpu_share if r.latency else None
+    return r.config.intra_op_threads == 1 and share is not None and share < CONTENDED_SHARE
+
+
+def latency_delta(reference: RunResult, candidate: RunResult) -> LatencyDelta | None:
+    """How the candidate's median compares with the reference's, or None when either has no
+    latency. *Within noise* when the medians' intervals overlap once each is widened to the
+    session floor (timing.within_noise says why that and not a rank test) and, for a session
+    that waited for a core, down by what it waited (:func:`compared_latency`); the ratio's
+    bootstrap interval (the runs' own noise only) is kept beside it."""
+    a, b = reference.latency, candidate.latency
+    if not (reference.ok and candidate.ok and a and b and a.median_ms > 0):
+        return None
+    ratio = b.median_ms / a.median_ms
+    ci = ratio_interval(a.runs_ms, b.runs_ms) if a.runs_ms and b.runs_ms else (ratio, ratio)
+    ca, cb = compared_latency(reference), compared_latency(candidate)
+    assert ca is not None and cb is not None
+    noise = within_noise(ca, cb)
+    if noise:
+        verdict = "within noise"
+    elif ratio > 1:
+        verdict = f"{ratio:.2f}× slower"
+    else:
+        verdict = f"{1 / ratio:.2f}× faster" if ratio > 0 else "faster"
+    waited = [r.label for r in (reference, candidate) if contended(r)]
+    if waited:
+        verdict += f" ({' and '.join(waited)} waited for a core: the machine was busy)"
+    return LatencyDelta(
+        reference=reference.label,
+        candidate=candidate.label,
+        ratio=ratio,
+        ratio_ci=ci,
+        within_noise=noise,
+        verdict=verdict,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,6 +427,10 @@ def _to_record(
         std_ms=lat["std_ms"],
         min_ms=lat["min_ms"],
         runs_ms=tuple(lat["runs_ms"]),
+        stop=lat.get("stop", "") if lat.get("stop") in STOP_REASONS else "",
+        stop_detail=str(lat.get("stop_detail", ""))[:200],
+        timed_s=float(lat["timed_s"]) if "timed_s" in lat else None,
+        cpu_s=float(lat["cpu_s"]) if "cpu_s" in lat else None,
     )
     assignment = tuple(
         NodeEp(node=a["name"], node_id=names.get(a["name"], ""), op_type=a["op_type"], ep=a["ep"])

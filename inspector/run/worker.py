@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.run import timing
 from inspector.run.options import check_ep_options, check_optimizer_names, check_session_config
 from inspector.run.protocol import Job, JobConfig, OutputMeta, WorkerResult
 
@@ -455,8 +456,20 @@ def _profile(
     if cfg["profiled_runs"] > 0:
         run, feeds = _runner(ort, prof, feeds, bool(_exotic_outputs(prof)))
         run(out_names, feeds)  # warm-up, dropped when parsing
-        for _ in range(cfg["profiled_runs"]):
+        # Profiled runs only share a run's time among its nodes: after MIN_PROFILED_RUNS they
+        # stop once a quarter of the time budget is spent (a 3.6k-node model's run is slow).
+        budget = timing.profiled_budget_s(float(cfg.get("time_budget_s", 0.0)))
+        floor = min(timing.MIN_PROFILED_RUNS, cfg["profiled_runs"])
+        start, made = time.perf_counter(), 0
+        for made in range(1, cfg["profiled_runs"] + 1):
             run(out_names, feeds)
+            if budget > 0 and made >= floor and time.perf_counter() - start >= budget:
+                break
+        if made < cfg["profiled_runs"]:
+            result["notes"].append(
+                f"profiled {made} of {cfg['profiled_runs']} runs: their budget "
+                f"({budget:g} s, a quarter of the time budget) was spent"
+            )
         result["profile"] = os.path.basename(prof.end_profiling())
 
 
@@ -523,12 +536,29 @@ def run(job_dir: Path) -> WorkerResult:
         )
         for _ in range(cfg["warmup_runs"]):
             run(out_names, feeds)
-        times = []
-        for _ in range(cfg["timed_runs"]):
-            t = time.perf_counter_ns()
-            run(out_names, feeds)
-            times.append((time.perf_counter_ns() - t) / 1e6)
-        result["latency"] = {**_percentiles(times), "runs_ms": times}
+        # Until the median's interval is tight or the budget is spent (timing.py); the same
+        # session and threads throughout, and no profiler: that is a session of its own.
+        budget = float(cfg.get("time_budget_s", 0.0))
+        started, cpu = time.perf_counter(), time.process_time()
+        times, stop, detail = timing.timed_runs(
+            lambda: run(out_names, feeds),
+            max_runs=cfg["timed_runs"],
+            budget_s=budget,
+            target=float(cfg.get("target_ci", 0.0)),
+        )
+        result["latency"] = {
+            **_percentiles(times),
+            "runs_ms": times,
+            "stop": stop,
+            "stop_detail": detail,
+            "timed_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu,  # < timed_s on one thread: it waited for a core
+        }
+        note = timing.contention_note(
+            result["latency"]["cpu_s"], result["latency"]["timed_s"], cfg["intra_op_threads"]
+        )
+        if note:
+            notes.append(note)
         del sess
         result["status"] = "ok"
         if cfg["profiled_runs"] > 0 or job.get("save_optimized"):
