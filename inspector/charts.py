@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from inspector.model.diff import ModelDiff
 from inspector.model.graph import GraphRecord
 from inspector.run.compare import NodeTimingRow, OutputDelta
-from inspector.run.results import RunResult
+from inspector.run.results import RunResult, latency_delta
 
 EP_COLORS = {
     "CPUExecutionProvider": "#4C78A8",
@@ -46,25 +46,50 @@ def value_histogram(counts: Sequence[int], edges: Sequence[float], title: str) -
     return fig
 
 
-def latency(results: Sequence[RunResult]) -> go.Figure:
-    ok = [(r.label, r.latency) for r in results if r.ok and r.latency]
+def latency(results: Sequence[RunResult], reference: int = 0) -> go.Figure:
+    """Median latency per configuration; whiskers are the 95 % interval of each median (how
+    sure it is: timing.py), the hover adds p10/p90, CV, the runs and why timing stopped, and
+    the ratio to ``results[reference]`` — "within noise" where the intervals overlap once each
+    is at least ±5 % (the difference two sessions of one configuration show)."""
+    ref = results[reference] if 0 <= reference < len(results) else None
+    ok = [r for r in results if r.ok and r.latency]
+    lats = [r.latency for r in ok if r.latency]
+
+    def versus(r: RunResult) -> str:
+        if ref is None or r is ref:
+            return "the reference"
+        vs = latency_delta(ref, r)
+        return "" if vs is None else f"{vs.ratio:.2f}× the reference: {vs.verdict}"
+
     fig = go.Figure(
         go.Bar(
-            x=[text(label) for label, _ in ok],
-            y=[lat.median_ms for _, lat in ok],
+            x=[text(r.label) for r in ok],
+            y=[lat.median_ms for lat in lats],
             error_y=dict(
                 type="data",
                 symmetric=False,
-                array=[lat.p90_ms - lat.median_ms for _, lat in ok],
-                arrayminus=[lat.median_ms - lat.p10_ms for _, lat in ok],
+                array=[lat.interval[1] - lat.median_ms for lat in lats],
+                arrayminus=[lat.median_ms - lat.interval[0] for lat in lats],
             ),
-            hovertemplate="%{x}<br>median %{y:.3f} ms<extra></extra>",
+            customdata=[
+                [
+                    f"{lat.interval[0]:.3f}–{lat.interval[1]:.3f}",
+                    f"{lat.p10_ms:.3f}–{lat.p90_ms:.3f}",
+                    "" if lat.cv is None else f"{100 * lat.cv:.1f} %",
+                    text(lat.stop_detail or f"fixed {len(lat.runs_ms)} runs"),
+                    text(versus(r)),
+                ]
+                for r, lat in zip(ok, lats, strict=True)
+            ],
+            hovertemplate="%{x}<br>median %{y:.3f} ms, 95 % interval %{customdata[0]} ms"
+            "<br>p10–p90 %{customdata[1]} ms, CV %{customdata[2]}<br>%{customdata[3]}"
+            "<br>%{customdata[4]}<extra></extra>",
         )
     )
     fig.update_layout(
         height=320,
         margin=dict(l=10, r=10, t=40, b=10),
-        title="Latency per configuration (median, bars p10–p90)",
+        title="Latency per configuration (median; whiskers: its 95 % interval)",
         yaxis_title="ms",
     )
     return fig
@@ -79,24 +104,50 @@ def slowest_nodes(labels: Sequence[str], rows: Sequence[NodeTimingRow], top: int
     for k, label in enumerate(labels):
         via = [r.via[k] if k < len(r.via) else "" for r in rows]
         split = [k < len(r.derived) and r.derived[k] for r in rows]
+        spans = [r.interval(k) for r in rows]
         fig.add_bar(
             y=[text(_row_label(r)) for r in rows],
             x=[r.times_us[k] or 0 for r in rows],
             name=text(label),
             orientation="h",
+            # The interval of each time across the profiled runs (none in older records).
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=[
+                    (sp[1] - (r.times_us[k] or 0)) if sp else 0
+                    for r, sp in zip(rows, spans, strict=True)
+                ],
+                arrayminus=[
+                    ((r.times_us[k] or 0) - sp[0]) if sp else 0
+                    for r, sp in zip(rows, spans, strict=True)
+                ],
+                thickness=1,
+            ),
             marker_pattern_shape=["/" if x else "" for x in split],
             customdata=[
-                [text(_row_label(r)), text(r.eps[k]), text(v or "ran as its own kernel"), _key(r)]
-                for r, v in zip(rows, via, strict=True)
+                [
+                    text(_row_label(r)),
+                    text(r.eps[k]),
+                    text(v or "ran as its own kernel"),
+                    _key(r),
+                    f"{sp[0]:.1f}–{sp[1]:.1f} µs" if sp else "not recorded",
+                ]
+                for r, v, sp in zip(rows, via, spans, strict=True)
             ],
-            hovertemplate="%{customdata[0]} on %{customdata[1]}<br>%{x:.1f} µs"
-            "<br>%{customdata[2]}<extra>" + text(label) + "</extra>",
+            hovertemplate="%{customdata[0]} on %{customdata[1]}<br>%{x:.1f} µs (interval "
+            "%{customdata[4]})<br>%{customdata[2]}<extra>" + text(label) + "</extra>",
         )
+    # The bars set the scale: with 5 profiled runs an interval is min..max, and one slow run
+    # would squeeze every bar to a sliver (the whisker runs off the edge; its hover has it).
+    longest = max((t or 0.0 for r in rows for t in r.times_us), default=0.0)
     fig.update_layout(
         barmode="group",
         height=max(300, 26 * len(rows) * max(1, len(labels)) // 2),
         margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="µs (median; hatched: a share of a fused kernel's time, derived)",
+        xaxis_range=[0, 1.3 * longest] if longest > 0 else None,
+        xaxis_title="µs (median, whiskers: its interval across profiled runs; hatched: a share "
+        "of a fused kernel's time, derived)",
         title=f"Slowest {len(rows)} nodes",
     )
     return fig

@@ -24,8 +24,8 @@ from inspector.model.diagnose import diagnose
 from inspector.model.load import LoadedModel
 from inspector.model.overview import build_overview
 from inspector.records import human_bytes
-from inspector.run.compare import compare, node_timing_table
-from inspector.run.results import RunResult
+from inspector.run.compare import NodeTimingRow, compare, node_changes, node_timing_table
+from inspector.run.results import RunResult, latency_delta
 
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -67,6 +67,43 @@ class _Figures:
         return out
 
 
+def _versus(first: RunResult, r: RunResult) -> str:
+    vs = latency_delta(first, r) if r is not first else None
+    return "" if vs is None else f"{vs.ratio:.2f}× · {vs.verdict}"
+
+
+def _changes(labels: Sequence[str], rows: Sequence[NodeTimingRow]) -> list[str]:
+    """Per configuration after the first, its nodes whose time moved beyond noise."""
+    out = []
+    for k in range(1, len(labels)):
+        changes = node_changes(rows, 0, k)
+        real = [c for c in changes if not c.within_noise]
+        out.append(
+            f"<h3>Per-node changes beyond noise: {_e(labels[k])} vs {_e(labels[0])}</h3>"
+            f"<p class=muted>{len(real):,} beyond noise; {len(changes) - len(real):,} within "
+            "noise (intervals across the profiled runs overlap once each is ±20 % and ±1 µs; "
+            "not listed)</p>"
+        )
+        if real:
+            out.append(
+                _table(
+                    ["node", "op", "first µs", "this µs", "Δ µs", "derived"],
+                    [
+                        [
+                            c.label,
+                            c.op_type,
+                            f"{c.reference_us:.1f}",
+                            f"{c.candidate_us:.1f}",
+                            f"{c.delta_us:+.1f}",
+                            "yes" if c.derived else "",
+                        ]
+                        for c in real[:15]
+                    ],
+                )
+            )
+    return out
+
+
 def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
     out = ["<h2>Runs</h2>"]
     out.append(
@@ -75,6 +112,9 @@ def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
                 "configuration",
                 "status",
                 "median ms",
+                "95 % interval ms",
+                "timing",
+                "vs the first",
                 "p90 ms",
                 "nodes per EP",
                 "fell back",
@@ -85,6 +125,11 @@ def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
                     r.label,
                     "ok" if r.ok else r.error_kind,
                     f"{r.latency.median_ms:.3f}" if r.latency else "",
+                    "{:.3f}–{:.3f}".format(*r.latency.interval) if r.latency else "",
+                    (r.latency.stop_detail or f"fixed {len(r.latency.runs_ms)} runs")
+                    if r.latency
+                    else "",
+                    _versus(results[0], r),
                     f"{r.latency.p90_ms:.3f}" if r.latency else "",
                     ", ".join(
                         f"{k.removesuffix('ExecutionProvider')} {v}"
@@ -99,12 +144,19 @@ def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
             ],
         )
     )
+    out.append(
+        "<p class=muted>Timing stopped once the median's 95 % interval was within the target, "
+        "or the time budget was spent. <i>Within noise</i>: the intervals overlap once each is "
+        "at least ±5 % (two sessions of one configuration differ by that much on a shared "
+        "machine).</p>"
+    )
     ok = [r for r in results if r.ok]
     if ok:
         out.append(figure(charts.latency(ok)))
         labels, rows = node_timing_table(tuple(ok))
         if rows:
             out.append(figure(charts.slowest_nodes(labels, rows, top=20)))
+            out += _changes(labels, rows)
         if any(r.profile for r in ok):
             out.append(figure(charts.op_type_times(ok)))
     fell = [(r.label, n) for r in ok if r.fallback for n in r.fallback.off_preferred]

@@ -23,7 +23,9 @@ from inspector.run.inputs import (
 )
 from inspector.run.plan import RunPlan
 from inspector.run.probe import probe_sizes
+from inspector.run.results import RunResult, latency_delta
 from inspector.run.sanity import warnings_of
+from inspector.run.timing import pct
 from pages.common import expected as expected_outputs
 from pages.common import state
 from pages.common.picker import page_header
@@ -37,12 +39,27 @@ def results_table(source: state.Source) -> None:
     if not runs_state:
         return
     st.subheader("Last results")
+    ref = runs_state.results[runs_state.matrix.reference] if runs_state.results else None
+
+    def versus(r: RunResult) -> str:
+        vs = latency_delta(ref, r) if ref is not None and r is not ref else None
+        return "" if vs is None else f"{vs.ratio:.2f}× · {vs.verdict}"
+
     st.dataframe(
         [
             {
                 "configuration": r.label,
                 "status": "ok" if r.ok else r.error_kind,
                 "median ms": round(r.latency.median_ms, 3) if r.latency else None,
+                # How sure the median is: its 95 % interval, and why timing stopped.
+                "± (95 % interval)": pct(r.latency.halfwidth) if r.latency else None,
+                "vs reference": versus(r),
+                "timing": (r.latency.stop_detail or f"fixed {len(r.latency.runs_ms)} runs")
+                if r.latency
+                else None,
+                "CV": f"{100 * r.latency.cv:.1f} %"
+                if r.latency and r.latency.cv is not None
+                else None,
                 "p90 ms": round(r.latency.p90_ms, 3) if r.latency else None,
                 "nodes per EP": ", ".join(
                     f"{k.removesuffix('ExecutionProvider')} {v}"
@@ -66,6 +83,11 @@ def results_table(source: state.Source) -> None:
         for warning in warnings_of(r.notes):  # NaN/Inf or absurd outputs: deltas are noise
             st.warning(plain(f"{r.label}: {warning}"))
     expected_outputs.show(source, runs_state.results)
+    st.caption(
+        "Timing stops once the median's 95 % interval is within the target or the time budget "
+        "is spent. 'within noise': the intervals overlap once each is at least ±5 %, the "
+        "difference two sessions of one configuration show on a shared machine."
+    )
     st.page_link("pages/7_Compare.py", label="Compare these runs →")
 
 
@@ -242,10 +264,10 @@ with st.expander("Options"):
         )
     with o3:
         runs = bounded(
-            "timed runs",
+            "most timed runs",
             1,
             LIMITS.max_timed_runs,
-            saved.get("runs", 20),
+            saved.get("runs", 100),
             "rl_runs",
             "max_timed_runs",
         )
@@ -258,6 +280,26 @@ with st.expander("Options"):
             "rl_prof",
             "max_profiled_runs",
         )
+    t1, t2 = st.columns(2)
+    budget = t1.number_input(
+        "time budget per configuration (s)",
+        0.0,
+        float(LIMITS.max_time_budget_s),
+        min(float(saved.get("budget", 10.0)), float(LIMITS.max_time_budget_s)),
+        key="rl_budget",
+        help="Timed runs stop once this much time is spent (never before 6 runs; 0: no "
+        f"budget). At most {LIMITS.max_time_budget_s:,} s on this server (limit "
+        "`max_time_budget_s`, docs/limits.md). Profiled runs get a quarter of it.",
+    )
+    target = t2.number_input(
+        "stop at a 95 % interval of ± (%)",
+        0.0,
+        100.0,
+        float(saved.get("target", 2.0)),
+        key="rl_target",
+        help="Timed runs stop once the median's 95 % interval is this tight (0: never; with a "
+        "budget of 0 too, exactly 'most timed runs' are made).",
+    )
     disabled = st.text_input(
         "Disable optimizer passes (comma-separated)",
         saved.get("disabled", ""),
@@ -385,6 +427,8 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             "warmup": warmup,
             "runs": runs,
             "profiled": profiled,
+            "budget": budget,
+            "target": target,
             "disabled": disabled,
             "extra": extra,
             "ep_opts": ep_opts,
@@ -445,6 +489,8 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
             warmup_runs=int(warmup),
             timed_runs=int(runs),
             profiled_runs=int(profiled),
+            time_budget_s=float(budget),
+            target_ci_pct=float(target),
             disabled_optimizers=tuple(disabled.split(",")),
             session_config=tuple(extra.splitlines()),
             ep_options=tuple(ep_opts.splitlines()),

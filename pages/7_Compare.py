@@ -19,8 +19,9 @@ from inspector.model.scopes import scope_times
 from inspector.records import rows_frame, to_jsonable
 from inspector.report import html_report
 from inspector.run.analysis import AblationRow, Divergence, ablation, first_divergence
-from inspector.run.compare import compare, node_timing_csv, node_timing_table
+from inspector.run.compare import compare, node_changes, node_timing_csv, node_timing_table
 from inspector.run.inputs import inputs_npz
+from inspector.run.results import latency_delta
 from inspector.run.sanity import warnings_of
 from pages.common import expected as expected_outputs
 from pages.common import state
@@ -98,7 +99,25 @@ tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
 )
 
 with tab_time:
-    st.plotly_chart(latency(results), key="lat")
+    st.plotly_chart(latency(results, labels.index(ref_label)), key="lat")
+    vs = latency_delta(ref, cand)
+    if vs is not None:  # the verdict, then what it rests on
+        lat_r, lat_c = ref.latency, cand.latency
+        st.markdown(
+            f"**{plain(cand.label)}** vs **{plain(ref.label)}**: {vs.ratio:.3f}× "
+            f"[{vs.ratio_ci[0]:.3f}, {vs.ratio_ci[1]:.3f}] — **{vs.verdict}**"
+        )
+        st.caption(
+            plain(
+                "; ".join(
+                    f"{r.label}: {lat.stop_detail or f'fixed {len(lat.runs_ms)} runs'}"
+                    for r, lat in ((ref, lat_r), (cand, lat_c))
+                    if lat
+                )
+            )
+            + ". Within noise: the medians' 95 % intervals overlap once each is at least ±5 % "
+            "(two sessions of one configuration differ by that much on a shared machine)."
+        )
     if any(r.placement for r in results):  # ran on a Ray cluster: machine vs machine
         st.dataframe(
             [{"configuration": r.label, **dict(r.placement)} for r in results if r.placement],
@@ -120,11 +139,45 @@ with tab_time:
                 via = row.via or tuple("" for _ in t_labels)
                 st.dataframe(
                     [
-                        {"configuration": lbl, "µs": t, "EP": ep, "how": how or "its own kernel"}
-                        for lbl, t, ep, how in zip(
-                            t_labels, row.times_us, row.eps, via, strict=True
+                        {
+                            "configuration": lbl,
+                            "µs": t,
+                            "interval µs": "–".join(f"{x:.1f}" for x in span) if span else "",
+                            "EP": ep,
+                            "how": how or "its own kernel",
+                        }
+                        for lbl, t, ep, how, span in zip(
+                            t_labels,
+                            row.times_us,
+                            row.eps,
+                            via,
+                            [row.interval(k) for k in range(len(t_labels))],
+                            strict=True,
                         )
                     ],
+                    hide_index=True,
+                )
+        if ref.ok and cand.ok and ref.label in t_labels and cand.label in t_labels:
+            changes = node_changes(rows, t_labels.index(ref.label), t_labels.index(cand.label))
+            real = [c for c in changes if not c.within_noise]
+            st.markdown(
+                f"**Per-node changes beyond noise** ({plain(cand.label)} − {plain(ref.label)}): "
+                f"{len(real):,}; {len(changes) - len(real):,} more within noise (not ranked)"
+            )
+            if real:
+                st.dataframe(
+                    rows_frame(
+                        real[:50],
+                        [
+                            "label",
+                            "op_type",
+                            "reference_us",
+                            "candidate_us",
+                            "delta_us",
+                            "ratio",
+                            "derived",
+                        ],
+                    ),
                     hide_index=True,
                 )
         st.plotly_chart(op_type_times(results), key="ops")

@@ -108,11 +108,17 @@ def test_run_lab_then_compare():
     at.button(key="rl_go").click().run()
     assert not at.exception
     wait_for_jobs(at)
-    labels = [row for row in at.dataframe[-1].value["configuration"]]
+    table = at.dataframe[-1].value
+    labels = [row for row in table["configuration"]]
     assert labels == ["reference · CPU · disable_all", "CPU · basic", "CPU · all"]
+    # Each median with its spread, why timing stopped, and the verdict against the reference.
+    assert all(str(x).startswith("±") for x in table["± (95 % interval)"])
+    assert all("3 runs" in str(x) for x in table["timing"])
+    assert table["vs reference"][0] == "" and all("×" in str(x) for x in table["vs reference"][1:])
     at.switch_page("pages/7_Compare.py").run()
     assert not at.exception and title(at).startswith("Compare")
     assert any("max_abs" in df.value.columns for df in at.dataframe)
+    assert any("Per-node changes beyond noise" in m.value for m in at.markdown)
 
 
 def test_run_lab_refuses_bad_session_config_line():
@@ -316,7 +322,8 @@ def test_run_lab_widgets_follow_the_deployments_limits():
         "import json; from streamlit.testing.v1 import AppTest; "
         "at = AppTest.from_file('app.py', default_timeout=60).run(); "
         "at.switch_page('pages/6_Run_lab.py').run(); "
-        "w = {k: at.number_input(key=k) for k in ('rl_timeout', 'rl_prof', 'rl_thr')}; "
+        "w = {k: at.number_input(key=k) for k in ('rl_timeout', 'rl_prof', 'rl_thr', "
+        "'rl_budget')}; "
         "print(json.dumps({'exception': bool(at.exception), "
         "**{k: [v.max, v.value] for k, v in w.items()}}))"
     )
@@ -325,6 +332,7 @@ def test_run_lab_widgets_follow_the_deployments_limits():
         "INSPECTOR_LIMIT_RUN_TIMEOUT_S": "60",
         "INSPECTOR_LIMIT_MAX_PROFILED_RUNS": "4",
         "INSPECTOR_LIMIT_MAX_THREADS": "2",
+        "INSPECTOR_LIMIT_MAX_TIME_BUDGET_S": "5",
     }
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -339,6 +347,7 @@ def test_run_lab_widgets_follow_the_deployments_limits():
     assert got["rl_timeout"] == [60, 60]  # max = the limit, default = min(300, limit)
     assert got["rl_prof"] == [4, 4]  # default 5 → 4
     assert got["rl_thr"] == [2, 1]
+    assert got["rl_budget"] == [5, 5]  # default 10 s → 5
 
 
 def test_run_lab_runs_a_model_with_a_string_input():

@@ -4,6 +4,7 @@ bad file. Screenshots go to tests/artifacts/ (looked at when the pages change)."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -175,6 +176,12 @@ def test_run_a_2x2_matrix_and_compare(page):
     page.get_by_role("link", name="Compare", exact=True).click()
     page.get_by_text("Latency per configuration").wait_for(timeout=30_000)
     page.get_by_text("Slowest 4 nodes").wait_for(timeout=30_000)
+    # Each configuration against the reference: a ratio with its verdict, and node changes
+    # within noise counted apart (issue 23).
+    page.get_by_text("Per-node changes beyond noise").wait_for(timeout=30_000)
+    page.get_by_text(
+        re.compile(r"× \[[\d.]+, [\d.]+\] — (within noise|[\d.]+× (slower|faster))")
+    ).first.wait_for(timeout=30_000)
     shot(page, "compare-timing")
     page.get_by_role("tab", name="Outputs").click()
     if second:

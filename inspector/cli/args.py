@@ -86,8 +86,27 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     g.add_argument(
         "--runs",
         type=int,
-        default=20,
-        help=f"timed runs (default 20; at most {DEFAULT_LIMITS.max_timed_runs:,}: max_timed_runs)",
+        default=100,
+        help="the most timed runs: timing stops earlier once the median is known within "
+        f"--target-ci or --time-budget is spent (default 100; at most "
+        f"{DEFAULT_LIMITS.max_timed_runs:,}: max_timed_runs)",
+    )
+    g.add_argument(
+        "--time-budget",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds of timed runs per configuration before it stops (default 10; never "
+        f"fewer than 6 runs; 0: no budget; at most {DEFAULT_LIMITS.max_time_budget_s}: "
+        "max_time_budget_s)",
+    )
+    g.add_argument(
+        "--target-ci",
+        type=float,
+        default=2.0,
+        metavar="PCT",
+        help="stop timing once the median's 95%% interval is within ±PCT %% (default 2; 0: "
+        "never; --target-ci 0 --time-budget 0 makes exactly --runs runs)",
     )
     g.add_argument(
         "--profiled-runs",

@@ -25,6 +25,7 @@ from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.config import Matrix
+from inspector.run.results import latency_delta
 from inspector.run.runner import run_matrix
 
 
@@ -105,8 +106,13 @@ def main_open(args: argparse.Namespace) -> int:
                     "" if a is None else f"{a:.4f}",
                     "" if b is None else f"{b:.4f}",
                     "" if not (a and b) else f"{b / a:.2f}×",
+                    vs.verdict if (vs := latency_delta(then, now)) else "",
                     now.status if now.ok else now.error_kind,
                 ]
             )
-        print(table(["configuration", "bundled ms", "here ms", "here/bundled", "here"], rows))
+        print(
+            table(
+                ["configuration", "bundled ms", "here ms", "here/bundled", "verdict", "here"], rows
+            )
+        )
     return 0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inspector.bundle import Analysis, about, write_bundle
-from inspector.cli.tables import slowest_table, table
+from inspector.cli.tables import changes_table, slowest_table, table
 from inspector.limits import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -52,8 +52,9 @@ from inspector.run.inputs import (
 from inspector.run.options import check_optimizer_names
 from inspector.run.plan import RunPlan
 from inspector.run.prepare import PreparedModel, prepare
-from inspector.run.results import OPTIMIZED_DATA, RunResult
+from inspector.run.results import OPTIMIZED_DATA, RunResult, latency_delta
 from inspector.run.runner import run_matrix
+from inspector.run.timing import pct, relative_halfwidth
 
 
 def register_libraries(args: argparse.Namespace) -> None:
@@ -120,6 +121,8 @@ def plan(args: argparse.Namespace) -> RunPlan:
         warmup_runs=args.warmup,
         timed_runs=args.runs,
         profiled_runs=args.profiled_runs,
+        time_budget_s=getattr(args, "time_budget", 10.0),
+        target_ci_pct=getattr(args, "target_ci", 2.0),
         disabled_optimizers=tuple(args.disable),
         session_config=tuple(args.config),
         ep_options=tuple(args.ep_option),
@@ -232,11 +235,24 @@ def summary_rows(
             where = dict(r.placement)
             row["where"] = f"{where.get('host', '')} {where.get('node', '')[:8]}".strip()
         if r.ok and r.latency:
+            lat = r.latency
             row |= {
-                "median_ms": r.latency.median_ms,
-                "p90_ms": r.latency.p90_ms,
+                "median_ms": lat.median_ms,
+                "ci_ms": list(lat.interval),  # the median's 95 % interval (timing.py)
+                "cv": lat.cv,
+                "runs": len(lat.runs_ms),
+                "stop": lat.stop_detail or f"fixed {len(lat.runs_ms)} runs",
+                "p90_ms": lat.p90_ms,
                 "session_s": r.session_create_s,
             }
+            vs = latency_delta(ref, r) if r is not ref else None
+            if vs is not None:
+                row["vs_ref"] = {
+                    "ratio": vs.ratio,
+                    "ratio_ci": list(vs.ratio_ci),
+                    "within_noise": vs.within_noise,
+                    "verdict": vs.verdict,
+                }
             fb = r.fallback
             row["nodes_per_ep"] = dict(fb.nodes_per_ep) if fb else {}
             row["fallback_nodes"] = len(fb.off_preferred) if fb else 0
@@ -254,6 +270,13 @@ def summary_rows(
     return rows
 
 
+def _ci_cell(row: dict[str, Any]) -> str:
+    """``±1.3 %``: the wider side of the median's interval, relative to it."""
+    if "ci_ms" not in row:
+        return ""
+    return pct(relative_halfwidth(row["median_ms"], *row["ci_ms"]))
+
+
 def print_summary(rows: list[dict[str, Any]]) -> None:
 
     def eps(d: dict[str, int]) -> str:
@@ -265,6 +288,9 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                 "configuration",
                 "status",
                 "median ms",
+                "95% CI",
+                "runs",
+                "vs ref",
                 "p90 ms",
                 "nodes per EP",
                 "fallback",
@@ -277,6 +303,9 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                     r["label"],
                     r["status"],
                     f"{r['median_ms']:.3f}" if "median_ms" in r else "",
+                    _ci_cell(r),
+                    r.get("runs", ""),
+                    r["vs_ref"]["verdict"] if "vs_ref" in r else "",
                     f"{r['p90_ms']:.3f}" if "p90_ms" in r else "",
                     eps(r.get("nodes_per_ep", {})),
                     r.get("fallback_nodes", ""),
@@ -291,6 +320,13 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
             60,
         )
     )
+    timed = [r for r in rows if r.get("stop")]
+    if timed:
+        print("timing (stopped when the median's 95% interval was within the target, or the")
+        print("time budget was spent; 'within noise': intervals overlap once each is ±5 %):")
+        for r in timed:
+            cv = f", CV {100 * r['cv']:.1f} %" if r.get("cv") is not None else ""
+            print(f"  {r['label']}: {r['stop']}{cv}")
     for r in rows:
         if r.get("error"):
             print(f"! {r['error']}")
@@ -534,7 +570,7 @@ def _compare(
     expected: dict[str, Any] | None = None,
 ) -> int:
     from inspector.run.analysis import ablation, first_divergence
-    from inspector.run.compare import compare, node_timing_table
+    from inspector.run.compare import compare, node_changes, node_timing_table
 
     results = run_matrix(
         model,
@@ -555,9 +591,13 @@ def _compare(
         return 1
     comparison = compare(results[0], results[1], atol, rtol)
     labels, timing = node_timing_table(results)
+    vs = latency_delta(results[0], results[1])
+    changes = node_changes(timing)
     record |= {
         "comparison": to_jsonable(comparison),
+        "latency": to_jsonable(vs),
         "node_timing": {"labels": labels, "rows": to_jsonable(timing)},
+        "node_changes": to_jsonable(changes),
     }
     checks = expected_checks(args, results, expected)
     if checks is not None:
@@ -636,7 +676,9 @@ def _compare(
             ],
         )
     )
+    print(latency_lines(results[0], results[1]))
     print(slowest_table(labels, timing))
+    print(changes_table(changes))
     if checks is not None:
         print_expected(results, checks)
     if fd is not None:
@@ -644,6 +686,26 @@ def _compare(
     if rows is not None:
         print_ablation(rows)
     return 1 if failed else 0
+
+
+def latency_lines(ref: RunResult, cand: RunResult) -> str:
+    """Both medians with their intervals and how they stopped, then the verdict."""
+    lines = ["\nLatency (median, 95% interval of the median)"]
+    for r in (ref, cand):
+        if r.latency:
+            low, high = r.latency.interval
+            lines.append(
+                f"  {r.label}: {r.latency.median_ms:.3f} ms [{low:.3f}, {high:.3f}], "
+                f"{r.latency.stop_detail or f'fixed {len(r.latency.runs_ms)} runs'}"
+            )
+    vs = latency_delta(ref, cand)
+    if vs is not None:
+        lines.append(
+            f"  candidate / reference: {vs.ratio:.3f}× [{vs.ratio_ci[0]:.3f}, "
+            f"{vs.ratio_ci[1]:.3f}]: {vs.verdict}"
+            + (" (the intervals overlap once each is ±5 %)" if vs.within_noise else "")
+        )
+    return "\n".join(lines)
 
 
 def print_divergence(fd: Divergence) -> None:

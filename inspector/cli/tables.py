@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the parser must not import inspector.run (a broken run package)
-    from inspector.run.compare import NodeTimingRow
+    from inspector.run.compare import NodeChange, NodeTimingRow
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
@@ -39,10 +39,12 @@ def slowest_table(labels: Sequence[str], rows: Sequence[NodeTimingRow], top: int
         x = row.times_us[k]
         if x is None:
             return "-"
-        return f"{x:.1f}" + ("*" if k < len(row.derived) and row.derived[k] else "")
+        span = row.interval(k)
+        spread = f" ±{100 * max(x - span[0], span[1] - x) / x:.0f}%" if span and x > 0 else ""
+        return f"{x:.1f}{spread}" + ("*" if k < len(row.derived) and row.derived[k] else "")
 
     lines = [
-        "\nSlowest nodes (µs, median)",
+        "\nSlowest nodes (µs, median ± the wider side of its interval across profiled runs)",
         table(
             ["node", "op", *labels],
             [
@@ -66,3 +68,38 @@ def slowest_table(labels: Sequence[str], rows: Sequence[NodeTimingRow], top: int
         lines.append("* derived through tensor and node names; a kernel's time split evenly:")
         lines += notes
     return "\n".join(lines)
+
+
+def changes_table(changes: Sequence[NodeChange], top: int = 10) -> str:
+    """The nodes whose time changed beyond noise (the biggest slow-downs first, then speed-ups),
+    and how many changed within noise: those are never listed as regressions."""
+    real = [c for c in changes if not c.within_noise]
+    noise = len(changes) - len(real)
+    head = "\nPer-node changes beyond noise (candidate − reference, µs)"
+    tail = (
+        f"{noise:,} other node(s) within noise (their intervals across the profiled runs "
+        "overlap once each is ±20 % and ±1 µs) or not judged (ONNX Runtime's own kernels, "
+        "named anew in each session)"
+    )
+    if not real:
+        return f"{head}\n  none. {tail}"
+    rows = [
+        (
+            c.label,
+            c.op_type,
+            f"{c.reference_us:.1f}",
+            f"{c.candidate_us:.1f}",
+            f"{c.delta_us:+.1f}",
+            f"{c.ratio:.2f}×" if c.ratio is not None else "",
+            "slower" if c.delta_us > 0 else "faster",
+            "*" if c.derived else "",
+        )
+        for c in real[:top]
+    ]
+    more = f"\n  … and {len(real) - top:,} more beyond noise" if len(real) > top else ""
+    return (
+        f"{head}\n"
+        + table(["node", "op", "ref", "cand", "Δ", "ratio", "", "derived"], rows, 60)
+        + more
+        + f"\n{tail}"
+    )

@@ -39,6 +39,7 @@ from inspector.run.profile import Profile, parse_events, trace_events
 from inspector.run.protocol import WorkerResult
 from inspector.run.sanity import output_warnings
 from inspector.run.timing import (
+    MIN_CONTENTION_WINDOW_S,
     STOP_REASONS,
     median_interval,
     pct,
@@ -99,8 +100,8 @@ class Latency(Record):
     def cpu_share(self) -> float | None:
         """CPU time / wall time of the timed runs: on one thread, below ~0.9 means the worker
         waited for a core (other processes competed) and its times are inflated."""
-        if not self.timed_s or self.cpu_s is None:
-            return None
+        if not self.timed_s or self.cpu_s is None or self.timed_s < MIN_CONTENTION_WINDOW_S:
+            return None  # too short a window to say (one scheduler tick)
         return self.cpu_s / self.timed_s
 
     @property

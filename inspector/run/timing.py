@@ -136,12 +136,17 @@ def timed_runs(
     return times, reason, stop_detail(times, reason, budget_s)
 
 
+#: Shortest timed phase whose CPU share says anything: in a few ms one scheduler tick is most
+#: of the difference between CPU and wall time.
+MIN_CONTENTION_WINDOW_S = 0.1
+
+
 def contention_note(cpu_s: float, wall_s: float, threads: int) -> str:
     """A note when the timed runs got less than 85 % of a core ("" otherwise, or with more than
     one intra-op thread, where CPU time is not one core's). Without spinning, one thread runs
     the whole model, so CPU time short of wall time is time spent waiting for a core that
     other processes held: such a session's times are inflated, and differ from another's."""
-    if threads != 1 or wall_s <= 0:
+    if threads != 1 or wall_s < MIN_CONTENTION_WINDOW_S:
         return ""
     share = cpu_s / wall_s
     if share >= 0.85:
