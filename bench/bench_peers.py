@@ -382,8 +382,16 @@ def main() -> None:
     except (ValueError, KeyError) as exc:
         say(f"\nbench_run.py gave no usable JSON (exit {harness.returncode}, {exc}).")
     if args.write:
-        Path(args.write).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        # Sections other benches wrote below KEEP_MARK (bench_timing.py's) are kept.
+        out = Path(args.write)
+        old = out.read_text(encoding="utf-8") if out.exists() else ""
+        kept = old[old.index(KEEP_MARK) :] if KEEP_MARK in old else ""
+        out.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""), encoding="utf-8")
         print(f"wrote {args.write}", file=sys.stderr)
+
+
+#: In docs/BENCHMARKS.md, everything from this line on is other benches' and is kept.
+KEEP_MARK = "<!-- other benches below: bench_peers.py --write keeps this part -->"
 
 
 if __name__ == "__main__":
