@@ -134,3 +134,15 @@ def test_module_and_console_script_entry_points():
         check=True,
     ).stdout
     assert out.startswith("cnn_conv_bn_relu.onnx")
+
+
+def test_run_out_naming_a_file_is_refused_before_any_run(tmp_path, capsys):
+    from inspector.cli import main
+
+    taken = tmp_path / "results"
+    taken.write_text("mine")
+    model = str(SAMPLES / "mlp_gelu_layernorm.onnx")
+    assert main(["run", model, "--runs", "1", "--out", str(taken)]) == 1
+    err = capsys.readouterr().err
+    assert "a file of that name exists" in err and "Traceback" not in err
+    assert taken.read_text() == "mine"

@@ -99,9 +99,13 @@ def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
 
 def check_run(args: argparse.Namespace, matrix: Matrix, limits: Limits) -> None:
     """Refuse settings over ``limits`` before a worker starts: every configuration's numbers,
-    and --jobs beyond the run slots (each worker's memory cap is a share of RAM per slot)."""
+    --jobs beyond the run slots (each worker's memory cap is a share of RAM per slot), and an
+    --out that cannot be a folder (found after the runs, it would lose them)."""
     for config in matrix.configs:
         config.check_limits(limits)
+    out = getattr(args, "out", None)
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(f"--out {out}: a file of that name exists; --out names a folder")
     jobs, slots = getattr(args, "jobs", 1), run_slots(limits)
     if jobs > slots:
         raise ConfigError(
