@@ -105,7 +105,7 @@ with tab_time:
         lat_r, lat_c = ref.latency, cand.latency
         st.markdown(
             f"**{plain(cand.label)}** vs **{plain(ref.label)}**: {vs.ratio:.3f}× "
-            f"[{vs.ratio_ci[0]:.3f}, {vs.ratio_ci[1]:.3f}] — **{vs.verdict}**"
+            f"[{vs.ratio_ci[0]:.3f}, {vs.ratio_ci[1]:.3f}] — **{plain(vs.verdict)}**"
         )
         st.caption(
             plain(
