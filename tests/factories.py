@@ -457,3 +457,30 @@ def garbage_outputs() -> onnx.ModelProto:
         [vi("log"), vi("loud"), vi("fine")],
         [big],
     )
+
+
+def external_tensor(location: str, name: str = "w") -> TensorProto:
+    """A 4-float tensor whose data is 16 bytes at ``location`` (external data)."""
+    t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=[4])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in {"location": location, "offset": "0", "length": "16"}.items():
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    return t
+
+
+def with_function_default(value: TensorProto | onnx.GraphProto) -> onnx.ModelProto:
+    """linear() plus a model-local function whose attribute ``w`` defaults to ``value``."""
+    m = linear()
+    fn = helper.make_function(
+        "custom",
+        "F",
+        ["a"],
+        ["b"],
+        [helper.make_node("Identity", ["a"], ["b"])],
+        [helper.make_opsetid("", 17)],
+    )
+    fn.attribute_proto.append(helper.make_attribute("w", value))
+    m.functions.append(fn)
+    m.opset_import.append(helper.make_opsetid("custom", 1))
+    return m

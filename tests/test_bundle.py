@@ -444,7 +444,9 @@ def test_strings_from_a_bundle_are_shown_as_text_on_every_page(session, tmp_path
         host = f"http://127.0.0.1:{beacon.port}"
 
         def evil(i: int) -> str:
-            return f"![b{i}]({host}/img{i}.png) [Sign in again]({host}/login{i}) <img src={host}/h{i}>"
+            return (
+                f"![b{i}]({host}/img{i}.png) [Sign in again]({host}/login{i}) <img src={host}/h{i}>"
+            )
 
         def inject(m):  # type: ignore[no-untyped-def]
             for i, r in enumerate(m["results"]):
@@ -485,9 +487,7 @@ def _peak_rss(pid: int) -> int:
 
 
 @pytest.mark.browser
-def test_a_bundle_bomb_dropped_in_the_app_is_refused_and_the_server_stays_small(
-    session, tmp_path
-):
+def test_a_bundle_bomb_dropped_in_the_app_is_refused_and_the_server_stays_small(session, tmp_path):
     """The measured attack (2–3 MB packed, 1.5 GiB of arrays) took the server's memory up by
     2.3 GiB per drop. Now it is refused from the zip directories: the page says why, the peak
     barely moves, and the next drop works."""
@@ -503,9 +503,9 @@ def test_a_bundle_bomb_dropped_in_the_app_is_refused_and_the_server_stays_small(
         page.get_by_text("Opened a bundle:").first.wait_for(timeout=60_000)
         before = _peak_rss(url.pid)  # type: ignore[attr-defined]
         drop_model_files(page, [str(bomb)])
-        page.get_by_text("bomb.zip was not opened: the bundle's files and arrays unpack to").wait_for(
-            timeout=60_000
-        )
+        page.get_by_text(
+            "bomb.zip was not opened: the bundle's files and arrays unpack to"
+        ).wait_for(timeout=60_000)
         shot(page, "bundle-bomb-refused")
         grew = _peak_rss(url.pid) - before  # type: ignore[attr-defined]
         assert grew < 256 * 2**20, f"server peak grew by {grew:,} bytes"

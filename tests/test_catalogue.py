@@ -22,7 +22,16 @@ from onnx import TensorProto, helper, numpy_helper
 import inspector as I
 from inspector.errors import InspectorError
 from tests.conftest import ROOT, SAMPLES
-from tests.factories import endless_loop, linear, model, nested_if, onnx_segfault, vi
+from tests.factories import (
+    endless_loop,
+    external_tensor,
+    linear,
+    model,
+    nested_if,
+    onnx_segfault,
+    vi,
+    with_function_default,
+)
 
 GOOD = linear().SerializeToString()
 
@@ -38,28 +47,6 @@ def _external(location: str, offset: str = "0", length: str | None = None) -> by
     for k, v in entries.items():
         e = t.external_data.add()
         e.key, e.value = k, v
-    return m.SerializeToString()
-
-
-def _external_function_default(location: str) -> bytes:
-    """A model-local function whose attribute default is an external tensor (issue 22)."""
-    t = onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4])
-    t.data_location = TensorProto.EXTERNAL
-    for k, v in {"location": location, "offset": "0", "length": "16"}.items():
-        e = t.external_data.add()
-        e.key, e.value = k, v
-    fn = helper.make_function(
-        "custom",
-        "F",
-        ["a"],
-        ["b"],
-        [helper.make_node("Identity", ["a"], ["b"])],
-        [helper.make_opsetid("", 17)],
-    )
-    fn.attribute_proto.append(helper.make_attribute("w", t))
-    m = linear()
-    m.functions.append(fn)
-    m.opset_import.append(helper.make_opsetid("custom", 1))
     return m.SerializeToString()
 
 
@@ -219,7 +206,11 @@ CASES: dict[str, tuple[bytes, dict[str, bytes], str]] = {
     # external data: nothing outside the upload is read
     "ext_parent_path": (_external("../../etc/passwd"), {}, "unsafe_path"),
     "ext_absolute": (_external("/etc/passwd"), {}, "unsafe_path"),
-    "ext_function_default": (_external_function_default("/etc/passwd"), {}, "unsafe_path"),
+    "ext_function_default": (
+        with_function_default(external_tensor("/etc/passwd")).SerializeToString(),
+        {},
+        "unsafe_path",
+    ),
     "ext_file_url": (_external("file:///etc/passwd"), {}, "was not provided"),  # a plain name
     "ext_nul": (_external("w\0.bin"), {}, "unsafe_path"),
     "ext_missing": (_external("w.bin"), {}, "missing_file"),

@@ -5,14 +5,20 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inspector import build_external_data, load_model, tensor_stats
 from inspector.errors import CompanionFileError
 from inspector.model.companions import DirectoryCompanions, MemoryCompanions, normalize_location
-from tests.factories import linear, model, vi, with_external
+from tests.factories import (
+    external_tensor,
+    linear,
+    model,
+    vi,
+    with_external,
+    with_function_default,
+)
 
 W_BYTES = 4 * 3 * 4
 
@@ -225,38 +231,12 @@ def test_two_gb_of_external_weights_are_described_without_reading(tmp_path):
     assert rep.ok and rep.files[0].bytes_referenced == 3 * 1024**3
 
 
-def _external_tensor(location: str, name: str = "w") -> TensorProto:
-    t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=[4])
-    t.data_location = TensorProto.EXTERNAL
-    for k, v in {"location": location, "offset": "0", "length": "16"}.items():
-        e = t.external_data.add()
-        e.key, e.value = k, v
-    return t
-
-
-def _with_function_default(value: TensorProto | onnx.GraphProto):  # type: ignore[no-untyped-def]
-    """linear() plus a model-local function whose attribute ``w`` defaults to ``value``."""
-    m = linear()
-    fn = helper.make_function(
-        "custom",
-        "F",
-        ["a"],
-        ["b"],
-        [helper.make_node("Identity", ["a"], ["b"])],
-        [helper.make_opsetid("", 17)],
-    )
-    fn.attribute_proto.append(helper.make_attribute("w", value))
-    m.functions.append(fn)
-    m.opset_import.append(helper.make_opsetid("custom", 1))
-    return m
-
-
 class TestWhereReferencesHide:
     """Issue 22: a model-local function's default attribute values (``attribute_proto``) were
     not walked: the page said no tensor uses external data while the model named /etc/passwd."""
 
     def test_a_function_default_tensor_is_listed_and_refused(self):
-        m = _with_function_default(_external_tensor("/etc/passwd"))
+        m = with_function_default(external_tensor("/etc/passwd"))
         rep = build_external_data(load_model(m.SerializeToString(), {}))
         (row,) = rep.tensors
         assert row.graph == "fn:custom.F.default:w" and row.status == "unsafe_path"
@@ -272,9 +252,9 @@ class TestWhereReferencesHide:
             "g",
             [],
             [vi("o")],
-            [_external_tensor("../../etc/shadow")],
+            [external_tensor("../../etc/shadow")],
         )
-        m = _with_function_default(inner)
+        m = with_function_default(inner)
         rep = build_external_data(load_model(m.SerializeToString(), {}))
         assert [(t.graph, t.status) for t in rep.tensors] == [
             ("fn:custom.F.default:w", "unsafe_path")
@@ -283,7 +263,7 @@ class TestWhereReferencesHide:
     def test_a_run_refuses_it(self):
         from inspector.run.prepare import RunError, prepare
 
-        m = _with_function_default(_external_tensor("/etc/passwd"))
+        m = with_function_default(external_tensor("/etc/passwd"))
         with pytest.raises(RunError, match="absolute path"):
             prepare(load_model(m.SerializeToString(), {}))
 
@@ -293,9 +273,7 @@ class TestWhereReferencesHide:
         import sys
 
         path = tmp_path / "m.onnx"
-        path.write_bytes(
-            _with_function_default(_external_tensor("/etc/passwd")).SerializeToString()
-        )
+        path.write_bytes(with_function_default(external_tensor("/etc/passwd")).SerializeToString())
         proc = subprocess.run(
             [sys.executable, "-m", "inspector", "external-data", str(path), "--json"],
             capture_output=True,
@@ -317,7 +295,7 @@ class TestWhereReferencesHide:
             "inner",
             [],
             [vi("o")],
-            [_external_tensor("/etc/passwd")],
+            [external_tensor("/etc/passwd")],
         )
         cond = helper.make_tensor("c", TensorProto.BOOL, [], [True])
         mid = helper.make_graph(
@@ -342,5 +320,5 @@ class TestWhereReferencesHide:
 
 def _in_initializer(location: str):  # type: ignore[no-untyped-def]
     m = linear()
-    m.graph.initializer.append(_external_tensor(location))
+    m.graph.initializer.append(external_tensor(location))
     return m

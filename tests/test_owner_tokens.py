@@ -55,8 +55,13 @@ def test_a_url_token_is_never_adopted_by_another_browser():
     token and sees none of Alice's runs. Alice's reload keeps her token and her runs."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
-    from tests.browser import open_page
+    from tests.browser import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        chromium_available,
+        open_page,
+        streamlit_server,
+    )
 
     if not chromium_available():
         pytest.skip("Debian chromium is not installed")
@@ -76,9 +81,7 @@ def test_a_url_token_is_never_adopted_by_another_browser():
         chosen = "attackerChosenToken_0001"
         for offered in (chosen, mine):
             mallory.goto(f"{url}?s={offered}")
-            mallory.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(
-                timeout=30_000
-            )
+            mallory.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
             mallory.wait_for_function(
                 "offered => !location.search.includes('s=' + offered)", arg=offered
             )

@@ -67,8 +67,10 @@ def _safe(expr: ast.expr, where: str) -> bool:
     if isinstance(expr, ast.JoinedStr):
         return all(
             isinstance(v, ast.Constant)
-            or (isinstance(v, ast.FormattedValue) and (v.format_spec is not None
-                                                       or _safe(v.value, where)))
+            or (
+                isinstance(v, ast.FormattedValue)
+                and (v.format_spec is not None or _safe(v.value, where))
+            )
             for v in expr.values
         )
     if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):

@@ -99,14 +99,7 @@ def check_session(
     try:
         prepared = prepare(model)
     except RunError as exc:
-        return SessionCheck(
-            ort_version="",
-            ok=False,
-            kind="external_data",
-            message=str(exc),
-            fix=_KNOWN[-1][2],
-            seconds=None,
-        )
+        return _failed("external_data", str(exc), _KNOWN[-1][2])
     try:
         job_dir = prepared.folder / "load_check"
         config = RunConfig(opt_level="all", warmup_runs=0, timed_runs=1, profiled_runs=0)
@@ -114,39 +107,20 @@ def check_session(
         worker = Worker(prepared)
         code = worker.run(job_dir, limits.run_timeout_s, cancel)
         if worker.cancelled:
-            return SessionCheck(
-                ort_version="",
-                ok=False,
-                kind="cancelled",
-                message="the check was cancelled; its worker was stopped",
-                fix="",
-                seconds=None,
-            )
+            return _failed("cancelled", "the check was cancelled; its worker was stopped")
         try:  # a plain file of the worker's own folder only (see read_worker_file)
             data = None if worker.timed_out else read_result(job_dir)
         except WorkerFileError as exc:
-            return SessionCheck(
-                ort_version="",
-                ok=False,
-                kind="worker_files",
-                message=str(exc),
-                fix="",
-                seconds=None,
-            )
+            return _failed("worker_files", str(exc))
         if worker.timed_out:  # says nothing about the model but that it is slow to load
-            return SessionCheck(
-                ort_version="",
-                ok=False,
-                kind="timeout",
-                message=f"no answer after {limits.run_timeout_s:g} s",
-                fix="Raise the run timeout, or check it in the run lab with a longer one.",
-                seconds=None,
+            return _failed(
+                "timeout",
+                f"no answer after {limits.run_timeout_s:g} s",
+                "Raise the run timeout, or check it in the run lab with a longer one.",
             )
         if data is None:
             why = f"the worker ended with code {code} while creating the session"
-            return SessionCheck(
-                ort_version="", ok=False, kind="crash", message=why, fix="", seconds=None
-            )
+            return _failed("crash", why)
     finally:
         prepared.cleanup()
     version = str(data.get("ort_version", ""))
@@ -165,6 +139,11 @@ def check_session(
     return SessionCheck(
         ort_version=version, ok=False, kind=kind, message=message, fix=fix, seconds=None
     )
+
+
+def _failed(kind: str, message: str, fix: str = "") -> SessionCheck:
+    """A check that got no session from ONNX Runtime (or no answer from its worker)."""
+    return SessionCheck(ort_version="", ok=False, kind=kind, message=message, fix=fix, seconds=None)
 
 
 def submit_check(
