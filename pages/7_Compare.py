@@ -115,8 +115,9 @@ with tab_time:
                     if lat
                 )
             )
-            + ". Within noise: the medians' 95 % intervals overlap once each is at least ±5 % "
-            "(two sessions of one configuration differ by that much on a shared machine)."
+            + ". A difference counts as within noise when the medians' 95 % intervals overlap "
+            "once each is widened to at least ±5 % (two sessions of one configuration differ by "
+            "that much on a shared machine)."
         )
     if any(r.placement for r in results):  # ran on a Ray cluster: machine vs machine
         st.dataframe(
