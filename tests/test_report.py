@@ -75,6 +75,18 @@ def test_it_opens_offline_in_chromium_with_no_other_origin(tmp_path):
         page.goto(path.as_uri())
         page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
         assert page.locator(".js-plotly-plot .main-svg").count() >= 3  # drawn, not just placed
+        # plotly styles its marks after it places them: a screenshot taken in between shows
+        # every bar black (issue 26 read that as the page policy blocking plotly's styles)
+        page.wait_for_function(
+            "[...document.querySelectorAll('.js-plotly-plot')].every(p => "
+            "p.querySelector('.point path') && p.querySelector('.point path').style.fill)"
+        )
+        fills = page.evaluate(
+            "[...document.querySelectorAll('.js-plotly-plot')].map(p => [...new Set("
+            "[...p.querySelectorAll('.point path')].map(e => getComputedStyle(e).fill))])"
+        )
+        assert all(f and "rgb(0, 0, 0)" not in f for f in fills), fills
+        assert len(fills[-1]) >= 2, fills  # the op-type chart tells configurations apart
         assert page.get_by_text(HOSTILE).count() >= 1  # shown as text
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
