@@ -1,5 +1,8 @@
 """Overview: metadata, inputs/outputs, compatibility verdict, external data, diagnostics."""
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
 from inspector.model.compat import INCONCLUSIVE_CHECKS, CompatVerdict
@@ -77,7 +80,12 @@ compat = state.record("compat", source)  # holds ONNX Runtime's load check once 
 check_slot = st.empty()
 # What the version stamps alone say (a check of the table, not of ONNX Runtime): coloured only
 # where they already refuse the model, so "supported stamps" never reads as "it loads".
-stamps_box = {"yes": st.caption, "with_env": st.warning, "no": st.error, "unknown": st.caption}
+stamps_box: dict[str, Callable[..., Any]] = {
+    "yes": st.caption,
+    "with_env": st.warning,
+    "no": st.error,
+    "unknown": st.caption,
+}
 stamps_text = {
     "yes": "supports the model's version stamps",
     "with_env": "supports the version stamps only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
@@ -155,8 +163,11 @@ if ov.doc_string:
         st.text(ov.doc_string)
 
 check = state.load_check(source)
-running = isinstance(check, Job) and check.state == "running"  # it had a free slot
-if running and wait_for(check, check_slot, CHECKING, CHECK_GRACE_S):
+if (
+    isinstance(check, Job)
+    and check.state == "running"  # it had a free slot
+    and wait_for(check, check_slot, CHECKING, CHECK_GRACE_S)
+):
     check = state.load_check(source)
 with check_slot.container():
     show_check(check, state.record("compat", source))

@@ -145,7 +145,8 @@ else:
                         f"{len(idx):,} nodes within {hops} hops: drawing the {budget:,} nearest "
                         "in graph order; lower the hops to see all."
                     )
-                    idx = sorted(sorted(idx, key=lambda j: abs(j - index))[:budget])
+                    at = index
+                    idx = sorted(sorted(idx, key=lambda j: abs(j - at))[:budget])
                 st.caption(
                     f"{plain(main.node[index].name or f'main:{index}')} and {len(idx) - 1:,} "
                     f"nodes within {hops} hops."

@@ -455,15 +455,11 @@ if st.button("Run the matrix", type="primary", key="rl_go", disabled=not picked 
         else:
             input_plan = InputPlan.make(dims, ranges, shapes=shapes, values=values, hints=hints)
             if probe:  # in the run queue, like every worker the server starts
-                probing = state.submit_task(
-                    source,
-                    model,
-                    "probe",
-                    "input sizes",
-                    lambda job, m=model, vi=inputs_info, p=input_plan, lim=run_limits: probe_sizes(
-                        m, vi, p, limits=lim
-                    ),
-                )
+
+                def probe_task(job, m=model, vi=inputs_info, p=input_plan, lim=run_limits):
+                    return probe_sizes(m, vi, p, limits=lim)
+
+                probing = state.submit_task(source, model, "probe", "input sizes", probe_task)
                 wait_for(probing, st.empty(), "Probing input sizes")
                 found = probing.value
                 if probing.state != "done" or found is None:
@@ -514,7 +510,10 @@ if bundled is not None:  # results from a session bundle: show where, offer to r
     ):
         try:
             here = Matrix(
-                tuple(replace(c, label=f"here · {c.label}") for c in bundled.matrix.configs)
+                tuple(
+                    replace(c, label=f"here · {c.label}")
+                    for c in (bundled.matrix.configs if bundled.matrix else ())
+                )
             )
             state.submit(source, model, here, dict(bundled.inputs), model.limits, base=bundled)
         except InspectorError as exc:  # e.g. a configuration over this server's limits

@@ -250,17 +250,13 @@ with tab_out:
         expected_outputs.show(source, (ref, cand))
         fd_about = about("divergence", ref.label, cand.label)
         if st.button("Find the first diverging node", key="cmp_fd"):
-            state.submit_task(
-                source,
-                model,
-                "divergence",
-                fd_about,
-                lambda job, ref=ref, cand=cand, feeds=runs.inputs, tol=(atol, rtol): (
-                    first_divergence(
-                        model, ref, cand, feeds, atol=tol[0], rtol=tol[1], cancel=job.cancel_event
-                    )
-                ),
-            )
+
+            def find_divergence(job, ref=ref, cand=cand, feeds=runs.inputs, tol=(atol, rtol)):
+                return first_divergence(
+                    model, ref, cand, feeds, atol=tol[0], rtol=tol[1], cancel=job.cancel_event
+                )
+
+            state.submit_task(source, model, "divergence", fd_about, find_divergence)
         task_panel(
             source,
             "divergence",
@@ -271,7 +267,7 @@ with tab_out:
         abl_about = about("ablation", ref.label, cand.label)
         if st.button("Ablate optimizer passes of the candidate", key="cmp_abl"):
 
-            def run_ablation(job, cand=cand, feeds=runs.inputs):  # type: ignore[no-untyped-def]
+            def run_ablation(job, cand=cand, feeds=runs.inputs):
                 def progress(i: int, n: int, label: str, phase: str) -> None:
                     job.current = f"{i + 1} of {n}: {label}"
 
@@ -374,6 +370,7 @@ with tab_graph:
 with tab_dl:
     # Looked up now: the download callbacks run outside this session's script.
     done_analyses = state.analyses(source, set(labels))
+    shown_inputs = runs.inputs
     st.download_button(
         "Session bundle (.zip: these runs, their analyses, inputs, outputs, environment and the "
         "model; "
@@ -381,7 +378,7 @@ with tab_dl:
         lambda: write_bundle(
             model,
             results,
-            runs.inputs,
+            shown_inputs,
             include_model=True,
             model_bytes=source.data,
             analyses=done_analyses,

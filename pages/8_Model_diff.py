@@ -185,7 +185,7 @@ with run:
             )
             feeds = generate(resolved)
 
-            def run_both(job, feeds=feeds, config=config, b_model=b_model, diff=diff):  # type: ignore[no-untyped-def]
+            def run_both(job, feeds=feeds, config=config, b_model=b_model, diff=diff):
                 def say(text: str) -> None:
                     job.current = text
 

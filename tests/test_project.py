@@ -246,6 +246,12 @@ def test_mypy_is_clean_and_sees_the_public_names(tmp_path):
     lazily re-exported names are typed for users (a wrong use is an error, not Any)."""
     run = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:]
+    # The pages too (issue 24: a name reused for two things crashed the Run lab on string
+    # inputs, and mypy had said so; pages were never checked).
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "pages", "app.py"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
     user = tmp_path / "user.py"
     user.write_text("from inspector import load_model\n\nx: int = load_model('m.onnx')\n")
     run = subprocess.run(

@@ -27,7 +27,7 @@ def _on_open_sample() -> None:
 
 def _on_close() -> None:
     """Forget the current model and its runs (frees this session's copy of the bytes)."""
-    name = st.session_state.get("current_model")
+    name = str(st.session_state.get("current_model", ""))
     source = state.models().pop(name, None)
     if source is not None:
         state.forget_runs(source)

@@ -87,9 +87,7 @@ def load(source: Source) -> LoadedModel:
 
 
 @st.cache_resource(max_entries=128, show_spinner="Inspecting the model…")
-def _record(  # type: ignore[no-untyped-def]
-    kind: str, key: str, _source: Source, _session: Any = None
-):
+def _record(kind: str, key: str, _source: Source, _session: Any = None) -> Any:
     import inspector as I
 
     model = load(_source)
@@ -113,7 +111,7 @@ def _record(  # type: ignore[no-untyped-def]
         from inspector.model.scopes import scope_tree
 
         return scope_tree(model.proto.graph, model.limits.graph_node_budget)
-    builders = {
+    builders: dict[str, Callable[[LoadedModel], Any]] = {
         "overview": I.build_overview,
         "graph": I.build_graph,
         "subgraphs": I.build_subgraphs,
@@ -124,19 +122,19 @@ def _record(  # type: ignore[no-untyped-def]
 
 
 @st.cache_resource(max_entries=256, show_spinner="Computing statistics…")
-def _weight_stats(model_key: str, key: str, _source: Source):  # type: ignore[no-untyped-def]
+def _weight_stats(model_key: str, key: str, _source: Source) -> Any:
     from inspector import tensor_stats
 
     return tensor_stats(load(_source), key)
 
 
-def weight_stats(source: Source, key: str):  # type: ignore[no-untyped-def]
+def weight_stats(source: Source, key: str) -> Any:
     """Statistics of one weight, computed once per model content and weight (small records:
     counts and histogram edges), not on every rerun of the Weights page."""
     return _weight_stats(source.key, key, source)
 
 
-def record(kind: str, source: Source):  # type: ignore[no-untyped-def]
+def record(kind: str, source: Source) -> Any:
     """A record of ``source`` (overview, graph, subgraphs, initializers, external, compat,
     diagnosis), built once per model content and shared: records are frozen, and the key is
     the content hash, so a session only ever gets records of bytes it uploaded itself. The
@@ -298,7 +296,7 @@ def netron_url(source: Source) -> tuple[str, str]:
                 "The model file is over Streamlit's 200 MB static-file limit: the graph is "
                 "shown without its weights."
             )
-            data, files = _without_weights(source), {}
+            data, files = _without_weights(source), dict[str, bytes]()
         else:
             data, files = netron_files(load(source), source.data, STATIC_FILE_LIMIT)
             if any(len(d) > STATIC_FILE_LIMIT for _, d in source.companions):
@@ -494,11 +492,12 @@ def open_bundle(data: bytes) -> str:
     quota_left = LIMITS.max_session_upload_bytes - session_bytes()
     bundle = read_bundle(data, LIMITS, quota_bytes=quota_left)
     name = bundle.model_name
+    found: Source | None
     if name in bundle.model_files:
         files = dict(bundle.model_files)
-        source = make_source(name, files.pop(name), files)
+        found = make_source(name, files.pop(name), files)
     else:
-        source = next(
+        found = next(
             (
                 s
                 for s in models().values()
@@ -506,7 +505,7 @@ def open_bundle(data: bytes) -> str:
             ),
             None,
         )
-        if source is None:
+        if found is None:
             same_name = models().get(name)
             if same_name is not None:  # e.g. a re-export: its runs would not describe this file
                 mine = hashlib.sha256(same_name.data).hexdigest()
@@ -519,6 +518,7 @@ def open_bundle(data: bytes) -> str:
                 f"it does not hold its model ({name}); open that model first, then drop the "
                 "bundle again."
             )
+    source = found
     add(source)
     # the runs' arrays and profiles stay in memory with the session's jobs: they count
     held = st.session_state.setdefault("bundle_bytes", {})
