@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.run.worker import ONNX_TYPE_IDS, SUB_BYTE_BITS
 from tests.backend_node import NodeTest, ensure
 from tests.backend_node import tests as all_tests
 
@@ -73,20 +74,8 @@ BUGS = ("bug_fails", "bug_differs")
 #: Seconds one test may take in plain ORT before its child is killed.
 ORT_TIMEOUT_S = 60
 
-EXOTIC = {
-    "BFLOAT16",
-    "FLOAT8E4M3FN",
-    "FLOAT8E4M3FNUZ",
-    "FLOAT8E5M2",
-    "FLOAT8E5M2FNUZ",
-    "FLOAT8E8M0",
-    "FLOAT4E2M1",
-    "INT4",
-    "UINT4",
-    "INT2",
-    "UINT2",
-}
-SUB_BYTE_BITS = {"INT4": 4, "UINT4": 4, "FLOAT4E2M1": 4, "INT2": 2, "UINT2": 2}
+#: Types numpy has no dtype for: the worker's own table (onnx's fixed DataType numbers).
+EXOTIC = set(ONNX_TYPE_IDS)
 CONTROL_FLOW = {"If", "Loop", "Scan"}
 
 
