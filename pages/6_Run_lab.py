@@ -1,6 +1,7 @@
 """Run lab: choose EPs × optimization levels × options and inputs; run in isolated workers."""
 
 from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
@@ -232,54 +233,31 @@ strict = c2.checkbox(
 )
 
 
-def bounded(label: str, low: int, high: int, value: int, key: str, limit: str) -> int:
-    """A number input whose range follows this server's limit (its maximum is the limit, the
-    default no higher), with the limit named in its help."""
+def bounded(box: Any, label: str, low: int, high: int, value: int, key: str, limit: str) -> int:
+    """A number input in ``box`` whose range follows this server's limit (its maximum is the
+    limit, the default no higher), with the limit named in its help."""
     high = max(low, high)
     help_text = f"At most {high:,} on this server (limit `{limit}`, docs/limits.md)."
-    widget = st.number_input(label, low, high, min(max(value, low), high), key=key, help=help_text)
+    widget = box.number_input(label, low, high, min(max(value, low), high), key=key, help=help_text)
     return int(widget)
 
 
 LIMITS = state.LIMITS
 with st.expander("Options"):
-    o1, o2, o3, o4 = st.columns(4)
-    with o1:
-        threads = bounded(
-            "intra-op threads",
-            1,
-            thread_limit(LIMITS),
-            saved.get("threads", 1),
-            "rl_thr",
-            "max_threads",
+    # (label, lowest, the server's limit and its name, saved key, default, widget key)
+    numbers = [
+        ("intra-op threads", 1, thread_limit(LIMITS), "max_threads", "threads", 1, "rl_thr"),
+        ("warm-up runs", 0, LIMITS.max_warmup_runs, "max_warmup_runs", "warmup", 3, "rl_warm"),
+        ("most timed runs", 1, LIMITS.max_timed_runs, "max_timed_runs", "runs", 100, "rl_runs"),
+        ("profiled runs", 0, LIMITS.max_profiled_runs, "max_profiled_runs", "profiled", 5,
+         "rl_prof"),
+    ]  # fmt: skip
+    threads, warmup, runs, profiled = (
+        bounded(col, label, low, high, saved.get(name, default), key, limit)
+        for col, (label, low, high, limit, name, default, key) in zip(
+            st.columns(4), numbers, strict=True
         )
-    with o2:
-        warmup = bounded(
-            "warm-up runs",
-            0,
-            LIMITS.max_warmup_runs,
-            saved.get("warmup", 3),
-            "rl_warm",
-            "max_warmup_runs",
-        )
-    with o3:
-        runs = bounded(
-            "most timed runs",
-            1,
-            LIMITS.max_timed_runs,
-            saved.get("runs", 100),
-            "rl_runs",
-            "max_timed_runs",
-        )
-    with o4:
-        profiled = bounded(
-            "profiled runs",
-            0,
-            LIMITS.max_profiled_runs,
-            saved.get("profiled", 5),
-            "rl_prof",
-            "max_profiled_runs",
-        )
+    )
     t1, t2 = st.columns(2)
     budget = t1.number_input(
         "time budget per configuration (s)",
@@ -329,6 +307,7 @@ with st.expander("Options"):
         key="rl_probe",
     )
     timeout = bounded(
+        st,
         "Timeout per configuration (s)",
         min(5, LIMITS.run_timeout_s),
         LIMITS.run_timeout_s,
