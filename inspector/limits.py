@@ -318,6 +318,22 @@ DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-3
 
 
+@dataclass(frozen=True)
+class RunDefaults:
+    """What one configuration does unless asked otherwise: RunConfig's fields, the CLI's flag
+    defaults and the Run lab's widgets all start here (each bounded by a limit above)."""
+
+    intra_op_threads: int = 1  # pinned: on 2 cores ORT's default is slower and noisier
+    warmup_runs: int = 3
+    timed_runs: int = 100  # the most: timing stops at target_ci_pct or time_budget_s
+    profiled_runs: int = 5
+    time_budget_s: float = 10.0
+    target_ci_pct: float = 2.0
+
+
+RUN_DEFAULTS = RunDefaults()
+
+
 def limits_markdown(limits: Limits = DEFAULT_LIMITS) -> str:
     """The documentation table of all limits (the content of ``docs/limits.md``)."""
     lines = [

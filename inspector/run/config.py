@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from inspector.errors import InspectorError
-from inspector.limits import ENV_PREFIX, Limits, deployment_limits, thread_limit
+from inspector.limits import (
+    ENV_PREFIX,
+    RUN_DEFAULTS,
+    Limits,
+    deployment_limits,
+    thread_limit,
+)
 from inspector.run.options import (
     THREAD_OPTIONS,
     OptionError,
@@ -97,21 +103,21 @@ class RunConfig:
 
     eps: tuple[EpSpec, ...] = (EpSpec("CPUExecutionProvider"),)
     opt_level: str = "disable_all"
-    intra_op_threads: int = 1  # pinned: on 2 cores the default is slower and noisier
+    intra_op_threads: int = RUN_DEFAULTS.intra_op_threads  # pinned (see RunDefaults)
     inter_op_threads: int = 1
     execution_mode: str = "sequential"  # or "parallel"
     disabled_optimizers: tuple[str, ...] = ()
     session_config: tuple[tuple[str, str], ...] = ()  # extra session config entries
     strict: bool = False  # session.disable_cpu_ep_fallback=1: refuse if anything falls back
-    warmup_runs: int = 3
+    warmup_runs: int = RUN_DEFAULTS.warmup_runs
     # Timed runs stop once the median's 95 % interval is within ±target_ci_pct % or
     # time_budget_s is spent (never below timing.MIN_TIMED_RUNS, never above timed_runs); both
     # 0: exactly timed_runs. Profiled runs get a quarter of the budget (timing.py).
-    timed_runs: int = 100
-    profiled_runs: int = 5
+    timed_runs: int = RUN_DEFAULTS.timed_runs
+    profiled_runs: int = RUN_DEFAULTS.profiled_runs
     label: str = ""
-    time_budget_s: float = 10.0
-    target_ci_pct: float = 2.0
+    time_budget_s: float = RUN_DEFAULTS.time_budget_s
+    target_ci_pct: float = RUN_DEFAULTS.target_ci_pct
 
     def __post_init__(self) -> None:
         if self.opt_level not in OPT_LEVELS:
