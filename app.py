@@ -7,7 +7,7 @@ browser, so every widget is on a page.
 import streamlit as st
 
 from pages.common.nav import PAGES
-from pages.common.state import owner
+from pages.common.server import owner
 
 # No icons: a Material page icon becomes a favicon fetched from a third-party font CDN.
 st.set_page_config(page_title="ONNX Inspector", layout="wide")

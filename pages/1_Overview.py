@@ -10,7 +10,7 @@ from inspector.model.overview import domain_label
 from inspector.records import human_bytes, rows_frame
 from inspector.run.jobs import Job
 from inspector.run.loadcheck import SessionCheck
-from pages.common import state
+from pages.common import models
 from pages.common.picker import page_header
 from pages.common.tasks import poll, wait_for
 from pages.common.text import plain
@@ -57,7 +57,7 @@ def show_check(check: SessionCheck | Job, compat: CompatVerdict) -> None:
 
 model, source = page_header("")
 
-ov = state.record("overview", source)
+ov = models.record("overview", source)
 st.caption(
     f"IR {ov.ir_version} · producer {plain(ov.producer_name) or '—'} "
     f"{plain(ov.producer_version)} · "
@@ -74,7 +74,7 @@ cols[5].metric(
     "External weights", human_bytes(c.bytes_external), help=f"{c.bytes_external:,} bytes"
 )
 
-compat = state.record("compat", source)  # holds ONNX Runtime's load check once it finished
+compat = models.record("compat", source)  # holds ONNX Runtime's load check once it finished
 # Does it load: ONNX Runtime's load check runs in a worker queued like every run (issue 22),
 # so the rest of the page is drawn first and the verdict fills this slot at the end.
 check_slot = st.empty()
@@ -130,7 +130,7 @@ with right:
         st.subheader("Metadata")
         st.dataframe([{"key": k, "value": v} for k, v in ov.metadata_props], hide_index=True)
 
-external = state.record("external", source)
+external = models.record("external", source)
 if external.tensors or external.unreferenced_files:
     st.subheader("External data")
     if external.ok:
@@ -162,17 +162,17 @@ if ov.doc_string:
     with st.expander("Doc string"):
         st.text(ov.doc_string)
 
-check = state.load_check(source)
+check = models.load_check(source)
 if (
     isinstance(check, Job)
     and check.state == "running"  # it had a free slot
     and wait_for(check, check_slot, CHECKING, CHECK_GRACE_S)
 ):
-    check = state.load_check(source)
+    check = models.load_check(source)
 with check_slot.container():
-    show_check(check, state.record("compat", source))
+    show_check(check, models.record("compat", source))
 with diagnostics:
-    diagnosis = state.record("diagnosis", source)
+    diagnosis = models.record("diagnosis", source)
     if not diagnosis.findings:
         st.success("No findings.")
     else:

@@ -10,7 +10,7 @@ from inspector.charts import op_histogram
 from inspector.errors import InspectorError
 from inspector.model.scopes import SEP, neighbourhood, sub_model
 from inspector.records import rows_frame
-from pages.common import state
+from pages.common import models, published
 from pages.common.picker import page_header
 from pages.common.text import plain
 
@@ -22,10 +22,10 @@ TABLE_ROWS = 5000
 
 
 def draw_part(tag: str, indices: list[int], title: str) -> None:
-    url = state.netron_view_url(
+    url = published.netron_view_url(
         source, tag, lambda: sub_model(model, indices, title, for_viewing=True).SerializeToString()
     )
-    st.iframe(state.app_base_path() + url, height=620)
+    st.iframe(published.app_base_path() + url, height=620)
 
 
 def set_scope(path: str) -> None:
@@ -33,12 +33,12 @@ def set_scope(path: str) -> None:
 
 
 if len(main.node) <= budget:
-    url, note = state.netron_url(source)
+    url, note = published.netron_url(source)
     if note:
         st.info(note)
-    st.iframe(state.app_base_path() + url, height=620)
+    st.iframe(published.app_base_path() + url, height=620)
 else:
-    tree = state.record("scopes", source)
+    tree = models.record("scopes", source)
     st.info(
         f"{len(main.node):,} nodes in the main graph: over the {budget:,} Netron lays out at "
         "once, so it draws one scope or one node's neighbourhood at a time (the limit "
@@ -154,7 +154,7 @@ else:
                 draw_part(f"hops:{index}:{hops}", idx, f"{main.node[index].name} ±{hops}")
                 in_scope = {f"main:{i}" for i in idx}
 
-graph = state.record("graph", source)  # after the drawing: the node table of 100k nodes waits
+graph = models.record("graph", source)  # after the drawing: the node table of 100k nodes waits
 si = graph.shape_inference
 st.caption(
     f"{len(graph.nodes):,} nodes in all graphs · shape inference "

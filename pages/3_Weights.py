@@ -4,12 +4,12 @@ import streamlit as st
 
 from inspector.charts import value_histogram
 from inspector.records import human_bytes, rows_frame
-from pages.common import state
+from pages.common import models
 from pages.common.picker import page_header
 from pages.common.text import plain
 
 model, source = page_header("Weights")
-table = state.record("initializers", source)
+table = models.record("initializers", source)
 st.caption(
     f"{len(table.rows):,} weights · {table.total_elements:,} values · "
     f"{human_bytes(table.total_bytes)}"
@@ -31,7 +31,7 @@ event = st.dataframe(
 picked = event.selection.rows if event and event.selection else []
 key = table.rows[picked[0]].key if picked else table.rows[0].key
 st.subheader(f"Statistics · {plain(key)}")
-stats = state.weight_stats(source, key)
+stats = models.weight_stats(source, key)
 if stats.error:
     st.error(f"Cannot decode this tensor: {plain(stats.error)}")
 elif stats.min is None and stats.preview:

@@ -3,12 +3,12 @@
 import streamlit as st
 
 from inspector.records import rows_frame
-from pages.common import state
+from pages.common import models
 from pages.common.picker import page_header
 from pages.common.text import plain
 
 model, source = page_header("Subgraphs")
-tree = state.record("subgraphs", source)
+tree = models.record("subgraphs", source)
 if len(tree.graphs) == 1:
     st.info("No If/Loop/Scan bodies or local functions: the model is a single graph.")
     st.stop()
@@ -33,7 +33,7 @@ rows = [
 ]
 st.dataframe(rows, hide_index=True)
 choice = st.selectbox("Show the nodes of", [g.id for g in tree.graphs], key="sub_pick")
-graph = state.record("graph", source)
+graph = models.record("graph", source)
 st.dataframe(
     rows_frame(
         graph.filter(graph=choice),

@@ -3,12 +3,12 @@
 import streamlit as st
 
 from inspector.records import rows_frame
-from pages.common import state
+from pages.common import models
 from pages.common.picker import page_header
 from pages.common.text import plain
 
 model, source = page_header("External data")
-report = state.record("external", source)
+report = models.record("external", source)
 if not report.tensors:
     st.info("No tensor of this model uses external data.")
 else:

@@ -28,7 +28,7 @@ from inspector.run.results import RunResult, latency_delta
 from inspector.run.sanity import warnings_of
 from inspector.run.timing import pct
 from pages.common import expected as expected_outputs
-from pages.common import state
+from pages.common import handoff, state
 from pages.common.picker import page_header
 from pages.common.tasks import wait_for
 from pages.common.text import plain
@@ -180,9 +180,7 @@ else:
         with st.spinner(f"Running the fallback demo ({len(matrix.configs)} configurations)…"):
             state.job_queue().wait(job, 600)
         if job.results:
-            st.session_state["cmp_cand"] = fallback_label(matrix)
-            st.session_state["cmp_tab"] = "EP assignment"
-            st.switch_page("pages/7_Compare.py")
+            handoff.to_compare(handoff.CompareFocus(fallback_label(matrix), "EP assignment"))
 
 with st.expander("Execution providers on this server", expanded=not usable):
     st.dataframe(

@@ -24,7 +24,7 @@ from inspector.run.inputs import inputs_npz
 from inspector.run.results import latency_delta
 from inspector.run.sanity import warnings_of
 from pages.common import expected as expected_outputs
-from pages.common import state
+from pages.common import handoff, models, runs
 from pages.common.picker import page_header
 from pages.common.tasks import task_panel
 from pages.common.text import plain
@@ -69,16 +69,19 @@ def show_ablation(rows: tuple[AblationRow, ...]) -> None:
 
 
 model, source = page_header("Compare")
-runs = state.runs(source)
-if not runs:
+stored = runs.runs(source)
+if not stored:
     st.info("No runs yet for this model.")
     st.page_link("pages/6_Run_lab.py", label="Open the run lab →")
     st.stop()
-results = runs.results
+results = stored.results
 labels = [r.label for r in results]
 c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
-ref_label = c1.selectbox("Reference", labels, index=runs.matrix.reference, key="cmp_ref")
+ref_label = c1.selectbox("Reference", labels, index=stored.matrix.reference, key="cmp_ref")
 others = [x for x in labels if x != ref_label] or labels
+focus = handoff.compare_focus()  # e.g. the fallback demo: its fallback configuration
+if focus.candidate in others:
+    st.session_state["cmp_cand"] = focus.candidate
 if st.session_state.get("cmp_cand") not in others:
     st.session_state.pop("cmp_cand", None)
 cand_label = c2.selectbox("Candidate", others, key="cmp_cand")
@@ -95,7 +98,7 @@ for r in results:
 
 tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
     ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"],
-    default=st.session_state.pop("cmp_tab", None),  # the fallback demo lands on EP assignment
+    default=focus.tab,  # the fallback demo lands on EP assignment
 )
 
 with tab_time:
@@ -251,12 +254,12 @@ with tab_out:
         fd_about = about("divergence", ref.label, cand.label)
         if st.button("Find the first diverging node", key="cmp_fd"):
 
-            def find_divergence(job, ref=ref, cand=cand, feeds=runs.inputs, tol=(atol, rtol)):
+            def find_divergence(job, ref=ref, cand=cand, feeds=stored.inputs, tol=(atol, rtol)):
                 return first_divergence(
                     model, ref, cand, feeds, atol=tol[0], rtol=tol[1], cancel=job.cancel_event
                 )
 
-            state.submit_task(source, model, "divergence", fd_about, find_divergence)
+            runs.submit_task(source, model, "divergence", fd_about, find_divergence)
         task_panel(
             source,
             "divergence",
@@ -267,7 +270,7 @@ with tab_out:
         abl_about = about("ablation", ref.label, cand.label)
         if st.button("Ablate optimizer passes of the candidate", key="cmp_abl"):
 
-            def run_ablation(job, cand=cand, feeds=runs.inputs):
+            def run_ablation(job, cand=cand, feeds=stored.inputs):
                 def progress(i: int, n: int, label: str, phase: str) -> None:
                     job.current = f"{i + 1} of {n}: {label}"
 
@@ -275,7 +278,7 @@ with tab_out:
                     model, cand.config, feeds, progress=progress, cancel=job.cancel_event
                 )
 
-            state.submit_task(source, model, "ablation", abl_about, run_ablation)
+            runs.submit_task(source, model, "ablation", abl_about, run_ablation)
         task_panel(
             source,
             "ablation",
@@ -315,7 +318,7 @@ with tab_graph:
         if fused:
             st.subheader(f"Fused, shared and ONNX Runtime's own kernels in {plain(cand.label)}")
             st.dataframe(fused, hide_index=True)
-    graph = state.record("graph", source)
+    graph = models.record("graph", source)
     main_ids = [n.id for n in graph.nodes if n.graph == "main"]
     mode = st.radio("Colour the graph by", ["EP", "time"], horizontal=True, key="cmp_mode")
     colors, node_labels = node_colors(cand, mode)
@@ -323,7 +326,7 @@ with tab_graph:
     pages = max(1, -(-len(main_ids) // per_part))
     part = main_ids
     if pages > 1:
-        tree = state.record("scopes", source)
+        tree = models.record("scopes", source)
         if mode == "time" and cand.ok:
             _, trows = node_timing_table((cand,))
             per_node = {
@@ -369,8 +372,8 @@ with tab_graph:
 
 with tab_dl:
     # Looked up now: the download callbacks run outside this session's script.
-    done_analyses = state.analyses(source, set(labels))
-    shown_inputs = runs.inputs
+    done_analyses = runs.analyses(source, set(labels))
+    shown_inputs = stored.inputs
     st.download_button(
         "Session bundle (.zip: these runs, their analyses, inputs, outputs, environment and the "
         "model; "
@@ -390,7 +393,7 @@ with tab_dl:
     st.download_button(
         "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
         lambda: html_report(  # built on click only
-            model, results, analyses=done_analyses, session=state.finished_check(source)
+            model, results, analyses=done_analyses, session=models.finished_check(source)
         ),
         f"{model.name.removesuffix('.onnx')}-report.html",
         "text/html",
@@ -398,7 +401,7 @@ with tab_dl:
     )
     st.download_button(
         "Inputs of these runs (.npz; reproduce with --input)",
-        inputs_npz(runs.inputs),
+        inputs_npz(stored.inputs),
         "inputs.npz",
         "application/octet-stream",
         key="dl_inputs",

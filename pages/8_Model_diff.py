@@ -5,13 +5,12 @@ import streamlit as st
 
 from inspector import InspectorError
 from inspector.charts import diff_colors, overlay_dot
-from inspector.model.diff import diff_models
 from inspector.records import human_bytes, rows_frame
 from inspector.run.config import OPT_LEVELS, RunConfig, parse_eps, parse_level
 from inspector.run.diff import BehaviourDiff, behaviour_diff
 from inspector.run.eps import discover
 from inspector.run.inputs import InputPlan, generate, resolve, shape_hints
-from pages.common import state
+from pages.common import models, published, runs
 from pages.common.picker import page_header
 from pages.common.tasks import task_panel
 from pages.common.text import plain
@@ -52,24 +51,27 @@ def show_run(result: BehaviourDiff) -> None:
 
 
 model, source = page_header("Model diff")
-others = [name for name in state.models() if name != source.name]
+names = models.labels()
+others = [key for key in names if key != source.key]  # by content: a same-named re-export too
 if not others:
     st.info(
         "Open a second model in the sidebar (upload it, or add a sample): this page compares "
         "the current model (A) with it (B)."
     )
     st.stop()
-b_name = st.selectbox("Compare with (B)", others, key="diff_b")
-b_source = state.models()[b_name]
+b_key = st.selectbox(
+    "Compare with (B)", others, format_func=lambda k: names.get(k, k), key="diff_b"
+)
+b_source = models.models()[str(b_key)]
 try:
-    b_model = state.load(b_source)
+    b_model = models.load(b_source)
 except InspectorError as exc:
     st.error(plain(exc))
     st.stop()
 
 weight_bytes = (
-    state.record("initializers", source).total_bytes
-    + state.record("initializers", b_source).total_bytes
+    models.record("initializers", source).total_bytes
+    + models.record("initializers", b_source).total_bytes
 )
 big = weight_bytes > model.limits.max_stats_tensor_bytes
 weights = st.checkbox(
@@ -79,12 +81,7 @@ weights = st.checkbox(
     help=f"Both models hold {human_bytes(weight_bytes)} of weights"
     + ("; off by default for models this large: structure only reads no tensor." if big else "."),
 )
-cache = st.session_state.setdefault("diffs", {})
-key = (source.key, b_source.key, weights)
-if key not in cache:
-    with st.spinner("Comparing the models…"):
-        cache[key] = diff_models(model, b_model, weights=weights)
-diff = cache[key]
+diff = models.model_diff(source, b_source, weights)
 
 st.markdown("\n".join(f"- {plain(line)}" for line in diff.summary()))
 st.caption("CLI: `onnx-inspector diff A.onnx B.onnx [--run] [--json]` prints the same records.")
@@ -136,10 +133,10 @@ with graphs:
     for col, src, title in ((left, source, "A"), (right, b_source, "B")):
         with col:
             st.markdown(f"**{title}: {plain(src.name)}**")
-            url, note = state.netron_url(src)
+            url, note = published.netron_url(src)
             if note:
                 st.info(note)
-            st.iframe(state.app_base_path() + url, height=480)
+            st.iframe(published.app_base_path() + url, height=480)
     st.subheader("Overlay")
     st.caption(
         "Fill: :orange[changed], :red[removed] (A only), :green[added] (B only); grey: unchanged."
@@ -148,7 +145,7 @@ with graphs:
     left, right = st.columns(2)
     for col, src, side in ((left, source, "a"), (right, b_source, "b")):
         with col:
-            graph = state.record("graph", src)
+            graph = models.record("graph", src)
             ids = [n.id for n in graph.nodes if n.graph == "main"]
             colors, labels = diff_colors(diff, side)
             shown = [i for i in ids if i in colors] if len(ids) > per_part else ids
@@ -181,7 +178,7 @@ with run:
     if st.button("Run both", key="diff_run"):
         try:
             resolved = resolve(
-                state.record("overview", source).inputs, InputPlan.make(hints=shape_hints(model))
+                models.record("overview", source).inputs, InputPlan.make(hints=shape_hints(model))
             )
             feeds = generate(resolved)
 
@@ -193,7 +190,7 @@ with run:
                     model, b_model, diff, feeds, config, progress=say, cancel=job.cancel_event
                 )
 
-            state.submit_task(source, model, "model_diff_run", run_about, run_both)
+            runs.submit_task(source, model, "model_diff_run", run_about, run_both)
         except InspectorError as exc:
             st.error(plain(exc))
     task_panel(source, "model_diff_run", run_about, show_run, "Running both models")

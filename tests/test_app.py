@@ -70,8 +70,30 @@ def test_bad_upload_shows_a_message_and_the_app_keeps_working():
     ).run()
     assert not at.exception
     assert any("PNG image" in e.value for e in at.error)
-    at.selectbox(key="model_pick").set_value("mlp_gelu_layernorm.onnx").run()
+    pick = at.selectbox(key="model_pick")
+    pick.select_index(pick.options.index("mlp_gelu_layernorm.onnx")).run()
     assert not at.exception and title(at) == "mlp_gelu_layernorm.onnx"
+
+
+def test_two_models_with_the_same_name_open_side_by_side():
+    """Issue 24: models are keyed by content. Every Hugging Face export is called model.onnx;
+    a second one (a re-export) must open beside the first, named apart, and each stays itself."""
+    first = linear(n_in=4, n_out=4).SerializeToString()
+    second = linear(n_in=8, n_out=2).SerializeToString()
+    at = app().run()
+    for data in (first, second, first):  # the first again: the same bytes open once
+        at.file_uploader(key="upload").set_value(
+            [("model.onnx", data, "application/octet-stream")]
+        ).run()
+        assert not at.exception
+    options = at.selectbox(key="model_pick").options
+    same = [o for o in options if o.startswith("model.onnx")]
+    assert len(options) == 3 and len(same) == 2 and len(set(same)) == 2, options
+    assert all(" · " in o for o in same)  # the name with the start of its content hash
+    for option in same:  # each label opens its own bytes: the inputs differ
+        pick = at.selectbox(key="model_pick")
+        pick.select_index(pick.options.index(option)).run()
+        assert not at.exception and title(at) == option
 
 
 PAGES = [
@@ -225,7 +247,7 @@ def test_a_session_cannot_hold_more_than_its_upload_quota(monkeypatch):
     from inspector import limits
 
     small = replace(limits.DEFAULT_LIMITS, max_session_upload_bytes=3000)
-    monkeypatch.setattr("pages.common.state.LIMITS", small)
+    monkeypatch.setattr("pages.common.server.LIMITS", small)
     at = app().run()
     data = linear(n_in=8, n_out=8).SerializeToString()  # ~500 bytes each
     for i in range(8):

@@ -52,7 +52,7 @@ REVIEWED = {
     "pages/8_Model_diff.py:note",
     "pages/common/picker.py:title",
     "pages/common/picker.py:path",
-    "pages/common/picker.py:state.LIMITS_ERROR",
+    "pages/common/picker.py:server.LIMITS_ERROR",
     "pages/common/tasks.py:running_text",
     "pages/common/tasks.py:ahead",
     "pages/common/tasks.py:doing",

@@ -13,7 +13,7 @@ from inspector.records import rows_frame
 from inspector.run.compare import check_expected
 from inspector.run.jobs import Job
 from inspector.run.results import RunResult
-from pages.common import state
+from pages.common import models, runs
 
 _KEY = "expected_outputs"  # job id → expected outputs by name
 
@@ -27,9 +27,9 @@ def remember(job: Job, expected: Mapping[str, Any] | None) -> None:
         held.pop(job.id, None)
 
 
-def show(source: state.Source, results: Sequence[RunResult]) -> None:
+def show(source: models.Source, results: Sequence[RunResult]) -> None:
     """The section for ``results`` of this model's latest job, if its inputs had any."""
-    job = state.latest_job(source)
+    job = runs.latest_job(source)
     expected = st.session_state.get(_KEY, {}).get(job.id) if job is not None else None
     if not expected:
         return

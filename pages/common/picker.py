@@ -10,52 +10,50 @@ import streamlit as st
 
 from inspector import InspectorError, LoadedModel
 from inspector.records import human_bytes
-from pages.common import state
+from pages.common import models, published, runs, server
 from pages.common.nav import PAGES
 from pages.common.text import plain
 
 
 def _on_pick() -> None:
-    st.session_state["current_model"] = st.session_state["model_pick"]
+    models.select(st.session_state["model_pick"])
 
 
 def _on_open_sample() -> None:
     name = st.session_state.get("sample_pick")
     if name and name != "—":
-        state.add(state.sample_source(name))
+        models.add(models.sample_source(name))
 
 
 def _on_close() -> None:
     """Forget the current model and its runs (frees this session's copy of the bytes)."""
-    name = str(st.session_state.get("current_model", ""))
-    source = state.models().pop(name, None)
-    if source is not None:
-        state.forget_runs(source)
-        state.unpublish(source)
-    st.session_state.pop("current_model", None)
+    source = models.current()
+    if source is not None and models.close(source.key) is not None:
+        runs.forget_runs(source)
+        published.unpublish(source)
 
 
 def _take(key: str) -> None:
     files = st.session_state.get(key) or []
     bundles = [f for f in files if f.name.lower().endswith(".zip")]
-    models = state.split_upload([f for f in files if f not in bundles])
+    opened = models.split_upload([f for f in files if f not in bundles])
     st.session_state["upload_note"] = (
         ""
-        if models or bundles or not files
+        if opened or bundles or not files
         else "No .onnx file in the drop: add the model file itself."
     )
     notes, refused = [], []
     for f in bundles:  # a session bundle: its model and runs, without re-running
         try:
-            notes.append(state.open_bundle(f.getvalue()))
+            notes.append(runs.open_bundle(f.getvalue()))
         except InspectorError as exc:
             refused.append(f"{f.name} was not opened: {exc}")
     st.session_state["bundle_note"] = " ".join(notes)
     st.session_state["bundle_error"] = " ".join(refused)
-    for name, data, companions in models:
+    for name, data, companions in opened:
         size = len(data) + sum(len(d) for d in companions.values())
-        held = state.session_bytes()
-        quota = state.LIMITS.max_session_upload_bytes
+        held = models.session_bytes()
+        quota = server.LIMITS.max_session_upload_bytes
         if held + size > quota:
             st.session_state["upload_note"] = (
                 f"{name} was not opened: this session already holds {human_bytes(held)} of "
@@ -63,7 +61,7 @@ def _take(key: str) -> None:
                 "Close a model first."
             )
             continue
-        state.add(state.make_source(name, data, companions))
+        models.add(models.make_source(name, data, companions))
 
 
 def _on_upload() -> None:
@@ -76,21 +74,23 @@ def _on_upload_dir() -> None:
 
 def model_picker() -> LoadedModel | None:
     """Render the picker; return the current model, or None after showing why not."""
-    if state.LIMITS_ERROR:  # the deployment set a limit wrongly: say so, run nothing
-        st.error(state.LIMITS_ERROR)
+    if server.LIMITS_ERROR:  # the deployment set a limit wrongly: say so, run nothing
+        st.error(server.LIMITS_ERROR)
         st.stop()
-    state.check_in()  # keeps ?s= in the URL (a reload finds its runs) and marks this tab alive
-    source = state.current()
+    server.check_in()  # keeps ?s= in the URL (a reload finds its runs) and marks this tab alive
+    source = models.current()
     with st.sidebar:
         for path, title in PAGES:
             st.page_link(path, label=title)
         st.divider()
         st.subheader("Models")
         if source is not None:  # show the current model even after a callback changed it
-            st.session_state["model_pick"] = source.name
+            st.session_state["model_pick"] = source.key
+        names = models.labels()
         st.selectbox(
             "Open model",
-            list(state.models()),
+            list(names),
+            format_func=lambda key: names.get(key, key),
             key="model_pick",
             on_change=_on_pick,
             help="Models opened in this browser session (no one else sees them).",
@@ -101,7 +101,7 @@ def model_picker() -> LoadedModel | None:
             on_click=_on_close,
             help="Frees the memory this session holds for it; results are discarded.",
         )
-        st.selectbox("Add a sample model", ["—"] + state.sample_names(), key="sample_pick")
+        st.selectbox("Add a sample model", ["—"] + models.sample_names(), key="sample_pick")
         st.button("Open sample", key="open_sample", on_click=_on_open_sample)
         st.file_uploader(
             "Drop an .onnx model with its external-data files",
@@ -131,19 +131,20 @@ def model_picker() -> LoadedModel | None:
         st.info("Open a sample model or drop an .onnx file in the sidebar.")
         return None
     try:
-        return state.load(source)
+        return models.load(source)
     except InspectorError as exc:
         st.error(plain(exc))
         return None
 
 
-def page_header(title: str) -> tuple[LoadedModel, state.Source]:
+def page_header(title: str) -> tuple[LoadedModel, models.Source]:
     """The top of every model page: the sidebar picker, a guard that stops the page when no
     model is usable, and the title ``"<title> · <model name>"`` (the name Markdown-escaped)."""
     model = model_picker()
-    source = state.current()
+    source = models.current()
     if model is None or source is None:
         st.stop()
     assert model is not None and source is not None  # st.stop() does not return
-    st.title(f"{title} · {plain(model.name)}" if title else plain(model.name))
+    name = models.label(source)  # the file name, with a suffix when two open models share it
+    st.title(f"{title} · {plain(name)}" if title else plain(name))
     return model, source

@@ -1,0 +1,109 @@
+"""What every session of this server shares: its limits, the job queue, who owns a session
+(the owner token in ``?s=``) and which owners still have an open tab.
+
+The owner token is the one piece of identity: models, jobs and published graphs are this
+owner's, and a token is adopted only by the browser it was issued to (issue 22).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from inspector.limits import DEFAULT_LIMITS, limits_from_env
+from inspector.presence import Presence
+from inspector.run.jobs import JobQueue, queue
+
+#: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
+#: A bad variable leaves the defaults in place and every page says so instead of working.
+try:
+    LIMITS, LIMITS_ERROR = limits_from_env(), ""
+except ValueError as _exc:
+    LIMITS, LIMITS_ERROR = DEFAULT_LIMITS, f"The server's limits are misconfigured: {_exc}."
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+
+
+def _browser() -> str:
+    """This browser's secret: the token inside Streamlit's XSRF cookie (the same for every tab
+    and reload of one browser, unknown to any other); "" without one (AppTest, XSRF off)."""
+    from inspector.tokens import browser_key
+
+    try:
+        cookie = st.context.cookies.get("_streamlit_xsrf") or ""
+    except Exception:  # noqa: BLE001 - no request context (AppTest)
+        cookie = ""
+    return browser_key(cookie)
+
+
+def owner() -> str:
+    """Who owns this session's models and jobs: a token the server issued to this browser,
+    kept in the URL (``?s=``) so a reload or a second tab of the same browser finds the same
+    jobs. A token in the URL that this server did not issue to this browser — one an attacker
+    chose, or one issued to another browser — is never adopted: a new one replaces it."""
+    from inspector.tokens import issue, valid
+
+    token = st.session_state.get("owner")
+    if not token:
+        offered = st.query_params.get("s") or ""
+        token = offered if valid(offered, _browser()) else issue(_browser())
+        st.session_state["owner"] = token
+    if st.query_params.get("s") != token:
+        st.query_params["s"] = token
+    return token
+
+
+def job_queue() -> JobQueue:
+    return queue(LIMITS)
+
+
+def _owner_gone(name: str, resources: set[str]) -> None:
+    """Every tab of ``name`` has been closed for ``session_grace_s``: stop its jobs (workers
+    killed, private folders removed) and remove the graphs published for it."""
+    from inspector.netron_assets import unpublish as remove
+
+    job_queue().forget_owner(name)
+    for resource in resources:
+        kind, _, key = resource.partition(":")
+        if kind == "netron":
+            remove(STATIC_DIR, key)
+
+
+@st.cache_resource(show_spinner=False)
+def presence() -> Presence:
+    """The server's one presence tracker, sweeping every few seconds."""
+    from streamlit import runtime
+
+    tracker = Presence(
+        runtime.get_instance().is_active_session, _owner_gone, LIMITS.session_grace_s
+    )
+    tracker.start(interval_s=min(10.0, max(1.0, LIMITS.session_grace_s / 4)))
+    return tracker
+
+
+def tracked() -> bool:
+    """A real server runs this script (AppTest runs pages without one)."""
+    from streamlit import runtime
+
+    return runtime.exists()
+
+
+def hold(resource: str) -> None:
+    """This owner holds ``resource`` (``kind:key``) until all its tabs are gone."""
+    if tracked():
+        presence().hold(owner(), resource)
+
+
+def release(resource: str) -> None:
+    if tracked():
+        presence().release(owner(), resource)
+
+
+def check_in() -> None:
+    """Record that this browser session works for its owner (every page run calls it)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    token = owner()
+    ctx = get_script_run_ctx()
+    if ctx is not None and tracked():  # AppTest runs pages without a server
+        presence().seen(token, ctx.session_id)
