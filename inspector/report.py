@@ -25,7 +25,8 @@ from inspector.model.load import LoadedModel
 from inspector.model.overview import build_overview
 from inspector.records import human_bytes
 from inspector.run.compare import NodeTimingRow, compare, node_changes, node_timing_table
-from inspector.run.results import RunResult, latency_delta
+from inspector.run.results import RunResult
+from inspector.run.summary import RunSummary
 
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -65,11 +66,6 @@ class _Figures:
         )
         self.first = False
         return out
-
-
-def _versus(first: RunResult, r: RunResult) -> str:
-    vs = latency_delta(first, r) if r is not first else None
-    return "" if vs is None else f"{vs.ratio:.2f}× · {vs.verdict}"
 
 
 def _changes(labels: Sequence[str], rows: Sequence[NodeTimingRow]) -> list[str]:
@@ -123,24 +119,17 @@ def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
             [
                 [
                     r.label,
-                    "ok" if r.ok else r.error_kind,
-                    f"{r.latency.median_ms:.3f}" if r.latency else "",
-                    "{:.3f}–{:.3f}".format(*r.latency.interval) if r.latency else "",
-                    (r.latency.stop_detail or f"fixed {len(r.latency.runs_ms)} runs")
-                    if r.latency
-                    else "",
-                    _versus(results[0], r),
-                    f"{r.latency.p90_ms:.3f}" if r.latency else "",
-                    ", ".join(
-                        f"{k.removesuffix('ExecutionProvider')} {v}"
-                        for k, v in r.fallback.nodes_per_ep
-                    )
-                    if r.fallback
-                    else "",
-                    len(r.fallback.off_preferred) if r.fallback else "",
-                    r.error or "; ".join(r.notes),
+                    r.status,
+                    f"{r.median_ms:.3f}" if r.median_ms is not None else "",
+                    "{:.3f}–{:.3f}".format(*r.ci_ms) if r.ci_ms else "",
+                    r.stop,
+                    r.versus,
+                    f"{r.p90_ms:.3f}" if r.p90_ms is not None else "",
+                    r.eps_text,
+                    "" if r.fallback_nodes is None else r.fallback_nodes,
+                    r.remarks,
                 ]
-                for r in results
+                for r in RunSummary.of(results).rows
             ],
         )
     )

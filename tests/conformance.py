@@ -15,7 +15,7 @@ goes through three stages:
    with the reference outputs the way onnx's backend runner compares them (see
    :func:`mismatch`). A test ORT cannot load or run, or whose outputs ORT gets wrong, is
    counted (``ort_fails``, ``ort_differs``) and goes no further: not the inspector's problem.
-2. **The library path** the CLI takes: ``load_model``, ``cli.run.make_inputs`` with
+2. **The library path** the CLI takes: ``load_model``, ``RunRequest.from_args`` with
    ``--input test_data_set_0``, ``run_matrix`` (CPU at level all, one warm-up, one timed and one
    profiled run), then the result's outputs against the reference.
 3. **The CLI itself** for a stratified sample: ``onnx-inspector run MODEL --input
@@ -453,11 +453,20 @@ def inspect_library(test: NodeTest) -> Outcome:
     )
     try:
         model = load_model(str(test.model))
-        inputs = cli_run.make_inputs(args, model)
-        expected = (
-            cli_run.expected_outputs(args, model) if hasattr(cli_run, "expected_outputs") else None
-        )
-        (result,) = run_matrix(model, cli_run.build_matrix(args), inputs)
+        if _has_requests():
+            from inspector.run.request import RunRequest
+
+            run = RunRequest.from_args(args).resolve(model)
+            matrix, inputs, expected = run.matrix, run.inputs, run.expected
+        else:  # older code: the CLI's own helpers
+            inputs = cli_run.make_inputs(args, model)
+            expected = (
+                cli_run.expected_outputs(args, model)
+                if hasattr(cli_run, "expected_outputs")
+                else None
+            )
+            matrix = cli_run.build_matrix(args)
+        (result,) = run_matrix(model, matrix, inputs)
     except InspectorError as exc:
         return done("bug_fails", f"{type(exc).__name__}: {exc}"[:400])
     except Exception as exc:  # our own bug: anything but InspectorError
@@ -582,7 +591,14 @@ def _reports_expected() -> bool:
     """Whether this inspector reports expected outputs (the harness also measures older code)."""
     from inspector.cli import run as cli_run
 
-    return hasattr(cli_run, "expected_outputs")
+    return _has_requests() or hasattr(cli_run, "expected_outputs")
+
+
+def _has_requests() -> bool:
+    """Whether this inspector builds runs through RunRequest (issue 24)."""
+    import importlib.util
+
+    return importlib.util.find_spec("inspector.run.request") is not None
 
 
 # --------------------------------------------------------------------------------- subsets

@@ -407,23 +407,24 @@ def test_compare_with_both_analyses_prepares_the_model_once(monkeypatch, capsys)
 
 
 def test_the_cli_and_the_run_lab_build_the_same_matrix():
-    """Issue 9, item 4: one RunPlan translates both the CLI's flags and the page's widgets."""
+    """Issue 9, item 4: one RunPlan translates both the CLI's flags and the page's widgets
+    (issue 24: both through RunRequest, the page's as a RunForm)."""
     from inspector.cli import _parser
-    from inspector.cli.run import build_matrix
-    from inspector.run.plan import RunPlan
+    from inspector.run.request import RunForm, RunRequest
 
     argv = ["run", "m.onnx", "--ep", "ggml,cpu", "--level", "basic", "--level", "all"]
     argv += ["--ep-option", "ggml:threads=2", "--config", "session.disable_prepacking=1"]
     argv += ["--disable", "GeluFusionL1", "--runs", "7"]
-    from_cli = build_matrix(_parser().parse_args(argv))
-    from_page = RunPlan(
-        ep_lists=("ggml,cpu",),
+    from_cli = RunRequest.from_args(_parser().parse_args(argv)).matrix
+    form = RunForm(
+        eps=("ggml → CPU",),
         levels=("basic", "all"),
-        ep_options=("ggml:threads=2",),
-        session_config=("session.disable_prepacking=1",),
-        disabled_optimizers=("GeluFusionL1",),
-        timed_runs=7,
-    ).matrix()
+        ep_options="ggml:threads=2",
+        session_config="session.disable_prepacking=1",
+        disabled="GeluFusionL1",
+        runs=7,
+    )
+    from_page = RunRequest.from_form(form, {"ggml → CPU": "ggml,cpu"}).matrix
     assert from_cli == from_page
     assert from_cli.configs[1].eps[0].options == (("partial", "1"), ("threads", "2"))
 

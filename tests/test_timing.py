@@ -434,12 +434,12 @@ class TestCli:
 
     def test_the_flags_reach_the_configuration(self, capsys):
         from inspector.cli import _parser
-        from inspector.cli.run import plan
+        from inspector.run.request import plan_from_args
 
         args = _parser().parse_args(
             ["run", "m.onnx", "--runs", "50", "--time-budget", "2.5", "--target-ci", "1"]
         )
-        base = plan(args).base()
+        base = plan_from_args(args).base()
         assert (base.timed_runs, base.time_budget_s, base.target_ci_pct) == (50, 2.5, 1.0)
 
     def test_compare_says_within_noise_and_lists_node_changes(self, capsys):

@@ -7,7 +7,9 @@ import argparse
 import os
 from typing import Any
 
-from inspector.limits import DEFAULT_LIMITS, ENV_PREFIX, GiB
+from inspector.limits import DEFAULT_LIMITS, ENV_PREFIX, RUN_DEFAULTS, GiB
+
+D = RUN_DEFAULTS
 
 
 def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
@@ -34,8 +36,9 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     g.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="intra-op threads (default 1: pinned; at most max_threads, 4 per core by default)",
+        default=D.intra_op_threads,
+        help="intra-op threads (default %(default)s: pinned; at most max_threads, 4 per core by "
+        "default)",
     )
     g.add_argument(
         "--disable",
@@ -80,39 +83,42 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     g.add_argument(
         "--warmup",
         type=int,
-        default=3,
-        help=f"warm-up runs (default 3; at most {DEFAULT_LIMITS.max_warmup_runs}: max_warmup_runs)",
+        default=D.warmup_runs,
+        help="warm-up runs (default %(default)s; at most "
+        f"{DEFAULT_LIMITS.max_warmup_runs}: max_warmup_runs)",
     )
     g.add_argument(
         "--runs",
         type=int,
-        default=100,
+        default=D.timed_runs,
         help="the most timed runs: timing stops earlier once the median is known within "
-        f"--target-ci or --time-budget is spent (default 100; at most "
+        f"--target-ci or --time-budget is spent (default %(default)s; at most "
         f"{DEFAULT_LIMITS.max_timed_runs:,}: max_timed_runs)",
     )
     g.add_argument(
         "--time-budget",
         type=float,
-        default=10.0,
+        default=D.time_budget_s,
         metavar="S",
-        help="seconds of timed runs per configuration before it stops (default 10; never "
-        f"fewer than 6 runs; 0: no budget; at most {DEFAULT_LIMITS.max_time_budget_s}: "
-        "max_time_budget_s)",
+        help="seconds of timed runs per configuration before it stops "
+        f"(default {D.time_budget_s:g}; never fewer than 6 runs; 0: no budget; at most "
+        f"{DEFAULT_LIMITS.max_time_budget_s}: max_time_budget_s)",
     )
     g.add_argument(
         "--target-ci",
         type=float,
-        default=2.0,
+        default=D.target_ci_pct,
         metavar="PCT",
-        help="stop timing once the median's 95%% interval is within ±PCT %% (default 2; 0: "
+        help="stop timing once the median's 95%% interval is within ±PCT %% "
+        f"(default {D.target_ci_pct:g}; 0: "
         "never; --target-ci 0 --time-budget 0 makes exactly --runs runs)",
     )
     g.add_argument(
         "--profiled-runs",
         type=int,
-        default=5,
-        help=f"profiled runs (default 5; at most {DEFAULT_LIMITS.max_profiled_runs}: "
+        default=D.profiled_runs,
+        help="profiled runs (default %(default)s; at most "
+        f"{DEFAULT_LIMITS.max_profiled_runs}: "
         "max_profiled_runs)",
     )
     i = p.add_argument_group("inputs")

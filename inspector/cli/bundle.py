@@ -10,23 +10,15 @@ from pathlib import Path
 
 from inspector import model as M
 from inspector.bundle import environment, model_matches, read_bundle, write_bundle
-from inspector.cli.run import (
-    build_matrix,
-    make_inputs,
-    print_ablation,
-    print_divergence,
-    print_summary,
-    run_limits,
-    summary_rows,
-)
+from inspector.cli.run import print_ablation, print_divergence, print_summary, resolve
 from inspector.cli.tables import table
 from inspector.errors import InspectorError
-from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.config import Matrix
 from inspector.run.results import latency_delta
 from inspector.run.runner import run_matrix
+from inspector.run.summary import RunSummary
 
 
 def _progress(i: int, n: int, label: str, phase: str) -> None:
@@ -35,10 +27,9 @@ def _progress(i: int, n: int, label: str, phase: str) -> None:
 
 
 def main_bundle(args: argparse.Namespace, model: LoadedModel) -> int:
-    inputs = make_inputs(args, model)
-    results = run_matrix(
-        model, build_matrix(args), inputs, limits=run_limits(args, model), progress=_progress
-    )
+    run = resolve(args, model)
+    inputs = run.inputs
+    results = run_matrix(model, run.matrix, inputs, limits=run.limits, progress=_progress)
     raw = Path(args.model).read_bytes()
     data = write_bundle(model, results, inputs, include_model=args.include_model, model_bytes=raw)
     Path(args.output).write_bytes(data)
@@ -85,7 +76,7 @@ def main_open(args: argparse.Namespace) -> int:
         f"{bundle.model_name} (sha256 {bundle.model_sha256[:16]}…), bundled {bundle.created} on "
         f"{env.get('cpu', '?')}, onnxruntime {env.get('onnxruntime', '?')}"
     )
-    print_summary(summary_rows(bundle.results, 0, DEFAULT_ATOL, DEFAULT_RTOL))
+    print_summary(RunSummary.of(bundle.results))
     for analysis in bundle.analyses:
         if analysis.kind == "divergence":
             print_divergence(analysis.value)

@@ -10,13 +10,14 @@ import sys
 from dataclasses import replace
 
 from inspector import model as M
-from inspector.cli.run import make_inputs, parse_spec, plan, run_limits
+from inspector.cli.run import resolve
 from inspector.cli.tables import table
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.model.diff import ModelDiff, diff_models
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.diff import BehaviourDiff, behaviour_diff
+from inspector.run.request import plan_from_args
 
 
 def _structure_text(d: ModelDiff) -> str:
@@ -106,14 +107,14 @@ def main_diff(args: argparse.Namespace, a: LoadedModel) -> int:
     structure = diff_models(a, b, weights=not args.no_weights)
     behaviour = None
     if args.run or args.max_delta is not None:
-        run_plan = plan(args)
-        config = replace(parse_spec(args.on, run_plan), label=args.on)
-        a = replace(a, limits=run_limits(args, a))
+        config = replace(plan_from_args(args).config(args.on), label=args.on)
+        run = resolve(args, a)
+        a = replace(a, limits=run.limits)
         behaviour = behaviour_diff(
             a,
             b,
             structure,
-            make_inputs(args, a),
+            run.inputs,
             config,
             atol=DEFAULT_ATOL if args.atol is None else args.atol,
             rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,

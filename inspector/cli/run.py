@@ -1,5 +1,7 @@
 """``onnx-inspector run``, ``compare`` and ``eps``: the run lab from the command line, with CI
-gates. Imported only when one of those commands runs."""
+gates. Imported only when one of those commands runs. The flags become a
+:class:`~inspector.run.request.RunRequest` and the results a
+:class:`~inspector.run.summary.RunSummary`, as in the Run lab; this module prints them."""
 
 from __future__ import annotations
 
@@ -16,45 +18,18 @@ import numpy as np
 
 from inspector.bundle import Analysis, about, write_bundle
 from inspector.cli.tables import changes_table, slowest_table, table
-from inspector.limits import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    ENV_PREFIX,
-    GiB,
-    Limits,
-    env_limits,
-    run_slots,
-)
-from inspector.model import build_overview
+from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, run_slots
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
 from inspector.run.analysis import AblationRow, Divergence
 from inspector.run.compare import Comparison
-from inspector.run.config import (
-    ConfigError,
-    Matrix,
-    RunConfig,
-    load_matrix,
-    parse_eps,
-    parse_key_values,
-    parse_level,
-)
-from inspector.run.inputs import (
-    InputError,
-    InputPlan,
-    check_inputs,
-    generate,
-    load_expected_outputs,
-    load_input_files,
-    resolve,
-    shape_hints,
-)
+from inspector.run.config import ConfigError, Matrix, parse_key_values
 from inspector.run.options import check_optimizer_names
-from inspector.run.plan import RunPlan
 from inspector.run.prepare import PreparedModel, prepare
+from inspector.run.request import ResolvedRun, RunRequest, plan_from_args
 from inspector.run.results import OPTIMIZED_DATA, RunResult, latency_delta
 from inspector.run.runner import run_matrix
-from inspector.run.timing import pct, relative_halfwidth
+from inspector.run.summary import RunSummary
 
 
 def register_libraries(args: argparse.Namespace) -> None:
@@ -65,150 +40,38 @@ def register_libraries(args: argparse.Namespace) -> None:
         add_library(name, path)
 
 
-def run_limits(args: argparse.Namespace, model: LoadedModel) -> Limits:
-    """The model's limits with the deployment's ``INSPECTOR_LIMIT_*`` variables, then
-    --timeout / --memory-gb applied. A flag may set its limit freely where no variable sets
-    it (whoever runs the CLI is its operator), never above a variable's value: that is the
-    deployment's ceiling, as the app's widgets follow it."""
-    try:
-        deployment = env_limits()
-    except ValueError as exc:
-        raise ConfigError(f"{exc}.") from None
-    changes: dict[str, int] = dict(deployment)
-    for flag, name, value in (
-        ("--timeout", "run_timeout_s", args.timeout),
-        (
-            "--memory-gb",
-            "worker_memory_bytes",
-            None if args.memory_gb is None else int(args.memory_gb * GiB),
-        ),
-    ):
-        if value is None:
-            continue
-        cap = deployment.get(name)
-        unbounded = name == "worker_memory_bytes" and value <= 0  # 0: no memory cap at all
-        if cap is not None and (value > cap or (unbounded and cap > 0)):
-            asked = "no cap" if unbounded else f"{name}={value:,}"
-            raise ConfigError(
-                f"{flag} asks for {asked}, over the deployment's {name}={cap:,} "
-                f"({ENV_PREFIX}{name.upper()})."
-            )
-        changes[name] = value
-    return replace(model.limits, **changes)
-
-
-def check_run(args: argparse.Namespace, matrix: Matrix, limits: Limits) -> None:
-    """Refuse settings over ``limits`` before a worker starts: every configuration's numbers,
-    --jobs beyond the run slots (each worker's memory cap is a share of RAM per slot), and an
-    --out that cannot be a folder (found after the runs, it would lose them)."""
-    for config in matrix.configs:
-        config.check_limits(limits)
+def resolve(
+    args: argparse.Namespace, model: LoadedModel, matrix: Matrix | None = None
+) -> ResolvedRun:
+    """The flags as a request resolved against ``model`` (``matrix`` instead of the flags'),
+    refusing what would fail only after the runs: an ``--out`` that cannot be a folder and
+    ``--jobs`` beyond the run slots (each worker's memory cap is a share of RAM per slot).
+    The probe's tries and each generated input's reasons go to stderr."""
+    request = RunRequest.from_args(args, matrix)
     out = getattr(args, "out", None)
     if out and Path(out).exists() and not Path(out).is_dir():
         raise ConfigError(f"--out {out}: a file of that name exists; --out names a folder")
-    jobs, slots = getattr(args, "jobs", 1), run_slots(limits)
+    jobs, slots = getattr(args, "jobs", 1), run_slots(request.run_limits(model))
     if jobs > slots:
         raise ConfigError(
             f"--jobs {jobs} is over this machine's {slots} run slots (max_concurrent_runs; "
             "docs/limits.md): more workers at once would overrun the memory share each gets."
         )
-
-
-def plan(args: argparse.Namespace) -> RunPlan:
-    """The command line as a :class:`RunPlan` (the Run lab builds the same from its widgets)."""
-    return RunPlan(
-        ep_lists=tuple(getattr(args, "ep", None) or ["cpu"]),
-        levels=tuple(getattr(args, "level", None) or ["all"]),
-        include_reference=not getattr(args, "no_reference", False),
-        strict=args.strict,
-        intra_op_threads=args.threads,
-        warmup_runs=args.warmup,
-        timed_runs=args.runs,
-        profiled_runs=args.profiled_runs,
-        time_budget_s=getattr(args, "time_budget", 10.0),
-        target_ci_pct=getattr(args, "target_ci", 2.0),
-        disabled_optimizers=tuple(args.disable),
-        session_config=tuple(args.config),
-        ep_options=tuple(args.ep_option),
-    )
-
-
-def build_matrix(args: argparse.Namespace) -> Matrix:
-    return load_matrix(args.matrix) if args.matrix else plan(args).matrix()
-
-
-def _input_files(args: argparse.Namespace) -> dict[str, bytes]:
-    """``--input`` files by name; a folder gives its ``.pb`` files (a test-data folder)."""
-    files: dict[str, bytes] = {}
-    for entry in args.input:
-        path = Path(entry)
-        paths = sorted(path.glob("*.pb")) if path.is_dir() else [path]
-        for f in paths:
-            try:
-                files[f.name] = f.read_bytes()
-            except OSError as exc:
-                raise InputError(f"Cannot read input file {str(f)!r}: {exc.strerror}.") from None
-    return files
-
-
-def expected_outputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any] | None:
-    """The expected outputs among the ``--input`` files (a test-data folder's
-    ``output_<i>.pb``), or None when there are none."""
-    if not getattr(args, "input", None):
-        return None
-    found = load_expected_outputs(_input_files(args), build_overview(model).outputs)
-    return found or None
-
-
-def make_inputs(args: argparse.Namespace, model: LoadedModel) -> dict[str, Any]:
-    graph_inputs = build_overview(model).inputs
-    try:
-        dims = {k: int(v) for k, v in parse_key_values(args.dim, "--dim").items()}
-    except ValueError:
-        raise InputError("--dim values must be integers, e.g. --dim batch=2.") from None
-    if args.input:
-        files = _input_files(args)
-        arrays = load_input_files(
-            files, [v.name for v in graph_inputs], kinds={v.name: v.kind for v in graph_inputs}
-        )
-        check_inputs(arrays, graph_inputs, dims)
-        return arrays
-    ranges = {}
-    for name, value in parse_key_values(args.range, "--range").items():
-        low, sep, high = value.partition(":")
-        try:
-            ranges[name] = (float(low), float(high))
-        except ValueError:
-            raise InputError(f"--range {name}={value}: use LOW:HIGH, e.g. 0:100.") from None
-    shapes = {}
-    for name, value in parse_key_values(args.shape, "--shape").items():
-        try:
-            shapes[name] = [int(x) for x in value.replace("x", ",").split(",") if x.strip()]
-        except ValueError:
-            raise InputError(f"--shape {name}={value}: use integers, e.g. 1,3,224,224.") from None
-    values = {
-        k: [x for x in v.split(",")] for k, v in parse_key_values(args.values, "--values").items()
-    }
-    plan = InputPlan.make(
-        dims, ranges, seed=args.seed, shapes=shapes, values=values, hints=shape_hints(model)
-    )
-    if getattr(args, "probe", False):
-        from inspector.run.probe import probe_sizes
-
+    if request.inputs.probe:
         print("probing input sizes …", file=sys.stderr, flush=True)
-        found = probe_sizes(model, graph_inputs, plan, limits=run_limits(args, model))
-        for size, outcome in found.tried:
-            print(f"  {'suggested' if not size else size}: {outcome}", file=sys.stderr)
-        if not found.found:
-            raise InputError(f"No input sizes found that run: {found.detail}.")
-        shown = " ".join(f"--shape {n}={','.join(map(str, s))}" for n, s in found.shapes)
-        print(f"  → {found.detail}: {shown}", file=sys.stderr)
-        plan = replace(plan, shapes=found.shapes)
-    resolved = resolve(graph_inputs, plan)
-    for r in resolved:  # what was chosen and why, before the run
+    run = request.resolve(model, on_probe=_print_probe)
+    for r in run.generated:  # what was chosen and why, before the run
         if r.notes:
             print(f"input {r.name} {list(r.shape)}: {'; '.join(r.notes)}", file=sys.stderr)
-    return generate(resolved, args.seed)
+    return run
+
+
+def _print_probe(found: Any) -> None:
+    for size, outcome in found.tried:
+        print(f"  {'suggested' if not size else size}: {outcome}", file=sys.stderr)
+    if found.found:
+        shown = " ".join(f"--shape {n}={','.join(map(str, s))}" for n, s in found.shapes)
+        print(f"  → {found.detail}: {shown}", file=sys.stderr)
 
 
 class _Progress:
@@ -225,67 +88,9 @@ class _Progress:
             print(f" {time.monotonic() - self.start:.1f} s", file=sys.stderr, flush=True)
 
 
-def summary_rows(
-    results: Sequence[RunResult], reference: int, atol: float, rtol: float
-) -> list[dict[str, Any]]:
-    from inspector.run.compare import compare
-    from inspector.run.sanity import warnings_of
-
-    ref = results[reference]
-    rows = []
-    for r in results:
-        row: dict[str, Any] = {"label": r.label, "status": r.status if r.ok else r.error_kind}
-        if r.placement:  # ran on a Ray node: which one
-            where = dict(r.placement)
-            row["where"] = f"{where.get('host', '')} {where.get('node', '')[:8]}".strip()
-        if r.ok and r.latency:
-            lat = r.latency
-            row |= {
-                "median_ms": lat.median_ms,
-                "ci_ms": list(lat.interval),  # the median's 95 % interval (timing.py)
-                "cv": lat.cv,
-                "runs": len(lat.runs_ms),
-                "stop": lat.stop_detail or f"fixed {len(lat.runs_ms)} runs",
-                "p90_ms": lat.p90_ms,
-                "session_s": r.session_create_s,
-            }
-            vs = latency_delta(ref, r) if r is not ref else None
-            if vs is not None:
-                row["vs_ref"] = {
-                    "ratio": vs.ratio,
-                    "ratio_ci": list(vs.ratio_ci),
-                    "within_noise": vs.within_noise,
-                    "verdict": vs.verdict,
-                }
-            fb = r.fallback
-            row["nodes_per_ep"] = dict(fb.nodes_per_ep) if fb else {}
-            row["fallback_nodes"] = len(fb.off_preferred) if fb else 0
-            row["inactive_eps"] = list(fb.requested_inactive) if fb else []
-            if ref.ok and r is not ref:
-                c = compare(ref, r, atol, rtol)
-                row["max_abs_vs_ref"] = c.worst_max_abs
-                row["allclose"] = c.all_close
-        else:
-            row["error"] = r.error
-        garbage = warnings_of(r.notes)  # NaN/Inf or absurd outputs: their deltas are noise
-        if garbage:
-            row["output_warnings"] = garbage
-        rows.append(row)
-    return rows
-
-
-def _ci_cell(row: dict[str, Any]) -> str:
-    """``±1.3 %``: the wider side of the median's interval, relative to it."""
-    if "ci_ms" not in row:
-        return ""
-    return pct(relative_halfwidth(row["median_ms"], *row["ci_ms"]))
-
-
-def print_summary(rows: list[dict[str, Any]]) -> None:
-
-    def eps(d: dict[str, int]) -> str:
-        return ", ".join(f"{k.removesuffix('ExecutionProvider')} {v}" for k, v in d.items())
-
+def print_summary(summary: RunSummary) -> None:
+    rows = summary.rows
+    placed = any(r.placed for r in rows)
     print(
         table(
             [
@@ -300,45 +105,45 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
                 "fallback",
                 "max |Δ| vs ref",
                 "close",
-                *(["where"] if any("where" in r for r in rows) else []),
+                *(["where"] if placed else []),
             ],
             [
                 (
-                    r["label"],
-                    r["status"],
-                    f"{r['median_ms']:.3f}" if "median_ms" in r else "",
-                    _ci_cell(r),
-                    r.get("runs", ""),
-                    r["vs_ref"]["verdict"] if "vs_ref" in r else "",
-                    f"{r['p90_ms']:.3f}" if "p90_ms" in r else "",
-                    eps(r.get("nodes_per_ep", {})),
-                    r.get("fallback_nodes", ""),
-                    f"{r['max_abs_vs_ref']:.3g}" if "max_abs_vs_ref" in r else "",
-                    {True: "yes", False: "NO"}.get(bool(r["allclose"]), "")
-                    if r.get("allclose") is not None
+                    r.label,
+                    r.status,
+                    f"{r.median_ms:.3f}" if r.median_ms is not None else "",
+                    r.spread,
+                    r.runs if r.runs is not None else "",
+                    r.vs_ref.verdict if r.vs_ref else "",
+                    f"{r.p90_ms:.3f}" if r.p90_ms is not None else "",
+                    r.eps_text if r.timed else "",
+                    (r.fallback_nodes or 0) if r.timed else "",
+                    f"{r.max_abs_vs_ref:.3g}" if r.max_abs_vs_ref is not None else "",
+                    {True: "yes", False: "NO"}.get(bool(r.allclose), "")
+                    if r.allclose is not None
                     else "",
-                    *([r.get("where", "")] if any("where" in x for x in rows) else []),
+                    *([r.where] if placed else []),
                 )
                 for r in rows
             ],
             60,
         )
     )
-    timed = [r for r in rows if r.get("stop")]
+    timed = [r for r in rows if r.stop]
     if timed:
         print("timing (stopped when the median's 95% interval was within the target, or the")
         print("time budget was spent; 'within noise': intervals overlap once each is ±5 %):")
         for r in timed:
-            cv = f", CV {100 * r['cv']:.1f} %" if r.get("cv") is not None else ""
-            print(f"  {r['label']}: {r['stop']}{cv}")
+            cv = f", CV {100 * r.cv:.1f} %" if r.cv is not None else ""
+            print(f"  {r.label}: {r.stop}{cv}")
     for r in rows:
-        if r.get("error"):
-            print(f"! {r['error']}")
-        for warning in r.get("output_warnings", ()):
-            print(f"! {r['label']}: {warning}")
-        if r.get("inactive_eps"):
+        if r.error and not r.timed:
+            print(f"! {r.error}")
+        for warning in r.output_warnings:
+            print(f"! {r.label}: {warning}")
+        if r.timed and r.inactive_eps:
             print(
-                f"! {r['label']}: requested but inactive: {', '.join(r['inactive_eps'])} "
+                f"! {r.label}: requested but inactive: {', '.join(r.inactive_eps)} "
                 "(nodes ran elsewhere)"
             )
 
@@ -399,56 +204,7 @@ def save(
     )
 
 
-def gates(
-    args: argparse.Namespace, results: Sequence[RunResult], rows: list[dict[str, Any]]
-) -> str:
-    """The first CI gate that fails, as a one-line reason ("" when all pass)."""
-    for r in results:
-        if not r.ok:
-            return f"configuration failed: {r.error}"
-    if args.require_ep:
-        want = parse_eps(args.require_ep)[0].name
-        for r in results:
-            if want not in r.providers_requested:
-                continue
-            fb = r.fallback
-            if fb and want in fb.requested_inactive:
-                return f"{r.label}: {want} was requested but is not active"
-            off = [a for a in (fb.off_preferred if fb else ()) if a.ep != want]
-            if fb and fb.preferred_ep == want and off:
-                ops = ", ".join(sorted({a.op_type for a in off}))
-                return f"{r.label}: {len(off)} nodes fell back off {want} ({ops})"
-    if args.max_fallback_nodes is not None:
-        for r in results:
-            n = len(r.fallback.off_preferred) if r.fallback else 0
-            if n > args.max_fallback_nodes:
-                return f"{r.label}: {n} nodes off the preferred EP (max {args.max_fallback_nodes})"
-    if args.atol is not None or args.rtol is not None:
-        for row in rows:
-            if row.get("allclose") is False:
-                return (
-                    f"{row['label']}: outputs differ from the reference by up to "
-                    f"{row['max_abs_vs_ref']:.3g} "
-                    f"(atol {args.atol or 0:g}, rtol {args.rtol or 0:g})"
-                )
-    return ""
-
-
-def expected_checks(
-    args: argparse.Namespace, results: Sequence[RunResult], expected: dict[str, Any] | None
-) -> list[Comparison | None] | None:
-    """Each configuration's outputs against the expected ones (None for a failed one), with
-    --atol/--rtol where given, else onnx's backend-test tolerances; None without expected."""
-    from inspector.run.compare import EXPECTED_ATOL, EXPECTED_RTOL, check_expected
-
-    if expected is None:
-        return None
-    atol = args.atol if args.atol is not None else EXPECTED_ATOL
-    rtol = args.rtol if args.rtol is not None else EXPECTED_RTOL
-    return [check_expected(r, expected, atol, rtol) if r.ok else None for r in results]
-
-
-def print_expected(results: Sequence[RunResult], checks: Sequence[Comparison | None]) -> None:
+def print_expected(checks: Sequence[Comparison | None]) -> None:
     first = next((c for c in checks if c is not None), None)
     if first is None:
         return
@@ -479,110 +235,76 @@ def print_expected(results: Sequence[RunResult], checks: Sequence[Comparison | N
 
 
 def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
-    matrix = build_matrix(args)
-    limits = run_limits(args, model)
-    check_run(args, matrix, limits)
-    inputs = make_inputs(args, model)
-    expected = expected_outputs(args, model)
+    run = resolve(args, model)
     if getattr(args, "ray", None):
         from inspector.run.cluster import run_matrix_ray
 
         print(
-            f"running {len(matrix.configs)} configurations on Ray at {args.ray} …",
+            f"running {len(run.matrix.configs)} configurations on Ray at {args.ray} …",
             file=sys.stderr,
             flush=True,
         )
-        results = run_matrix_ray(model, matrix, inputs, args.ray, limits=limits)
+        results = run_matrix_ray(model, run.matrix, run.inputs, args.ray, limits=run.limits)
     else:
         results = run_matrix(
             model,
-            matrix,
-            inputs,
-            limits=limits,
+            run.matrix,
+            run.inputs,
+            limits=run.limits,
             progress=_Progress() if args.jobs <= 1 else None,
             parallel=max(1, getattr(args, "jobs", 1)),
         )
-    atol = args.atol if args.atol is not None else DEFAULT_ATOL
-    rtol = args.rtol if args.rtol is not None else DEFAULT_RTOL
-    rows = summary_rows(results, matrix.reference, atol, rtol)
-    checks = expected_checks(args, results, expected)
-    record: dict[str, Any] = {"summary": rows}
-    if checks is not None:
-        record["expected"] = to_jsonable(checks)
+    summary = RunSummary.of(
+        results, run.matrix.reference, atol=args.atol, rtol=args.rtol, expected=run.expected
+    )
+    record = summary.to_dict()
     if args.out:
-        save(Path(args.out), results, record, inputs)
+        save(Path(args.out), results, record, run.inputs)
     if args.json:
         print(json.dumps({**record, "results": to_jsonable(results)}, indent=2, default=str))
     else:
-        print_summary(rows)
-        if checks is not None:
-            print_expected(results, checks)
+        print_summary(summary)
+        if summary.expected is not None:
+            print_expected(summary.expected)
     if getattr(args, "jobs", 1) > 1:
         print(
             f"note: configurations ran {args.jobs} at a time; their timings shared the machine",
             file=sys.stderr,
         )
-    reason = gates(args, results, rows)
-    if not reason and checks is not None and (args.atol is not None or args.rtol is not None):
-        off = [c for c in checks if c is not None and not c.all_close]
-        if off:
-            reason = f"{off[0].candidate}: outputs differ from the expected outputs"
+    reason = summary.gate(
+        require_ep=args.require_ep or "", max_fallback_nodes=args.max_fallback_nodes
+    )
     if reason:
         print(f"error: {reason}", file=sys.stderr)
         return 1
     return 0
 
 
-def parse_spec(spec: str, plan: RunPlan) -> RunConfig:
-    """``ggml,cpu@all`` → a configuration (EPs, then the level after ``@``)."""
-    eps, _, level = spec.partition("@")
-    return replace(
-        plan.base(),
-        eps=parse_eps(plan.eps_with_options(eps or "cpu")),
-        opt_level=parse_level(level or "all"),
-        label="",
-    )
-
-
 def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
-    run_plan = plan(args)
-    ref = parse_spec(args.ref, run_plan)
-    cand = parse_spec(args.cand, run_plan)
+    plan = plan_from_args(args)
+    ref, cand = plan.config(args.ref), plan.config(args.cand)
     ref = replace(ref, label="ref · " + ref.default_label())
     cand = replace(cand, label="cand · " + cand.default_label())
-    limits = run_limits(args, model)
-    check_run(args, Matrix((ref, cand)), limits)
     check_optimizer_names(getattr(args, "ablation_pass", None) or ())  # before any worker
-    inputs = make_inputs(args, model)
-    expected = expected_outputs(args, model)
+    run = resolve(args, model, Matrix((ref, cand)))
     # One private copy of the model (and its data) serves the runs and both analyses.
     prepared = prepare(model)
     try:
-        return _compare(args, model, ref, cand, inputs, limits, prepared, expected)
+        return _compare(args, model, run, prepared)
     finally:
         prepared.cleanup()
 
 
 def _compare(
-    args: argparse.Namespace,
-    model: LoadedModel,
-    ref: RunConfig,
-    cand: RunConfig,
-    inputs: dict[str, np.ndarray],
-    limits: Limits,
-    prepared: PreparedModel,
-    expected: dict[str, Any] | None = None,
+    args: argparse.Namespace, model: LoadedModel, run: ResolvedRun, prepared: PreparedModel
 ) -> int:
     from inspector.run.analysis import ablation, first_divergence
     from inspector.run.compare import compare, node_changes, node_timing_table
 
+    ref, cand = run.matrix.configs
+    inputs, limits = run.inputs, run.limits
     results = run_matrix(
-        model,
-        Matrix((ref, cand)),
-        inputs,
-        limits=limits,
-        progress=_Progress(),
-        prepared=prepared,
+        model, run.matrix, inputs, limits=limits, progress=_Progress(), prepared=prepared
     )
     atol = args.atol if args.atol is not None else DEFAULT_ATOL
     rtol = args.rtol if args.rtol is not None else DEFAULT_RTOL
@@ -603,9 +325,10 @@ def _compare(
         "node_timing": {"labels": labels, "rows": to_jsonable(timing)},
         "node_changes": to_jsonable(changes),
     }
-    checks = expected_checks(args, results, expected)
+    summary = RunSummary.of(results, atol=args.atol, rtol=args.rtol, expected=run.expected)
+    checks = summary.expected
     if checks is not None:
-        record["expected"] = to_jsonable(checks)
+        record["expected"] = to_jsonable(list(checks))
     fd = rows = None
     if args.first_divergence:
         print("first divergence …", file=sys.stderr, flush=True)
@@ -680,11 +403,11 @@ def _compare(
             ],
         )
     )
-    print(latency_lines(results[0], results[1]))
+    print(latency_lines(summary))
     print(slowest_table(labels, timing))
     print(changes_table(changes))
     if checks is not None:
-        print_expected(results, checks)
+        print_expected(checks)
     if fd is not None:
         print_divergence(fd)
     if rows is not None:
@@ -692,17 +415,14 @@ def _compare(
     return 1 if failed else 0
 
 
-def latency_lines(ref: RunResult, cand: RunResult) -> str:
+def latency_lines(summary: RunSummary) -> str:
     """Both medians with their intervals and how they stopped, then the verdict."""
     lines = ["\nLatency (median, 95% interval of the median)"]
-    for r in (ref, cand):
-        if r.latency:
-            low, high = r.latency.interval
-            lines.append(
-                f"  {r.label}: {r.latency.median_ms:.3f} ms [{low:.3f}, {high:.3f}], "
-                f"{r.latency.stop_detail or f'fixed {len(r.latency.runs_ms)} runs'}"
-            )
-    vs = latency_delta(ref, cand)
+    for r in summary.rows:
+        if r.median_ms is not None and r.ci_ms is not None:
+            low, high = r.ci_ms
+            lines.append(f"  {r.label}: {r.median_ms:.3f} ms [{low:.3f}, {high:.3f}], {r.stop}")
+    vs = summary.rows[1].vs_ref if len(summary.rows) > 1 else None
     if vs is not None:
         lines.append(
             f"  candidate / reference: {vs.ratio:.3f}× [{vs.ratio_ci[0]:.3f}, "

@@ -467,6 +467,26 @@ def generate(resolved: Sequence[ResolvedInput], seed: int = 0) -> dict[str, Any]
     return out
 
 
+def default_inputs(model: Any, inputs: Sequence[ValueInfo] | None = None) -> dict[str, Any]:
+    """The inputs a run uses when nobody chose any: the suggested sizes and values (the
+    model's metadata, dim names, the graph's evidence), seed 0. ``model`` is a LoadedModel;
+    ``inputs`` its graph inputs where the caller has them (else read from its overview)."""
+    if inputs is None:
+        from inspector.model.overview import build_overview
+
+        inputs = build_overview(model).inputs
+    return generate(resolve(inputs, InputPlan.make(hints=shape_hints(model))))
+
+
+def parse_shape(text: str, what: str) -> tuple[int, ...]:
+    """``"1,3,224,224"`` or ``"1x3x224x224"`` (spaces allowed) → a shape; ``what`` names the
+    field in the :class:`InputError` (``"--shape x=1,a"``, ``"Shape of x"``)."""
+    try:
+        return tuple(int(x) for x in text.replace("x", ",").split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"{what}: use integers, e.g. 1,3,224,224.") from None
+
+
 # ---------------------------------------------------------------- supplied input files
 
 

@@ -7,12 +7,13 @@ widgets — to a :class:`~inspector.run.config.Matrix`, so both parse and check 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from inspector.limits import RUN_DEFAULTS
 from inspector.run.config import (
     Matrix,
     RunConfig,
@@ -20,6 +21,7 @@ from inspector.run.config import (
     parse_ep_options,
     parse_eps,
     parse_key_values,
+    parse_level,
     with_strict_variants,
 )
 from inspector.run.results import RunResult
@@ -32,12 +34,12 @@ class RunPlan:
     include_reference: bool = True  # CPU, disable_all, first
     strict: bool = False  # every configuration refuses CPU fallback
     strict_variants: bool = False  # add a strict copy of each configuration with a second EP
-    intra_op_threads: int = 1
-    warmup_runs: int = 3
-    timed_runs: int = 100  # the most: timing stops at target_ci_pct or time_budget_s
-    profiled_runs: int = 5
-    time_budget_s: float = 10.0
-    target_ci_pct: float = 2.0
+    intra_op_threads: int = RUN_DEFAULTS.intra_op_threads
+    warmup_runs: int = RUN_DEFAULTS.warmup_runs
+    timed_runs: int = RUN_DEFAULTS.timed_runs  # the most: see target_ci_pct, time_budget_s
+    profiled_runs: int = RUN_DEFAULTS.profiled_runs
+    time_budget_s: float = RUN_DEFAULTS.time_budget_s
+    target_ci_pct: float = RUN_DEFAULTS.target_ci_pct
     disabled_optimizers: tuple[str, ...] = ()
     session_config: tuple[str, ...] = ()  # "key=value" entries
     ep_options: tuple[str, ...] = ()  # "EP:key=value" entries
@@ -74,6 +76,29 @@ class RunPlan:
             include_reference=self.include_reference,
         )
         return with_strict_variants(matrix) if self.strict_variants else matrix
+
+    def config(self, spec: str) -> RunConfig:
+        """``ggml,cpu@all`` → one configuration with this plan's options (EPs, then the level
+        after ``@``; cpu and all where left out), unlabelled."""
+        eps, _, level = spec.partition("@")
+        return replace(
+            self.base(),
+            eps=parse_eps(self.eps_with_options(eps or "cpu")),
+            opt_level=parse_level(level or "all"),
+            label="",
+        )
+
+
+def ep_choices(eps: Iterable[Any]) -> dict[str, str]:
+    """What a page offers to run on: label → EP priority list, CPU alone first, then each
+    usable EP ahead of CPU (``"OpenVINO → CPU": "OpenVINOExecutionProvider,cpu"``). ``eps``:
+    :func:`inspector.run.eps.discover`'s records (Azure is a remote service, not a device)."""
+    skip = ("CPUExecutionProvider", "AzureExecutionProvider")
+    return {"CPU": "cpu"} | {
+        f"{e.name.removesuffix('ExecutionProvider')} → CPU": f"{e.name},cpu"
+        for e in eps
+        if e.usable and e.name not in skip
+    }
 
 
 @dataclass(frozen=True)
