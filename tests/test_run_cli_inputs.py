@@ -600,7 +600,7 @@ def test_divergence_chunks_grow_to_the_byte_budget():
     size, at most 8× the last chunk, never below divergence_chunk (10k-node export: 168 s →
     15 s, bench/bench_peers.py)."""
     from inspector.limits import DEFAULT_LIMITS, MiB
-    from inspector.run.analysis import next_chunk
+    from inspector.run.bisect import next_chunk
 
     lim = replace(DEFAULT_LIMITS, divergence_chunk=64, divergence_chunk_bytes=64 * MiB)
     assert next_chunk(64, 64 * 128, 64, lim) == 512  # 128-byte tensors: capped at 8×

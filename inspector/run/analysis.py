@@ -26,11 +26,12 @@ import onnx
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.load import LoadedModel
 from inspector.records import Record
-from inspector.run.compare import OutputDelta, compare, delta
+from inspector.run.bisect import BisectProgress, Side, TensorPair, first_differing
+from inspector.run.compare import OutputDelta, compare
 from inspector.run.config import Matrix, RunConfig
 from inspector.run.prepare import PreparedModel, prepare
 from inspector.run.results import RunResult, compared_latency, failed
-from inspector.run.runner import ProgressFn, run_matrix, run_prepared
+from inspector.run.runner import ProgressFn, run_matrix
 from inspector.run.timing import ratio_interval, within_noise
 
 #: Passes worth ablating by default (ORT 1.32 names; unknown names are ignored by ORT).
@@ -128,15 +129,6 @@ def _chain(graph: onnx.GraphProto, start: int, diverging_outputs: set[str]) -> t
     return (f"main:{start}",)
 
 
-def next_chunk(current: int, returned_bytes: int, marked: int, limits: Limits) -> int:
-    """How many tensors the next marked re-run takes: as many as fit
-    ``divergence_chunk_bytes`` at the average size just measured, at most 8× the last chunk
-    and never fewer than ``divergence_chunk`` (small first, then as big as memory allows)."""
-    average = max(returned_bytes / max(marked, 1), 1.0)
-    fit = int(limits.divergence_chunk_bytes / average)
-    return max(limits.divergence_chunk, min(fit, current * 8))
-
-
 def first_divergence(
     model: LoadedModel,
     reference: RunResult,
@@ -148,16 +140,18 @@ def first_divergence(
     limits: Limits | None = None,
     prepared: PreparedModel | None = None,
     cancel: threading.Event | None = None,
+    progress: BisectProgress | None = None,
 ) -> Divergence:
     """The earliest original node whose output differs beyond ``atol + rtol·|ref|``.
 
     Tensors are marked as outputs ``limits.divergence_chunk`` at first, then as many as fit
-    ``limits.divergence_chunk_bytes`` (:func:`next_chunk`), at most
+    ``limits.divergence_chunk_bytes`` (:func:`inspector.run.bisect.next_chunk`), at most
     ``limits.divergence_max_tensors`` in all (the model's limits by default). ``prepared``: a
     model prepared by the caller (reused, not removed). ``cancel``, once set, stops the running
-    worker and the search (the result then says so)."""
+    worker and the search (the result then says so); ``progress`` hears (tensors checked, of
+    how many) after each chunk that agrees."""
     limits = limits or model.limits
-    chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
+    max_tensors = limits.divergence_max_tensors
     owner = prepared is None
     if prepared is None:
         prepared = prepare(model)
@@ -175,7 +169,9 @@ def first_divergence(
             keep = s if keep is None else keep & s
         ordered = _topo_tensors(graph)
         candidates = [
-            (i, t) for i, t in ordered if (keep is None or t in keep) and t not in graph_outputs
+            TensorPair(a_node=i, b_node=i, a_tensor=t, b_tensor=t)
+            for i, t in ordered
+            if (keep is None or t in keep) and t not in graph_outputs
         ]
         dropped = len(ordered) - len(candidates) - sum(1 for _, t in ordered if t in graph_outputs)
         if dropped:
@@ -183,92 +179,46 @@ def first_divergence(
         if len(candidates) > max_tensors:
             skipped.append(f"only the first {max_tensors} of {len(candidates)} tensors checked")
             candidates = candidates[:max_tensors]
+        search = first_differing(
+            candidates,
+            Side(prepared=prepared, config=reference.config, feeds=inputs),
+            Side(prepared=prepared, config=candidate.config, feeds=inputs),
+            atol=atol,
+            rtol=rtol,
+            limits=limits,
+            cancel=cancel,
+            progress=progress,
+        )
         outputs_cmp = compare(reference, candidate, atol, rtol)
         diverging_outputs = {
             o.output for o in outputs_cmp.outputs if o.status == "ok" and not o.allclose
         }
-        model_path = prepared.model_path.with_name("marked.onnx")  # next to the data files
-        checked = 0
-
-        def not_found(detail: str) -> Divergence:
-            return Divergence(
-                reference=reference.label,
-                candidate=candidate.label,
-                found=False,
-                node_id="",
-                node_name="",
-                op_type="",
-                tensor="",
-                error=None,
-                chain=(),
-                checked_tensors=checked,
-                candidate_tensors=len(candidates),
-                skipped=tuple(skipped),
-                detail=detail,
+        node = graph.node[search.pair.a_node] if search.pair else None
+        if search.cancelled:
+            detail = f"cancelled after {search.checked} of {len(candidates)} tensors"
+        elif search.failure or search.pair:
+            detail = search.failure
+        else:
+            detail = "no intermediate tensor diverges" + (
+                f"; graph outputs {', '.join(sorted(diverging_outputs))} do"
+                if diverging_outputs
+                else "; outputs agree too"
             )
-
-        ref_cfg = replace(reference.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
-        cand_cfg = replace(candidate.config, warmup_runs=0, timed_runs=1, profiled_runs=0)
-        start = 0
-        while start < len(candidates):
-            if cancel is not None and cancel.is_set():
-                return not_found(f"cancelled after {checked} of {len(candidates)} tensors")
-            part = candidates[start : start + chunk]
-            start += len(part)
-            marked = onnx.ModelProto()
-            marked.CopyFrom(original)
-            for _, t in part:
-                marked.graph.output.add().name = t  # untyped outputs: ORT accepts them
-            model_path.write_bytes(marked.SerializeToString())
-            runs = []
-            for cfg in (ref_cfg, cand_cfg):
-                job = prepared.job_dir("divergence")
-                runs.append(
-                    run_prepared(
-                        prepared,
-                        cfg,
-                        inputs,
-                        job,
-                        limits,
-                        save_optimized=False,
-                        model_path=model_path,
-                        cancel=cancel,
-                    )
-                )
-            if not all(r.ok for r in runs):
-                bad = next(r for r in runs if not r.ok)
-                return not_found(f"a marked run failed: {bad.error}")
-            a, b = runs[0].output_arrays(), runs[1].output_arrays()
-            returned = sum(np.asarray(a[t]).nbytes for _, t in part if t in a)
-            chunk = next_chunk(len(part), returned, len(part), limits)
-            for i, t in part:
-                checked += 1
-                if t not in a or t not in b:
-                    continue
-                d = delta(t, np.asarray(a[t]), np.asarray(b[t]), atol, rtol)
-                if d.status != "ok" or not d.allclose:
-                    node = graph.node[i]
-                    return Divergence(
-                        reference=reference.label,
-                        candidate=candidate.label,
-                        found=True,
-                        node_id=f"main:{i}",
-                        node_name=node.name,
-                        op_type=node.op_type,
-                        tensor=t,
-                        error=d,
-                        chain=_chain(graph, i, diverging_outputs),
-                        checked_tensors=checked,
-                        candidate_tensors=len(candidates),
-                        skipped=tuple(skipped),
-                        detail="",
-                    )
-        detail = "no intermediate tensor diverges" + (
-            f"; graph outputs {', '.join(sorted(diverging_outputs))} do"
-            if diverging_outputs
-            else "; outputs agree too"
+        return Divergence(
+            reference=reference.label,
+            candidate=candidate.label,
+            found=search.pair is not None,
+            node_id=f"main:{search.pair.a_node}" if search.pair else "",
+            node_name=node.name if node else "",
+            op_type=node.op_type if node else "",
+            tensor=search.pair.a_tensor if search.pair else "",
+            error=search.error,
+            chain=_chain(graph, search.pair.a_node, diverging_outputs) if search.pair else (),
+            checked_tensors=search.checked,
+            candidate_tensors=len(candidates),
+            skipped=tuple(skipped),
+            detail=detail,
         )
-        return not_found(detail)
     finally:
         if owner:
             prepared.cleanup()

@@ -15,22 +15,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import onnx
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.diff import ModelDiff
 from inspector.model.load import LoadedModel
 from inspector.records import Record
-from inspector.run.analysis import next_chunk
-from inspector.run.compare import Comparison, OutputDelta, compare, delta, node_timing_table
+from inspector.run.bisect import BisectProgress, Side, TensorPair, first_differing
+from inspector.run.compare import Comparison, OutputDelta, compare, node_timing_table
 from inspector.run.config import RunConfig
 from inspector.run.prepare import PreparedModel, RunError, prepare
 from inspector.run.results import RunResult
 from inspector.run.runner import run_prepared
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairTiming(Record):
     a_id: str
     b_id: str
@@ -41,7 +40,7 @@ class PairTiming(Record):
     b_us: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairDivergence(Record):
     found: bool
     a_id: str
@@ -55,7 +54,7 @@ class PairDivergence(Record):
     detail: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BehaviourDiff(Record):
     config: str
     input_map: tuple[tuple[str, str], ...]  # (A's input, B's input)
@@ -89,30 +88,18 @@ def match_inputs(a: LoadedModel, b: LoadedModel) -> tuple[dict[str, str], list[s
     )
 
 
-def _tensor_pairs(
-    diff: ModelDiff, a: onnx.GraphProto, b: onnx.GraphProto
-) -> list[tuple[int, int, str, str]]:
-    """(A node, B node, A tensor, B tensor) for the outputs of the structural diff's matched
-    nodes (the pairs the user sees), in A's order."""
+def _tensor_pairs(diff: ModelDiff, a: onnx.GraphProto, b: onnx.GraphProto) -> list[TensorPair]:
+    """The outputs of the structural diff's matched nodes (the pairs the user sees), in A's
+    order, A's graph outputs left out."""
     index = lambda node_id: int(node_id.split(":", 1)[1])  # noqa: E731 - "main:<i>"
     pairs = sorted((index(p.a_id), index(p.b_id)) for p in diff.pairs)
     out_a = {o.name for o in a.output}
-    out = []
-    for i, j in pairs:
-        for ta, tb in zip(a.node[i].output, b.node[j].output, strict=False):
-            if ta and tb and ta not in out_a:
-                out.append((i, j, ta, tb))
-    return out
-
-
-def _marked(prepared: PreparedModel, tensors: list[str], name: str) -> Any:
-    marked = onnx.ModelProto()
-    marked.CopyFrom(prepared.original)
-    for t in tensors:
-        marked.graph.output.add().name = t  # untyped outputs: ORT accepts them
-    path = prepared.model_path.with_name(name)
-    path.write_bytes(marked.SerializeToString())
-    return path
+    return [
+        TensorPair(a_node=i, b_node=j, a_tensor=ta, b_tensor=tb)
+        for i, j in pairs
+        for ta, tb in zip(a.node[i].output, b.node[j].output, strict=False)
+        if ta and tb and ta not in out_a
+    ]
 
 
 def first_pair_divergence(
@@ -126,76 +113,43 @@ def first_pair_divergence(
     rtol: float,
     limits: Limits,
     cancel: threading.Event | None = None,
+    progress: BisectProgress | None = None,
 ) -> PairDivergence:
-    chunk, max_tensors = limits.divergence_chunk, limits.divergence_max_tensors
-    ga, gb = pa.original.graph, pb.original.graph
-    candidates = _tensor_pairs(diff, ga, gb)
+    """The first matched tensor pair (A's order) where B's output differs from A's beyond
+    ``atol + rtol·|ref|``; at most ``limits.divergence_max_tensors`` pairs are checked."""
+    max_tensors = limits.divergence_max_tensors
+    ga = pa.original.graph
+    candidates = _tensor_pairs(diff, ga, pb.original.graph)
     total = len(candidates)
-    candidates = candidates[:max_tensors]
-    cfg = replace(config, warmup_runs=0, timed_runs=1, profiled_runs=0)
-    checked = 0
-    start = 0
-    while start < len(candidates):
-        if cancel is not None and cancel.is_set():
-            return PairDivergence(
-                False, "", "", "", "", "", None, checked, total, f"cancelled after {checked}"
-            )
-        part = candidates[start : start + chunk]
-        start += len(part)
-        ra, rb = (
-            run_prepared(
-                prepared,
-                cfg,
-                feeds,
-                prepared.job_dir("diff"),
-                limits,
-                save_optimized=False,
-                model_path=_marked(prepared, tensors, "marked.onnx"),
-                cancel=cancel,
-            )
-            for prepared, feeds, tensors in (
-                (pa, feeds_a, [p[2] for p in part]),
-                (pb, feeds_b, [p[3] for p in part]),
-            )
-        )
-        if not (ra.ok and rb.ok):
-            bad = ra if not ra.ok else rb
-            return PairDivergence(
-                False, "", "", "", "", "", None, checked, total, f"a marked run failed: {bad.error}"
-            )
-        xa, xb = ra.output_arrays(), rb.output_arrays()
-        returned = sum(np.asarray(xa[p[2]]).nbytes for p in part if p[2] in xa)
-        chunk = next_chunk(len(part), returned, len(part), limits)
-        for i, j, ta, tb in part:
-            checked += 1
-            if ta not in xa or tb not in xb:
-                continue
-            d = delta(ta, np.asarray(xa[ta]), np.asarray(xb[tb]), atol, rtol)
-            if d.status != "ok" or not d.allclose:
-                return PairDivergence(
-                    True,
-                    f"main:{i}",
-                    f"main:{j}",
-                    ta,
-                    tb,
-                    ga.node[i].op_type,
-                    d,
-                    checked,
-                    total,
-                    "",
-                )
-    more = f" (first {max_tensors} of {total})" if total > max_tensors else ""
+    search = first_differing(
+        candidates[:max_tensors],
+        Side(prepared=pa, config=config, feeds=feeds_a),
+        Side(prepared=pb, config=config, feeds=feeds_b),
+        atol=atol,
+        rtol=rtol,
+        limits=limits,
+        cancel=cancel,
+        progress=progress,
+    )
+    if search.cancelled:
+        detail = f"cancelled after {search.checked}"
+    elif search.failure or search.pair:
+        detail = search.failure
+    else:
+        more = f" (first {max_tensors} of {total})" if total > max_tensors else ""
+        detail = f"no matched intermediate tensor differs{more}"
+    pair = search.pair
     return PairDivergence(
-        False,
-        "",
-        "",
-        "",
-        "",
-        "",
-        None,
-        checked,
-        total,
-        f"no matched intermediate tensor differs{more}",
+        found=pair is not None,
+        a_id=f"main:{pair.a_node}" if pair else "",
+        b_id=f"main:{pair.b_node}" if pair else "",
+        a_tensor=pair.a_tensor if pair else "",
+        b_tensor=pair.b_tensor if pair else "",
+        op_type=ga.node[pair.a_node].op_type if pair else "",
+        error=search.error,
+        checked=search.checked,
+        candidates=total,
+        detail=detail,
     )
 
 
@@ -205,7 +159,15 @@ def _timing(diff: ModelDiff, ra: RunResult, rb: RunResult) -> tuple[PairTiming, 
     ta = {r.node_id: r.times_us[0] for r in rows_a if r.node_id}
     tb = {r.node_id: r.times_us[0] for r in rows_b if r.node_id}
     rows = [
-        PairTiming(p.a_id, p.b_id, p.a_name, p.b_name, p.op_type, ta.get(p.a_id), tb.get(p.b_id))
+        PairTiming(
+            a_id=p.a_id,
+            b_id=p.b_id,
+            a_name=p.a_name,
+            b_name=p.b_name,
+            op_type=p.op_type,
+            a_us=ta.get(p.a_id),
+            b_us=tb.get(p.b_id),
+        )
         for p in diff.pairs
         if p.a_id in ta or p.b_id in tb
     ]
@@ -237,29 +199,24 @@ def behaviour_diff(
     try:
         pb = prepare(b)
         try:
-            say(f"running {a.name}")
-            ra = run_prepared(
-                pa,
-                replace(config, label=f"A: {a.name}"),
-                inputs,
-                pa.job_dir(),
-                limits,
-                cancel=cancel,
-            )
-            say(f"running {b.name}")
-            rb = run_prepared(
-                pb,
-                replace(config, label=f"B: {b.name}"),
-                feeds_b,
-                pb.job_dir(),
-                limits,
-                cancel=cancel,
-            )
+            runs = []
+            for side, loaded, prepared, feeds in (("A", a, pa, inputs), ("B", b, pb, feeds_b)):
+                say(f"running {loaded.name}")
+                cfg = replace(config, label=f"{side}: {loaded.name}")
+                runs.append(
+                    run_prepared(prepared, cfg, feeds, prepared.job_dir(), limits, cancel=cancel)
+                )
+            ra, rb = runs
             found = None
             if divergence and ra.ok and rb.ok:
-                say("searching the first matched tensor that differs")
+                searching = "searching the first matched tensor that differs"
+                say(searching)
+
+                def checked(done: int, of: int) -> None:
+                    say(f"{searching} ({done:,} of {of:,} tensor pairs checked)")
+
                 found = first_pair_divergence(
-                    diff, pa, pb, config, inputs, feeds_b, atol, rtol, limits, cancel
+                    diff, pa, pb, config, inputs, feeds_b, atol, rtol, limits, cancel, checked
                 )
         finally:
             pb.cleanup()
