@@ -455,6 +455,17 @@ def node_timing_table(
     return labels, tuple(rows)
 
 
+def main_node_times(result: RunResult) -> dict[int, float]:
+    """Per main-graph node index, its time in ``result``'s profile (µs; a share where a kernel
+    computes several nodes): what :func:`inspector.model.scopes.scope_times` sums per scope."""
+    _, rows = node_timing_table((result,))
+    return {
+        int(x.node_id.split(":")[1]): x.times_us[0]
+        for x in rows
+        if x.node_id.startswith("main:") and x.times_us[0] is not None
+    }
+
+
 def node_timing_csv(results: tuple[RunResult, ...]) -> str:
     """The per-node timing table as CSV (model strings escaped for spreadsheets)."""
     from inspector.safe_text import to_csv

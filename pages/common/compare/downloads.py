@@ -1,0 +1,90 @@
+"""Compare's Downloads tab: the session bundle, the HTML report, the runs' inputs, results and
+per-node timing, and the candidate's profile and optimized graph."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from inspector import LoadedModel
+from inspector.bundle import write_bundle
+from inspector.records import to_jsonable
+from inspector.report import html_report
+from inspector.run.compare import node_timing_csv, node_timing_table
+from inspector.run.inputs import inputs_npz
+from inspector.run.plan import StoredRuns
+from inspector.run.results import RunResult
+from pages.common import models, runs
+from pages.common.models import Source
+from pages.common.text import plain
+
+
+def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult) -> None:
+    results = stored.results
+    # Looked up now: the download callbacks run outside this session's script.
+    done_analyses = runs.analyses(source, {r.label for r in results})
+    shown_inputs = stored.inputs
+    st.download_button(
+        "Session bundle (.zip: these runs, their analyses, inputs, outputs, environment and the "
+        "model; "
+        "drop it into the app anywhere to re-open)",
+        lambda: write_bundle(
+            model,
+            results,
+            shown_inputs,
+            include_model=True,
+            model_bytes=source.data,
+            analyses=done_analyses,
+        ),
+        f"{model.name.removesuffix('.onnx')}-session.zip",
+        "application/zip",
+        key="dl_bundle",
+    )
+    st.download_button(
+        "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
+        lambda: html_report(  # built on click only
+            model, results, analyses=done_analyses, session=models.finished_check(source)
+        ),
+        f"{model.name.removesuffix('.onnx')}-report.html",
+        "text/html",
+        key="dl_report",
+    )
+    st.download_button(
+        "Inputs of these runs (.npz; reproduce with --input)",
+        inputs_npz(stored.inputs),
+        "inputs.npz",
+        "application/octet-stream",
+        key="dl_inputs",
+    )
+    st.download_button(
+        "Results (JSON)",
+        json.dumps(to_jsonable(results), indent=2, default=str),
+        "results.json",
+        "application/json",
+        key="dl_json",
+    )
+    if node_timing_table(ok_results := tuple(r for r in results if r.ok))[1]:
+        st.download_button(
+            "Per-node timing (CSV)",
+            node_timing_csv(ok_results),
+            "node_timing.csv",
+            "text/csv",
+            key="dl_csv",
+        )
+    if cand.ok and cand.profile_trace():
+        st.download_button(
+            f"Profile of {plain(cand.label)} (Chrome/Perfetto trace)",
+            cand.profile_trace(),
+            "profile.json",
+            "application/json",
+            key="dl_trace",
+        )
+    if cand.ok and cand.optimized_model():
+        st.download_button(
+            f"Optimized graph of {plain(cand.label)} (.onnx, weights over 1 KB left out)",
+            cand.optimized_model(),
+            "optimized.onnx",
+            "application/octet-stream",
+            key="dl_opt",
+        )

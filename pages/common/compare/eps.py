@@ -1,0 +1,39 @@
+"""Compare's EP assignment tab: per configuration, the nodes each execution provider took,
+an EP requested but not active, and the nodes that left the preferred EP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from inspector.records import rows_frame
+from inspector.run.results import RunResult
+from pages.common.text import plain
+
+
+def show(results: Sequence[RunResult]) -> None:
+    st.caption(
+        "Nodes per EP come from ONNX Runtime's assignment record: every graph (If/Loop bodies "
+        "too), counted when EPs were assigned — passes that run after that may still fuse, so "
+        "the Graph tab's main-graph count of the saved optimized model can be lower."
+    )
+    for r in results:
+        if not (r.ok and r.fallback):
+            continue
+        fb = r.fallback
+        per_ep = ", ".join(
+            f"{k.removesuffix('ExecutionProvider')}: {v}" for k, v in fb.nodes_per_ep
+        )
+        st.markdown(f"**{plain(r.label)}**")
+        st.text(f"preferred {fb.preferred_ep} · nodes per EP: {per_ep} (from {fb.source})")
+        if fb.requested_inactive:
+            st.warning(
+                "Requested but not active: "
+                + plain(", ".join(fb.requested_inactive))
+                + " — ONNX Runtime ran these nodes elsewhere without an error."
+            )
+        if fb.off_preferred:
+            st.dataframe(rows_frame(fb.off_preferred), hide_index=True)
+        for note in r.notes:
+            st.text(f"note: {note}")
