@@ -1,4 +1,5 @@
-"""Issue 22: every child that touches an untrusted model is confined (``inspector/sandbox.py``).
+"""Issue 22: every child that touches an untrusted model is confined
+(``inspector/isolation/sandbox.py``).
 
 One class per threat, each with real processes and no mocks. A probe is run twice where that is
 cheap: confined, where the attempt must fail and leave no trace, and unconfined as a control that
@@ -25,10 +26,11 @@ import numpy as np
 import pytest
 
 from inspector import load_model
+from inspector.isolation.sandbox import Confinement, landlock_abi
+from inspector.isolation.spawn import minimal_env
 from inspector.model.native import analyse, probe_confinement
 from inspector.run.config import RunConfig, expand_matrix
 from inspector.run.runner import run_matrix
-from inspector.sandbox import Confinement, landlock_abi, minimal_env
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "sample_models" / "mlp_gelu_layernorm.onnx"
@@ -40,7 +42,7 @@ needs_landlock = pytest.mark.skipif(landlock_abi() == 0, reason="this kernel has
 PRELUDE = r"""
 import errno, json, os, socket, sys, time
 sys.path.insert(0, sys.argv[1])
-from inspector.sandbox import confine
+from inspector.isolation.sandbox import confine
 private = sys.argv[2]
 if sys.argv[3] == "confined":
     state = confine(write=[private])

@@ -229,6 +229,69 @@ def test_no_import_cycles():
     assert seen_cycles == []
 
 
+#: Layer → what it must never reach, directly or through other inspector modules (issue 24).
+LAYERS = {
+    "inspector.model": ("inspector.run", "inspector.cli"),
+    "inspector.isolation": ("inspector.model", "inspector.run", "inspector.cli"),
+    "inspector.run": ("inspector.cli",),
+    "inspector": ("streamlit", "pages"),
+}
+
+
+def layer_violations(root: Path) -> list[str]:
+    """Each import chain from a module of a layer in :data:`LAYERS` to a module it must not
+    reach, as "a → b → c". Imports inside functions and ``TYPE_CHECKING`` blocks count: a lazy
+    import is still a dependency."""
+    import ast
+
+    mods = {}
+    for p in (root / "inspector").rglob("*.py"):
+        parts = list(p.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        mods[".".join(parts)] = p
+    imports: dict[str, set[str]] = {}
+    for m, p in mods.items():
+        package = m if p.name == "__init__.py" else m.rpartition(".")[0]
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the package, up level - 1
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([base] if base else [])])
+                # "from pkg import submodule" imports the submodule, not the package's names
+                subs = [f"{base}.{a.name}" for a in node.names]
+                names.update([s for s in subs if s in mods] or [base])
+        imports[m] = names - {m}
+
+    def forbidden(name: str, banned: tuple[str, ...]) -> bool:
+        return any(name == b or name.startswith(b + ".") for b in banned)
+
+    found = []
+    for layer, banned in LAYERS.items():
+        for start in sorted(m for m in mods if m == layer or m.startswith(layer + ".")):
+            paths, todo = {start: [start]}, [start]
+            while todo:  # breadth first: the shortest chain to each module
+                here = todo.pop(0)
+                for name in sorted(imports.get(here, ())):
+                    if forbidden(name, banned):
+                        found.append(" → ".join([*paths[here], name]))
+                    elif name in mods and name not in paths:
+                        paths[name] = [*paths[here], name]
+                        todo.append(name)
+    return found
+
+
+def test_layers_import_only_downwards():
+    """Issue 24: the inspection core (model/) never reaches the run package or the CLI, the
+    isolation package none of them, run/ not the CLI, and nothing in inspector/ Streamlit or the
+    pages. forkserver.py once imported run/sandbox.py, so every model/ module reached run/."""
+    assert layer_violations(ROOT) == []
+
+
 def test_the_cli_parser_does_not_import_the_run_package():
     """A broken inspector.run must not take down 'overview' (issue 9, item 1)."""
     code = (

@@ -25,10 +25,10 @@ from onnx import helper
 
 from inspector import load_model
 from inspector.cli import main
+from inspector.isolation.sandbox import landlock_abi
 from inspector.run import options
 from inspector.run.config import ConfigError, EpSpec, RunConfig, expand_matrix, load_matrix
 from inspector.run.runner import run_matrix
-from inspector.run.sandbox import landlock_abi
 from tests.conftest import ROOT
 from tests.factories import model, vi
 
@@ -163,7 +163,7 @@ class TestConfinement:
     CHILD = r"""
 import json, os, socket, sys
 sys.path.insert(0, sys.argv[1])
-from inspector.run.sandbox import confine
+from inspector.isolation.sandbox import confine
 private, site, port = sys.argv[2], sys.argv[3], int(sys.argv[4])
 state = confine(write=[private])
 import onnxruntime as ort
@@ -261,7 +261,8 @@ print(json.dumps(out))
 
 class TestRootPolicy:
     def test_root_without_landlock_is_refused_unless_opted_in(self, monkeypatch):
-        from inspector.run import runner, sandbox
+        from inspector.isolation import sandbox
+        from inspector.run import runner
 
         monkeypatch.setattr(runner.os, "geteuid", lambda: 0)
         monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)

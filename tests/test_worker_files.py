@@ -247,7 +247,7 @@ class TestEpLibraryGrant:
     one Landlock hides cannot be opened."""
 
     def test_a_worker_reads_the_library_file_but_not_its_neighbours(self, tmp_path, monkeypatch):
-        from inspector.run.sandbox import landlock_abi
+        from inspector.isolation.sandbox import landlock_abi
 
         if landlock_abi() == 0:
             pytest.skip("no Landlock on this kernel: workers are not confined")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from inspector.cli.tables import table
 from inspector.errors import InspectorError
-from inspector.forkserver import NATIVE_COMMANDS, prestart
+from inspector.isolation.forkserver import NATIVE_COMMANDS, prestart
 from inspector.records import to_jsonable
 from inspector.safe_text import TerminalStream
 

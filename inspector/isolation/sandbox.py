@@ -394,28 +394,6 @@ def confine(
     return Confinement(abi, True, network, caps, os.geteuid(), sockets, filtered)
 
 
-#: What a child inherits from the server's environment: locale, time zone, library search paths
-#: and the runtimes' own knobs. Nothing else — no PYTHONPATH or PYTHONSTARTUP pointing at
-#: writable folders, no credentials.
-ENV_KEYS = ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "INSPECTOR_ALLOW_UNCONFINED_ROOT")
-ENV_PREFIXES = ("LC_", "CUDA_", "OMP_", "KMP_", "ORT_", "OV_", "GGML_", "INSPECTOR_WORKER_")
-
-
-def minimal_env(home: str) -> dict[str, str]:
-    """The environment of a worker or probe; HOME and TMPDIR point into its private folder."""
-    env = {k: v for k, v in os.environ.items() if k in ENV_KEYS or k.startswith(ENV_PREFIXES)}
-    env.update(
-        HOME=home,
-        TMPDIR=home,
-        PYTHONNOUSERSITE="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        # numpy's BLAS would start threads before the confinement, which binds only threads
-        # started after it; workers need no BLAS parallelism.
-        OPENBLAS_NUM_THREADS="1",
-    )
-    return env
-
-
 def unconfined_root_allowed() -> bool:
     """The deployment's explicit opt-in to run workers as root without Landlock."""
     return os.environ.get("INSPECTOR_ALLOW_UNCONFINED_ROOT", "") == "1"

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, Protocol
 
-from inspector.model.compat import INCONCLUSIVE_CHECKS, CompatVerdict, build_compat
+from inspector.model.compat import (
+    INCONCLUSIVE_CHECKS,
+    CompatVerdict,
+    SessionOutcome,
+    build_compat,
+)
 from inspector.model.external import ExternalDataReport, build_external_data
 from inspector.model.graph import GraphRecord, build_graph
 from inspector.model.load import LoadedModel
@@ -20,6 +25,15 @@ from inspector.model.subgraphs import build_subgraphs
 from inspector.records import Record
 
 SEVERITIES = ("error", "warning", "info")
+
+
+class SessionFindings(SessionOutcome, Protocol):
+    """What the diagnosis reads of ONNX Runtime's load check
+    (:class:`inspector.run.loadcheck.SessionCheck`): the verdict's fields and the fix to show.
+    Named here so the inspection core does not import the run package."""
+
+    @property
+    def fix(self) -> str: ...
 
 
 #: "error": will not load or run as is; "warning": a likely problem; "info": worth knowing.
@@ -59,7 +73,7 @@ class _Records:
     graph: GraphRecord
     external: ExternalDataReport
     compat: CompatVerdict
-    session: Any
+    session: SessionFindings | None
 
 
 def _compatibility(c: _Records, add: Callable[[Finding], None]) -> None:
@@ -449,7 +463,7 @@ def diagnose(
     graph: GraphRecord | None = None,
     external: ExternalDataReport | None = None,
     compat: CompatVerdict | None = None,
-    session: Any = None,
+    session: SessionFindings | None = None,
 ) -> Diagnosis:
     """All findings, errors first. Pass records already built to avoid rebuilding them.
 

@@ -9,23 +9,24 @@ wall-clock timeout; a crash, the cap or the timeout becomes a failure text the p
 finding, and the server carries on.
 
 Children are forked from a small *fork server*: a clean, single-threaded interpreter
-(``python -I``), started on first use, that has imported onnx once (0.7 s) and forks a fresh
-child per request (a few ms). Nothing of the calling process — Streamlit's threads, other
-users' models — is in it. The server reads a request (a JSON line, then the payload-free
-skeleton of :mod:`inspector.model.skeleton`) on stdin, forks, lets the child write its answer
-into a pipe, waits for it (killing it at the timeout) and relays the answer with the child's
-exit status. One server serves one request at a time; a pool starts more for concurrent users.
-(``multiprocessing``'s forkserver would re-run the caller's ``__main__`` in every child.)
+(``python -I``, started on first use by :mod:`inspector.isolation.forkserver`) that has imported
+onnx once (0.7 s) and forks a fresh child per request (a few ms). Nothing of the calling process
+— Streamlit's threads, other users' models — is in it. The server reads a request (a JSON line,
+then the payload-free skeleton of :mod:`inspector.model.skeleton`) on stdin, forks, lets the
+child write its answer into a pipe, waits for it (killing it at the timeout) and relays the
+answer with the child's exit status. One server serves one request at a time; a pool starts more
+for concurrent users. (``multiprocessing``'s forkserver would re-run the caller's ``__main__``
+in every child.)
 
 Each child confines itself before it parses a byte of the model, as a run worker does
-(:mod:`inspector.sandbox`): no new privileges, every capability dropped, Landlock read-only (the
-Python and system folders; it writes nowhere, not even its working directory), no TCP, and the
-seccomp filter: no socket of any kind, no new process. Then the address-space cap. The server
-itself stays unconfined, since it must fork; it never parses a model. A child that cannot be
-confined exits with :data:`_UNCONFINED_EXIT` and the analysis is reported as not run; so does
-one running as root where the kernel has no Landlock (uid 0 without capabilities still writes
-every file root owns), unless the deployment set ``INSPECTOR_ALLOW_UNCONFINED_ROOT=1``, the
-same policy as for workers.
+(:mod:`inspector.isolation.sandbox`): no new privileges, every capability dropped, Landlock
+read-only (the Python and system folders; it writes nowhere, not even its working directory), no
+TCP, and the seccomp filter: no socket of any kind, no new process. Then the address-space cap.
+The server itself stays unconfined, since it must fork; it never parses a model. A child that
+cannot be confined exits with :data:`_UNCONFINED_EXIT` and the analysis is reported as not run;
+so does one running as root where the kernel has no Landlock (uid 0 without capabilities still
+writes every file root owns), unless the deployment set ``INSPECTOR_ALLOW_UNCONFINED_ROOT=1``,
+the same policy as for workers.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from typing import Any
 
 import onnx
 
+from inspector.isolation.sandbox import Confinement, confine, unconfined_root_allowed
 from inspector.limits import Limits
-from inspector.sandbox import Confinement, confine, unconfined_root_allowed
 
 #: A child's exit code when it could not confine itself (it analysed nothing).
 _UNCONFINED_EXIT = 3
@@ -214,7 +215,8 @@ def _read_exact(stream: Any, n: int) -> bytes:
 
 
 def serve() -> None:
-    """The fork server's loop (``python -I -c`` … ``serve()``): one request at a time."""
+    """The fork server's loop (:data:`inspector.isolation.forkserver.SERVER`): one request at a
+    time."""
     import resource
     import select
     import time
@@ -291,7 +293,7 @@ class _Server:
     """One fork server process; used by one caller at a time (see :class:`_Pool`)."""
 
     def __init__(self) -> None:
-        from inspector.forkserver import take
+        from inspector.isolation.forkserver import take
 
         self.proc = take()  # a prestarted one (the CLI), else a new one
 

@@ -19,16 +19,16 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from inspector.errors import InspectorError
+from inspector.isolation.spawn import spawn
 from inspector.records import Record
-from inspector.run.sandbox import minimal_env
 
 KNOWN_EPS = (
     "CUDAExecutionProvider",
@@ -181,27 +181,47 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-_PROBE = r"""
-import json, sys
-import onnxruntime as ort
-plugins = json.loads(sys.argv[1])
-out = {"available": ort.get_available_providers(), "plugins": {}, "version": ort.__version__}
-for name, path in plugins:
-    before = {d.ep_name for d in ort.get_ep_devices()}
-    try:
-        ort.register_execution_provider_library(name, path)
-    except Exception as exc:
-        out["plugins"][name] = {"registered": False, "devices": [], "others": [],
-                                "error": str(exc).strip().splitlines()[0][:300]}
-        continue
-    devs = [d for d in ort.get_ep_devices() if d.ep_name == name]
-    others = sorted({d.ep_name for d in ort.get_ep_devices()} - before - {name})
-    out["plugins"][name] = {"registered": True, "others": others, "error": "", "devices": [
-        f"{d.ep_vendor} {str(d.device.type).split('.')[-1]} "
-        f"{d.ep_metadata.get('FULL_DEVICE_NAME', d.ep_metadata.get('ov_device', ''))}".strip()
-        for d in devs]}
-print(json.dumps(out))
-"""
+def _device_name(device: Any) -> str:
+    """An ``OrtEpDevice`` in words: its EP's vendor, the device type, the device's full name
+    where the EP gives one."""
+    meta = device.ep_metadata
+    full = meta.get("FULL_DEVICE_NAME", meta.get("ov_device", ""))
+    return f"{device.ep_vendor} {str(device.device.type).split('.')[-1]} {full}".strip()
+
+
+#: The discovery child's entry (:func:`probe`), started by :mod:`inspector.isolation.spawn`.
+PROBE = ("inspector.run.eps", "probe")
+
+
+def probe(plugins: list[list[str]]) -> None:
+    """In the discovery child: print, as one JSON line, the EPs compiled into onnxruntime and,
+    for each plugin library ``[name, path]``, whether it registers and which devices it lists.
+    A library that crashes takes only this child down."""
+    import onnxruntime as ort
+
+    found: dict[str, dict[str, Any]] = {}
+    for name, path in plugins:
+        before = {d.ep_name for d in ort.get_ep_devices()}
+        try:
+            ort.register_execution_provider_library(name, path)
+        except Exception as exc:  # whatever the library's loader raises is its reason
+            found[name] = {
+                "registered": False,
+                "devices": [],
+                "others": [],
+                "error": str(exc).strip().splitlines()[0][:300],
+            }
+            continue
+        devices = [d for d in ort.get_ep_devices() if d.ep_name == name]
+        others = sorted({d.ep_name for d in ort.get_ep_devices()} - before - {name})
+        found[name] = {
+            "registered": True,
+            "others": others,
+            "error": "",
+            "devices": [_device_name(d) for d in devices],
+        }
+    out = {"available": ort.get_available_providers(), "plugins": found, "version": ort.__version__}
+    print(json.dumps(out))
 
 
 def _plugin_reason(name: str, package: str, info: dict) -> tuple[bool, str]:
@@ -223,15 +243,21 @@ def discover() -> tuple[EpInfo, ...]:
     plugins = plugin_libraries()
     try:
         with tempfile.TemporaryDirectory(prefix="inspector-probe-") as home:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-c", _PROBE, json.dumps(plugins)],
-                capture_output=True,
-                text=True,
-                timeout=120,
+            proc = spawn(
+                *PROBE,
+                plugins,
+                home=home,
                 cwd=home,
-                env=minimal_env(home),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
-        probe = json.loads(proc.stdout.strip().splitlines()[-1])
+            try:
+                stdout, _ = proc.communicate(timeout=120)
+            finally:
+                if proc.poll() is None:  # timed out (or interrupted): no child left behind
+                    proc.kill()
+                    proc.wait()
+        seen = json.loads(stdout.decode().strip().splitlines()[-1])
     except Exception as exc:
         return (
             EpInfo(
@@ -243,7 +269,7 @@ def discover() -> tuple[EpInfo, ...]:
         )
     infos = []
     plugin_names = {ep for ep, _ in plugins}
-    for name in probe["available"]:
+    for name in seen["available"]:
         if name in plugin_names or "." in name:
             continue
         reason = "compiled into this onnxruntime build"
@@ -273,7 +299,7 @@ def discover() -> tuple[EpInfo, ...]:
             )
     operator = _env_libraries() | _EXTRA
     for ep, lib in libraries.items():
-        info = probe["plugins"].get(ep, {})
+        info = seen["plugins"].get(ep, {})
         if ep in operator or ep not in by_ep:
             source, package = "library", lib
         else:

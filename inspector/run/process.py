@@ -7,7 +7,6 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -17,22 +16,23 @@ from typing import Any, cast
 import numpy as np
 import onnx
 
+from inspector.isolation.spawn import command, spawn
 from inspector.limits import Limits, worker_memory
 from inspector.run.config import RunConfig
 from inspector.run.eps import plugin_libraries
 from inspector.run.prepare import PreparedModel, RunError
 from inspector.run.protocol import Job, JobInput, WorkerResult, job_config
-from inspector.run.sandbox import minimal_env
 
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-#: The worker's start: an isolated interpreter (-I: no user site, no PYTHONPATH, no cwd on
-#: sys.path) that imports the worker from this package, drops the package folder from sys.path
-#: and confines itself to its private folder (sandbox.py) before it touches the model.
-_BOOTSTRAP = (
-    "import json, sys; root, private, reads = sys.argv[1:4]; sys.path.insert(0, root); "
-    "import inspector.run.worker as w; sys.path.remove(root); "
-    "w.confined_main(private, json.loads(reads), sys.argv[4:])"
-)
+#: The worker's entry: an isolated interpreter (:mod:`inspector.isolation.spawn`) imports it,
+#: and it confines itself to its private folder before it touches the model.
+WORKER = ("inspector.run.worker", "confined_main")
+
+
+def _worker_args(private: Path, args: tuple[str, ...]) -> tuple[str, list[str], list[str]]:
+    """:func:`inspector.run.worker.confined_main`'s arguments: the folder it may write, the
+    files it may read besides Python and the system folders, and its own argv."""
+    reads = sorted({str(Path(lib).resolve()) for _, lib in plugin_libraries()})
+    return str(private), reads, list(args)
 
 
 def worker_command(private: Path, *args: str) -> list[str]:
@@ -44,17 +44,7 @@ def worker_command(private: Path, *args: str) -> list[str]:
     that loads companions from its own folder must live where workers read anyway (its wheel in
     site-packages, ``/opt``, ``/usr``), as the ggml and OpenVINO wheels do (measured with only
     their file granted: ggml registers and runs, OpenVINO registers as it does unconfined)."""
-    reads = sorted({str(Path(lib).resolve()) for _, lib in plugin_libraries()})
-    return [
-        sys.executable,
-        "-I",
-        "-c",
-        _BOOTSTRAP,
-        PACKAGE_ROOT,
-        str(private),
-        json.dumps(reads),
-        *args,
-    ]
+    return command(*WORKER, *_worker_args(private, args))
 
 
 class WorkerFileError(RunError):
@@ -175,7 +165,7 @@ def read_result(job_dir: Path) -> WorkerResult | None:
 
 def check_can_start_workers() -> None:
     """Refuse early, with the reason, where workers would run as root unconfined."""
-    from inspector.run.sandbox import landlock_abi, unconfined_root_allowed
+    from inspector.isolation.sandbox import landlock_abi, unconfined_root_allowed
 
     if os.geteuid() == 0 and landlock_abi() == 0 and not unconfined_root_allowed():
         from inspector.run.worker import UNCONFINED_ROOT
@@ -242,9 +232,8 @@ def write_job(
 
 class Worker:
     """One worker process, started ahead of its job so interpreter and onnxruntime imports
-    (~0.16 s) overlap the previous configuration. It is a plain child interpreter, not
-    multiprocessing: nothing of the parent — Streamlit's threads, its ``__main__`` — is
-    inherited or re-imported, and a segfault is just an exit code."""
+    (~0.16 s) overlap the previous configuration (started as every isolated child is:
+    :func:`inspector.isolation.spawn.spawn`)."""
 
     def __init__(self, prepared: PreparedModel) -> None:
         check_can_start_workers()
@@ -253,13 +242,14 @@ class Worker:
         )
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in finish()
         model_dir = prepared.model_path.parent
-        self.proc = subprocess.Popen(
-            worker_command(prepared.folder, "--stdin", str(model_dir)),
+        self.proc = spawn(
+            *WORKER,
+            *_worker_args(prepared.folder, ("--stdin", str(model_dir))),
+            home=str(prepared.folder),
+            cwd=model_dir,
             stdin=subprocess.PIPE,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            cwd=model_dir,
-            env=minimal_env(str(prepared.folder)),
         )
         self.timed_out = False
         self.cancelled = False

@@ -621,7 +621,7 @@ UNCONFINED_ROOT = (
 def confined_main(private: str, reads: list[str], argv: list[str]) -> None:
     """Entry point of a worker the runner started: confine the process to ``private`` (its run
     folder) first, then :func:`main`. Refuses to go on as root when it cannot be confined."""
-    from inspector.sandbox import confine, unconfined_root_allowed
+    from inspector.isolation.sandbox import confine, unconfined_root_allowed
 
     state = confine(write=[private], read=reads)
     if not state.confined and state.uid == 0 and not unconfined_root_allowed():
