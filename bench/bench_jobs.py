@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inspector import load_model  # noqa: E402
 from inspector.run.config import RunConfig, expand_matrix  # noqa: E402
-from inspector.run.jobs import JobQueue  # noqa: E402
+from inspector.run.jobs import JobQueue, MatrixRun  # noqa: E402
 from inspector.run.runner import run_matrix  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_models" / "cnn_conv_bn_relu.onnx"
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         run_matrix(model, matrix, feeds)
         direct.append(time.perf_counter() - t)
         t = time.perf_counter()
-        queue.wait(queue.submit("bench", "k", model, matrix, feeds))
+        queue.wait(queue.submit("bench", "k", MatrixRun(model, matrix, feeds)))
         job.append(time.perf_counter() - t)
     ratio = statistics.median(j / d for d, j in zip(direct, job, strict=True))
     print(f"direct s  {', '.join(f'{x:.3f}' for x in direct)}")

@@ -489,7 +489,7 @@ if bundled is not None:  # results from a session bundle: show where, offer to r
             here = Matrix(
                 tuple(
                     replace(c, label=f"here · {c.label}")
-                    for c in (bundled.matrix.configs if bundled.matrix else ())
+                    for c in (r.config for r in bundled.results)
                 )
             )
             state.submit(source, model, here, dict(bundled.inputs), model.limits, base=bundled)

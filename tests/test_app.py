@@ -302,7 +302,7 @@ def test_the_overview_load_check_waits_in_the_run_queue_then_shows_the_verdict()
 
     from inspector import load_model
     from inspector.run.config import Matrix, RunConfig
-    from inspector.run.jobs import queue
+    from inspector.run.jobs import MatrixRun, queue
     from inspector.run.loadcheck import LOAD_CHECK
     from tests.factories import endless_loop
 
@@ -311,7 +311,9 @@ def test_the_overview_load_check_waits_in_the_run_queue_then_shows_the_verdict()
     loop = load_model(endless_loop().SerializeToString(), name="loop.onnx")
     endless = Matrix((RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0, label="endless"),))
     feeds = {"x": np.ones(1, np.float32)}
-    blockers = [q.submit("someone-else", "k", loop, endless, feeds) for _ in range(q.slots)]
+    blockers = [
+        q.submit("someone-else", "k", MatrixRun(loop, endless, feeds)) for _ in range(q.slots)
+    ]
     name = f"busy-{uuid.uuid4().hex[:8]}.onnx"  # a model no earlier test has checked
     try:
         at.file_uploader(key="upload").set_value(

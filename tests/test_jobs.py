@@ -12,7 +12,7 @@ import numpy as np
 
 from inspector import load_model
 from inspector.run.config import Matrix, RunConfig, expand_matrix
-from inspector.run.jobs import JobQueue
+from inspector.run.jobs import JobQueue, MatrixRun
 from tests.conftest import SAMPLES
 from tests.factories import endless_loop
 
@@ -56,7 +56,7 @@ def test_a_job_keeps_every_result_as_it_arrives():
     m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
     q = JobQueue(slots=1)
     mat = expand_matrix(["cpu"], ["basic", "all"], base=RunConfig(**FAST))
-    job = q.submit("alice", m.sha256, m, mat, {"x": np.ones((2, 64), np.float32)})
+    job = q.submit("alice", m.sha256, MatrixRun(m, mat, {"x": np.ones((2, 64), np.float32)}))
     assert q.wait(job, 120)
     assert job.state == "done" and [r.label for r in job.results] == [c.label for c in mat.configs]
     assert all(r.ok for r in job.results), [r.error for r in job.results]
@@ -68,7 +68,7 @@ def test_cancel_stops_the_worker_and_removes_the_private_folder():
     q = JobQueue(slots=1)
     before_dirs, before_workers = _run_dirs(), _my_workers()
     mat = Matrix((RunConfig(**FAST, label="endless"),))
-    job = q.submit("alice", "k", m, mat, {"x": np.ones(1, np.float32)})
+    job = q.submit("alice", "k", MatrixRun(m, mat, {"x": np.ones(1, np.float32)}))
     deadline = time.monotonic() + 60
     while job.current != "endless" and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -98,18 +98,17 @@ def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
     blocker = q.submit(
         "alice",
         "k",
-        loop,
-        Matrix((RunConfig(**FAST, label="endless"),)),
-        {"x": np.ones(1, np.float32)},
+        MatrixRun(
+            loop, Matrix((RunConfig(**FAST, label="endless"),)), {"x": np.ones(1, np.float32)}
+        ),
     )
     feeds = {"x": np.ones((2, 64), np.float32)}
     cfg = RunConfig(**FAST, opt_level="all")
-    done = q.submit_task(
+    done = q.submit(
         "bob",
         "m",
-        "ablation",
-        m,
         lambda job: ablation(m, cfg, feeds, ["GeluFusionL1"]),
+        kind="ablation",
         about="cpu · all",
     )
     time.sleep(1.0)
@@ -122,11 +121,9 @@ def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
         "bob", "m", "matrix"
     ) == []
 
-    stopped = q.submit_task(
+    stopped = q.submit(
         "alice",
         "k",
-        "ablation",
-        loop,
         lambda job: ablation(
             loop,
             RunConfig(**FAST, label="endless"),
@@ -134,6 +131,7 @@ def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
             ["X"],
             cancel=job.cancel_event,
         ),
+        kind="ablation",
         about="endless",
     )
     deadline = time.monotonic() + 60
@@ -155,10 +153,10 @@ def test_the_queue_takes_one_job_per_owner_in_turn():
     q = JobQueue(slots=1)
     mat = Matrix((RunConfig(**FAST, label="endless"),))
     feeds = {"x": np.ones(1, np.float32)}
-    a1 = q.submit("alice", "k", m, mat, feeds)
-    a2 = q.submit("alice", "k", m, mat, feeds)
-    a3 = q.submit("alice", "k", m, mat, feeds)
-    b1 = q.submit("bob", "k", m, mat, feeds)
+    a1 = q.submit("alice", "k", MatrixRun(m, mat, feeds))
+    a2 = q.submit("alice", "k", MatrixRun(m, mat, feeds))
+    a3 = q.submit("alice", "k", MatrixRun(m, mat, feeds))
+    b1 = q.submit("bob", "k", MatrixRun(m, mat, feeds))
     try:
         assert a1.state == "running"
         # Bob has not been served yet: his job goes before Alice's second and third.
@@ -194,9 +192,7 @@ def test_an_owner_whose_tabs_are_gone_loses_its_jobs_and_resources_after_the_gra
     job = q.submit(
         "alice",
         "k",
-        m,
-        Matrix((RunConfig(**FAST, label="endless"),)),
-        {"x": np.ones(1, np.float32)},
+        MatrixRun(m, Matrix((RunConfig(**FAST, label="endless"),)), {"x": np.ones(1, np.float32)}),
     )
     deadline = time.monotonic() + 60
     while job.current != "endless" and time.monotonic() < deadline:
@@ -293,7 +289,7 @@ def test_load_checks_wait_for_a_run_slot_and_take_turns_with_runs():
     mat = Matrix((RunConfig(**FAST, label="one"),))  # one configuration: no worker started ahead
     done: list[SessionCheck] = []
     try:
-        dave = q.submit("dave", "k", m, mat, {"x": np.ones((2, 64), np.float32)})
+        dave = q.submit("dave", "k", MatrixRun(m, mat, {"x": np.ones((2, 64), np.float32)}))
         dave_check = submit_check(q, "dave", "k", m, on_done=done.append)
         checks = [
             submit_check(q, o, "k", m, on_done=done.append) for o in ("alice", "bob", "carol")

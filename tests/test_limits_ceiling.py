@@ -13,7 +13,7 @@ import pytest
 from inspector import load_model
 from inspector.limits import DEFAULT_LIMITS, thread_limit, within
 from inspector.run.config import ConfigError, EpSpec, Matrix, RunConfig, load_matrix
-from inspector.run.jobs import JobQueue
+from inspector.run.jobs import JobQueue, MatrixRun
 from tests.conftest import SAMPLES
 from tests.factories import endless_loop
 
@@ -107,8 +107,9 @@ class TestTimeoutCeiling:
         q = JobQueue(slots=1, limits=replace(DEFAULT_LIMITS, run_timeout_s=3))
         mine = replace(loop.limits, run_timeout_s=300)
         endless = Matrix((RunConfig(**FAST, label="endless"),))
-        job = q.submit("alice", "k", loop, endless, {"x": np.ones(1, np.float32)}, mine)
-        assert job.limits is not None and job.limits.run_timeout_s == 3
+        job = q.submit("alice", "k", MatrixRun(loop, endless, {"x": np.ones(1, np.float32)}, mine))
+        assert isinstance(job.work, MatrixRun) and job.work.limits is not None
+        assert job.work.limits.run_timeout_s == 3
         assert q.wait(job, 60)
         (result,) = job.results
         assert result.error_kind == "timeout"
@@ -118,7 +119,7 @@ class TestTimeoutCeiling:
         m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
         q = JobQueue(slots=1, limits=replace(DEFAULT_LIMITS, max_timed_runs=5))
         with pytest.raises(ConfigError, match="timed_runs=100 is over the limit max_timed_runs=5"):
-            q.submit("alice", "k", m, Matrix((RunConfig(),)), {})
+            q.submit("alice", "k", MatrixRun(m, Matrix((RunConfig(),)), {}))
         assert q.jobs("alice") == []
 
 

@@ -12,7 +12,7 @@ from inspector import load_model
 from inspector.run.config import RunConfig, expand_matrix
 from inspector.run.eps import second_eps
 from tests.conftest import SAMPLES
-from tests.test_jobs import _run_dirs, _workers
+from tests.test_jobs import _parent, _run_dirs, _workers
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install onnx-inspector[ray])")
 
@@ -147,3 +147,63 @@ class TestRayWorkerBinding:
         assert "--head --port=6379 --node-ip-address=fd00::5" in capsys.readouterr().out
         assert main(["ray-worker", "--node-ip-address", "eth0", "--dry-run"]) == 2
         assert "'eth0' is not an IP address" in capsys.readouterr().err
+
+
+def test_a_queued_matrix_on_ray_cancels_like_a_local_one(cluster, monkeypatch):
+    """Issue 24: through the job queue with INSPECTOR_RAY_ADDRESS set, a cancel was ignored
+    (every configuration ran) and the job still ended "done". Now the outstanding tasks stop,
+    none starts after the cancel, and the job ends "cancelled" with the results made so far."""
+    import time
+    from dataclasses import replace
+
+    from onnx import helper, numpy_helper
+
+    from inspector.limits import DEFAULT_LIMITS
+    from inspector.run.cluster import ADDRESS_ENV
+    from inspector.run.config import Matrix
+    from inspector.run.jobs import JobQueue, MatrixRun
+    from tests.factories import model, vi
+
+    monkeypatch.setenv(ADDRESS_ENV, cluster.address)
+    w = numpy_helper.from_array(np.ones((1024, 1024), np.float32), "w")
+    mm = model([helper.make_node("MatMul", ["x", "w"], ["y"])], [vi("x", shape=[256, 1024])],
+               [vi("y", shape=[256, 1024])], [w])  # fmt: skip
+    m = load_model(mm.SerializeToString(), name="matmul.onnx")
+    quick = RunConfig(warmup_runs=0, timed_runs=1, profiled_runs=0, label="quick")
+    # ~10 ms a run, 1,000 runs with no budget and no target: only a cancel ends it soon
+    slow = replace(quick, timed_runs=1000, time_budget_s=0, target_ci_pct=0)
+    mat = Matrix((quick, *(replace(slow, label=f"slow {i}") for i in range(3))))
+    q = JobQueue(slots=1, limits=DEFAULT_LIMITS)
+    before_dirs = _run_dirs()
+    job = q.submit("alice", "k", MatrixRun(m, mat, {"x": np.ones((256, 1024), np.float32)}))
+    deadline = time.monotonic() + 120
+    while not job.results and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r.label for r in job.results] == ["quick"] and job.results[0].ok
+    assert job.current == "slow 0"  # the driver waits on the next configuration
+    start = time.monotonic()
+    q.cancel(job.id)
+    assert q.wait(job, 30), "the cancel was ignored"
+    assert time.monotonic() - start < 10
+    assert job.state == "cancelled"
+    assert len(job.results) < len(mat.configs)
+    assert [r.error_kind for r in job.results[1:]] == ["cancelled"]
+    total = ray.cluster_resources()["CPU"]
+    deadline = time.monotonic() + 10  # Ray gives a stopped task's CPU back asynchronously
+    while ray.available_resources().get("CPU", 0) < total and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ray.available_resources().get("CPU", 0) == total, "a Ray task is still running"
+    assert _ray_workers() == set(), "a confined worker still runs"
+    assert _run_dirs() - before_dirs == set()  # each stopped task removed its private folder
+
+
+def _ray_workers() -> set[int]:
+    """Confined workers started by a Ray worker (other sessions on the host run their own)."""
+
+    def cmdline(pid: int) -> bytes:
+        try:
+            return open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            return b""
+
+    return {pid for pid in _workers() if b"ray" in cmdline(_parent(pid))}

@@ -8,6 +8,11 @@ it. The model, its external-data files and the inputs travel through Ray's objec
 shared file system); inside the task the configuration runs exactly as locally — a confined
 worker in a private folder, with its memory cap and timeout — and the result says where it ran.
 
+A matrix on Ray behaves as one on local workers (:func:`run_matrix_ray` is an
+:class:`~inspector.run.runner.Executor`): progress per configuration, each result as it comes,
+and a cancel that stops the outstanding tasks. The server's job queue runs its matrices there
+when ``INSPECTOR_RAY_ADDRESS`` (:data:`ADDRESS_ENV`) is set.
+
 Ray is an optional extra (``pip install onnx-inspector[ray]``): nothing here imports it until a
 function is called, and without ``--ray`` nothing changes.
 """
@@ -21,9 +26,11 @@ import platform
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.errors import InspectorError
 from inspector.limits import Limits
@@ -31,6 +38,9 @@ from inspector.model.external import build_external_data
 from inspector.model.load import LoadedModel, load_model
 from inspector.run.config import Matrix, RunConfig
 from inspector.run.results import RunResult, failed
+
+if TYPE_CHECKING:
+    from inspector.run.runner import Executor, ProgressFn
 
 RESOURCE_PREFIX = "ep_"
 #: Units of an EP resource a node advertises: placement is by EP, concurrency by num_cpus.
@@ -129,24 +139,33 @@ def run_here(
     limits: Limits | None,
 ) -> RunResult:
     """The Ray task body: rebuild the model from the payload and run one configuration
-    locally (confined worker, private folder, cap, timeout); record where it ran."""
+    locally (confined worker, private folder, cap, timeout); record where it ran.
+
+    The run goes on in a thread so that a cancel (``ray.cancel``: a KeyboardInterrupt in this
+    thread) stops the worker and removes its private folder before the task ends."""
     from inspector.run.runner import run_matrix
 
     model = load_model(payload["model"], dict(payload["files"]), name=payload["name"])
-    (result,) = run_matrix(model, Matrix((config,)), inputs, limits=limits)
+    stop = threading.Event()
+    made: list[RunResult] = []
+
+    def run() -> None:
+        made.extend(run_matrix(model, Matrix((config,)), inputs, limits=limits, cancel=stop))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        stop.set()
+        thread.join()
+        raise
+    (result,) = made
     return replace(result, placement=_where())
 
 
-def run_matrix_ray(
-    model: LoadedModel,
-    matrix: Matrix,
-    inputs: Mapping[str, Any],
-    address: str,
-    *,
-    limits: Limits | None = None,
-    timeout_s: float | None = None,
-) -> tuple[RunResult, ...]:
-    """Each configuration as a Ray task on a node that advertises its preferred EP."""
+def _connect(address: str) -> Any:
     try:
         import ray
     except ImportError:
@@ -157,6 +176,35 @@ def run_matrix_ray(
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     except Exception as exc:  # noqa: BLE001 - connection errors come in many types
         raise ClusterError(f"Cannot reach the Ray cluster at {address}: {exc}") from None
+    return ray
+
+
+#: Seconds a cancelled Ray task gets to stop its worker and remove its folder before it is
+#: killed (``ray.cancel(force=True)``: the worker then dies with it, the folder stays).
+CANCEL_GRACE_S = 5.0
+
+
+def run_matrix_ray(
+    model: LoadedModel,
+    matrix: Matrix,
+    inputs: Mapping[str, Any],
+    address: str | None = None,
+    *,
+    limits: Limits | None = None,
+    progress: ProgressFn | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+    cancel: threading.Event | None = None,
+    timeout_s: float | None = None,
+) -> tuple[RunResult, ...]:
+    """Each configuration as a Ray task on a node that advertises its preferred EP: an
+    :class:`~inspector.run.runner.Executor` like :func:`~inspector.run.runner.run_matrix`.
+    ``address``: the cluster's (default: ``$INSPECTOR_RAY_ADDRESS``). Every configuration is
+    submitted at once (Ray places them); results come in the matrix's order. ``cancel`` stops
+    the outstanding tasks (those not started never start) and no result follows."""
+    address = address or os.environ.get(ADDRESS_ENV, "")
+    if not address:
+        raise ClusterError(f"No Ray cluster to run on: give its address or set {ADDRESS_ENV}.")
+    ray = _connect(address)
     available = set(ray.cluster_resources())
     task: Any = ray.remote(run_here)
     payload: Any = ray.put(_payload(model))
@@ -164,31 +212,104 @@ def run_matrix_ray(
     pending: list[tuple[RunConfig, Any]] = []
     for config in matrix.configs:
         need = resource_name(config.eps[0].name)
-        if need not in available:
-            pending.append((config, None))
-            continue
-        ref = task.options(num_cpus=1, resources={need: 1}).remote(payload, config, feeds, limits)
+        ref = None
+        if need in available:
+            ref = task.options(num_cpus=1, resources={need: 1}).remote(
+                payload, config, feeds, limits
+            )
         pending.append((config, ref))
     wait_s = timeout_s or float((limits or model.limits).run_timeout_s) * 2 + 60
-    results = []
-    for config, ref in pending:
-        if ref is None:
-            results.append(
-                failed(
-                    config,
-                    "no_node",
-                    f"{config.label}: no node of the cluster advertises {config.eps[0].name} "
-                    f"(resource {resource_name(config.eps[0].name)}); start one with "
-                    "onnx-inspector ray-worker on a machine that has it.",
-                )
-            )
-            continue
-        try:
-            results.append(ray.get(ref, timeout=wait_s))
-        except Exception as exc:  # noqa: BLE001 - a task error is one configuration's failure
-            ray.cancel(ref, force=True)
-            results.append(failed(config, "cluster", f"{config.label}: the Ray task failed: {exc}"))
+    results: list[RunResult] = []
+    n = len(pending)
+    try:
+        for i, (config, ref) in enumerate(pending):
+            if cancel is not None and cancel.is_set():
+                break
+            if progress:
+                progress(i, n, config.label, "start")
+            results.append(_collect(ray, config, ref, wait_s, cancel))
+            if on_result:
+                on_result(results[-1])
+            if progress:
+                progress(i, n, config.label, "done")
+    finally:
+        _stop(ray, [ref for _, ref in pending[len(results) :] if ref is not None])
     return tuple(results)
+
+
+def _collect(
+    ray: Any, config: RunConfig, ref: Any, wait_s: float, cancel: threading.Event | None
+) -> RunResult:
+    """One configuration's result: its task's, or why there is none."""
+    if ref is None:
+        return failed(
+            config,
+            "no_node",
+            f"{config.label}: no node of the cluster advertises {config.eps[0].name} "
+            f"(resource {resource_name(config.eps[0].name)}); start one with "
+            "onnx-inspector ray-worker on a machine that has it.",
+        )
+    deadline = time.monotonic() + wait_s
+    while not ray.wait([ref], timeout=0.2)[0]:  # poll: a cancel must stop it at once
+        if cancel is not None and cancel.is_set():
+            _stop(ray, [ref])
+            return failed(
+                config, "cancelled", f"{config.label}: cancelled; its Ray task was stopped."
+            )
+        if time.monotonic() > deadline:
+            _stop(ray, [ref])
+            return failed(
+                config, "cluster", f"{config.label}: the Ray task gave no result in {wait_s:g} s"
+            )
+    try:
+        return ray.get(ref)
+    except Exception as exc:  # noqa: BLE001 - a task error is one configuration's failure
+        return failed(config, "cluster", f"{config.label}: the Ray task failed: {exc}")
+
+
+def _stop(ray: Any, refs: list[Any]) -> None:
+    """Cancel ``refs``: one not started never starts; a running one stops its worker and
+    removes its folder, or is killed after :data:`CANCEL_GRACE_S`."""
+    for ref in refs:
+        ray.cancel(ref)
+    if not refs:
+        return
+    _, left = ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE_S)
+    for ref in left:
+        ray.cancel(ref, force=True)
+
+
+def executor(address: str | None = None) -> Executor:
+    """Where a matrix runs: on the Ray cluster at ``address`` (default:
+    ``$INSPECTOR_RAY_ADDRESS``) when there is one, else on this machine's workers."""
+    from inspector.run.runner import run_matrix
+
+    address = address or os.environ.get(ADDRESS_ENV, "")
+    if not address:
+        return run_matrix
+
+    def on_ray(
+        model: LoadedModel,
+        matrix: Matrix,
+        inputs: Mapping[str, Any],
+        *,
+        limits: Limits | None = None,
+        progress: ProgressFn | None = None,
+        on_result: Callable[[RunResult], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[RunResult, ...]:
+        return run_matrix_ray(
+            model,
+            matrix,
+            inputs,
+            address,
+            limits=limits,
+            progress=progress,
+            on_result=on_result,
+            cancel=cancel,
+        )
+
+    return on_ray
 
 
 #: Said whenever a node is started: what joining a cluster grants (docs/ray.md, Security).

@@ -1,24 +1,29 @@
-"""Run-lab jobs that outlive the page: a queue, a few runner threads, results kept as they come.
+"""Jobs that outlive whoever submitted them: a queue, a few runner threads, results kept as
+they come.
 
-A matrix submitted here runs outside whoever submitted it (for the app: outside the session's
-script thread), so the user can browse, reload or open a second tab while it runs, and come back
-to every configuration finished so far. The queue is fair across owners (round robin: one user's
-50-configuration matrix does not starve the others), at most ``limits.max_concurrent_runs`` jobs
-run at once (0: one per CPU core), and a job can be cancelled: its current worker is killed, no
-further configuration starts, and its private folder is removed.
+A job's *work* is a callable that gets its job and returns the job's value: a matrix
+(:class:`MatrixRun`), the first diverging node, an optimizer ablation, a two-model run, a load
+check. It runs outside its submitter (for the app: outside the session's script thread), so the
+user can browse, reload or open a second tab while it runs, and come back to what it made. The
+work reports through its job: ``job.cancel_event`` (stop early once set), ``job.progress`` (the
+executors' ``progress(i, n, label, phase)``: what runs now, how many steps are done) and
+``job.emit`` (each result as it finishes: a matrix's configurations). Pages read ``job.value``
+once it has finished and ``job.results`` (so far) while it runs.
 
-A job is either a matrix or a *task*: a callable that produces one value (the first diverging
-node, an optimizer ablation, a two-model run), queued, run, cancelled and kept the same way, so
-that long analyses also survive navigation and show in the same queue.
+The queue is fair across owners (round robin: one user's 50-configuration matrix does not
+starve the others), at most ``limits.max_concurrent_runs`` jobs run at once (0: one per CPU
+core), and a job can be cancelled: its current worker is killed, no further configuration
+starts, its private folder is removed and it ends "cancelled" — on local workers and on Ray
+alike (:mod:`inspector.run.cluster`: the executor is chosen by ``INSPECTOR_RAY_ADDRESS``).
 
 Every worker the server starts goes through here — matrices, analyses, the Overview's load
 check, the Run lab's size probe — so ``max_concurrent_runs`` and the memory share per slot
-(``worker_memory``) hold for all of them. A job's limits are capped by the deployment's
+(``worker_memory``) hold for all of them. A matrix's limits are capped by the deployment's
 (:func:`inspector.limits.within`: its timeout is min(the user's, the deployment's)) and its
 configurations are checked against them when it is submitted.
 
 Configurations of one job run one after another, as in :func:`run_matrix`: timings stay honest.
-Jobs from different owners may run at the same time; each result says so (``concurrent``).
+Jobs from different owners may run at the same time; each job says so (``overlapped``).
 No Streamlit here: the app keeps job ids in its session, the registry keeps the jobs.
 """
 
@@ -29,48 +34,64 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from inspector.limits import Limits, deployment_limits, run_slots, within
 from inspector.model.load import LoadedModel
+from inspector.run.cluster import executor
 from inspector.run.config import Matrix
 from inspector.run.results import RunResult
-from inspector.run.runner import run_matrix
 
 JobState = Literal["queued", "running", "done", "cancelled", "failed"]
-Task = Callable[["Job"], Any]  # gets its job (cancel_event, current), returns the job's value
+T = TypeVar("T")
+#: A job's work: gets its job (cancel_event, progress, emit), returns the job's value.
+Work = Callable[["Job[T]"], T]
+MATRIX = "matrix"
 
 
-@dataclass
-class Job:
-    """One submitted matrix or task and everything known about it so far (read it, don't
-    write it)."""
+@dataclass(eq=False)
+class Job(Generic[T]):
+    """One submitted piece of work and everything known about it so far (read it, don't
+    write it: the work reports through :meth:`progress` and :meth:`emit`)."""
 
     id: str
     owner: str
     key: str  # what the owner submitted it for (the app: the model's content key)
-    model: LoadedModel
-    matrix: Matrix | None  # None for a task
-    inputs: Mapping[str, Any]
-    limits: Limits | None
-    context: Any = None  # the submitter's own handle (the app: the model's upload)
+    kind: str  # "matrix", or the task's ("divergence", "ablation", "load_check", …)
+    work: Work[T] | None = field(default=None, repr=False)  # None: registered finished
+    about: str = ""  # what it is about, in the submitter's words (e.g. "ref → cand")
+    inputs: Mapping[str, Any] = field(default_factory=dict, repr=False)  # a matrix's feeds
+    total: int = 1  # steps (a matrix: its configurations)
+    unit: str = ""  # what a step is ("configurations"); "" when the work has no steps
+    context: Any = None  # the submitter's own handle (the app: the model's source)
+    base: Job[Any] | None = None  # results shown before this job's own (a bundle it re-runs)
+    origin: str = ""  # where a registered job's value came from (a bundle: machine, versions)
     state: JobState = "queued"
-    results: list[RunResult] = field(default_factory=list)
-    current: str = ""  # label of the configuration running now
+    value: T | None = None  # the work's return value, once it finished (or was cancelled)
+    results: list[RunResult] = field(default_factory=list)  # emitted so far, in order
+    current: str = ""  # what runs now (a configuration's label)
     error: str = ""
     overlapped: bool = False  # another job ran at the same time (timings may be noisier)
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
-    origin: str = ""  # where finished results came from (a bundle: its machine and versions)
-    base: Job | None = None  # results shown before this job's own (a bundle it re-runs)
-    kind: str = "matrix"  # or the task's kind ("divergence", "ablation", …)
-    about: str = ""  # what a task is about, in the submitter's words (e.g. "ref → cand")
-    task: Task | None = field(default=None, repr=False)
-    value: Any = None  # a finished task's result
+
+    def progress(self, i: int, n: int, label: str, phase: str) -> None:
+        """An executor's ``progress``: step ``i`` of ``n`` (``label``) starts or is done."""
+        self.total = n
+        self.current = label if phase == "start" else ""
+
+    def emit(self, result: RunResult) -> None:
+        """An executor's ``on_result``: one more finished configuration."""
+        self.results.append(result)
+
+    @property
+    def done(self) -> int:
+        """Steps finished (a matrix: configurations with a result)."""
+        return len(self.results) if self.unit else int(not self.active)
 
     @property
     def shown_results(self) -> list[RunResult]:
@@ -78,12 +99,31 @@ class Job:
         return (list(self.base.results) if self.base else []) + list(self.results)
 
     @property
-    def total(self) -> int:
-        return len(self.matrix.configs) if self.matrix is not None else 1
-
-    @property
     def active(self) -> bool:
         return self.state in ("queued", "running")
+
+
+@dataclass(frozen=True)
+class MatrixRun:
+    """A matrix as a job's work: every configuration on this machine's workers, or on the Ray
+    cluster named by ``INSPECTOR_RAY_ADDRESS`` when it is set; results stream into the job."""
+
+    model: LoadedModel
+    matrix: Matrix
+    inputs: Mapping[str, Any]
+    limits: Limits | None = None  # None: the model's
+
+    def __call__(self, job: Job[tuple[RunResult, ...]]) -> tuple[RunResult, ...]:
+        run = executor()  # read when the job starts: the server's setting at that moment
+        return run(
+            self.model,
+            self.matrix,
+            self.inputs,
+            limits=self.limits,
+            progress=job.progress,
+            on_result=job.emit,
+            cancel=job.cancel_event,
+        )
 
 
 class JobQueue:
@@ -95,8 +135,8 @@ class JobQueue:
         self.slots = slots or (os.cpu_count() or 1)
         self.limits = limits  # the deployment's ceilings (None: this process's environment)
         self.keep_s = keep_s  # finished jobs are kept this long, then forgotten
-        self._jobs: dict[str, Job] = {}
-        self._waiting: dict[str, deque[Job]] = {}  # owner → their queued jobs, in order
+        self._jobs: dict[str, Job[Any]] = {}
+        self._waiting: dict[str, deque[Job[Any]]] = {}  # owner → their queued jobs, in order
         self._last_served: dict[str, float] = {}  # owner → when their last job started
         self._running = 0
         self._lock = threading.Condition()
@@ -107,28 +147,29 @@ class JobQueue:
         self,
         owner: str,
         key: str,
-        model: LoadedModel,
-        matrix: Matrix,
-        inputs: Mapping[str, Any],
-        limits: Limits | None = None,
+        work: Work[T],
+        *,
+        kind: str = "",
+        about: str = "",
         context: Any = None,
-        base: Job | None = None,
-    ) -> Job:
-        """Queue ``matrix``; ConfigError when a configuration asks for more than the limits
-        allow. ``limits`` (default: the model's) are capped by the deployment's."""
-        limits = within(limits or model.limits, self.ceiling)
-        for config in matrix.configs:
-            config.check_limits(limits)
-        job = Job(secrets.token_urlsafe(9), owner, key, model, matrix, inputs, limits, context)
-        job.base = base
-        return self._enqueue(job)
+        base: Job[Any] | None = None,
+    ) -> Job[T]:
+        """Queue ``work`` for ``owner`` (fair with everyone's: same lanes, same slots).
 
-    @property
-    def ceiling(self) -> Limits:
-        """The limits no job may exceed: the deployment's."""
-        return self.limits or deployment_limits()
-
-    def _enqueue(self, job: Job) -> Job:
+        A :class:`MatrixRun` is a job of kind "matrix" whose limits (default: the model's) are
+        capped by the deployment's; ConfigError when a configuration asks for more than they
+        allow. Other work should stop early once ``job.cancel_event`` is set, and may say what
+        it does in ``job.current``. ``base``: a finished job whose results are shown before
+        this one's (a bundle it re-runs)."""
+        job: Job[T] = Job(secrets.token_urlsafe(9), owner, key, kind or "task", work, about)
+        if isinstance(work, MatrixRun):
+            limits = within(work.limits or work.model.limits, self.ceiling)
+            for config in work.matrix.configs:
+                config.check_limits(limits)
+            job.work = cast(Work[T], replace(work, limits=limits))
+            job.kind, job.inputs = kind or MATRIX, work.inputs
+            job.total, job.unit = len(work.matrix.configs), "configurations"
+        job.context, job.base = context, base
         with self._lock:
             self._forget_old()
             self._jobs[job.id] = job
@@ -136,71 +177,41 @@ class JobQueue:
             self._start_runners()
         return job
 
-    def submit_task(
+    def register(
         self,
         owner: str,
         key: str,
-        kind: str,
-        model: LoadedModel,
-        task: Task,
+        value: T,
         *,
+        kind: str,
+        origin: str,
         about: str = "",
+        results: Iterable[RunResult] = (),
         inputs: Mapping[str, Any] | None = None,
         context: Any = None,
-    ) -> Job:
-        """Queue a task (fair with matrices: same lanes, same slots); its value lands in
-        ``job.value``. The task gets its job: it should stop early once ``job.cancel_event`` is
-        set, and may say what it is doing in ``job.current``."""
-        job = Job(secrets.token_urlsafe(9), owner, key, model, None, inputs or {}, None, context)
-        job.kind, job.about, job.task = kind, about, task
-        return self._enqueue(job)
-
-    def add_done_task(
-        self,
-        owner: str,
-        key: str,
-        kind: str,
-        model: LoadedModel,
-        value: Any,
-        *,
-        about: str,
-        origin: str,
-        context: Any = None,
-    ) -> Job:
-        """Register a task's value made elsewhere (a bundle) as a finished task."""
-        job = Job(secrets.token_urlsafe(9), owner, key, model, None, {}, None, context)
-        job.kind, job.about, job.value = kind, about, value
-        return self._register_done(job, origin)
-
-    def add_done(
-        self,
-        owner: str,
-        key: str,
-        model: LoadedModel,
-        results: list[RunResult],
-        inputs: Mapping[str, Any],
-        origin: str,
-        context: Any = None,
-    ) -> Job:
-        """Register results made elsewhere (a bundle) as a finished job: every page shows them
-        as it shows its own runs, and a re-run can use them as its base."""
-        matrix = Matrix(tuple(r.config for r in results))
-        job = Job(secrets.token_urlsafe(9), owner, key, model, matrix, inputs, None, context)
+    ) -> Job[T]:
+        """A value made elsewhere (a bundle's runs or analyses) as a finished job: every page
+        shows it as it shows its own, and a re-run can use it as its base."""
+        job: Job[T] = Job(secrets.token_urlsafe(9), owner, key, kind, None, about, inputs or {})
         job.results = list(results)
-        return self._register_done(job, origin)
-
-    def _register_done(self, job: Job, origin: str) -> Job:
-        job.state, job.origin = "done", origin
+        if job.results:
+            job.total, job.unit = len(job.results), "configurations"
+        job.context, job.origin, job.value, job.state = context, origin, value, "done"
         job.started = job.finished = time.time()
         with self._lock:
             self._forget_old()
             self._jobs[job.id] = job
         return job
 
-    def get(self, job_id: str) -> Job | None:
+    @property
+    def ceiling(self) -> Limits:
+        """The limits no job may exceed: the deployment's."""
+        return self.limits or deployment_limits()
+
+    def get(self, job_id: str) -> Job[Any] | None:
         return self._jobs.get(job_id)
 
-    def jobs(self, owner: str, key: str | None = None, kind: str | None = None) -> list[Job]:
+    def jobs(self, owner: str, key: str | None = None, kind: str | None = None) -> list[Job[Any]]:
         """An owner's jobs (for one key, of one kind), oldest first."""
         return sorted(
             (
@@ -211,7 +222,7 @@ class JobQueue:
             key=lambda j: j.submitted,
         )
 
-    def position(self, job: Job) -> int:
+    def position(self, job: Job[Any]) -> int:
         """How many jobs start before this one (0 when it is running or next)."""
         with self._lock:
             if job.state != "queued":
@@ -249,7 +260,7 @@ class JobQueue:
 
     # ------------------------------------------------------------------------- running
 
-    def _pick(self, lanes: Mapping[str, deque[Job]], last: Mapping[str, float]) -> str | None:
+    def _pick(self, lanes: Mapping[str, deque[Job[Any]]], last: Mapping[str, float]) -> str | None:
         """The owner whose turn it is: the one served longest ago (never served: first),
         ties by who queued first."""
         waiting = [o for o, lane in lanes.items() if lane]
@@ -257,11 +268,11 @@ class JobQueue:
             return None
         return min(waiting, key=lambda o: (last.get(o, 0.0), lanes[o][0].submitted))
 
-    def _order(self) -> list[Job]:
+    def _order(self) -> list[Job[Any]]:
         """Queued jobs in the order they will start."""
         lanes = {o: deque(lane) for o, lane in self._waiting.items()}
         last = dict(self._last_served)
-        out: list[Job] = []
+        out: list[Job[Any]] = []
         tick = time.time()
         while (owner := self._pick(lanes, last)) is not None:
             out.append(lanes[owner].popleft())
@@ -269,7 +280,7 @@ class JobQueue:
             last[owner] = tick
         return out
 
-    def _next(self) -> Job | None:
+    def _next(self) -> Job[Any] | None:
         owner = self._pick(self._waiting, self._last_served)
         if owner is None:
             return None
@@ -283,45 +294,18 @@ class JobQueue:
                 break
             self._running += 1
             job.state, job.started = "running", time.time()
+            if self._running > 1:  # its timings (and the others') share the machine
+                for other in self._jobs.values():
+                    if other.state == "running":
+                        other.overlapped = True
             threading.Thread(
                 target=self._run, args=(job,), daemon=True, name=f"job-{job.id}"
             ).start()
 
-    def _run(self, job: Job) -> None:
-        def progress(i: int, n: int, label: str, phase: str) -> None:
-            job.current = label if phase == "start" else ""
-            if self._running > 1:
-                job.overlapped = True
-
-        def keep(result: RunResult) -> None:
-            job.results.append(result)  # every finished configuration, as it comes
-
+    def _run(self, job: Job[Any]) -> None:
+        assert job.work is not None
         try:
-            if job.task is not None:
-                job.current = job.kind
-                job.value = job.task(job)
-                job.state = "cancelled" if job.cancel_event.is_set() else "done"
-                return
-            assert job.matrix is not None
-            address = os.environ.get("INSPECTOR_RAY_ADDRESS", "")
-            if address:  # the server's configurations run on the team's Ray cluster
-                from inspector.run.cluster import run_matrix_ray
-
-                job.current = f"{job.total} configurations on Ray"
-                job.results.extend(
-                    run_matrix_ray(job.model, job.matrix, job.inputs, address, limits=job.limits)
-                )
-                job.state = "done"
-                return
-            run_matrix(
-                job.model,
-                job.matrix,
-                job.inputs,
-                limits=job.limits,
-                progress=progress,
-                on_result=keep,
-                cancel=job.cancel_event,
-            )
+            job.value = job.work(job)
             job.state = "cancelled" if job.cancel_event.is_set() else "done"
         except Exception as exc:  # noqa: BLE001 - a job failing must not kill the runner
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -340,7 +324,7 @@ class JobQueue:
             if not job.active and job.finished and now - job.finished > self.keep_s:
                 del self._jobs[jid]
 
-    def wait(self, job: Job, timeout: float | None = None) -> bool:
+    def wait(self, job: Job[Any], timeout: float | None = None) -> bool:
         """Block until ``job`` is no longer active (tests, the CLI); False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:

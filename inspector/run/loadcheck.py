@@ -153,15 +153,15 @@ def submit_check(
     model: LoadedModel,
     limits: Limits | None = None,
     on_done: Callable[[SessionCheck], None] | None = None,
-) -> Job:
+) -> Job[SessionCheck]:
     """Queue :func:`check_session` for ``owner`` (a task of kind :data:`LOAD_CHECK` about
     ``key``): it starts when a run slot is free and it is ``owner``'s turn; its value is the
     :class:`SessionCheck`, also handed to ``on_done`` unless the job was cancelled."""
 
-    def task(job: Job) -> SessionCheck:
+    def task(job: Job[SessionCheck]) -> SessionCheck:
         result = check_session(model, limits, cancel=job.cancel_event)
         if on_done is not None and not job.cancel_event.is_set():
             on_done(result)
         return result
 
-    return jobs.submit_task(owner, key, LOAD_CHECK, model, task, about=key)
+    return jobs.submit(owner, key, task, kind=LOAD_CHECK, about=key)

@@ -21,7 +21,7 @@ from inspector.limits import Limits, worker_memory
 from inspector.run.config import RunConfig
 from inspector.run.eps import plugin_libraries
 from inspector.run.prepare import PreparedModel, RunError
-from inspector.run.protocol import Job, JobInput, WorkerResult, job_config
+from inspector.run.protocol import JobInput, WorkerJob, WorkerResult, job_config
 
 #: The worker's entry: an isolated interpreter (:mod:`inspector.isolation.spawn`) imports it,
 #: and it confines itself to its private folder before it touches the model.
@@ -215,7 +215,7 @@ def write_job(
         else:
             layout[name] = JobInput(kind="tensor", keys=[put(value)])
     np.savez(job_dir / "inputs.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
-    job = Job(
+    job = WorkerJob(
         model=str(model_path or prepared.model_path),
         config=job_config(config),
         plugins=plugin_libraries(),

@@ -41,7 +41,9 @@ class JobInput(TypedDict):
     keys: list[str]
 
 
-class Job(TypedDict):
+class WorkerJob(TypedDict):
+    """What the runner hands a worker in ``job.json`` (one configuration, or a load check)."""
+
     model: str  # path of the prepared model inside the private folder
     config: JobConfig
     plugins: list[list[str]]  # [[ep name, library path], ...]

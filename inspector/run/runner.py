@@ -15,6 +15,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -52,6 +53,7 @@ __all__ = [
     "PreparedModel",
     "RunError",
     "RunResult",
+    "Executor",
     "Worker",
     "check_can_start_workers",
     "fallback_summary",
@@ -143,6 +145,27 @@ def run_prepared(
 
 
 ProgressFn = Callable[[int, int, str, str], None]
+
+
+class Executor(Protocol):
+    """Runs a matrix somewhere — :func:`run_matrix` on this machine's workers,
+    :func:`inspector.run.cluster.run_matrix_ray` on a Ray cluster — and behaves the same:
+    ``progress(i, n, label, phase)`` with "start" and "done" per configuration, ``on_result``
+    with each result as its configuration finished (in the matrix's order), and ``cancel``,
+    once set, stops the running configuration (its result says "cancelled") and starts no
+    further one. Returns the results made."""
+
+    def __call__(
+        self,
+        model: LoadedModel,
+        matrix: Matrix,
+        inputs: Mapping[str, np.ndarray],
+        *,
+        limits: Limits | None = None,
+        progress: ProgressFn | None = None,
+        on_result: Callable[[RunResult], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[RunResult, ...]: ...
 
 
 def run_matrix(

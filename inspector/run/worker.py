@@ -22,7 +22,7 @@ import numpy as np
 
 from inspector.run import timing
 from inspector.run.options import check_ep_options, check_optimizer_names, check_session_config
-from inspector.run.protocol import Job, JobConfig, OutputMeta, WorkerResult
+from inspector.run.protocol import JobConfig, OutputMeta, WorkerJob, WorkerResult
 
 ERROR_KINDS = {  # ORT exception class name → our error kind
     "Fail": "ort_fail",
@@ -417,7 +417,7 @@ def _save_outputs(
 
 def _profile(
     ort: Any,
-    job: Job,
+    job: WorkerJob,
     cfg: JobConfig,
     devices: dict[str, list[Any]],
     plugin_names: set[str],
@@ -435,7 +435,7 @@ def _profile(
         so.profile_file_prefix = str(job_dir / "profile")  # never the default: the cwd
         if save:
             so.optimized_model_filepath = str(job_dir / "optimized.onnx")
-            if not job.get("optimized_inline"):  # see Job.optimized_inline
+            if not job.get("optimized_inline"):  # see WorkerJob.optimized_inline
                 so.add_session_config_entry(
                     "session.optimized_model_external_initializers_file_name", "optimized.data"
                 )
@@ -477,7 +477,7 @@ def _profile(
 
 
 def run(job_dir: Path) -> WorkerResult:
-    job: Job = json.loads((job_dir / "job.json").read_text())
+    job: WorkerJob = json.loads((job_dir / "job.json").read_text())
     cfg = job["config"]
     result: WorkerResult = {"label": cfg["label"], "status": "error", "notes": []}
     notes: list[str] = result["notes"]

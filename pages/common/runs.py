@@ -4,6 +4,7 @@ results, the analyses made of them, and session bundles opened as finished runs.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -12,7 +13,7 @@ from inspector import InspectorError, LoadedModel
 from inspector.bundle import ANALYSES, Analysis
 from inspector.limits import Limits
 from inspector.run.config import Matrix
-from inspector.run.jobs import Job, Task
+from inspector.run.jobs import MATRIX, Job, MatrixRun, Work
 from inspector.run.plan import StoredRuns
 from pages.common.models import Source, add, load, make_source, models, session_bytes
 from pages.common.server import LIMITS, job_queue, owner
@@ -37,15 +38,16 @@ def submit(
 ) -> Job:
     """Queue a matrix for ``source``; it runs outside this script and survives navigation.
     ``base``: a bundled job whose results are shown beside this one's (a re-run here)."""
-    return job_queue().submit(owner(), source.key, model, matrix, inputs, limits, source, base)
+    work = MatrixRun(model, matrix, inputs, limits)
+    return job_queue().submit(owner(), source.key, work, context=source, base=base)
 
 
-def submit_task(source: Source, model: LoadedModel, kind: str, about: str, task: Task) -> Job:
+def submit_task(
+    source: Source, model: LoadedModel, kind: str, about: str, task: Work[Any]
+) -> Job[Any]:
     """Queue an analysis of this model's runs (first divergence, ablation, a two-model run):
     it runs outside this script like a matrix, so leaving the page does not lose it."""
-    return job_queue().submit_task(
-        owner(), source.key, kind, model, task, about=about, context=source
-    )
+    return job_queue().submit(owner(), source.key, task, kind=kind, about=about, context=source)
 
 
 def task(source: Source, kind: str, about: str) -> Job | None:
@@ -67,7 +69,7 @@ def analyses(source: Source, labels: set[str]) -> list[Analysis]:
 
 
 def latest_job(source: Source) -> Job | None:
-    jobs = job_queue().jobs(owner(), source.key, "matrix")
+    jobs = job_queue().jobs(owner(), source.key, MATRIX)
     return jobs[-1] if jobs else None
 
 
@@ -132,25 +134,25 @@ def open_bundle(data: bytes) -> str:
         )
         + sum(a.nbytes for a in bundle.inputs.values() if isinstance(a, np.ndarray))
     )
-    model = load(source)
+    load(source)  # the bundled model must load before its runs are shown
     env = bundle.environment
     origin = (
         f"bundled {bundle.created} on {env.get('cpu', '?')}, onnxruntime "
         f"{env.get('onnxruntime', '?')}"
     )
-    job_queue().add_done(
-        owner(), source.key, model, list(bundle.results), bundle.inputs, origin, source
+    job_queue().register(
+        owner(),
+        source.key,
+        tuple(bundle.results),
+        kind=MATRIX,
+        origin=origin,
+        results=bundle.results,
+        inputs=bundle.inputs,
+        context=source,
     )
     for a in bundle.analyses:
-        job_queue().add_done_task(
-            owner(),
-            source.key,
-            a.kind,
-            model,
-            a.value,
-            about=a.about,
-            origin=origin,
-            context=source,
+        job_queue().register(
+            owner(), source.key, a.value, kind=a.kind, about=a.about, origin=origin, context=source
         )
     extra = f" and {len(bundle.analyses)} analyses" if bundle.analyses else ""
     skipped = "".join(f" Skipped {s}." for s in bundle.skipped)
