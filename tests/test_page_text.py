@@ -28,9 +28,8 @@ SAFE_CALLS = {"plain", "len", "int", "human_bytes", "round", "sum", "float", "st
 REVIEWED = {
     "pages/1_Overview.py:ov.ir_version",
     "pages/1_Overview.py:external.errors",
-    "pages/2_Graph.py:hops",
-    "pages/2_Graph.py:note",
-    "pages/2_Graph.py:label",
+    "pages/common/graph/draw.py:hops",
+    "pages/common/graph/draw.py:note",
     "pages/3_Weights.py:label",
     "pages/4_Subgraphs.py:tree.max_depth",
     "pages/5_External_data.py:report.errors",

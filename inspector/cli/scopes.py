@@ -16,7 +16,7 @@ from pathlib import Path
 from inspector.cli.tables import table
 from inspector.errors import InspectorError
 from inspector.model.load import LoadedModel
-from inspector.model.scopes import SEP, Part, neighbourhood, part_of, scope_tree
+from inspector.model.scopes import SEP, Part, find_node, neighbourhood, part_of, scope_tree
 from inspector.records import to_jsonable
 
 #: Parts at least this large are written with their weights in an external-data file beside
@@ -67,14 +67,7 @@ def main_scopes(args: argparse.Namespace, model: LoadedModel) -> int:
         if not args.output:
             raise InspectorError("--extract and --around write a model: give -o FILE")
         if args.around:
-            index = next(
-                (
-                    i
-                    for i, n in enumerate(graph.node)
-                    if n.name == args.around or f"main:{i}" == args.around
-                ),
-                None,
-            )
+            index = find_node(graph, args.around)
             if index is None:
                 raise InspectorError(f"no node named {args.around!r} in the main graph")
             idx, title = neighbourhood(graph, index, args.hops), f"{args.around} ±{args.hops}"

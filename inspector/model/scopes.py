@@ -221,6 +221,13 @@ def scope_nodes(graph: onnx.GraphProto, path: str, budget: int = 2000) -> list[i
     return scope_tree(graph, budget).nodes_of(path)
 
 
+def find_node(graph: onnx.GraphProto, wanted: str) -> int | None:
+    """The index of the node named ``wanted``, or whose id (``main:3``) it is; None if none."""
+    return next(
+        (i for i, n in enumerate(graph.node) if n.name == wanted or f"main:{i}" == wanted), None
+    )
+
+
 def neighbourhood(graph: onnx.GraphProto, index: int, hops: int) -> list[int]:
     """Indices of the nodes at most ``hops`` tensor edges from node ``index`` (both ways)."""
     if not 0 <= index < len(graph.node):
@@ -535,6 +542,7 @@ __all__ = [
     "ScopeTree",
     "extract_nodes",
     "extract_part",
+    "find_node",
     "neighbourhood",
     "node_scope",
     "part_of",

@@ -1,0 +1,1 @@
+"""The Graph page's sections: the drawings (:mod:`.draw`) and the node table (:mod:`.nodes`)."""

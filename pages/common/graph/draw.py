@@ -1,0 +1,142 @@
+"""The Graph page's drawings: the whole graph in Netron, or — above the node budget
+(``graph_node_budget``) — one scope of the name-scope tree, or one node's neighbourhood, cut at
+its boundary. Each returns the node ids it drew, which the node table then follows."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from inspector import LoadedModel
+from inspector.errors import InspectorError
+from inspector.model.scopes import SEP, Scope, ScopeTree, find_node, neighbourhood, sub_model
+from pages.common import published
+from pages.common.models import Source
+from pages.common.text import plain
+
+_SCOPE = "g_scope"  # model key → the scope the browser shows (kept across page switches)
+
+
+def whole(source: Source) -> None:
+    """The whole graph in Netron (within the node budget)."""
+    url, note = published.netron_url(source)
+    if note:
+        st.info(note)
+    st.iframe(published.app_base_path() + url, height=620)
+
+
+def draw_part(model: LoadedModel, source: Source, tag: str, indices: list[int], title: str) -> None:
+    """Main-graph nodes ``indices`` as a model of their own, in Netron."""
+    url = published.netron_view_url(
+        source, tag, lambda: sub_model(model, indices, title, for_viewing=True).SerializeToString()
+    )
+    st.iframe(published.app_base_path() + url, height=620)
+
+
+def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[str] | None:
+    """Breadcrumbs, the current scope's children (a click opens one) and a drawing of the first
+    part that fits the budget; the ids drawn, or None when nothing fits."""
+    budget = model.limits.graph_node_budget
+
+    def set_scope(path: str) -> None:
+        st.session_state.setdefault(_SCOPE, {})[source.key] = path
+
+    path = st.session_state.setdefault(_SCOPE, {}).get(source.key, SEP)
+    try:
+        here = tree.get(path)
+    except InspectorError:
+        here = tree.get(SEP)
+    while here.nodes > budget and len(kids := tree.children(here.path)) == 1:
+        here = kids[0]  # a single child (e.g. "/model"): go straight in
+    crumbs = [SEP] + [
+        SEP + SEP.join(here.path.split(SEP)[1 : i + 1])
+        for i in range(1, len(here.path.split(SEP)))
+        if here.path != SEP
+    ]
+    # A crumb that would only step straight back in (one child, over budget) is left out.
+    crumbs = [
+        c
+        for c in crumbs
+        if c == here.path or tree.get(c).nodes <= budget or len(tree.children(c)) != 1
+    ]
+    cols = st.columns(min(len(crumbs), 8))
+    for col, crumb in zip(cols, crumbs[-8:], strict=False):
+        label = "whole graph" if crumb == SEP else crumb.rsplit(SEP, 1)[-1]
+        col.button(
+            plain(label),
+            key=f"crumb_{crumb}",
+            on_click=set_scope,
+            args=(crumb,),
+            disabled=crumb == here.path,
+            width="stretch",
+        )
+    children = tree.children(here.path)
+    shown: Scope | None
+    if here.nodes <= budget:
+        shown = here
+    else:
+        shown = next((c for c in children if c.nodes <= budget), None)
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown(
+            f"**{plain(here.path)}** · {here.nodes:,} nodes"
+            + (f" ({here.own:,} of its own)" if here.own and children else "")
+        )
+        if children:
+            pick = st.dataframe(
+                [
+                    {
+                        "scope": c.path.rsplit(SEP, 1)[-1],
+                        "nodes": c.nodes,
+                        "ops": c.ops,
+                        "opens": "drawn" if c.nodes <= budget else "its parts",
+                    }
+                    for c in children
+                ],
+                hide_index=True,
+                height=560,
+                on_select="rerun",
+                selection_mode="single-row",
+                key=f"g_children_{here.path}",
+            )
+            rows = pick.selection.rows if pick and pick.selection else []
+            if rows:
+                chosen = children[rows[0]]
+                if chosen.nodes > budget:
+                    set_scope(chosen.path)
+                    st.rerun()
+                shown = chosen
+    with right:
+        if shown is None:
+            st.warning(f"No part of {plain(here.path)} fits the budget; pick a scope on the left.")
+            return None
+        idx = tree.nodes_of(shown.path)
+        st.caption(
+            f"Drawn: {plain(shown.path)} — {shown.nodes:,} nodes ({plain(shown.ops)}); "
+            "its boundary tensors are the drawing's inputs and outputs."
+        )
+        draw_part(model, source, "scope:" + shown.path, idx, shown.path)
+        return {f"main:{i}" for i in idx}
+
+
+def around(model: LoadedModel, source: Source, wanted: str, hops: int) -> set[str] | None:
+    """The nodes within ``hops`` of the node named (or with id) ``wanted`` — at most the
+    budget's nearest in graph order; the ids drawn, or None when no node has that name."""
+    main = model.proto.graph
+    budget = model.limits.graph_node_budget
+    index = find_node(main, wanted)
+    if index is None:
+        st.warning(plain(f"No node named {wanted!r} in the main graph (ids: main:0 …)."))
+        return None
+    idx = neighbourhood(main, index, hops)
+    if len(idx) > budget:
+        st.warning(
+            f"{len(idx):,} nodes within {hops} hops: drawing the {budget:,} nearest "
+            "in graph order; lower the hops to see all."
+        )
+        idx = sorted(sorted(idx, key=lambda j: abs(j - index))[:budget])
+    st.caption(
+        f"{plain(main.node[index].name or f'main:{index}')} and {len(idx) - 1:,} "
+        f"nodes within {hops} hops."
+    )
+    draw_part(model, source, f"hops:{index}:{hops}", idx, f"{main.node[index].name} ±{hops}")
+    return {f"main:{i}" for i in idx}
