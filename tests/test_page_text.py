@@ -26,8 +26,8 @@ MARKDOWN = {
 SAFE_CALLS = {"plain", "len", "int", "human_bytes", "round", "sum", "float", "status_text"}
 #: Values reviewed to be numbers or the app's own words, never a file's (file:expression).
 REVIEWED = {
-    "pages/1_Overview.py:ov.ir_version",
-    "pages/1_Overview.py:external.errors",
+    "pages/common/overview/sections.py:ov.ir_version",
+    "pages/common/overview/sections.py:external.errors",
     "pages/common/graph/draw.py:hops",
     "pages/common/graph/draw.py:note",
     "pages/3_Weights.py:label",

@@ -1,0 +1,135 @@
+"""The Overview's sections, each drawing one record of the model: its header and counts, what
+the version stamps say, inputs and outputs, external data, the releases table, diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from inspector.model.compat import CompatVerdict
+from inspector.model.diagnose import Diagnosis
+from inspector.model.external import ExternalDataReport
+from inspector.model.overview import Overview, domain_label
+from inspector.records import human_bytes, rows_frame
+from pages.common.text import plain
+
+
+def summary(ov: Overview) -> None:
+    """IR version, producer and size; the counts as metrics."""
+    st.caption(
+        f"IR {ov.ir_version} · producer {plain(ov.producer_name) or '—'} "
+        f"{plain(ov.producer_version)} · "
+        f"{ov.file_bytes:,} bytes"
+    )
+    c = ov.counts
+    cols = st.columns(6)
+    cols[0].metric("Nodes (all graphs)", f"{c.nodes_total:,}")
+    cols[1].metric("Subgraphs", c.subgraphs)
+    cols[2].metric("Initializers", f"{c.initializers:,}")
+    cols[3].metric("Parameters", f"{c.parameters:,}")
+    cols[4].metric("Inline weights", human_bytes(c.bytes_inline), help=f"{c.bytes_inline:,} bytes")
+    cols[5].metric(
+        "External weights", human_bytes(c.bytes_external), help=f"{c.bytes_external:,} bytes"
+    )
+
+
+def stamps(compat: CompatVerdict) -> None:
+    """What the version stamps alone say (a check of the table, not of ONNX Runtime): coloured
+    only where they already refuse the model, so "supported stamps" never reads as "it loads"."""
+    box: dict[str, Callable[..., Any]] = {
+        "yes": st.caption,
+        "with_env": st.warning,
+        "no": st.error,
+        "unknown": st.caption,
+    }
+    text = {
+        "yes": "supports the model's version stamps",
+        "with_env": "supports the version stamps only with ALLOW_RELEASED_ONNX_OPSET_ONLY=0",
+        "no": "refuses the model's version stamps",
+        "unknown": "cannot judge the version stamps",
+    }[compat.installed_stamps]
+    box[compat.installed_stamps](
+        plain(
+            f"Version stamps: onnxruntime {compat.installed_ort or '(not installed)'} {text}"
+            + (
+                ": " + "; ".join(compat.installed_stamp_reasons)
+                if compat.installed_stamp_reasons
+                else "."
+            )
+        )
+    )
+    for s in compat.suggestions:
+        st.text("Fix: " + s.text)
+
+
+def inputs_outputs(ov: Overview) -> None:
+    """Inputs and outputs on the left; opset imports and metadata on the right."""
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Inputs")
+        st.dataframe(
+            [{"name": v.name, "type": v.dtype, "shape": v.shape_text} for v in ov.inputs],
+            hide_index=True,
+        )
+        st.subheader("Outputs")
+        st.dataframe(
+            [{"name": v.name, "type": v.dtype, "shape": v.shape_text} for v in ov.outputs],
+            hide_index=True,
+        )
+    with right:
+        st.subheader("Opset imports")
+        st.dataframe(
+            [
+                {"domain": domain_label(o.domain), "version": o.version, "nodes": o.nodes_using}
+                for o in ov.opset_imports
+            ],
+            hide_index=True,
+        )
+        if ov.metadata_props:
+            st.subheader("Metadata")
+            st.dataframe([{"key": k, "value": v} for k, v in ov.metadata_props], hide_index=True)
+
+
+def external_data(external: ExternalDataReport) -> None:
+    """Whether every external tensor was found (nothing when the model has none)."""
+    if not (external.tensors or external.unreferenced_files):
+        return
+    st.subheader("External data")
+    if external.ok:
+        st.success(f"{len(external.tensors)} external tensors, all found in the uploaded files.")
+    else:
+        st.error(f"{external.errors} of {len(external.tensors)} external tensors cannot be read.")
+    if external.unreferenced_files:
+        st.text("Uploaded but not referenced: " + ", ".join(external.unreferenced_files))
+    st.page_link("pages/5_External_data.py", label="Every reference, file by file →")
+
+
+def releases(compat: CompatVerdict) -> None:
+    """Each ONNX Runtime release against the model's stamps (open when the installed one does
+    not simply accept them)."""
+    with st.expander(
+        "ONNX Runtime releases: version stamps", expanded=compat.installed_stamps != "yes"
+    ):
+        st.caption(
+            "Each release's measured limits against the model's stamps only: whether a release "
+            "has the model's custom ops or kernels is not judged here."
+        )
+        st.dataframe(
+            [
+                {"onnxruntime": r.version, "stamps": r.stamps, "why not": "; ".join(r.reasons)}
+                for r in compat.releases
+            ],
+            hide_index=True,
+        )
+
+
+def diagnostics(diagnosis: Diagnosis, check_pending: bool) -> None:
+    """The findings; ``check_pending``: ONNX Runtime's load check has not finished yet."""
+    if not diagnosis.findings:
+        st.success("No findings.")
+    else:
+        st.dataframe(rows_frame(diagnosis.findings), hide_index=True)
+    if check_pending:
+        st.caption("ONNX Runtime's load check has not finished: its finding joins these then.")
