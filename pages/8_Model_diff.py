@@ -9,7 +9,8 @@ from inspector.records import human_bytes, rows_frame
 from inspector.run.config import OPT_LEVELS, RunConfig, parse_eps, parse_level
 from inspector.run.diff import BehaviourDiff, behaviour_diff
 from inspector.run.eps import discover
-from inspector.run.inputs import InputPlan, generate, resolve, shape_hints
+from inspector.run.inputs import default_inputs
+from inspector.run.plan import ep_choices
 from pages.common import models, published, runs
 from pages.common.picker import page_header
 from pages.common.tasks import task_panel
@@ -158,12 +159,7 @@ with run:
         "by position) under one configuration, each in its own isolated worker, then looks for "
         "the first matched intermediate tensor that differs."
     )
-    usable = [e.name for e in discover() if e.usable and e.name != "AzureExecutionProvider"]
-    choices = {"CPU": "cpu"} | {
-        f"{n.removesuffix('ExecutionProvider')} → CPU": f"{n},cpu"
-        for n in usable
-        if n != "CPUExecutionProvider"
-    }
+    choices = ep_choices(discover())
     c1, c2 = st.columns(2)
     ep_choice = c1.selectbox("EP priority list", list(choices), key="diff_eps")
     level = c2.selectbox(
@@ -177,10 +173,7 @@ with run:
     run_about = f"{b_source.key} · {config.label}"
     if st.button("Run both", key="diff_run"):
         try:
-            resolved = resolve(
-                models.record("overview", source).inputs, InputPlan.make(hints=shape_hints(model))
-            )
-            feeds = generate(resolved)
+            feeds = default_inputs(model, models.record("overview", source).inputs)
 
             def run_both(job, feeds=feeds, config=config, b_model=b_model, diff=diff):
                 def say(text: str) -> None:

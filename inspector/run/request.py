@@ -118,10 +118,6 @@ class RunRequest:
     limits: tuple[LimitOverride, ...] = ()
     plan: RunPlan | None = None  # what the matrix was built from (flags, a form), if anything
 
-    def __post_init__(self) -> None:
-        if not self.matrix.configs:
-            raise ConfigError("A run needs at least one configuration.")
-
     # ------------------------------------------------------------------ sources
 
     @classmethod

@@ -1,0 +1,53 @@
+"""The Run lab's "Last results": the latest job's :class:`~inspector.run.summary.RunSummary`
+as a table, its errors and output warnings, and the expected-output checks."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from inspector.run.summary import RunSummary
+from pages.common import expected as expected_outputs
+from pages.common import models, runs
+from pages.common.text import plain
+
+
+def results_table(source: models.Source) -> None:
+    """The latest job's results (drawn by the job panel, so they appear the moment it ends)."""
+    stored = runs.runs(source)
+    if not stored:
+        return
+    st.subheader("Last results")
+    summary = RunSummary.of(stored.results, stored.matrix.reference)
+    st.dataframe(
+        [
+            {
+                "configuration": r.label,
+                "status": r.status,
+                "median ms": round(r.median_ms, 3) if r.median_ms is not None else None,
+                # How sure the median is: its 95 % interval, and why timing stopped.
+                "± (95 % interval)": r.spread or None,
+                "vs reference": r.versus,
+                "timing": r.stop or None,
+                "CV": f"{100 * r.cv:.1f} %" if r.cv is not None else None,
+                "p90 ms": round(r.p90_ms, 3) if r.p90_ms is not None else None,
+                "nodes per EP": r.eps_text,
+                "fell back": r.fallback_nodes,
+                "notes / error": r.remarks,
+                **({"where": r.machine} if r.placed else {}),
+            }
+            for r in summary.rows
+        ],
+        hide_index=True,
+    )
+    for r in summary.rows:
+        if not r.ok:
+            st.error(plain(r.error))
+        for warning in r.output_warnings:  # NaN/Inf or absurd outputs: deltas are noise
+            st.warning(plain(f"{r.label}: {warning}"))
+    expected_outputs.show(source, stored.results)
+    st.caption(
+        "Timing stops once the median's 95 % interval is within the target or the time budget "
+        "is spent. 'within noise': the intervals overlap once each is at least ±5 %, the "
+        "difference two sessions of one configuration show on a shared machine."
+    )
+    st.page_link("pages/7_Compare.py", label="Compare these runs →")
