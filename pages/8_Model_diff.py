@@ -12,8 +12,8 @@ from inspector.run.eps import discover
 from inspector.run.inputs import default_inputs
 from inspector.run.plan import ep_choices
 from pages.common import models, published, runs
+from pages.common.job_panel import drawing_value, job_panel
 from pages.common.picker import page_header
-from pages.common.tasks import task_panel
 from pages.common.text import plain
 
 
@@ -186,4 +186,8 @@ with run:
             runs.submit_task(source, model, "model_diff_run", run_about, run_both)
         except InspectorError as exc:
             st.error(plain(exc))
-    task_panel(source, "model_diff_run", run_about, show_run, "Running both models")
+    job_panel(
+        runs.task(source, "model_diff_run", run_about),
+        "Running both models",
+        drawing_value(show_run),
+    )

@@ -19,8 +19,8 @@ from inspector.run.results import RunResult
 from inspector.run.sanity import warnings_of
 from pages.common import expected as expected_outputs
 from pages.common import runs
+from pages.common.job_panel import drawing_value, job_panel
 from pages.common.models import Source
-from pages.common.tasks import task_panel
 from pages.common.text import plain
 
 
@@ -93,12 +93,10 @@ def divergence_section(
             )
 
         runs.submit_task(source, model, "divergence", fd_about, find_divergence)
-    task_panel(
-        source,
-        "divergence",
-        fd_about,
-        show_divergence,
+    job_panel(
+        runs.task(source, "divergence", fd_about),
         "Re-running both configurations with intermediate tensors marked",
+        drawing_value(show_divergence),
     )
 
 
@@ -120,12 +118,10 @@ def ablation_section(
             return ablation(model, cand.config, feeds, progress=progress, cancel=job.cancel_event)
 
         runs.submit_task(source, model, "ablation", abl_about, run_ablation)
-    task_panel(
-        source,
-        "ablation",
-        abl_about,
-        show_ablation,
+    job_panel(
+        runs.task(source, "ablation", abl_about),
         "Re-running the candidate with single passes disabled",
+        drawing_value(show_ablation),
     )
 
 
