@@ -66,7 +66,7 @@ class Divergence(Record):
     chain: tuple[str, ...]  # node ids from the diverging node to a diverging graph output
     checked_tensors: int
     candidate_tensors: int
-    skipped: tuple[str, ...]  # why some tensors could not be marked
+    skipped: tuple[str, ...]  # why some tensors could not be marked or compared
     detail: str
 
 
@@ -199,7 +199,8 @@ def first_divergence(
         elif search.failure or search.pair:
             detail = search.failure
         else:
-            detail = "no intermediate tensor diverges" + (
+            compared = f" of the {search.checked} compared" if search.skipped else ""
+            detail = f"no intermediate tensor{compared} diverges" + (
                 f"; graph outputs {', '.join(sorted(diverging_outputs))} do"
                 if diverging_outputs
                 else "; outputs agree too"
@@ -216,7 +217,7 @@ def first_divergence(
             chain=_chain(graph, search.pair.a_node, diverging_outputs) if search.pair else (),
             checked_tensors=search.checked,
             candidate_tensors=len(candidates),
-            skipped=tuple(skipped),
+            skipped=(*skipped, *search.notes()),
             detail=detail,
         )
     finally:

@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 
 from inspector.limits import Limits
-from inspector.run.compare import OutputDelta, delta
+from inspector.run.compare import OutputDelta, agrees, delta
 from inspector.run.config import RunConfig
 from inspector.run.prepare import PreparedModel
 from inspector.run.results import RunResult
@@ -50,14 +50,28 @@ class Side:
 
 @dataclass(frozen=True, kw_only=True)
 class Bisection:
-    checked: int  # pairs looked at, the differing one included
+    checked: int  # pairs compared, the differing one included
     pair: TensorPair | None = None  # the first pair that differs; None when none does
     error: OutputDelta | None = None  # B's tensor against A's, for ``pair``
     cancelled: bool = False
     failure: str = ""  # "a marked run failed: …" when a run stopped the search
+    skipped: tuple[tuple[TensorPair, str], ...] = ()  # pairs never compared, and why
+
+    def notes(self) -> tuple[str, ...]:
+        """One line per reason a pair was not compared, naming the first few tensors."""
+        by_reason: dict[str, list[str]] = {}
+        for p, why in self.skipped:
+            by_reason.setdefault(why, []).append(p.a_tensor)
+        out = []
+        for why, names in by_reason.items():
+            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            tensors = "1 tensor" if len(names) == 1 else f"{len(names)} tensors"
+            out.append(f"{tensors} not compared ({why}): {shown}")
+        return tuple(out)
 
 
-#: What the search reports after each chunk that differs nowhere: (pairs checked, of how many).
+#: What the search reports after each chunk that differs nowhere: (pairs done — compared or
+#: skipped —, of how many).
 BisectProgress = Callable[[int, int], None]
 
 
@@ -68,6 +82,41 @@ def next_chunk(current: int, returned_bytes: int, marked: int, limits: Limits) -
     average = max(returned_bytes / max(marked, 1), 1.0)
     fit = int(limits.divergence_chunk_bytes / average)
     return max(limits.divergence_chunk, min(fit, current * 8))
+
+
+@dataclass
+class _Sizes:
+    """What the runs so far measured: each marked tensor's bytes (saved or not: the worker
+    lists them all), and the bytes a run keeps for marked tensors once the graph outputs,
+    saved first, have taken theirs (``max_output_bytes`` less those)."""
+
+    a: dict[str, int]
+    b: dict[str, int]
+    room_a: int
+    room_b: int
+    average: float = 0.0  # bytes per marked tensor in the last run
+
+    def of(self, p: TensorPair) -> int | None:
+        """Both tensors' bytes where a run measured them (the larger), else None."""
+        if p.a_tensor in self.a and p.b_tensor in self.b:
+            return max(self.a[p.a_tensor], self.b[p.b_tensor])
+        return None
+
+    def too_big(self, p: TensorPair) -> bool:
+        """Whether a run cannot keep this pair's tensors even when they are all it marks."""
+        return self.a.get(p.a_tensor, 0) > self.room_a or self.b.get(p.b_tensor, 0) > self.room_b
+
+    def take(self, pending: Sequence[TensorPair], count: int, budget: int) -> int:
+        """How many pairs from the front of ``pending`` the next run marks: at most ``count``,
+        and within ``budget`` bytes by the measured sizes (by the average for the tensors no
+        run has returned yet); always the first."""
+        used = 0
+        for n, p in enumerate(pending[:count]):
+            size = self.of(p)
+            used += int(self.average) if size is None else size
+            if n and used > budget:
+                return n
+        return min(count, len(pending))
 
 
 def first_differing(
@@ -83,16 +132,33 @@ def first_differing(
 ) -> Bisection:
     """The first of ``pairs`` whose B tensor differs from its A tensor, each side run once a
     chunk with the chunk's tensors marked as outputs (``limits.divergence_chunk`` tensors first,
-    then :func:`next_chunk`). Both sides run once with no warm-up and no profiling. ``cancel``,
-    once set, stops the running worker and the search."""
+    then :func:`next_chunk`, within ``divergence_chunk_bytes`` by the sizes measured). Both
+    sides run once with no warm-up and no profiling. ``cancel``, once set, stops the running
+    worker and the search.
+
+    A run keeps ``max_output_bytes`` of outputs: a marked tensor it did not keep is marked
+    again at the front of the next chunk, which takes only what fits by its measured size; a
+    tensor no run can keep even alone is skipped, and said so (``Bisection.skipped``), never
+    counted as agreeing. A pair that differs after one not yet compared is the answer only
+    once the earlier ones are compared and agree."""
     a_cfg, b_cfg = (replace(s.config, warmup_runs=0, timed_runs=1, profiled_runs=0) for s in (a, b))
+    outputs_a = len(a.prepared.original.graph.output)
+    outputs_b = len(b.prepared.original.graph.output)
+    cap = limits.max_output_bytes
+    sizes = _Sizes(a={}, b={}, room_a=cap, room_b=cap)
     chunk = limits.divergence_chunk
-    checked = start = 0
-    while start < len(pairs):
+    checked = 0
+    skipped: list[tuple[TensorPair, str]] = []
+    found: tuple[TensorPair, OutputDelta] | None = None  # differs; earlier pairs still pending
+    pending = list(pairs)
+    while pending:
         if cancel is not None and cancel.is_set():
-            return Bisection(checked=checked, cancelled=True)
-        part = pairs[start : start + chunk]
-        start += len(part)
+            return Bisection(checked=checked, cancelled=True, skipped=tuple(skipped))
+        if sizes.too_big(pending[0]):
+            skipped.append((pending.pop(0), _too_big(sizes)))
+            continue
+        budget = min(limits.divergence_chunk_bytes, sizes.room_a, sizes.room_b)
+        part = pending[: sizes.take(pending, chunk, budget)]
         a_tensors = [p.a_tensor for p in part]
         b_tensors = [p.b_tensor for p in part]
         a_model = _marked(a.prepared, a_tensors)
@@ -102,21 +168,57 @@ def first_differing(
         rb = _run(b, b_cfg, b_model, limits, cancel)
         if not (ra.ok and rb.ok):
             bad = ra if not ra.ok else rb
-            return Bisection(checked=checked, failure=f"a marked run failed: {bad.error}")
+            return Bisection(
+                checked=checked,
+                failure=f"a marked run failed: {bad.error}",
+                skipped=tuple(skipped),
+            )
+        info_a = {o.name: o for o in ra.outputs[outputs_a:]}
+        info_b = {o.name: o for o in rb.outputs[outputs_b:]}
+        sizes.a.update((n, o.bytes) for n, o in info_a.items())
+        sizes.b.update((n, o.bytes) for n, o in info_b.items())
+        sizes.room_a = cap - sum(o.bytes for o in ra.outputs[:outputs_a] if o.saved)
+        sizes.room_b = cap - sum(o.bytes for o in rb.outputs[:outputs_b] if o.saved)
+        measured = sum(info_a[t].bytes for t in a_tensors if t in info_a)
+        sizes.average = measured / len(part)
+        chunk = next_chunk(len(part), measured, len(part), limits)
         xa, xb = ra.output_arrays(), rb.output_arrays()
-        returned = sum(np.asarray(xa[t]).nbytes for t in a_tensors if t in xa)
-        chunk = next_chunk(len(part), returned, len(part), limits)
-        for p in part:
-            checked += 1
-            if p.a_tensor not in xa or p.b_tensor not in xb:
-                continue
-            ya, yb = np.asarray(xa[p.a_tensor]), np.asarray(xb[p.b_tensor])
-            d = delta(p.a_tensor, ya, yb, atol, rtol)
-            if d.status != "ok" or not d.allclose:
-                return Bisection(checked=checked, pair=p, error=d)
-        if progress is not None:
-            progress(checked, len(pairs))
-    return Bisection(checked=checked)
+        again: list[TensorPair] = []  # not kept by this run: marked again next
+        differs = False
+        for n, p in enumerate(part):
+            oa, ob = info_a.get(p.a_tensor), info_b.get(p.b_tensor)
+            if oa is None or ob is None:
+                skipped.append((p, "not among the marked run's outputs"))
+            elif p.a_tensor in xa and p.b_tensor in xb:
+                checked += 1
+                ya, yb = np.asarray(xa[p.a_tensor]), np.asarray(xb[p.b_tensor])
+                if not agrees(ya, yb, atol, rtol):
+                    found = (p, delta(p.a_tensor, ya, yb, atol, rtol))
+                    differs = True
+                    break
+            elif oa.kind in ("sequence", "none") or ob.kind in ("sequence", "none"):
+                skipped.append((p, "a sequence or an empty optional: only tensors are compared"))
+            elif n == 0 or sizes.too_big(p):  # all the run could keep, alone or first
+                skipped.append((p, _too_big(sizes)))
+            else:
+                again.append(p)
+        # A pair that differs is the answer once the pairs before it are compared: the rest
+        # of the list no longer matters.
+        pending = again if differs else again + pending[len(part) :]
+        if found is not None and not pending:
+            break
+        if progress is not None and not differs and found is None:
+            progress(checked + len(skipped), len(pairs))
+    pair, error = found if found is not None else (None, None)
+    return Bisection(checked=checked, pair=pair, error=error, skipped=tuple(skipped))
+
+
+def _too_big(sizes: _Sizes) -> str:
+    room = min(sizes.room_a, sizes.room_b)
+    return (
+        f"each alone is more than the {max(room, 0):,} bytes a run keeps beside the graph "
+        "outputs: max_output_bytes"
+    )
 
 
 def _marked(prepared: PreparedModel, tensors: Sequence[str]) -> Path:

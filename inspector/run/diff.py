@@ -49,9 +49,10 @@ class PairDivergence(Record):
     b_tensor: str
     op_type: str
     error: OutputDelta | None
-    checked: int
+    checked: int  # pairs compared
     candidates: int
     detail: str
+    skipped: tuple[str, ...] = ()  # why some pairs were not compared (also in ``detail``)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +138,10 @@ def first_pair_divergence(
         detail = search.failure
     else:
         more = f" (first {max_tensors} of {total})" if total > max_tensors else ""
-        detail = f"no matched intermediate tensor differs{more}"
+        compared = f" of the {search.checked} compared" if search.skipped else ""
+        detail = f"no matched intermediate tensor{compared} differs{more}"
+    if search.skipped:
+        detail = "; ".join((detail, *search.notes()) if detail else search.notes())
     pair = search.pair
     return PairDivergence(
         found=pair is not None,
@@ -150,6 +154,7 @@ def first_pair_divergence(
         checked=search.checked,
         candidates=total,
         detail=detail,
+        skipped=search.notes(),
     )
 
 

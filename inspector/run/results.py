@@ -458,13 +458,16 @@ def _to_record(
     sequences: dict[str, tuple[np.ndarray, ...]] = {}
     if raw is not None:
         metas = data.get("outputs", [])
+        members = max(sum(max(len(m.get("shapes", ())), 1) for m in metas), 1)
         try:
             npz = load_npz(
                 raw,
                 "outputs.npz",
                 max_bytes=limits.max_output_bytes,
-                max_total=limits.max_output_bytes,
-                max_arrays=max(sum(max(len(m.get("shapes", ())), 1) for m in metas), 1),
+                # The worker keeps max_output_bytes of array data; each member's .npy header
+                # comes on top (the room load_npz gives each member: 4096 bytes).
+                max_total=limits.max_output_bytes + 4096 * members,
+                max_arrays=members,
             )
         except InputError as exc:
             raise WorkerFileError(str(exc)) from None
