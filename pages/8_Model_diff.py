@@ -1,55 +1,20 @@
 """Model diff: the current model (A) against another open model (B) — structure, weights, both
-graphs, and a run of both on the same inputs. Same records as ``onnx-inspector diff A B``."""
+graphs, and a run of both on the same inputs. Same records as ``onnx-inspector diff A B``.
+
+The form: which model is B, whether weight values are compared, and what both run on; each
+tab's section (``pages/common/diff/``) draws the records."""
 
 import streamlit as st
 
 from inspector import InspectorError
-from inspector.charts import diff_colors, overlay_dot
-from inspector.records import human_bytes, rows_frame
+from inspector.records import human_bytes
 from inspector.run.config import OPT_LEVELS, RunConfig, parse_eps, parse_level
-from inspector.run.diff import BehaviourDiff, behaviour_diff
 from inspector.run.eps import discover
-from inspector.run.inputs import default_inputs
 from inspector.run.plan import ep_choices
-from pages.common import models, published, runs
-from pages.common.job_panel import drawing_value, job_panel
+from pages.common import models
+from pages.common.diff import graphs, run, structure
 from pages.common.picker import page_header
 from pages.common.text import plain
-
-
-def show_run(result: BehaviourDiff) -> None:
-    for w in result.warnings:
-        st.warning(plain(w))
-    for r in (result.a, result.b):
-        if not r.ok:
-            st.error(plain(r.error))
-        elif r.latency:
-            st.write(f"{plain(r.label)}: median {r.latency.median_ms:.3f} ms")
-    if result.outputs.outputs:
-        st.subheader("Outputs (B against A)")
-        st.dataframe(
-            rows_frame(
-                result.outputs.outputs,
-                ["output", "status", "max_abs", "mean_abs", "cosine", "allclose", "detail"],
-            ),
-            hide_index=True,
-        )
-    d = result.divergence
-    if d is not None and d.found:
-        st.error(
-            f"First matched tensor that differs: {plain(d.a_tensor)} (A {plain(d.a_id)}) ↔ "
-            f"{plain(d.b_tensor)} (B {plain(d.b_id)}), {plain(d.op_type)}, max |Δ| "
-            + (f"{d.error.max_abs:.4g}" if d.error and d.error.max_abs is not None else "—")
-        )
-    elif d is not None:
-        st.success(plain(f"First divergence: {d.detail} ({d.checked} tensor pairs checked)."))
-    if result.timing:
-        st.subheader("Matched nodes, slowest first (µs)")
-        st.dataframe(
-            rows_frame(result.timing, ["a_name", "b_name", "op_type", "a_us", "b_us"]),
-            hide_index=True,
-        )
-
 
 model, source = page_header("Model diff")
 names = models.labels()
@@ -87,73 +52,18 @@ diff = models.model_diff(source, b_source, weights)
 st.markdown("\n".join(f"- {plain(line)}" for line in diff.summary()))
 st.caption("CLI: `onnx-inspector diff A.onnx B.onnx [--run] [--json]` prints the same records.")
 
-nodes, values, inits, graphs, run = st.tabs(
+nodes, values, inits, graph_tab, run_tab = st.tabs(
     ["Nodes", "Inputs, outputs, ops", "Initializers", "Graphs", "Run both"]
 )
 with nodes:
-    if diff.changed_pairs:
-        st.subheader("Changed nodes")
-        st.dataframe(
-            rows_frame(diff.changed_pairs, ["a_name", "b_name", "op_type", "how", "changes"]),
-            hide_index=True,
-        )
-    if diff.lone:
-        st.subheader("Added and removed nodes")
-        st.dataframe(rows_frame(diff.lone, ["side", "name", "op_type", "node_id"]), hide_index=True)
-    st.subheader(f"All {len(diff.pairs)} matched pairs")
-    st.dataframe(
-        rows_frame(diff.pairs, ["a_id", "b_id", "a_name", "b_name", "op_type", "how"]),
-        hide_index=True,
-    )
+    structure.nodes(diff)
 with values:
-    st.write(f"IR version: {diff.ir[0]} → {diff.ir[1]}")
-    if diff.opsets:
-        st.dataframe(
-            [{"domain": d or "ai.onnx", "A": va, "B": vb} for d, va, vb in diff.opsets],
-            hide_index=True,
-        )
-    if diff.values:
-        st.dataframe(rows_frame(diff.values), hide_index=True)
-    else:
-        st.write("Inputs and outputs: same names, types and dims.")
-    if diff.ops:
-        st.subheader("Op counts that differ")
-        st.dataframe(rows_frame(diff.ops), hide_index=True)
-    if diff.external:
-        st.subheader("External-data layout")
-        st.dataframe([{"": k, "A": va, "B": vb} for k, va, vb in diff.external], hide_index=True)
+    structure.values(diff)
 with inits:
-    if diff.initializers:
-        st.dataframe(rows_frame(diff.initializers), hide_index=True)
-    else:
-        st.write("No initializer differs." if weights else "No initializer differs in type.")
-    for line in diff.skipped:
-        st.caption(f"Skipped: {plain(line)}")
-with graphs:
-    left, right = st.columns(2)
-    for col, src, title in ((left, source, "A"), (right, b_source, "B")):
-        with col:
-            st.markdown(f"**{title}: {plain(src.name)}**")
-            url, note = published.netron_url(src)
-            if note:
-                st.info(note)
-            st.iframe(published.app_base_path() + url, height=480)
-    st.subheader("Overlay")
-    st.caption(
-        "Fill: :orange[changed], :red[removed] (A only), :green[added] (B only); grey: unchanged."
-    )
-    per_part = model.limits.overlay_max_nodes
-    left, right = st.columns(2)
-    for col, src, side in ((left, source, "a"), (right, b_source, "b")):
-        with col:
-            graph = models.record("graph", src)
-            ids = [n.id for n in graph.nodes if n.graph == "main"]
-            colors, labels = diff_colors(diff, side)
-            shown = [i for i in ids if i in colors] if len(ids) > per_part else ids
-            if len(ids) > per_part:
-                st.caption(f"{len(ids):,} nodes: only the {len(shown[:per_part])} that differ.")
-            st.graphviz_chart(overlay_dot(graph, colors, labels, shown[:per_part]))
-with run:
+    structure.initializers(diff, weights)
+with graph_tab:
+    graphs.show(model, source, b_source, diff)
+with run_tab:
     st.write(
         "Runs A and B on the same generated inputs (A's input names; B's matched by name, else "
         "by position) under one configuration, each in its own isolated worker, then looks for "
@@ -170,24 +80,4 @@ with run:
         opt_level=parse_level(level),
         label=f"{ep_choice} · {level}",
     )
-    run_about = f"{b_source.key} · {config.label}"
-    if st.button("Run both", key="diff_run"):
-        try:
-            feeds = default_inputs(model, models.record("overview", source).inputs)
-
-            def run_both(job, feeds=feeds, config=config, b_model=b_model, diff=diff):
-                def say(text: str) -> None:
-                    job.current = text
-
-                return behaviour_diff(
-                    model, b_model, diff, feeds, config, progress=say, cancel=job.cancel_event
-                )
-
-            runs.submit_task(source, model, "model_diff_run", run_about, run_both)
-        except InspectorError as exc:
-            st.error(plain(exc))
-    job_panel(
-        runs.task(source, "model_diff_run", run_about),
-        "Running both models",
-        drawing_value(show_run),
-    )
+    run.section(model, source, b_model, b_source, diff, config)
