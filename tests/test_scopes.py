@@ -15,6 +15,7 @@ from inspector.model.scopes import (
     SEP,
     VIEWING_ONLY,
     extract_nodes,
+    find_node,
     neighbourhood,
     node_scope,
     part_of,
@@ -170,6 +171,14 @@ def test_neighbourhood_walks_tensor_edges_both_ways():
     assert neighbourhood(g, softmax, 0) == [softmax]
     with pytest.raises(InspectorError, match="no node main:999"):
         neighbourhood(g, 999, 1)
+
+
+def test_a_node_is_found_by_name_or_by_id():
+    g = scoped_transformer(2).graph
+    softmax = next(i for i, n in enumerate(g.node) if n.op_type == "Softmax")
+    assert find_node(g, g.node[softmax].name) == softmax
+    assert find_node(g, f"main:{softmax}") == softmax
+    assert find_node(g, "nope") is None and find_node(g, f"main:{len(g.node)}") is None
 
 
 def test_subgraph_reads_count_as_boundary_inputs():
@@ -346,7 +355,7 @@ def test_time_per_scope_adds_up_from_a_real_profile():
     """A profiled CPU run of a 451-node export: per-node times summed per scope; a layer's time
     is its attention + MLP + its own residual Adds, and the layers add up to /model."""
     from inspector.model.scopes import scope_times
-    from inspector.run.compare import node_timing_table
+    from inspector.run.compare import main_node_times
     from inspector.run.config import Matrix, RunConfig
     from inspector.run.runner import run_matrix
 
@@ -354,8 +363,7 @@ def test_time_per_scope_adds_up_from_a_real_profile():
     cfg = RunConfig(opt_level="disable_all", warmup_runs=1, timed_runs=2, profiled_runs=2)
     (r,) = run_matrix(m, Matrix((cfg,)), {"x": np.ones((1, 4, 8), np.float32)})
     assert r.ok, r.error
-    _, rows = node_timing_table((r,))
-    per_node = {int(x.node_id[5:]): x.times_us[0] for x in rows if x.node_id and x.times_us[0]}
+    per_node = main_node_times(r)
     assert len(per_node) == 451  # nothing fused at disable_all: every node has a time
     tree = scope_tree(m.proto.graph, 1000)
     times = {t.path: t for t in scope_times(tree, per_node)}
