@@ -33,9 +33,11 @@ REVIEWED = {
     "pages/3_Weights.py:label",
     "pages/4_Subgraphs.py:tree.max_depth",
     "pages/5_External_data.py:report.errors",
-    "pages/6_Run_lab.py:done",
-    "pages/6_Run_lab.py:n",
-    "pages/6_Run_lab.py:done / n",
+    "pages/common/job_panel.py:job.done / max(job.total, 1)",  # a number
+    "pages/common/job_panel.py:label",  # one of two constants
+    "pages/common/job_panel.py:job.done",
+    "pages/common/job_panel.py:job.total",
+    "pages/common/job_panel.py:job.unit",  # "configurations": set by the queue, not a model
     "pages/common/run_form.py:DEMO_SAMPLE",
     "pages/common/run_form.py:LIBRARIES_ENV",
     "pages/common/run_form.py:sym",

@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Any
 
-from inspector.limits import DEFAULT_LIMITS, ENV_PREFIX, RUN_DEFAULTS, GiB
+from inspector.limits import DEFAULT_LIMITS, ENV_PREFIX, RAY_ADDRESS_ENV, RUN_DEFAULTS, GiB
 
 D = RUN_DEFAULTS
 
@@ -75,9 +75,9 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
     g.add_argument(
         "--ray",
         metavar="ADDRESS",
-        default=os.environ.get("INSPECTOR_RAY_ADDRESS") or None,
+        default=os.environ.get(RAY_ADDRESS_ENV) or None,
         help="run each configuration on a Ray cluster node that has its EP "
-        "(default: $INSPECTOR_RAY_ADDRESS; nodes join with onnx-inspector ray-worker)",
+        f"(default: ${RAY_ADDRESS_ENV}; nodes join with onnx-inspector ray-worker)",
     )
     g.add_argument("--strict", action="store_true", help="refuse any CPU fallback")
     g.add_argument(

@@ -33,7 +33,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from inspector.errors import InspectorError
-from inspector.limits import Limits
+from inspector.limits import RAY_ADDRESS_ENV, Limits
 from inspector.model.external import build_external_data
 from inspector.model.load import LoadedModel, load_model
 from inspector.run.config import Matrix, RunConfig
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 RESOURCE_PREFIX = "ep_"
 #: Units of an EP resource a node advertises: placement is by EP, concurrency by num_cpus.
 CAPACITY = 1000.0
-ADDRESS_ENV = "INSPECTOR_RAY_ADDRESS"
+ADDRESS_ENV = RAY_ADDRESS_ENV
 
 
 class ClusterError(InspectorError):

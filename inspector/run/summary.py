@@ -71,9 +71,12 @@ class SummaryRow:
 
     @property
     def versus(self) -> str:
-        """``1.08× · within noise`` ("" for the reference or without a latency)."""
+        """``1.08× · within noise`` or the verdict alone when it states the ratio (``1.32×
+        slower``); "" for the reference or without a latency."""
         vs = self.vs_ref
-        return "" if vs is None else f"{vs.ratio:.2f}× · {vs.verdict}"
+        if vs is None:
+            return ""
+        return f"{vs.ratio:.2f}× · {vs.verdict}" if vs.within_noise else vs.verdict
 
     @property
     def eps_text(self) -> str:

@@ -19,15 +19,6 @@ from pages.common.models import Source, add, load, make_source, models, session_
 from pages.common.server import LIMITS, job_queue, owner
 
 
-def plan(source: Source) -> dict:
-    """The run-lab settings last used for this model (plain state: survives page switches)."""
-    return st.session_state.setdefault("plans", {}).get(source.key, {})
-
-
-def save_plan(source: Source, settings: dict) -> None:
-    st.session_state.setdefault("plans", {})[source.key] = settings
-
-
 def submit(
     source: Source,
     model: LoadedModel,
