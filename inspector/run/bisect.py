@@ -5,9 +5,12 @@ Both first-divergence searches are this one loop: two configurations of one mode
 (:func:`inspector.run.diff.first_pair_divergence`). The caller lists the tensor pairs to
 check in topological order and says how each side runs; the loop marks a chunk of them as
 extra graph outputs, runs both sides once, compares the chunk in order and stops at the first
-pair that differs beyond ``atol + rtol·|ref|``, else goes on with a bigger chunk
-(:func:`next_chunk`), so memory stays bounded: never every intermediate of a large model at
-once.
+pair that differs beyond ``atol + rtol·|ref|`` (:func:`~inspector.run.compare.agrees` for each
+pair, :func:`~inspector.run.compare.delta`'s statistics for that one only), else goes on with a
+bigger chunk (:func:`next_chunk`), so memory stays bounded: never every intermediate of a large
+model at once. A run keeps ``max_output_bytes`` of outputs: a tensor it did not keep is marked
+again, in a chunk sized by the bytes measured; one that never fits is skipped and said so.
+``checked`` counts the pairs compared, nothing else.
 """
 
 from __future__ import annotations
