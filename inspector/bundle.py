@@ -311,8 +311,9 @@ def read_bundle(
     def read(name: str, max_bytes: int) -> bytes:
         info = by_name[name]
         if info.file_size > max_bytes:
-            raise BundleError(f"member {name!r} unpacks to {info.file_size:,} bytes (limit "
-                              f"{max_bytes:,})")
+            raise BundleError(
+                f"member {name!r} unpacks to {info.file_size:,} bytes (limit {max_bytes:,})"
+            )
         return read_member(z, info, "the bundle", max_bytes, BundleError)
 
     raw_manifest = read("manifest.json", limits.max_bundle_manifest_bytes)
@@ -352,8 +353,12 @@ def read_bundle(
     # .npz's own) before any array or file is: a bomb is refused holding only its packed bytes.
     packed = {n: read(n, budget.limit) for n in names if n.endswith(".npz")}
     unpacked = {
-        n: sum(i.file_size for i in open_zip(raw, n, limits.max_bundle_members, BundleError,
-                                             ".npz (zip)").infolist())
+        n: sum(
+            i.file_size
+            for i in open_zip(
+                raw, n, limits.max_bundle_members, BundleError, ".npz (zip)"
+            ).infolist()
+        )
         for n, raw in packed.items()
     }
     plain = sum(by_name[n].file_size for n in names if not n.endswith(".npz"))
@@ -390,8 +395,7 @@ def read_bundle(
             sequences.append(
                 {
                     o.name: tuple(
-                        typed(elements[f"{j}_{k}"], o.dtype)
-                        for k in range(len(o.element_shapes))
+                        typed(elements[f"{j}_{k}"], o.dtype) for k in range(len(o.element_shapes))
                     )
                     for j, o in enumerate(r.outputs)
                     if o.kind == "sequence" and o.saved and (o.element_shapes == () or elements)

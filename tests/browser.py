@@ -41,7 +41,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(base: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+def wait_healthy(
+    base: str, timeout: float = 60, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
     """Poll ``<base>_stcore/health`` until it answers (or fail with the server's output)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -52,15 +54,16 @@ def wait_healthy(base: str, timeout: float = 60, proc: subprocess.Popen | None =
         except OSError:
             pass
         if (proc is not None and proc.poll() is not None) or time.monotonic() > deadline:
-            out = proc.stdout.read().decode(errors="replace") if proc and proc.stdout else ""
+            out = log.read_text(errors="replace") if log is not None and log.exists() else ""
             raise RuntimeError(f"server at {base} did not start:\n{out[-2000:]}")
         time.sleep(0.2)
 
 
 class Server(str):
-    """The app's URL (ending in ``/``), with the server's process id."""
+    """The app's URL (ending in ``/``), with the server's process id and its log file."""
 
     pid: int
+    log: Path
 
 
 @contextlib.contextmanager
@@ -71,6 +74,13 @@ def streamlit_server(
     ``env`` adds environment variables (e.g. a deployment's ``INSPECTOR_LIMIT_*``)."""
     port = _free_port()
     extra = ["--server.baseUrlPath", base_path] if base_path else []
+    # The server's output goes to a file, never to a pipe nobody reads: once 64 KiB of log
+    # lines filled such a pipe, the next thread that logged blocked for good — a download's
+    # file was then never made and its button stayed disabled (issue 24's "page that never
+    # settles").
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log = SCREENSHOTS / f"server-{port}.log"
+    out = log.open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -90,13 +100,14 @@ def streamlit_server(
         ],
         cwd=cwd,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
     )
+    out.close()  # the child holds its own copy
     url = Server(f"http://127.0.0.1:{port}/" + (f"{base_path}/" if base_path else ""))
-    url.pid = proc.pid
+    url.pid, url.log = proc.pid, log
     try:
-        wait_healthy(url, timeout, proc)
+        wait_healthy(url, timeout, proc, log)
         yield url
     finally:
         proc.terminate()
@@ -107,20 +118,11 @@ def streamlit_server(
 
 
 def download(page, button: str, timeout: float = 30_000) -> bytes:  # type: ignore[no-untyped-def]
-    """Click a download button and return the file. A click that lands while the page is still
-    re-rendering can be lost (the button is replaced under it), so it is tried twice."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(2):
-        try:
-            with page.expect_download(timeout=timeout) as info:
-                page.get_by_role("button", name=button).click()
-            return Path(info.value.path()).read_bytes()
-        except PlaywrightTimeout:
-            if attempt:
-                raise
-            page.wait_for_timeout(1000)
-    raise AssertionError("unreachable")
+    """Click a download button and return the file (one click: the app's download buttons do
+    not re-run the page, so nothing replaces the button under the click)."""
+    with page.expect_download(timeout=timeout) as info:
+        page.get_by_role("button", name=button).click()
+    return Path(info.value.path()).read_bytes()
 
 
 def open_tab(page, name: str, expect, timeout: float = 60_000) -> None:  # type: ignore[no-untyped-def]

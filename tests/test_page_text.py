@@ -120,3 +120,23 @@ def test_the_check_catches_an_unescaped_label():
     assert not _safe(call.args[0], "pages/7_Compare.py")
     fixed = ast.parse('st.subheader(f"Fused nodes in {plain(label)}")').body[0].value  # type: ignore[attr-defined]
     assert _safe(fixed.args[0], "pages/7_Compare.py")
+
+
+def test_download_buttons_do_not_rerun_the_page():
+    """Issue 24: a download button that re-runs the page on click (Streamlit's default) races
+    its own file: a deferred file's answer that lands as the run starts is dropped with the
+    outgoing queue, and the button stays disabled for good. Every download says "ignore"."""
+    rerunning, seen = [], 0
+    for path in sorted(ROOT.glob("pages/**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "download_button"
+            ):
+                seen += 1
+                kw = {k.arg: k.value for k in node.keywords}
+                click = kw.get("on_click")
+                if not (isinstance(click, ast.Constant) and click.value == "ignore"):
+                    rerunning.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert seen >= 7 and not rerunning, (seen, rerunning)

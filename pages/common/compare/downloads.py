@@ -21,6 +21,11 @@ from pages.common.text import plain
 
 
 def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult) -> None:
+    """Every download is ``on_click="ignore"``: a click that also re-ran the page raced its
+    own file. The bundle and the report are made on click (a deferred file), and Streamlit
+    drops the file's answer when it lands in the outgoing queue just as a full run starts
+    (the queue is cleared, keeping lifecycle messages only): the button then stayed disabled
+    for good — issue 24's Compare download that never came."""
     results = stored.results
     # Looked up now: the download callbacks run outside this session's script.
     done_analyses = runs.analyses(source, {r.label for r in results})
@@ -40,6 +45,7 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
         f"{model.name.removesuffix('.onnx')}-session.zip",
         "application/zip",
         key="dl_bundle",
+        on_click="ignore",
     )
     st.download_button(
         "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
@@ -49,6 +55,7 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
         f"{model.name.removesuffix('.onnx')}-report.html",
         "text/html",
         key="dl_report",
+        on_click="ignore",
     )
     st.download_button(
         "Inputs of these runs (.npz; reproduce with --input)",
@@ -56,6 +63,7 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
         "inputs.npz",
         "application/octet-stream",
         key="dl_inputs",
+        on_click="ignore",
     )
     st.download_button(
         "Results (JSON)",
@@ -63,6 +71,7 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
         "results.json",
         "application/json",
         key="dl_json",
+        on_click="ignore",
     )
     if node_timing_table(ok_results := tuple(r for r in results if r.ok))[1]:
         st.download_button(
@@ -71,6 +80,7 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
             "node_timing.csv",
             "text/csv",
             key="dl_csv",
+            on_click="ignore",
         )
     if cand.ok and cand.profile_trace():
         st.download_button(
@@ -79,6 +89,7 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
             "profile.json",
             "application/json",
             key="dl_trace",
+            on_click="ignore",
         )
     if cand.ok and cand.optimized_model():
         st.download_button(
@@ -87,4 +98,5 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
             "optimized.onnx",
             "application/octet-stream",
             key="dl_opt",
+            on_click="ignore",
         )
