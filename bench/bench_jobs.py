@@ -1,6 +1,6 @@
 """What running a matrix as a job costs, against running it directly, in the same process.
 
-A job (inspector/run/jobs.py) runs the same run_matrix in a queue's runner thread; the extra is
+A job (run/execute/jobs.py) runs the same run_matrix in a queue's runner thread; the extra is
 the queue, the thread and the hand-back. Rounds interleave direct and job runs of the same
 3-configuration matrix on the CNN sample; the ratio of medians is printed (target ≤ 1.10×).
 """
@@ -18,9 +18,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inspector import load_model  # noqa: E402
-from inspector.run.config import RunConfig, expand_matrix  # noqa: E402
-from inspector.run.jobs import JobQueue, MatrixRun  # noqa: E402
-from inspector.run.runner import run_matrix  # noqa: E402
+from inspector.run.execute.jobs import JobQueue, MatrixRun  # noqa: E402
+from inspector.run.execute.runner import run_matrix  # noqa: E402
+from inspector.run.setup.config import RunConfig, expand_matrix  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_models" / "cnn_conv_bn_relu.onnx"
 

@@ -18,9 +18,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inspector import load_model  # noqa: E402
-from inspector.run.cluster import run_matrix_ray  # noqa: E402
-from inspector.run.config import RunConfig, expand_matrix  # noqa: E402
-from inspector.run.runner import run_matrix  # noqa: E402
+from inspector.run.execute.cluster import run_matrix_ray  # noqa: E402
+from inspector.run.execute.runner import run_matrix  # noqa: E402
+from inspector.run.setup.config import RunConfig, expand_matrix  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_models" / "cnn_conv_bn_relu.onnx"
 

@@ -30,8 +30,8 @@ import onnxruntime as ort
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inspector import load_model  # noqa: E402
-from inspector.run.config import Matrix, RunConfig  # noqa: E402
-from inspector.run.runner import run_matrix  # noqa: E402
+from inspector.run.execute.runner import run_matrix  # noqa: E402
+from inspector.run.setup.config import Matrix, RunConfig  # noqa: E402
 
 MODEL = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
 LEVELS = ("disable_all", "basic", "extended", "layout", "all")

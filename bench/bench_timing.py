@@ -12,7 +12,7 @@ It prints, per model and mode:
 1. **wall time per configuration** (worker start to record, as the Run lab pays it), median
    over rounds, and after/before;
 2. **how often two runs of the same configuration are called different** by the verdict the
-   app shows (:func:`inspector.run.results.latency_delta`: intervals overlap once each is
+   app shows (:func:`inspector.run.readout.results.latency_delta`: intervals overlap once each is
    ±5 %, and a session that waited for a core is not held against the other) — it should be
    ~never — and, to justify that rule, by the alternatives: overlap without the floor, the
    bootstrap interval of the ratio excluding 1, and Mann–Whitney on the runs (p < 0.05; needs
@@ -45,12 +45,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inspector import build_overview, load_model  # noqa: E402
-from inspector.run.compare import node_changes, node_timing_table  # noqa: E402
-from inspector.run.config import Matrix, RunConfig  # noqa: E402
-from inspector.run.inputs import InputPlan, generate, resolve  # noqa: E402
-from inspector.run.results import RunResult, latency_delta  # noqa: E402
-from inspector.run.runner import run_matrix  # noqa: E402
-from inspector.run.timing import ratio_interval  # noqa: E402
+from inspector.run.analyses.compare import node_changes, node_timing_table  # noqa: E402
+from inspector.run.execute.runner import run_matrix  # noqa: E402
+from inspector.run.readout.results import RunResult, latency_delta  # noqa: E402
+from inspector.run.readout.timing import ratio_interval  # noqa: E402
+from inspector.run.setup.config import Matrix, RunConfig  # noqa: E402
+from inspector.run.setup.inputs import InputPlan, generate, resolve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DETECTOR = "nudenet_yolov8n_320"

@@ -8,7 +8,7 @@ Typical use (also what the app and the CLI call)::
     for finding in diagnose(model).findings:
         print(finding.severity, finding.message)
 
-Names are imported on first use (PEP 562): a run worker imports ``inspector.run.worker`` in
+Names are imported on first use (PEP 562): a run worker imports ``inspector.run.execute.worker`` in
 60 ms, and eager re-exports would add onnx's 0.58 s to every worker start. Type checkers see the
 same names as plain imports (the ``TYPE_CHECKING`` block), so ``py.typed`` holds.
 """

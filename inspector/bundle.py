@@ -35,9 +35,9 @@ from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.dtypes import codes, typed
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
-from inspector.run.analysis import AblationRow, Divergence
-from inspector.run.inputs import load_npz
-from inspector.run.results import RunResult
+from inspector.run.analyses.analysis import AblationRow, Divergence
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.inputs import load_npz
 
 FORMAT = "onnx-inspector-bundle"
 VERSION = 1

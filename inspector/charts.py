@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 
 from inspector.model.diff import ModelDiff
 from inspector.model.graph import GraphRecord
-from inspector.run.compare import NodeTimingRow, OutputDelta
-from inspector.run.results import RunResult, latency_delta
+from inspector.run.analyses.compare import NodeTimingRow, OutputDelta
+from inspector.run.readout.results import RunResult, latency_delta
 
 EP_COLORS = {
     "CPUExecutionProvider": "#4C78A8",
@@ -239,7 +239,7 @@ def heat(value: float, top: float) -> str:
 def node_colors(result: RunResult, mode: str) -> tuple[dict[str, str], dict[str, str]]:
     """Fill colour and label per original node id for :func:`overlay_dot`: by the EP each node
     ran on (``mode="EP"``), or by its share of the slowest node's time (``"time"``)."""
-    from inspector.run.compare import node_timing_table
+    from inspector.run.analyses.compare import node_timing_table
 
     colors: dict[str, str] = {}
     labels: dict[str, str] = {}

@@ -333,7 +333,7 @@ class RunDefaults:
 
 RUN_DEFAULTS = RunDefaults()
 #: Where the server's and the CLI's configurations run when set: a Ray cluster's address
-#: (:mod:`inspector.run.cluster`); here so the CLI parser can name it without importing run/.
+#: (:mod:`~inspector.run.execute.cluster`); here so the CLI parser names it without importing run/.
 RAY_ADDRESS_ENV = "INSPECTOR_RAY_ADDRESS"
 
 

@@ -24,9 +24,9 @@ from inspector.model.diagnose import diagnose
 from inspector.model.load import LoadedModel
 from inspector.model.overview import build_overview
 from inspector.records import human_bytes
-from inspector.run.compare import NodeTimingRow, compare, node_changes, node_timing_table
-from inspector.run.results import RunResult
-from inspector.run.summary import RunSummary
+from inspector.run.analyses.compare import NodeTimingRow, compare, node_changes, node_timing_table
+from inspector.run.readout.results import RunResult
+from inspector.run.readout.summary import RunSummary
 
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -271,7 +271,7 @@ def html_report(
 ) -> str:
     """The report as one HTML document (see the module docstring); ``analyses`` (first
     divergence, ablation: ``inspector.bundle.Analysis``) get a section each. ``session``:
-    ONNX Runtime's load check (:func:`inspector.run.loadcheck.check_session`); without one,
+    ONNX Runtime's load check (:func:`inspector.run.execute.loadcheck.check_session`); without one,
     the report says whether its own runs created a session, or that nothing checked it."""
     import onnx
 

@@ -5,7 +5,7 @@ the URL, an attacker could send a victim ``/?s=<a token the attacker chose>``, w
 victim to drop a model, open the same URL and download it. So a token is only accepted when
 this server issued it *to this browser*: it is ``nonce + MAC(secret, nonce, browser)``, where
 ``browser`` is a per-browser secret the page cannot be made to send from another browser (the
-app uses Streamlit's XSRF cookie; see ``pages/common/state.py``). A token the attacker made, or
+app uses Streamlit's XSRF cookie; see ``pages/common/server.py``). A token the attacker made, or
 one issued to the attacker's browser and pasted into the victim's, fails the check, and the
 victim gets a fresh token of their own.
 

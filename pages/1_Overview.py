@@ -5,7 +5,7 @@ the run queue, so its verdict fills a slot near the top once the rest is drawn."
 
 import streamlit as st
 
-from inspector.run.jobs import Job
+from inspector.run.execute.jobs import Job
 from pages.common import models
 from pages.common.overview import check, sections
 from pages.common.picker import page_header

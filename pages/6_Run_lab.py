@@ -6,11 +6,11 @@ from dataclasses import replace
 import streamlit as st
 
 from inspector import InspectorError
-from inspector.run.config import Matrix
-from inspector.run.demo import demo_ep
-from inspector.run.eps import discover
-from inspector.run.plan import ep_choices
-from inspector.run.request import RunRequest
+from inspector.run.setup.config import Matrix
+from inspector.run.setup.demo import demo_ep
+from inspector.run.setup.eps import discover
+from inspector.run.setup.plan import ep_choices
+from inspector.run.setup.request import RunRequest
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
 from pages.common.job_panel import job_panel

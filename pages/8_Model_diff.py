@@ -8,9 +8,9 @@ import streamlit as st
 
 from inspector import InspectorError
 from inspector.records import human_bytes
-from inspector.run.config import OPT_LEVELS, RunConfig, parse_eps, parse_level
-from inspector.run.eps import discover
-from inspector.run.plan import ep_choices
+from inspector.run.setup.config import OPT_LEVELS, RunConfig, parse_eps, parse_level
+from inspector.run.setup.eps import discover
+from inspector.run.setup.plan import ep_choices
 from pages.common import models
 from pages.common.diff import graphs, run, structure
 from pages.common.picker import page_header

@@ -121,8 +121,8 @@ def check_too_new(path: Path) -> bool:
 
 def check_second_eps(path: Path, rng: np.random.Generator) -> bool:
     """Under every plugin EP that lists a device here, Det stays on CPU and the rest does not."""
-    from inspector.run.eps import plugin_libraries
-    from inspector.run.options import with_defaults
+    from inspector.run.setup.eps import plugin_libraries
+    from inspector.run.setup.options import with_defaults
 
     x = rng.standard_normal([2, 4, 4]).astype(np.float32)
     cpu = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector.run.worker import ONNX_TYPE_IDS, SUB_BYTE_BITS
+from inspector.run.execute.worker import ONNX_TYPE_IDS, SUB_BYTE_BITS
 from tests.backend_node import NodeTest, ensure
 from tests.backend_node import tests as all_tests
 
@@ -431,7 +431,7 @@ def inspect_library(test: NodeTest) -> Outcome:
     from inspector.cli import run as cli_run
     from inspector.errors import InspectorError
     from inspector.model.load import load_model
-    from inspector.run.runner import run_matrix
+    from inspector.run.execute.runner import run_matrix
 
     t0 = time.perf_counter()
 
@@ -454,7 +454,7 @@ def inspect_library(test: NodeTest) -> Outcome:
     try:
         model = load_model(str(test.model))
         if _has_requests():
-            from inspector.run.request import RunRequest
+            from inspector.run.setup.request import RunRequest
 
             run = RunRequest.from_args(args).resolve(model)
             matrix, inputs, expected = run.matrix, run.inputs, run.expected
@@ -485,7 +485,7 @@ def inspect_library(test: NodeTest) -> Outcome:
         if why:
             return done("bug_differs", why)
     if expected is not None:
-        from inspector.run.compare import check_expected
+        from inspector.run.analyses.compare import check_expected
 
         verdict = _own_verdict(check_expected(result, expected))
         if verdict is not True:
@@ -598,7 +598,7 @@ def _has_requests() -> bool:
     """Whether this inspector builds runs through RunRequest (issue 24)."""
     import importlib.util
 
-    return importlib.util.find_spec("inspector.run.request") is not None
+    return importlib.util.find_spec("inspector.run.setup.request") is not None
 
 
 # --------------------------------------------------------------------------------- subsets

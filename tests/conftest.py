@@ -28,7 +28,7 @@ ALIASES = {"ggml": "ggml", "OpenVINOExecutionProvider": "openvino"}
 
 def second_ep_params() -> list:
     """One param per second EP, skipped with discovery's exact reason where it is unusable."""
-    from inspector.run.eps import discover
+    from inspector.run.setup.eps import discover
 
     infos = {i.name: i for i in discover()}
     params = []

@@ -16,7 +16,7 @@ def title(at: AppTest) -> str:
 
 def wait_for_jobs(at: AppTest) -> None:
     """Runs are jobs that go on outside the script: wait for this session's, then rerun."""
-    from inspector.run.jobs import queue
+    from inspector.run.execute.jobs import queue
 
     for job in queue().jobs(at.session_state["owner"]):
         assert queue().wait(job, 120)
@@ -269,8 +269,8 @@ def test_a_bundle_made_on_another_version_of_the_open_model_says_so():
 
     from inspector import load_model
     from inspector.bundle import write_bundle
-    from inspector.run.config import Matrix, RunConfig
-    from inspector.run.runner import run_matrix
+    from inspector.run.execute.runner import run_matrix
+    from inspector.run.setup.config import Matrix, RunConfig
     from tests.factories import linear
 
     old = linear().SerializeToString()
@@ -301,9 +301,9 @@ def test_the_overview_load_check_waits_in_the_run_queue_then_shows_the_verdict()
     import numpy as np
 
     from inspector import load_model
-    from inspector.run.config import Matrix, RunConfig
-    from inspector.run.jobs import MatrixRun, queue
-    from inspector.run.loadcheck import LOAD_CHECK
+    from inspector.run.execute.jobs import MatrixRun, queue
+    from inspector.run.execute.loadcheck import LOAD_CHECK
+    from inspector.run.setup.config import Matrix, RunConfig
     from tests.factories import endless_loop
 
     at = app().run()  # the default sample's check, while slots are free

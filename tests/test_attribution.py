@@ -13,10 +13,10 @@ import onnxruntime as ort
 import pytest
 
 from inspector import load_model
-from inspector.run.compare import node_timing_table
-from inspector.run.config import RunConfig, expand_matrix
-from inspector.run.profile import parse_events
-from inspector.run.runner import run_matrix
+from inspector.run.analyses.compare import node_timing_table
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout.profile import parse_events
+from inspector.run.setup.config import RunConfig, expand_matrix
 from tests.factories import if_branches, matmul_add, silu_cnn
 
 PROFILED = dict(warmup_runs=0, timed_runs=1, profiled_runs=3)

@@ -15,13 +15,13 @@ from onnx import helper, numpy_helper
 
 from inspector.limits import DEFAULT_LIMITS
 from inspector.model.diff import diff_models
-from inspector.run import bisect
-from inspector.run.analysis import first_divergence
-from inspector.run.bisect import Side, first_differing
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.diff import _tensor_pairs, first_pair_divergence
-from inspector.run.prepare import PreparedModel, prepare
-from inspector.run.runner import run_matrix, run_prepared
+from inspector.run.analyses import bisect
+from inspector.run.analyses.analysis import first_divergence
+from inspector.run.analyses.bisect import Side, first_differing
+from inspector.run.analyses.diff import _tensor_pairs, first_pair_divergence
+from inspector.run.execute.prepare import PreparedModel, prepare
+from inspector.run.execute.runner import run_matrix, run_prepared
+from inspector.run.setup.config import Matrix, RunConfig
 from tests.factories import model, vi
 from tests.test_diff import X, chain, load
 
@@ -272,7 +272,7 @@ def _cases() -> list:  # type: ignore[type-arg]
 @pytest.mark.parametrize("tolerances", [(1e-5, 1e-3), (0.0, 0.0), (1.0, 0.0)], ids=str)
 @pytest.mark.parametrize(("ref", "got"), _cases())
 def test_agrees_is_deltas_verdict(ref, got, tolerances):
-    from inspector.run.compare import agrees, delta
+    from inspector.run.analyses.compare import agrees, delta
 
     atol, rtol = tolerances
     d = delta("t", np.asarray(ref), np.asarray(got), atol, rtol)

@@ -151,7 +151,7 @@ def test_netron_renders_same_origin_only(browser, server):
 
 
 def _second_ep() -> str | None:
-    from inspector.run.demo import demo_ep
+    from inspector.run.setup.demo import demo_ep
 
     ep = demo_ep()
     return ep.name.removesuffix("ExecutionProvider") if ep else None

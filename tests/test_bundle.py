@@ -15,9 +15,9 @@ import pytest
 from inspector import load_model
 from inspector.bundle import BundleError, read_bundle, write_bundle
 from inspector.errors import InspectorError
-from inspector.run.config import RunConfig, expand_matrix
-from inspector.run.demo import demo_ep
-from inspector.run.runner import run_matrix
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup.config import RunConfig, expand_matrix
+from inspector.run.setup.demo import demo_ep
 from tests.conftest import SAMPLES
 
 
@@ -49,7 +49,7 @@ def test_a_bundle_reopens_to_identical_records(session):
 def test_analyses_travel_with_the_runs(session):
     """First divergence and an ablation made on the runs re-open equal, field by field."""
     from inspector.bundle import Analysis, about
-    from inspector.run.analysis import ablation, first_divergence
+    from inspector.run.analyses.analysis import ablation, first_divergence
 
     model, results, inputs = session
     ref, cand = results[0], results[-1]

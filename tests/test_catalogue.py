@@ -441,7 +441,7 @@ def _two_inputs() -> onnx.ModelProto:
 class TestInputFiles:
     @pytest.mark.parametrize("case", sorted(INPUT_CASES))
     def test_library_says_why(self, case):
-        from inspector.run.inputs import InputError, check_inputs, load_input_files
+        from inspector.run.setup.inputs import InputError, check_inputs, load_input_files
 
         files, expect = INPUT_CASES[case]
         ov = I.build_overview(I.load_model(_two_inputs().SerializeToString(), {}))
@@ -470,7 +470,7 @@ class TestInputFiles:
 
     def test_a_good_pair_runs(self, tmp_path):
         """The control: the same model and well-formed files run."""
-        from inspector.run.inputs import check_inputs, load_input_files
+        from inspector.run.setup.inputs import check_inputs, load_input_files
 
         ov = I.build_overview(I.load_model(_two_inputs().SerializeToString(), {}))
         arrays = load_input_files({"a.npy": GOOD_A, "b.npy": GOOD_B}, ["a", "b"])

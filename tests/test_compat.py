@@ -188,7 +188,7 @@ class TestSessionCheck:
 
     def test_unregistered_custom_op(self):
         from inspector import diagnose
-        from inspector.run.loadcheck import check_session
+        from inspector.run.execute.loadcheck import check_session
 
         m = load_model(custom_op_model().SerializeToString(), name="custom.onnx")
         assert build_compat(m).installed_stamps == "yes"  # the stamps are fine…
@@ -200,7 +200,7 @@ class TestSessionCheck:
         assert d.findings[0].code == "session_custom_op" and d.findings[0].severity == "error"
 
     def test_missing_external_data_and_a_missing_locale(self, tmp_path):
-        from inspector.run.loadcheck import check_session
+        from inspector.run.execute.loadcheck import check_session
         from tests.factories import linear, with_external
 
         path = with_external(linear(), tmp_path, "W", "w.bin", write=False)
@@ -218,7 +218,7 @@ class TestLoadsAgreesWithTheSessionCheck:
     "supports the stamps" beside the failure. Every "loads" now agrees with ONNX Runtime."""
 
     def test_without_a_check_the_stamps_never_say_yes(self):
-        from inspector.run.loadcheck import SessionCheck
+        from inspector.run.execute.loadcheck import SessionCheck
 
         custom = load_model(custom_op_model().SerializeToString())
         c = build_compat(custom)  # the ops prove it: no kernel for the domain

@@ -29,8 +29,8 @@ from inspector import load_model
 from inspector.isolation.sandbox import Confinement, landlock_abi
 from inspector.isolation.spawn import minimal_env
 from inspector.model.native import analyse, probe_confinement
-from inspector.run.config import RunConfig, expand_matrix
-from inspector.run.runner import run_matrix
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup.config import RunConfig, expand_matrix
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "sample_models" / "mlp_gelu_layernorm.onnx"
@@ -324,7 +324,7 @@ class TestProductWorkersCarryTheFilter:
     worker start and run route."""
 
     def test_a_pre_started_worker_is_filtered(self):
-        from inspector.run.runner import Worker, prepare
+        from inspector.run.execute.runner import Worker, prepare
 
         prepared = prepare(load_model(SAMPLE))
         w = Worker(prepared)

@@ -12,7 +12,7 @@ from onnx import helper, numpy_helper
 from inspector import load_model
 from inspector.cli import main
 from inspector.model.diff import diff_models
-from inspector.run.diff import behaviour_diff
+from inspector.run.analyses.diff import behaviour_diff
 from tests.factories import linear, model, vi
 
 RNG = np.random.default_rng(0)

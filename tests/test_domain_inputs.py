@@ -13,11 +13,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inspector import build_overview, load_model
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.inputs import InputPlan, ResolvedInput, generate, resolve, shape_hints
-from inspector.run.results import input_hint
-from inspector.run.runner import run_matrix
-from inspector.run.sanity import ABSURD, output_warnings, warnings_of
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout.results import input_hint
+from inspector.run.readout.sanity import ABSURD, output_warnings, warnings_of
+from inspector.run.setup.config import Matrix, RunConfig
+from inspector.run.setup.inputs import InputPlan, ResolvedInput, generate, resolve, shape_hints
 from tests.conftest import ROOT, real_model_params
 from tests.factories import garbage_outputs, model, vi
 
@@ -242,7 +242,7 @@ def test_default_inputs_of_every_real_model_run_and_stay_finite(real):
     if real.id in NEEDS_PROBE:
         from dataclasses import replace
 
-        from inspector.run.probe import probe_sizes
+        from inspector.run.setup.probe import probe_sizes
 
         assert not result.ok and input_hint(result.error), result.error
         found = probe_sizes(loaded, graph_inputs, plan)

@@ -261,7 +261,7 @@ class TestWhereReferencesHide:
         ]
 
     def test_a_run_refuses_it(self):
-        from inspector.run.prepare import RunError, prepare
+        from inspector.run.execute.prepare import RunError, prepare
 
         m = with_function_default(external_tensor("/etc/passwd"))
         with pytest.raises(RunError, match="absolute path"):

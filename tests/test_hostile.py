@@ -222,7 +222,7 @@ class TestHostileInputFiles:
         import io
         import zipfile
 
-        from inspector.run.inputs import InputError, load_input_files
+        from inspector.run.setup.inputs import InputError, load_input_files
 
         good = self.npy(np.ones(4, np.float32))
         with pytest.raises(InputError, match="negative dimension"):
@@ -262,8 +262,9 @@ class TestHostileInputFiles:
     def test_sub_byte_inputs_reach_onnx_runtime_packed(self, dtype, opset, ir, values):
         """Issue 16: int2/int4 inputs reached ORT as tensor(string). Generated inputs stay in the
         type's range, and a file's values (an int8 .npy, onnx's own .pb) arrive unchanged."""
-        from inspector.run.config import Matrix, RunConfig
-        from inspector.run.inputs import (
+        from inspector.run.execute.runner import run_matrix
+        from inspector.run.setup.config import Matrix, RunConfig
+        from inspector.run.setup.inputs import (
             InputError,
             InputPlan,
             check_inputs,
@@ -271,7 +272,6 @@ class TestHostileInputFiles:
             load_input_files,
             resolve,
         )
-        from inspector.run.runner import run_matrix
 
         m = model(
             [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
@@ -303,7 +303,7 @@ class TestHostileInputFiles:
         assert r.ok and set(r.output_arrays()["y"].tolist()) <= set(range(lo, hi + 1)), r.error
 
     def test_an_impossible_shape_is_a_message_not_an_overflow(self):
-        from inspector.run.inputs import InputError, InputPlan, resolve
+        from inspector.run.setup.inputs import InputError, InputPlan, resolve
 
         m = model(
             [helper.make_node("Relu", ["x"], ["y"])], [vi("x", shape=[2**63 - 1, 2])], [vi("y")]

@@ -16,8 +16,8 @@ import pytest
 
 from inspector.isolation import forkserver, start
 from inspector.isolation.spawn import START, command, spawn
-from inspector.run.eps import PROBE
-from inspector.run.process import WORKER, worker_command
+from inspector.run.execute.process import WORKER, worker_command
+from inspector.run.setup.eps import PROBE
 from tests.conftest import ROOT
 
 #: Run by the child through ``runpy.run_path``: what its interpreter looks like from inside.

@@ -11,8 +11,8 @@ import time
 import numpy as np
 
 from inspector import load_model
-from inspector.run.config import Matrix, RunConfig, expand_matrix
-from inspector.run.jobs import JobQueue, MatrixRun
+from inspector.run.execute.jobs import JobQueue, MatrixRun
+from inspector.run.setup.config import Matrix, RunConfig, expand_matrix
 from tests.conftest import SAMPLES
 from tests.factories import endless_loop
 
@@ -28,7 +28,7 @@ def _workers(parent: int | None = None) -> set[int]:
             text = open(cmd, "rb").read()
         except OSError:
             continue
-        if b"inspector.run.worker" in text and b"confined_main" in text:
+        if b"inspector.run.execute.worker" in text and b"confined_main" in text:
             pid = int(cmd.split("/")[2])
             if parent is None or _parent(pid) == parent:
                 pids.add(pid)
@@ -89,7 +89,7 @@ def test_an_analysis_task_runs_in_the_queue_and_cancels_like_a_matrix():
     """Tasks share the matrices' lanes and slots: a task waits behind a running matrix, keeps
     its value, and cancelling a running ablation stops its worker and lists the rest as
     cancelled."""
-    from inspector.run.analysis import ablation
+    from inspector.run.analyses.analysis import ablation
 
     loop = load_model(endless_loop().SerializeToString(), name="loop.onnx")
     m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
@@ -273,7 +273,7 @@ def test_load_checks_wait_for_a_run_slot_and_take_turns_with_runs():
     matrix never run two workers at once, and start one owner at a time."""
     import threading
 
-    from inspector.run.loadcheck import LOAD_CHECK, SessionCheck, submit_check
+    from inspector.run.execute.loadcheck import LOAD_CHECK, SessionCheck, submit_check
 
     m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
     q = JobQueue(slots=1)

@@ -12,8 +12,8 @@ import pytest
 
 from inspector import load_model
 from inspector.limits import DEFAULT_LIMITS, thread_limit, within
-from inspector.run.config import ConfigError, EpSpec, Matrix, RunConfig, load_matrix
-from inspector.run.jobs import JobQueue, MatrixRun
+from inspector.run.execute.jobs import JobQueue, MatrixRun
+from inspector.run.setup.config import ConfigError, EpSpec, Matrix, RunConfig, load_matrix
 from tests.conftest import SAMPLES
 from tests.factories import endless_loop
 
@@ -74,7 +74,7 @@ class TestRunConfig:
 
     def test_a_bundle_gets_no_further(self):
         from inspector.bundle import BundleError, read_bundle, write_bundle
-        from inspector.run.runner import run_matrix
+        from inspector.run.execute.runner import run_matrix
         from tests.test_bundle import _manifest
 
         model = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")

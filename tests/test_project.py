@@ -151,7 +151,11 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     work.mkdir()
     cli = str(venv / "bin" / "onnx-inspector")
     where = subprocess.run(
-        [str(py), "-c", "import inspector.run.runner, inspector; print(inspector.__file__)"],
+        [
+            str(py),
+            "-c",
+            "import inspector.run.execute.runner, inspector; print(inspector.__file__)",
+        ],
         cwd=work,
         check=True,
         capture_output=True,

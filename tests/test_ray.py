@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from inspector import load_model
-from inspector.run.config import RunConfig, expand_matrix
-from inspector.run.eps import second_eps
+from inspector.run.setup.config import RunConfig, expand_matrix
+from inspector.run.setup.eps import second_eps
 from tests.conftest import SAMPLES
 from tests.test_jobs import _parent, _run_dirs, _workers
 
@@ -42,7 +42,7 @@ def cluster():
 
 
 def test_configurations_land_on_nodes_that_have_their_ep(cluster, capsys):
-    from inspector.run.cluster import run_matrix_ray
+    from inspector.run.execute.cluster import run_matrix_ray
 
     eps = second_eps()
     if not eps:
@@ -67,7 +67,7 @@ def test_configurations_land_on_nodes_that_have_their_ep(cluster, capsys):
 
 
 def test_a_configuration_no_node_can_run_says_so(cluster):
-    from inspector.run.cluster import run_matrix_ray
+    from inspector.run.execute.cluster import run_matrix_ray
 
     m = load_model(SAMPLES / "mlp_gelu_layernorm.onnx")
     mat = expand_matrix(["cuda,cpu"], ["all"], base=RunConfig(warmup_runs=0, timed_runs=1))
@@ -112,7 +112,7 @@ def test_ray_is_not_imported_without_ray():
 
 
 def test_ray_worker_advertises_the_usable_eps():
-    from inspector.run.cluster import node_resources, start_command
+    from inspector.run.execute.cluster import node_resources, start_command
 
     cmd = start_command("10.0.0.5:6379")
     resources = json.loads(next(a for a in cmd if a.startswith("--resources=")).split("=", 1)[1])
@@ -159,9 +159,9 @@ def test_a_queued_matrix_on_ray_cancels_like_a_local_one(cluster, monkeypatch):
     from onnx import helper, numpy_helper
 
     from inspector.limits import DEFAULT_LIMITS
-    from inspector.run.cluster import ADDRESS_ENV
-    from inspector.run.config import Matrix
-    from inspector.run.jobs import JobQueue, MatrixRun
+    from inspector.run.execute.cluster import ADDRESS_ENV
+    from inspector.run.execute.jobs import JobQueue, MatrixRun
+    from inspector.run.setup.config import Matrix
     from tests.factories import model, vi
 
     monkeypatch.setenv(ADDRESS_ENV, cluster.address)

@@ -20,10 +20,10 @@ import pytest
 
 from inspector import load_model
 from inspector.limits import MiB
-from inspector.run import bisect
-from inspector.run.analysis import first_divergence
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.runner import run_matrix
+from inspector.run.analyses import bisect
+from inspector.run.analyses.analysis import first_divergence
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup.config import Matrix, RunConfig
 from tests.conftest import real_model_params
 from tests.realmodels import RealModel, inputs
 

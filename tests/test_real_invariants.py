@@ -34,12 +34,12 @@ import onnxruntime as ort
 import pytest
 
 from inspector import load_model
-from inspector.run.compare import node_timing_table
-from inspector.run.config import RunConfig, expand_matrix
-from inspector.run.origins import DATA_MOVEMENT_OPS
-from inspector.run.prepare import unique_names
-from inspector.run.results import RunResult
-from inspector.run.runner import run_matrix
+from inspector.run.analyses.compare import node_timing_table
+from inspector.run.execute.prepare import unique_names
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout.origins import DATA_MOVEMENT_OPS
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.config import RunConfig, expand_matrix
 from tests.conftest import real_model_params
 from tests.realmodels import RealModel, inputs
 

@@ -8,8 +8,8 @@ import pytest
 from inspector import load_model
 from inspector.cli import main
 from inspector.report import html_report
-from inspector.run.config import RunConfig, expand_matrix
-from inspector.run.runner import run_matrix
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup.config import RunConfig, expand_matrix
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, chromium_available
 from tests.conftest import SAMPLES
 from tests.factories import linear

@@ -14,11 +14,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 from inspector import build_overview, load_model
 from inspector.limits import Limits
-from inspector.run.compare import compare, delta, node_timing_table
-from inspector.run.config import RunConfig, expand_matrix, parse_eps
-from inspector.run.eps import discover, plugin_libraries
-from inspector.run.inputs import InputPlan, generate, resolve
-from inspector.run.runner import RunError, run_matrix, unique_names
+from inspector.run.analyses.compare import compare, delta, node_timing_table
+from inspector.run.execute.runner import RunError, run_matrix, unique_names
+from inspector.run.setup.config import RunConfig, expand_matrix, parse_eps
+from inspector.run.setup.eps import discover, plugin_libraries
+from inspector.run.setup.inputs import InputPlan, generate, resolve
 from tests.conftest import ALIASES, ROOT, second_ep_params
 from tests.factories import linear, model, vi, with_external
 
@@ -32,7 +32,7 @@ def inputs_for(m, **dims):
 
 
 def one(m, config: RunConfig, inputs=None, limits=None):
-    from inspector.run.config import Matrix
+    from inspector.run.setup.config import Matrix
 
     feeds = inputs if inputs is not None else inputs_for(m)
     (r,) = run_matrix(m, Matrix((config,)), feeds, limits=limits)
@@ -225,7 +225,7 @@ class TestFailuresAreIsolated:
         assert "memory cap" in r.error
 
     def test_one_failing_configuration_does_not_stop_the_others(self):
-        from inspector.run.config import Matrix
+        from inspector.run.setup.config import Matrix
 
         m = load_model(SAMPLES / "ep_fallback_det.onnx")
         mat = expand_matrix(["cpu"], ["all"], base=RunConfig(**FAST))
@@ -279,7 +279,7 @@ class TestExecutionProviders:
 
     @pytest.mark.parametrize("ep", SECOND_EP_PARAMS)
     def test_reported_assignment_equals_onnxruntimes_record(self, ep):
-        from inspector.run.options import with_defaults
+        from inspector.run.setup.options import with_defaults
 
         lib = dict(plugin_libraries())[ep]
         try:
@@ -332,7 +332,7 @@ class TestExecutionProviders:
         import platform
         import sys
 
-        from inspector.run.eps import second_eps
+        from inspector.run.setup.eps import second_eps
 
         if sys.platform != "linux" or platform.machine() not in ("x86_64", "aarch64"):
             pytest.skip("onnxruntime-ggml ships wheels for Linux x86-64 and aarch64")
@@ -399,8 +399,8 @@ def _matches(a, b):
 def test_real_models_match_their_reference_outputs_wherever_ort_does():
     """The onnx wheel's real models with reference data: ours equals ORT, and matches the
     reference wherever a plain ORT session does."""
-    from inspector.run.config import Matrix
-    from inspector.run.inputs import load_input_files
+    from inspector.run.setup.config import Matrix
+    from inspector.run.setup.inputs import load_input_files
 
     assert len(REFERENCE_CASES) >= 50
     checked = 0
@@ -442,7 +442,7 @@ def test_real_models_match_their_reference_outputs_wherever_ort_does():
 )
 def test_inputs_of_every_kind_reach_onnxruntime(dtype):
     # bfloat16/float8 have no numpy dtype ORT knows: they travel as OrtValues with an ONNX type.
-    from inspector.run.config import Matrix
+    from inspector.run.setup.config import Matrix
 
     if dtype == TensorProto.STRING:
         m = model(

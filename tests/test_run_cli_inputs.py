@@ -14,9 +14,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 from inspector import build_overview, load_model
 from inspector.cli import main
-from inspector.run.analysis import ablation, first_divergence
-from inspector.run.config import ConfigError, RunConfig, expand_matrix, load_matrix, parse_eps
-from inspector.run.inputs import (
+from inspector.run.analyses.analysis import ablation, first_divergence
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup.config import ConfigError, RunConfig, expand_matrix, load_matrix, parse_eps
+from inspector.run.setup.inputs import (
     InputError,
     InputPlan,
     check_inputs,
@@ -24,7 +25,6 @@ from inspector.run.inputs import (
     load_input_files,
     resolve,
 )
-from inspector.run.runner import run_matrix
 from tests.conftest import ALIASES, ROOT
 from tests.test_run import SECOND_EP_PARAMS, inputs_for
 
@@ -209,7 +209,7 @@ class TestAnalysis:
         assert by[""].ratio_ci is None and by[""].within_noise is None
 
     def test_ratio_interval_against_known_shifts(self):
-        from inspector.run.analysis import ratio_interval
+        from inspector.run.analyses.analysis import ratio_interval
 
         rng = np.random.default_rng(1)
         a = list(1.0 + rng.random(40) * 0.1)
@@ -341,7 +341,7 @@ class TestCli:
 
 class TestEpCli:
     def test_eps_json_is_the_record_the_run_lab_shows(self, capsys):
-        from inspector.run.eps import discover
+        from inspector.run.setup.eps import discover
 
         assert main(["eps", "--json"]) == 0
         rows = json.loads(capsys.readouterr().out)
@@ -363,7 +363,7 @@ class TestEpCli:
         assert "ggml option 'dump' is not on the run lab's allow-list" in capsys.readouterr().err
 
     def test_ep_library_that_is_not_a_library_is_reported(self, capsys, tmp_path):
-        from inspector.run import eps
+        from inspector.run.setup import eps
 
         fake = tmp_path / "libfake_ep.so"
         fake.write_bytes(b"not an ELF file")
@@ -382,7 +382,8 @@ class TestEpCli:
 def test_compare_with_both_analyses_prepares_the_model_once(monkeypatch, capsys):
     """Issue 9, item 2: compare --first-divergence --ablation made 3 private copies."""
     from inspector.cli import run as cli_run
-    from inspector.run import analysis, runner
+    from inspector.run.analyses import analysis
+    from inspector.run.execute import runner
 
     calls = []
     real = cli_run.prepare
@@ -410,7 +411,7 @@ def test_the_cli_and_the_run_lab_build_the_same_matrix():
     """Issue 9, item 4: one RunPlan translates both the CLI's flags and the page's widgets
     (issue 24: both through RunRequest, the page's as a RunForm)."""
     from inspector.cli import _parser
-    from inspector.run.request import RunForm, RunRequest
+    from inspector.run.setup.request import RunForm, RunRequest
 
     argv = ["run", "m.onnx", "--ep", "ggml,cpu", "--level", "basic", "--level", "all"]
     argv += ["--ep-option", "ggml:threads=2", "--config", "session.disable_prepacking=1"]
@@ -441,7 +442,7 @@ class TestRealModelInputs:
     """Issue 10: the failures real models met with default inputs, reproduced in code."""
 
     def run_default(self, m, name):  # type: ignore[no-untyped-def]
-        from inspector.run.inputs import shape_hints
+        from inspector.run.setup.inputs import shape_hints
 
         loaded = load_model(m.SerializeToString(), name=name)
         plan = InputPlan.make(hints=shape_hints(loaded))
@@ -600,7 +601,7 @@ def test_divergence_chunks_grow_to_the_byte_budget():
     size, at most 8× the last chunk, never below divergence_chunk (10k-node export: 168 s →
     15 s, bench/bench_peers.py)."""
     from inspector.limits import DEFAULT_LIMITS, MiB
-    from inspector.run.bisect import next_chunk
+    from inspector.run.analyses.bisect import next_chunk
 
     lim = replace(DEFAULT_LIMITS, divergence_chunk=64, divergence_chunk_bytes=64 * MiB)
     assert next_chunk(64, 64 * 128, 64, lim) == 512  # 128-byte tensors: capped at 8×

@@ -12,14 +12,14 @@ from onnx import numpy_helper
 from inspector import load_model
 from inspector.bundle import read_bundle, write_bundle
 from inspector.cli import _parser
-from inspector.run.config import ConfigError, Matrix, RunConfig
-from inspector.run.eps import EpInfo
-from inspector.run.inputs import InputError, default_inputs, parse_shape
-from inspector.run.plan import RunPlan, ep_choices
-from inspector.run.request import InputSpec, RunForm, RunRequest
-from inspector.run.results import failed
-from inspector.run.runner import run_matrix
-from inspector.run.summary import RunSummary
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout.results import failed
+from inspector.run.readout.summary import RunSummary
+from inspector.run.setup.config import ConfigError, Matrix, RunConfig
+from inspector.run.setup.eps import EpInfo
+from inspector.run.setup.inputs import InputError, default_inputs, parse_shape
+from inspector.run.setup.plan import RunPlan, ep_choices
+from inspector.run.setup.request import InputSpec, RunForm, RunRequest
 from tests.factories import linear, string_pipeline
 
 FAST = {"warmup_runs": 0, "timed_runs": 3, "profiled_runs": 0, "time_budget_s": 0.0}

@@ -30,8 +30,8 @@ from onnx import TensorProto, helper, numpy_helper
 from playwright.sync_api import expect
 
 from inspector.bundle import read_bundle
-from inspector.run.config import expand_matrix
-from inspector.run.results import RunResult
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.config import expand_matrix
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -197,7 +197,7 @@ def plain_outputs(path: Path, result: RunResult, inputs: dict) -> dict:  # type:
     registered from the same libraries the workers use), level and thread count."""
     import onnxruntime as ort
 
-    from inspector.run.eps import plugin_libraries
+    from inspector.run.setup.eps import plugin_libraries
 
     cfg = result.config
     options = ort.SessionOptions()

@@ -355,9 +355,9 @@ def test_time_per_scope_adds_up_from_a_real_profile():
     """A profiled CPU run of a 451-node export: per-node times summed per scope; a layer's time
     is its attention + MLP + its own residual Adds, and the layers add up to /model."""
     from inspector.model.scopes import scope_times
-    from inspector.run.compare import main_node_times
-    from inspector.run.config import Matrix, RunConfig
-    from inspector.run.runner import run_matrix
+    from inspector.run.analyses.compare import main_node_times
+    from inspector.run.execute.runner import run_matrix
+    from inspector.run.setup.config import Matrix, RunConfig
 
     m = load_model(scoped_transformer(30).SerializeToString(), {}, name="t.onnx")
     cfg = RunConfig(opt_level="disable_all", warmup_runs=1, timed_runs=2, profiled_runs=2)

@@ -26,9 +26,9 @@ from onnx import helper
 from inspector import load_model
 from inspector.cli import main
 from inspector.isolation.sandbox import landlock_abi
-from inspector.run import options
-from inspector.run.config import ConfigError, EpSpec, RunConfig, expand_matrix, load_matrix
-from inspector.run.runner import run_matrix
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup import options
+from inspector.run.setup.config import ConfigError, EpSpec, RunConfig, expand_matrix, load_matrix
 from tests.conftest import ROOT
 from tests.factories import model, vi
 
@@ -134,7 +134,7 @@ class TestAllowList:
         """A hand-made job.json gets no further than the parent's validation would."""
         import onnxruntime as ort
 
-        from inspector.run.worker import _session_options
+        from inspector.run.execute.worker import _session_options
 
         cfg = {
             "level_value": 0,
@@ -152,7 +152,7 @@ class TestAllowList:
     def test_docs_list_every_accepted_key(self):
         doc = (ROOT / "docs" / "run-options.md").read_text()
         assert doc == options.markdown(), (
-            "stale: python -m inspector.run.options > docs/run-options.md"
+            "stale: python -m inspector.run.setup.options > docs/run-options.md"
         )
 
 
@@ -232,7 +232,7 @@ print(json.dumps(out))
             subprocess.run(["rm", "-rf", str(private)], check=False)
 
     def test_pre_started_worker_is_confined_with_a_minimal_environment(self, monkeypatch):
-        from inspector.run.runner import Worker, prepare
+        from inspector.run.execute.runner import Worker, prepare
 
         monkeypatch.setenv("PYTHONPATH", "/tmp/writable-by-anyone")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
@@ -262,7 +262,7 @@ print(json.dumps(out))
 class TestRootPolicy:
     def test_root_without_landlock_is_refused_unless_opted_in(self, monkeypatch):
         from inspector.isolation import sandbox
-        from inspector.run import runner
+        from inspector.run.execute import runner
 
         monkeypatch.setattr(runner.os, "geteuid", lambda: 0)
         monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
@@ -318,7 +318,7 @@ class TestModelStringsAreData:
         import csv
         import io
 
-        from inspector.run.compare import node_timing_csv
+        from inspector.run.analyses.compare import node_timing_csv
         from inspector.safe_text import to_csv
 
         nodes = [

@@ -17,11 +17,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 from inspector import load_model
 from inspector.cli import main
-from inspector.run import timing
-from inspector.run.compare import NodeTimingRow, node_changes, node_timing_table
-from inspector.run.config import ConfigError, Matrix, RunConfig
-from inspector.run.results import Latency, RunResult, failed, latency_delta
-from inspector.run.runner import run_matrix
+from inspector.run.analyses.compare import NodeTimingRow, node_changes, node_timing_table
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout import timing
+from inspector.run.readout.results import Latency, RunResult, failed, latency_delta
+from inspector.run.setup.config import ConfigError, Matrix, RunConfig
 from tests.conftest import ROOT, SAMPLES
 from tests.factories import model, vi
 
@@ -355,7 +355,7 @@ class TestConfig:
             RunConfig(**setting)
 
     def test_the_worker_gets_the_target_as_a_fraction(self):
-        from inspector.run.protocol import job_config
+        from inspector.run.execute.protocol import job_config
 
         cfg = job_config(RunConfig(time_budget_s=3, target_ci_pct=1.5))
         assert cfg["time_budget_s"] == 3.0 and cfg["target_ci"] == pytest.approx(0.015)
@@ -434,7 +434,7 @@ class TestCli:
 
     def test_the_flags_reach_the_configuration(self, capsys):
         from inspector.cli import _parser
-        from inspector.run.request import plan_from_args
+        from inspector.run.setup.request import plan_from_args
 
         args = _parser().parse_args(
             ["run", "m.onnx", "--runs", "50", "--time-budget", "2.5", "--target-ci", "1"]

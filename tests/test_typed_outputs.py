@@ -21,10 +21,10 @@ from inspector import load_model
 from inspector.bundle import read_bundle, write_bundle
 from inspector.cli import main
 from inspector.model.dtypes import ML_DTYPES
-from inspector.run.compare import check_expected, compare, delta, value_delta
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.inputs import load_expected_outputs, load_input_files
-from inspector.run.runner import run_matrix
+from inspector.run.analyses.compare import check_expected, compare, delta, value_delta
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup.config import Matrix, RunConfig
+from inspector.run.setup.inputs import load_expected_outputs, load_input_files
 from tests.factories import model, vi
 
 FAST = dict(warmup_runs=0, timed_runs=2, profiled_runs=1)
@@ -152,7 +152,7 @@ class TestTestDataFolder:
         (got,) = load_expected_outputs(files, ov.outputs).values()
         assert [a.shape for a in got] == [(2, 2), (1, 2)]
         assert load_expected_outputs({"input_0.pb": b""}, ov.outputs) == {}
-        from inspector.run.inputs import InputError
+        from inspector.run.setup.inputs import InputError
 
         with pytest.raises(InputError, match="no output 3"):
             load_expected_outputs({"output_3.pb": seq}, ov.outputs)

@@ -22,11 +22,11 @@ import pytest
 
 from inspector import load_model
 from inspector.limits import DEFAULT_LIMITS
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.prepare import prepare
-from inspector.run.process import WorkerFileError, read_result, read_worker_file
-from inspector.run.results import to_record
-from inspector.run.runner import run_matrix, run_prepared
+from inspector.run.execute.prepare import prepare
+from inspector.run.execute.process import WorkerFileError, read_result, read_worker_file
+from inspector.run.execute.runner import run_matrix, run_prepared
+from inspector.run.readout.results import to_record
+from inspector.run.setup.config import Matrix, RunConfig
 from tests.factories import linear
 
 CONFIG = RunConfig(opt_level="all", warmup_runs=0, timed_runs=2, profiled_runs=2)
@@ -275,7 +275,7 @@ class TestEpLibraryGrant:
 def test_the_load_check_reads_result_json_the_same_way(honest, tmp_path, monkeypatch):
     """The Overview's load check reads its worker's result.json: a link to another run's
     (successful) result must not make the check say the model loads."""
-    import inspector.run.loadcheck as loadcheck
+    import inspector.run.execute.loadcheck as loadcheck
 
     src, m = honest
 

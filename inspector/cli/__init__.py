@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _eps(args: argparse.Namespace) -> int:
     """``onnx-inspector eps``: the EP records the Run lab shows."""
     from inspector.cli.run import register_libraries
-    from inspector.run.eps import discover
+    from inspector.run.setup.eps import discover
 
     try:
         register_libraries(args)
@@ -259,7 +259,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "eps":
         return _eps(args)
     if args.command == "ray-worker":
-        from inspector.run.cluster import ray_worker
+        from inspector.run.execute.cluster import ray_worker
 
         try:
             return ray_worker(args.address, args.port, args.dry_run, args.node_ip_address)
@@ -275,7 +275,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     if args.command == "run-options":
-        from inspector.run import options
+        from inspector.run.setup import options
 
         if args.json:
             print(json.dumps(options.as_json(), indent=2))

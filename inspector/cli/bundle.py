@@ -15,10 +15,10 @@ from inspector.cli.tables import table
 from inspector.errors import InspectorError
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
-from inspector.run.config import Matrix
-from inspector.run.results import latency_delta
-from inspector.run.runner import run_matrix
-from inspector.run.summary import RunSummary
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout.results import latency_delta
+from inspector.run.readout.summary import RunSummary
+from inspector.run.setup.config import Matrix
 
 
 def _progress(i: int, n: int, label: str, phase: str) -> None:

@@ -16,8 +16,8 @@ from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.model.diff import ModelDiff, diff_models
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
-from inspector.run.diff import BehaviourDiff, behaviour_diff
-from inspector.run.request import plan_from_args
+from inspector.run.analyses.diff import BehaviourDiff, behaviour_diff
+from inspector.run.setup.request import plan_from_args
 
 
 def _structure_text(d: ModelDiff) -> str:

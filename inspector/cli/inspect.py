@@ -280,7 +280,7 @@ def run_inspection(args: argparse.Namespace, model: M.LoadedModel) -> tuple[Any,
         return r, lambda: _text_external(r)
     session = None
     if not args.ort_version and not args.no_session_check:
-        from inspector.run.loadcheck import check_session
+        from inspector.run.execute.loadcheck import check_session
 
         session = check_session(model)
     c = M.build_compat(model, args.ort_version, session=session)

@@ -9,9 +9,9 @@ from pathlib import Path
 from inspector.cli.run import resolve
 from inspector.model.load import LoadedModel
 from inspector.report import html_report
-from inspector.run.request import RunRequest
-from inspector.run.results import RunResult
-from inspector.run.runner import run_matrix
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.request import RunRequest
 
 
 def main_report(args: argparse.Namespace, model: LoadedModel) -> int:
@@ -28,7 +28,7 @@ def main_report(args: argparse.Namespace, model: LoadedModel) -> int:
         )
     session = None
     if not args.no_session_check:  # the stamps alone miss custom ops, locales, missing data
-        from inspector.run.loadcheck import check_session
+        from inspector.run.execute.loadcheck import check_session
 
         session = check_session(model, RunRequest.from_args(args).run_limits(model))
     out = Path(args.output)

@@ -1,7 +1,7 @@
 """``onnx-inspector run``, ``compare`` and ``eps``: the run lab from the command line, with CI
 gates. Imported only when one of those commands runs. The flags become a
-:class:`~inspector.run.request.RunRequest` and the results a
-:class:`~inspector.run.summary.RunSummary`, as in the Run lab; this module prints them."""
+:class:`~inspector.run.setup.request.RunRequest` and the results a
+:class:`~inspector.run.readout.summary.RunSummary`, as in the Run lab; this module prints them."""
 
 from __future__ import annotations
 
@@ -21,20 +21,20 @@ from inspector.cli.tables import changes_table, slowest_table, table
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, run_slots
 from inspector.model.load import LoadedModel
 from inspector.records import to_jsonable
-from inspector.run.analysis import AblationRow, Divergence
-from inspector.run.compare import Comparison
-from inspector.run.config import ConfigError, Matrix, parse_key_values
-from inspector.run.options import check_optimizer_names
-from inspector.run.prepare import PreparedModel, prepare
-from inspector.run.request import ResolvedRun, RunRequest, plan_from_args
-from inspector.run.results import OPTIMIZED_DATA, RunResult, latency_delta
-from inspector.run.runner import run_matrix
-from inspector.run.summary import RunSummary
+from inspector.run.analyses.analysis import AblationRow, Divergence
+from inspector.run.analyses.compare import Comparison
+from inspector.run.execute.prepare import PreparedModel, prepare
+from inspector.run.execute.runner import run_matrix
+from inspector.run.readout.results import OPTIMIZED_DATA, RunResult, latency_delta
+from inspector.run.readout.summary import RunSummary
+from inspector.run.setup.config import ConfigError, Matrix, parse_key_values
+from inspector.run.setup.options import check_optimizer_names
+from inspector.run.setup.request import ResolvedRun, RunRequest, plan_from_args
 
 
 def register_libraries(args: argparse.Namespace) -> None:
     """``--ep-library NAME=PATH``: plugin EP libraries for discovery and every run."""
-    from inspector.run.eps import add_library
+    from inspector.run.setup.eps import add_library
 
     for name, path in parse_key_values(getattr(args, "ep_library", []), "--ep-library").items():
         add_library(name, path)
@@ -237,7 +237,7 @@ def print_expected(checks: Sequence[Comparison | None]) -> None:
 def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     run = resolve(args, model)
     if getattr(args, "ray", None):
-        from inspector.run.cluster import run_matrix_ray
+        from inspector.run.execute.cluster import run_matrix_ray
 
         print(
             f"running {len(run.matrix.configs)} configurations on Ray at {args.ray} …",
@@ -298,8 +298,8 @@ def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
 def _compare(
     args: argparse.Namespace, model: LoadedModel, run: ResolvedRun, prepared: PreparedModel
 ) -> int:
-    from inspector.run.analysis import ablation, first_divergence
-    from inspector.run.compare import compare, node_changes, node_timing_table
+    from inspector.run.analyses.analysis import ablation, first_divergence
+    from inspector.run.analyses.compare import compare, node_changes, node_timing_table
 
     ref, cand = run.matrix.configs
     inputs, limits = run.inputs, run.limits

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the parser must not import inspector.run (a broken run package)
-    from inspector.run.compare import NodeChange, NodeTimingRow
+    from inspector.run.analyses.compare import NodeChange, NodeTimingRow
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:

@@ -9,8 +9,8 @@ here, the same way.
   Landlock, no capabilities, the seccomp filter;
 * :mod:`~inspector.isolation.forkserver` — the onnx fork server's start, ahead of its first use.
 
-Its children: run workers (``inspector.run.worker``, also for ONNX Runtime's load check), the
-EP discovery probe (``inspector.run.eps``) and onnx's analysis server
+Its children: run workers (``run.execute.worker``, also for ONNX Runtime's load check), the
+EP discovery probe (``run.setup.eps``) and onnx's analysis server
 (``inspector.model.native``). This package imports only the standard library, none of them: it
 sits below ``model/`` and ``run/``, which both use it.
 """

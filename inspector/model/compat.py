@@ -4,10 +4,10 @@ Two kinds of evidence, kept apart. The *stamps* (IR version, opset imports) are 
 per-release limits measured by loading probe models into each release (see docs/compat.md):
 fast, and possible for releases that are not installed, but blind to an unregistered custom op
 or a kernel that fails for an environment reason (StringNormalizer and a missing locale). The
-*session check* (:func:`inspector.run.loadcheck.check_session`) creates a real session with the
-installed onnxruntime in a worker. ``installed_loads`` combines both: ONNX Runtime's own answer
-wins whenever a check ran; without one it says "no" only where the stamps or the ops already
-prove it, and otherwise "not_checked" — never "yes" on the stamps' word alone.
+*session check* (:func:`~inspector.run.execute.loadcheck.check_session`) makes a real session
+with the installed onnxruntime in a worker. ``installed_loads`` combines both: ONNX Runtime's
+own answer wins whenever a check ran; without one it says "no" only where the stamps or the ops
+already prove it, and otherwise "not_checked" — never "yes" on the stamps' word alone.
 onnxruntime is not imported here (the inspection core stays runtime-free): the session check's
 result is handed in.
 """
@@ -36,8 +36,8 @@ LoadVerdict = Literal["yes", "with_env", "no", "not_checked", "unknown"]
 
 
 class SessionOutcome(Protocol):
-    """What :class:`inspector.run.loadcheck.SessionCheck` tells the verdict (named here so the
-    inspection core does not import the run package)."""
+    """What :class:`~inspector.run.execute.loadcheck.SessionCheck` tells the verdict (named here
+    so the inspection core does not import the run package)."""
 
     @property
     def ort_version(self) -> str: ...
@@ -424,8 +424,9 @@ def build_compat(
     model: LoadedModel, ort_version: str | None = None, session: SessionOutcome | None = None
 ) -> CompatVerdict:
     """The compatibility verdict. ``ort_version`` overrides the detected installed version;
-    ``session``: ONNX Runtime's own load check (:func:`inspector.run.loadcheck.check_session`)
-    of the installed release, which decides ``installed_loads`` when it reached an answer."""
+    ``session``: ONNX Runtime's own load check
+    (:func:`~inspector.run.execute.loadcheck.check_session`) of the installed release, which
+    decides ``installed_loads`` when it reached an answer."""
     proto = model.proto
     ir = proto.ir_version
     opset = _opset(proto, "")

@@ -29,7 +29,7 @@ SEVERITIES = ("error", "warning", "info")
 
 class SessionFindings(SessionOutcome, Protocol):
     """What the diagnosis reads of ONNX Runtime's load check
-    (:class:`inspector.run.loadcheck.SessionCheck`): the verdict's fields and the fix to show.
+    (:class:`~inspector.run.execute.loadcheck.SessionCheck`): the verdict's fields and the fix.
     Named here so the inspection core does not import the run package."""
 
     @property
@@ -467,7 +467,7 @@ def diagnose(
 ) -> Diagnosis:
     """All findings, errors first. Pass records already built to avoid rebuilding them.
 
-    ``session``: a :class:`inspector.run.loadcheck.SessionCheck` — whether the installed
+    ``session``: a :class:`inspector.run.execute.loadcheck.SessionCheck` — whether the installed
     onnxruntime really created a session (the compatibility verdict only judges stamps)."""
     overview = overview or build_overview(model)
     graph = graph or build_graph(model)

@@ -1,6 +1,7 @@
 """The "Expected outputs" section of the Run lab and Compare: when the uploaded inputs were an
 onnx test-data folder (``input_<i>.pb`` + ``output_<i>.pb``), each run's outputs against the
-folder's expected outputs. The records come from ``inspector.run.compare.check_expected``."""
+folder's expected outputs. The records come from
+``inspector.run.analyses.compare.check_expected``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 import streamlit as st
 
 from inspector.records import rows_frame
-from inspector.run.compare import check_expected
-from inspector.run.jobs import Job
-from inspector.run.results import RunResult
+from inspector.run.analyses.compare import check_expected
+from inspector.run.execute.jobs import Job
+from inspector.run.readout.results import RunResult
 from pages.common import models, runs
 
 _KEY = "expected_outputs"  # job id → expected outputs by name

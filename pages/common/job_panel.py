@@ -18,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from inspector.run.jobs import Job
+from inspector.run.execute.jobs import Job
 from pages.common.server import job_queue
 from pages.common.text import plain
 

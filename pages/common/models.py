@@ -20,8 +20,8 @@ from typing import Any
 import streamlit as st
 
 from inspector import LoadedModel, load_model
-from inspector.run.jobs import Job
-from inspector.run.loadcheck import SessionCheck
+from inspector.run.execute.jobs import Job
+from inspector.run.execute.loadcheck import SessionCheck
 from pages.common.server import LIMITS, job_queue, owner
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_models"
@@ -181,7 +181,7 @@ def load_check(source: Source) -> SessionCheck | Job:
     job that makes it: a task in the run queue owned by this session's owner, so it waits for
     a run slot and its owner's turn like every run (issue 22). Nothing here waits for it; a
     cancelled check is queued again, a failed one is returned as it is (its error shown)."""
-    from inspector.run.loadcheck import LOAD_CHECK, submit_check
+    from inspector.run.execute.loadcheck import LOAD_CHECK, submit_check
 
     checks = _load_checks()
     done = checks.get(source.key)

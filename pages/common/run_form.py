@@ -1,6 +1,6 @@
-"""The Run lab's form: widgets in, a typed :class:`~inspector.run.request.RunForm` out (kept per
-model between visits), plus the EP table, the fallback demo and the size probe as a queued job.
-Everything is checked by :meth:`RunRequest.from_form` and ``resolve``, not here."""
+"""The Run lab's form: widgets in, a typed :class:`~inspector.run.setup.request.RunForm` out
+(kept per model between visits), plus the EP table, the fallback demo and the size probe as a
+queued job. Everything is checked by :meth:`RunRequest.from_form` and ``resolve``, not here."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import streamlit as st
 from inspector import InspectorError, LoadedModel
 from inspector.limits import Limits, thread_limit
 from inspector.model.overview import ValueInfo
-from inspector.run.config import OPT_LEVELS
-from inspector.run.demo import DEMO_SAMPLE, demo_matrix, fallback_label
-from inspector.run.eps import LIBRARIES_ENV
-from inspector.run.inputs import InputPlan, default_inputs, resolve, shape_hints
-from inspector.run.probe import ProbeResult, probe_sizes
-from inspector.run.request import Prober, RunForm
+from inspector.run.setup.config import OPT_LEVELS
+from inspector.run.setup.demo import DEMO_SAMPLE, demo_matrix, fallback_label
+from inspector.run.setup.eps import LIBRARIES_ENV
+from inspector.run.setup.inputs import InputPlan, default_inputs, resolve, shape_hints
+from inspector.run.setup.probe import ProbeResult, probe_sizes
+from inspector.run.setup.request import Prober, RunForm
 from pages.common import handoff, models, runs
 from pages.common.server import LIMITS, job_queue
 from pages.common.tasks import wait_for

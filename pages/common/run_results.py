@@ -1,11 +1,11 @@
-"""The Run lab's "Last results": the latest job's :class:`~inspector.run.summary.RunSummary`
+"""The Run lab's "Last results": the latest job's :class:`~inspector.run.readout.summary.RunSummary`
 as a table, its errors and output warnings, and the expected-output checks."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from inspector.run.summary import RunSummary
+from inspector.run.readout.summary import RunSummary
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
 from pages.common.text import plain

@@ -12,9 +12,9 @@ import streamlit as st
 from inspector import InspectorError, LoadedModel
 from inspector.bundle import ANALYSES, Analysis
 from inspector.limits import Limits
-from inspector.run.config import Matrix
-from inspector.run.jobs import MATRIX, Job, MatrixRun, Work
-from inspector.run.plan import StoredRuns
+from inspector.run.execute.jobs import MATRIX, Job, MatrixRun, Work
+from inspector.run.setup.config import Matrix
+from inspector.run.setup.plan import StoredRuns
 from pages.common.models import Source, add, load, make_source, models, session_bytes
 from pages.common.server import LIMITS, job_queue, owner
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from inspector.limits import DEFAULT_LIMITS, limits_from_env
 from inspector.presence import Presence
-from inspector.run.jobs import JobQueue, queue
+from inspector.run.execute.jobs import JobQueue, queue
 
 #: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
 #: A bad variable leaves the defaults in place and every page says so instead of working.

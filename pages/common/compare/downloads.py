@@ -11,10 +11,10 @@ from inspector import LoadedModel
 from inspector.bundle import write_bundle
 from inspector.records import to_jsonable
 from inspector.report import html_report
-from inspector.run.compare import node_timing_csv, node_timing_table
-from inspector.run.inputs import inputs_npz
-from inspector.run.plan import StoredRuns
-from inspector.run.results import RunResult
+from inspector.run.analyses.compare import node_timing_csv, node_timing_table
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.inputs import inputs_npz
+from inspector.run.setup.plan import StoredRuns
 from pages.common import models, runs
 from pages.common.models import Source
 from pages.common.text import plain

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from inspector.records import rows_frame
-from inspector.run.results import RunResult
+from inspector.run.readout.results import RunResult
 from pages.common.text import plain
 
 

@@ -12,8 +12,8 @@ from inspector import LoadedModel
 from inspector.charts import node_colors, overlay_dot
 from inspector.model.scopes import scope_times
 from inspector.records import rows_frame
-from inspector.run.compare import main_node_times
-from inspector.run.results import RunResult
+from inspector.run.analyses.compare import main_node_times
+from inspector.run.readout.results import RunResult
 from pages.common import models
 from pages.common.models import Source
 from pages.common.text import plain

@@ -13,10 +13,10 @@ from inspector import LoadedModel
 from inspector.bundle import about
 from inspector.charts import error_histogram
 from inspector.records import rows_frame
-from inspector.run.analysis import AblationRow, Divergence, ablation, first_divergence
-from inspector.run.compare import compare
-from inspector.run.results import RunResult
-from inspector.run.sanity import warnings_of
+from inspector.run.analyses.analysis import AblationRow, Divergence, ablation, first_divergence
+from inspector.run.analyses.compare import compare
+from inspector.run.readout.results import RunResult
+from inspector.run.readout.sanity import warnings_of
 from pages.common import expected as expected_outputs
 from pages.common import runs
 from pages.common.job_panel import drawing_value, job_panel

@@ -9,8 +9,8 @@ import streamlit as st
 
 from inspector.charts import latency, op_type_times, slowest_nodes
 from inspector.records import rows_frame
-from inspector.run.compare import NodeTimingRow, node_changes, node_timing_table
-from inspector.run.results import RunResult, latency_delta
+from inspector.run.analyses.compare import NodeTimingRow, node_changes, node_timing_table
+from inspector.run.readout.results import RunResult, latency_delta
 from pages.common.text import plain
 
 

@@ -9,9 +9,9 @@ import streamlit as st
 from inspector import InspectorError, LoadedModel
 from inspector.model.diff import ModelDiff
 from inspector.records import rows_frame
-from inspector.run.config import RunConfig
-from inspector.run.diff import BehaviourDiff, behaviour_diff
-from inspector.run.inputs import default_inputs
+from inspector.run.analyses.diff import BehaviourDiff, behaviour_diff
+from inspector.run.setup.config import RunConfig
+from inspector.run.setup.inputs import default_inputs
 from pages.common import models, runs
 from pages.common.job_panel import drawing_value, job_panel
 from pages.common.models import Source

@@ -8,8 +8,8 @@ from typing import Any
 import streamlit as st
 
 from inspector.model.compat import INCONCLUSIVE_CHECKS, CompatVerdict
-from inspector.run.jobs import Job
-from inspector.run.loadcheck import SessionCheck
+from inspector.run.execute.jobs import Job
+from inspector.run.execute.loadcheck import SessionCheck
 from pages.common import models
 from pages.common.models import Source
 from pages.common.tasks import poll, wait_for

@@ -3,10 +3,11 @@
 Generated inputs are seeded, per dtype, with symbolic dims set once by name (``batch``,
 ``sequence``) and shared across inputs, and per-input value ranges or fixed values. Defaults
 make domain sense (issue 23), each with its reason: the graph's own evidence first
-(:mod:`inspector.run.input_evidence`: ids below the embedding table's row count, raw 0..255
+(:mod:`inspector.run.setup.input_evidence`: ids below the embedding table's row count, raw 0..255
 pixels where the graph divides by 255), then names and shapes — images [0, 1], masks and token
 types 0/1, a sample rate 16000, recurrent state and caches zeros, speed/scale/temperature 1.0.
-Runs flag outputs that are not finite or absurdly large (:mod:`inspector.run.sanity`): deltas
+Runs flag outputs that are not finite or absurdly large
+(:mod:`~inspector.run.readout.sanity`): deltas
 between such outputs are noise. Supplied files are ``.npy``, ``.npz``, ONNX ``TensorProto`` ``.pb``
 or an onnx test-data folder; they are read without pickle and their declared sizes are checked
 before anything is allocated. This module does not import onnxruntime.
@@ -27,7 +28,7 @@ from onnx import numpy_helper
 from inspector.errors import InspectorError
 from inspector.limits import DEFAULT_LIMITS
 from inspector.model.overview import ValueInfo
-from inspector.run.input_evidence import ValueHint, image_like, value_hints
+from inspector.run.setup.input_evidence import ValueHint, image_like, value_hints
 
 MAX_INPUT_BYTES = DEFAULT_LIMITS.max_input_bytes  # one input tensor, generated or supplied
 #: Arrays read from one ``.npz`` (a model with more inputs or outputs than this is rare).

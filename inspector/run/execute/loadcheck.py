@@ -9,7 +9,7 @@ optimizations, as a deployment would) in a worker — confined, capped, timed ou
 and reports ONNX Runtime's own reason, with a fix where one is known.
 
 A server never calls :func:`check_session` in its own request: :func:`submit_check` queues it
-as a task of kind ``load_check`` in the run queue (:mod:`inspector.run.jobs`), so it waits for a
+as a task of kind ``load_check`` in the run queue (:mod:`~.jobs`), so it waits for a
 run slot and takes its owner's turn like any matrix. Three tabs dropping slow-to-load models
 once ran three workers beside a one-slot queue, each with the whole worker cap (issue 22). The
 CLI, running alone, calls it directly.
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from inspector.limits import Limits
 from inspector.model.load import LoadedModel
 from inspector.records import Record
-from inspector.run.config import RunConfig
-from inspector.run.jobs import Job, JobQueue
-from inspector.run.prepare import RunError, prepare
-from inspector.run.process import Worker, WorkerFileError, read_result, write_job
-from inspector.run.results import scrub_paths
+from inspector.run.execute.jobs import Job, JobQueue
+from inspector.run.execute.prepare import RunError, prepare
+from inspector.run.execute.process import Worker, WorkerFileError, read_result, write_job
+from inspector.run.readout.results import scrub_paths
+from inspector.run.setup.config import RunConfig
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,12 +1,12 @@
 """The first intermediate tensor where two runs part, found a chunk at a time.
 
 Both first-divergence searches are this one loop: two configurations of one model
-(:func:`inspector.run.analysis.first_divergence`) and model A against model B
-(:func:`inspector.run.diff.first_pair_divergence`). The caller lists the tensor pairs to
+(:func:`inspector.run.analyses.analysis.first_divergence`) and model A against model B
+(:func:`inspector.run.analyses.diff.first_pair_divergence`). The caller lists the tensor pairs to
 check in topological order and says how each side runs; the loop marks a chunk of them as
 extra graph outputs, runs both sides once, compares the chunk in order and stops at the first
-pair that differs beyond ``atol + rtol·|ref|`` (:func:`~inspector.run.compare.agrees` for each
-pair, :func:`~inspector.run.compare.delta`'s statistics for that one only), else goes on with a
+pair that differs beyond ``atol + rtol·|ref|`` (:func:`~.compare.agrees` for each
+pair, :func:`~.compare.delta`'s statistics for that one only), else goes on with a
 bigger chunk (:func:`next_chunk`), so memory stays bounded: never every intermediate of a large
 model at once. A run keeps ``max_output_bytes`` of outputs: a tensor it did not keep is marked
 again, in a chunk sized by the bytes measured; one that never fits is skipped and said so.
@@ -24,11 +24,11 @@ import numpy as np
 import onnx
 
 from inspector.limits import Limits
-from inspector.run.compare import OutputDelta, agrees, delta
-from inspector.run.config import RunConfig
-from inspector.run.prepare import PreparedModel
-from inspector.run.results import RunResult
-from inspector.run.runner import run_prepared
+from inspector.run.analyses.compare import OutputDelta, agrees, delta
+from inspector.run.execute.prepare import PreparedModel
+from inspector.run.execute.runner import run_prepared
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.config import RunConfig
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ class JobEp(TypedDict):
 
 
 class JobConfig(TypedDict):
-    """:class:`inspector.run.config.RunConfig` as data, plus the level's ORT value."""
+    """:class:`inspector.run.setup.config.RunConfig` as data, plus the level's ORT value."""
 
     label: str
     eps: list[JobEp]
@@ -93,7 +93,7 @@ class WorkerResult(TypedDict, total=False):
 
 
 def job_config(config: Any) -> JobConfig:
-    """A :class:`~inspector.run.config.RunConfig` as the worker reads it."""
+    """A :class:`~inspector.run.setup.config.RunConfig` as the worker reads it."""
     return JobConfig(
         label=config.label,
         eps=[JobEp(name=e.name, options=list(e.options)) for e in config.eps],

@@ -13,16 +13,16 @@ from typing import Any
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import to_jsonable
-from inspector.run.compare import (
+from inspector.run.analyses.compare import (
     EXPECTED_ATOL,
     EXPECTED_RTOL,
     Comparison,
     check_expected,
     compare,
 )
-from inspector.run.results import LatencyDelta, RunResult, latency_delta
-from inspector.run.sanity import warnings_of
-from inspector.run.timing import pct, relative_halfwidth
+from inspector.run.readout.results import LatencyDelta, RunResult, latency_delta
+from inspector.run.readout.sanity import warnings_of
+from inspector.run.readout.timing import pct, relative_halfwidth
 
 
 def short_ep(name: str) -> str:
@@ -210,7 +210,7 @@ class RunSummary:
             if not r.ok:
                 return f"configuration failed: {r.error}"
         if require_ep:
-            from inspector.run.config import parse_eps
+            from inspector.run.setup.config import parse_eps
 
             reason = _require_ep(self.results, parse_eps(require_ep)[0].name)
             if reason:

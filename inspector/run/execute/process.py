@@ -18,18 +18,18 @@ import onnx
 
 from inspector.isolation.spawn import command, spawn
 from inspector.limits import Limits, worker_memory
-from inspector.run.config import RunConfig
-from inspector.run.eps import plugin_libraries
-from inspector.run.prepare import PreparedModel, RunError
-from inspector.run.protocol import JobInput, WorkerJob, WorkerResult, job_config
+from inspector.run.execute.prepare import PreparedModel, RunError
+from inspector.run.execute.protocol import JobInput, WorkerJob, WorkerResult, job_config
+from inspector.run.setup.config import RunConfig
+from inspector.run.setup.eps import plugin_libraries
 
 #: The worker's entry: an isolated interpreter (:mod:`inspector.isolation.spawn`) imports it,
 #: and it confines itself to its private folder before it touches the model.
-WORKER = ("inspector.run.worker", "confined_main")
+WORKER = ("inspector.run.execute.worker", "confined_main")
 
 
 def _worker_args(private: Path, args: tuple[str, ...]) -> tuple[str, list[str], list[str]]:
-    """:func:`inspector.run.worker.confined_main`'s arguments: the folder it may write, the
+    """:func:`inspector.run.execute.worker.confined_main`'s arguments: the folder it may write, the
     files it may read besides Python and the system folders, and its own argv."""
     reads = sorted({str(Path(lib).resolve()) for _, lib in plugin_libraries()})
     return str(private), reads, list(args)
@@ -168,7 +168,7 @@ def check_can_start_workers() -> None:
     from inspector.isolation.sandbox import landlock_abi, unconfined_root_allowed
 
     if os.geteuid() == 0 and landlock_abi() == 0 and not unconfined_root_allowed():
-        from inspector.run.worker import UNCONFINED_ROOT
+        from inspector.run.execute.worker import UNCONFINED_ROOT
 
         raise RunError(f"Cannot run: {UNCONFINED_ROOT}")
 

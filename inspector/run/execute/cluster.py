@@ -9,7 +9,7 @@ shared file system); inside the task the configuration runs exactly as locally â
 worker in a private folder, with its memory cap and timeout â€” and the result says where it ran.
 
 A matrix on Ray behaves as one on local workers (:func:`run_matrix_ray` is an
-:class:`~inspector.run.runner.Executor`): progress per configuration, each result as it comes,
+:class:`~.runner.Executor`): progress per configuration, each result as it comes,
 and a cancel that stops the outstanding tasks. The server's job queue runs its matrices there
 when ``INSPECTOR_RAY_ADDRESS`` (:data:`ADDRESS_ENV`) is set.
 
@@ -36,11 +36,11 @@ from inspector.errors import InspectorError
 from inspector.limits import RAY_ADDRESS_ENV, Limits
 from inspector.model.external import build_external_data
 from inspector.model.load import LoadedModel, load_model
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.results import RunResult, failed
+from inspector.run.readout.results import RunResult, failed
+from inspector.run.setup.config import Matrix, RunConfig
 
 if TYPE_CHECKING:
-    from inspector.run.runner import Executor, ProgressFn
+    from inspector.run.execute.runner import Executor, ProgressFn
 
 RESOURCE_PREFIX = "ep_"
 #: Units of an EP resource a node advertises: placement is by EP, concurrency by num_cpus.
@@ -60,7 +60,7 @@ def resource_name(ep: str) -> str:
 
 def node_resources() -> dict[str, float]:
     """The custom resources this machine should advertise: one per usable EP (CPU included)."""
-    from inspector.run.eps import discover
+    from inspector.run.setup.eps import discover
 
     return {
         resource_name(e.name): CAPACITY
@@ -108,7 +108,7 @@ def _payload(model: LoadedModel) -> dict[str, Any]:
 
 
 def _where() -> tuple[tuple[str, str], ...]:
-    from inspector.run.eps import cpu_name
+    from inspector.run.setup.eps import cpu_name
 
     node = ""
     try:
@@ -143,7 +143,7 @@ def run_here(
 
     The run goes on in a thread so that a cancel (``ray.cancel``: a KeyboardInterrupt in this
     thread) stops the worker and removes its private folder before the task ends."""
-    from inspector.run.runner import run_matrix
+    from inspector.run.execute.runner import run_matrix
 
     model = load_model(payload["model"], dict(payload["files"]), name=payload["name"])
     stop = threading.Event()
@@ -197,7 +197,7 @@ def run_matrix_ray(
     timeout_s: float | None = None,
 ) -> tuple[RunResult, ...]:
     """Each configuration as a Ray task on a node that advertises its preferred EP: an
-    :class:`~inspector.run.runner.Executor` like :func:`~inspector.run.runner.run_matrix`.
+    :class:`~.runner.Executor` like :func:`~.runner.run_matrix`.
     ``address``: the cluster's (default: ``$INSPECTOR_RAY_ADDRESS``). Every configuration is
     submitted at once (Ray places them); results come in the matrix's order. ``cancel`` stops
     the outstanding tasks (those not started never start) and no result follows."""
@@ -282,7 +282,7 @@ def _stop(ray: Any, refs: list[Any]) -> None:
 def executor(address: str | None = None) -> Executor:
     """Where a matrix runs: on the Ray cluster at ``address`` (default:
     ``$INSPECTOR_RAY_ADDRESS``) when there is one, else on this machine's workers."""
-    from inspector.run.runner import run_matrix
+    from inspector.run.execute.runner import run_matrix
 
     address = address or os.environ.get(ADDRESS_ENV, "")
     if not address:

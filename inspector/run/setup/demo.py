@@ -9,8 +9,8 @@ copies (no CPU fallback) are refused by ONNX Runtime. The app's one-click demo a
 
 from __future__ import annotations
 
-from inspector.run.config import Matrix, RunConfig, expand_matrix, with_strict_variants
-from inspector.run.eps import EpInfo, second_eps
+from inspector.run.setup.config import Matrix, RunConfig, expand_matrix, with_strict_variants
+from inspector.run.setup.eps import EpInfo, second_eps
 
 DEMO_SAMPLE = "ep_fallback_det.onnx"
 

@@ -21,9 +21,8 @@ import numpy as np
 
 from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.load import LoadedModel
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.prepare import PreparedModel, RunError, prepare, unique_names
-from inspector.run.process import (
+from inspector.run.execute.prepare import PreparedModel, RunError, prepare, unique_names
+from inspector.run.execute.process import (
     Worker,
     WorkerFileError,
     check_can_start_workers,
@@ -32,7 +31,7 @@ from inspector.run.process import (
     worker_command,
     write_job,
 )
-from inspector.run.results import (
+from inspector.run.readout.results import (
     Fallback,
     Latency,
     NodeEp,
@@ -44,6 +43,7 @@ from inspector.run.results import (
     scrub_paths,
     to_record,
 )
+from inspector.run.setup.config import Matrix, RunConfig
 
 __all__ = [
     "Fallback",
@@ -149,7 +149,7 @@ ProgressFn = Callable[[int, int, str, str], None]
 
 class Executor(Protocol):
     """Runs a matrix somewhere — :func:`run_matrix` on this machine's workers,
-    :func:`inspector.run.cluster.run_matrix_ray` on a Ray cluster — and behaves the same:
+    :func:`inspector.run.execute.cluster.run_matrix_ray` on a Ray cluster — and behaves the same:
     ``progress(i, n, label, phase)`` with "start" and "done" per configuration, ``on_result``
     with each result as its configuration finished (in the matrix's order), and ``cancel``,
     once set, stops the running configuration (its result says "cancelled") and starts no

@@ -1,6 +1,6 @@
 """Compare runs: output deltas against the reference, per-node timing side by side.
 
-Pure numpy over :class:`~inspector.run.runner.RunResult` records; no onnxruntime.
+Pure numpy over :class:`~inspector.run.execute.runner.RunResult` records; no onnxruntime.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import numpy as np
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.records import Record
-from inspector.run.origins import KernelOrigin
-from inspector.run.profile import NodeTiming
-from inspector.run.results import RunResult
-from inspector.run.timing import NODE_SESSION_NOISE, within_noise
+from inspector.run.readout.origins import KernelOrigin
+from inspector.run.readout.profile import NodeTiming
+from inspector.run.readout.results import RunResult
+from inspector.run.readout.timing import NODE_SESSION_NOISE, within_noise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -319,7 +319,7 @@ def check_expected(
     source: str = "expected outputs",
 ) -> Comparison:
     """A run's outputs against expected values (e.g. a test-data folder's ``output_<i>.pb``,
-    read by :func:`inspector.run.inputs.load_expected_outputs`), output by output: max |Δ|,
+    read by :func:`inspector.run.setup.inputs.load_expected_outputs`), output by output: max |Δ|,
     cosine and allclose as :func:`delta` computes them. bfloat16 outputs use rtol
     ``max(rtol, 2**-6)`` (two ULPs, as onnx's backend runner does) and say so."""
     values = result.output_values()
@@ -417,7 +417,7 @@ def node_timing_table(
     """Per original node, its time in each configuration (labels, rows), slowest first.
 
     Kernels are joined to original nodes through each run's derived attribution
-    (:mod:`inspector.run.origins`): a kernel that is its node gives it its time; a fused,
+    (:mod:`inspector.run.readout.origins`): a kernel that is its node gives it its time; a fused,
     shared or EP-compiled kernel's time is split evenly over its nodes and the row says so
     (``via``, ``derived``). ONNX Runtime's own kernels (layout Reorders, inserted Reshapes,
     Q/DQ pairs, Memcpy…) are rows of their own, never spread onto original nodes. Rows are

@@ -17,11 +17,11 @@ from inspector.limits import Limits
 from inspector.model.load import LoadedModel
 from inspector.model.overview import ValueInfo
 from inspector.records import Record
-from inspector.run.config import RunConfig
-from inspector.run.inputs import InputPlan, ResolvedInput, generate, resolve
-from inspector.run.prepare import prepare
-from inspector.run.results import input_hint
-from inspector.run.runner import run_prepared
+from inspector.run.execute.prepare import prepare
+from inspector.run.execute.runner import run_prepared
+from inspector.run.readout.results import input_hint
+from inspector.run.setup.config import RunConfig
+from inspector.run.setup.inputs import InputPlan, ResolvedInput, generate, resolve
 
 #: Sizes tried, smallest first: common strides' multiples and the usual image/text heights.
 CANDIDATES = (32, 48, 64, 96, 128, 160, 224, 256, 320, 512, 640)

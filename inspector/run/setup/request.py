@@ -1,6 +1,6 @@
 """A run as asked for, built and checked once, whoever asks.
 
-A :class:`RunRequest` is the configurations (a :class:`~inspector.run.config.Matrix`), how to
+A :class:`RunRequest` is the configurations (a :class:`~inspector.run.setup.config.Matrix`), how to
 make the inputs (:class:`InputSpec`) and limits lowered for this run (:class:`LimitOverride`).
 It is built from the CLI's flags (:meth:`RunRequest.from_args`), the Run lab's form
 (:class:`RunForm`, :meth:`RunRequest.from_form`), a matrix file, a session bundle's exact
@@ -29,8 +29,8 @@ from inspector.limits import (
 )
 from inspector.model.load import LoadedModel
 from inspector.model.overview import ValueInfo
-from inspector.run.config import ConfigError, Matrix, RunConfig, load_matrix, parse_key_values
-from inspector.run.inputs import (
+from inspector.run.setup.config import ConfigError, Matrix, RunConfig, load_matrix, parse_key_values
+from inspector.run.setup.inputs import (
     InputError,
     InputPlan,
     ResolvedInput,
@@ -42,13 +42,13 @@ from inspector.run.inputs import (
     resolve,
     shape_hints,
 )
-from inspector.run.plan import RunPlan
+from inspector.run.setup.plan import RunPlan
 
 if TYPE_CHECKING:
     from inspector.bundle import Bundle
-    from inspector.run.probe import ProbeResult
+    from inspector.run.setup.probe import ProbeResult
 
-#: Tries input sizes until one runs (:func:`inspector.run.probe.probe_sizes` by default; the
+#: Tries input sizes until one runs (:func:`inspector.run.setup.probe.probe_sizes` by default; the
 #: app queues it as a job instead).
 Prober = Callable[[LoadedModel, Sequence[ValueInfo], InputPlan, Limits], "ProbeResult"]
 
@@ -183,7 +183,7 @@ class RunRequest:
 
     @classmethod
     def from_matrix_file(cls, path: str | Path, inputs: InputSpec | None = None) -> RunRequest:
-        """A matrix written as JSON/YAML (:func:`inspector.run.config.load_matrix`)."""
+        """A matrix written as JSON/YAML (:func:`inspector.run.setup.config.load_matrix`)."""
         return cls(matrix=load_matrix(str(path)), inputs=inputs or InputSpec())
 
     @classmethod
@@ -262,7 +262,7 @@ class RunRequest:
         found = None
         if spec.probe:
             if prober is None:
-                from inspector.run.probe import probe_sizes
+                from inspector.run.setup.probe import probe_sizes
 
                 def prober(m: Any, vi: Any, p: InputPlan, lim: Limits) -> ProbeResult:
                     return probe_sizes(m, vi, p, limits=lim)

@@ -1,7 +1,7 @@
 """What a user asks the run lab for, and what a session keeps of the answer.
 
 :class:`RunPlan` is the one translation from user input — the CLI's flags or the Run lab's
-widgets — to a :class:`~inspector.run.config.Matrix`, so both parse and check the same way.
+widgets — to a :class:`~inspector.run.setup.config.Matrix`, so both parse and check the same way.
 :class:`StoredRuns` is what the app keeps per model after a run (typed, not a loose dict).
 """
 
@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from inspector.limits import RUN_DEFAULTS
-from inspector.run.config import (
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.config import (
     Matrix,
     RunConfig,
     expand_matrix,
@@ -24,7 +25,6 @@ from inspector.run.config import (
     parse_level,
     with_strict_variants,
 )
-from inspector.run.results import RunResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +92,7 @@ class RunPlan:
 def ep_choices(eps: Iterable[Any]) -> dict[str, str]:
     """What a page offers to run on: label → EP priority list, CPU alone first, then each
     usable EP ahead of CPU (``"OpenVINO → CPU": "OpenVINOExecutionProvider,cpu"``). ``eps``:
-    :func:`inspector.run.eps.discover`'s records (Azure is a remote service, not a device)."""
+    :func:`inspector.run.setup.eps.discover`'s records (Azure is a remote service, not a device)."""
     skip = ("CPUExecutionProvider", "AzureExecutionProvider")
     return {"CPU": "cpu"} | {
         f"{e.name.removesuffix('ExecutionProvider')} → CPU": f"{e.name},cpu"

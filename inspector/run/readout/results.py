@@ -1,9 +1,9 @@
 """What a run produced, as records: latency, EP assignment and fallback, the profile, outputs.
 
 Decoded from what the worker wrote (``result.json``, ``outputs.npz``, the profile and the
-optimized graph, see :mod:`inspector.run.protocol`) by :func:`to_record`. The worker is
+optimized graph, see :mod:`inspector.run.execute.protocol`) by :func:`to_record`. The worker is
 untrusted (it ran ONNX Runtime on an uploaded model): its files are read only as plain files of
-its own folder (:func:`inspector.run.process.read_worker_file`), within size limits, and a
+its own folder (:func:`inspector.run.execute.process.read_worker_file`), within size limits, and a
 result that is not what a worker writes becomes an error for that configuration.
 """
 
@@ -24,9 +24,9 @@ from google.protobuf.message import DecodeError
 from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.dtypes import typed
 from inspector.records import Record
-from inspector.run.config import RunConfig
-from inspector.run.inputs import InputError, load_npz
-from inspector.run.origins import (
+from inspector.run.execute.process import WorkerFileError, bare_name, read_worker_file
+from inspector.run.execute.protocol import WorkerResult
+from inspector.run.readout.origins import (
     KernelOrigin,
     Origins,
     attribute,
@@ -34,11 +34,9 @@ from inspector.run.origins import (
     display_names,
     kernel_origins,
 )
-from inspector.run.process import WorkerFileError, bare_name, read_worker_file
-from inspector.run.profile import Profile, parse_events, trace_events
-from inspector.run.protocol import WorkerResult
-from inspector.run.sanity import output_warnings
-from inspector.run.timing import (
+from inspector.run.readout.profile import Profile, parse_events, trace_events
+from inspector.run.readout.sanity import output_warnings
+from inspector.run.readout.timing import (
     MIN_CONTENTION_WINDOW_S,
     STOP_REASONS,
     median_interval,
@@ -47,6 +45,8 @@ from inspector.run.timing import (
     relative_halfwidth,
     within_noise,
 )
+from inspector.run.setup.config import RunConfig
+from inspector.run.setup.inputs import InputError, load_npz
 
 #: The file the worker has ORT write the optimized graph's weights to (beside optimized.onnx).
 OPTIMIZED_DATA = "optimized.data"

@@ -26,13 +26,13 @@ import onnx
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.load import LoadedModel
 from inspector.records import Record
-from inspector.run.bisect import BisectProgress, Side, TensorPair, first_differing
-from inspector.run.compare import OutputDelta, compare
-from inspector.run.config import Matrix, RunConfig
-from inspector.run.prepare import PreparedModel, prepare
-from inspector.run.results import RunResult, compared_latency, failed
-from inspector.run.runner import ProgressFn, run_matrix
-from inspector.run.timing import ratio_interval, within_noise
+from inspector.run.analyses.bisect import BisectProgress, Side, TensorPair, first_differing
+from inspector.run.analyses.compare import OutputDelta, compare
+from inspector.run.execute.prepare import PreparedModel, prepare
+from inspector.run.execute.runner import ProgressFn, run_matrix
+from inspector.run.readout.results import RunResult, compared_latency, failed
+from inspector.run.readout.timing import ratio_interval, within_noise
+from inspector.run.setup.config import Matrix, RunConfig
 
 #: Passes worth ablating by default (ORT 1.32 names; unknown names are ignored by ORT).
 DEFAULT_PASSES = (
@@ -145,7 +145,7 @@ def first_divergence(
     """The earliest original node whose output differs beyond ``atol + rtol·|ref|``.
 
     Tensors are marked as outputs ``limits.divergence_chunk`` at first, then as many as fit
-    ``limits.divergence_chunk_bytes`` (:func:`inspector.run.bisect.next_chunk`), at most
+    ``limits.divergence_chunk_bytes`` (:func:`inspector.run.analyses.bisect.next_chunk`), at most
     ``limits.divergence_max_tensors`` in all (the model's limits by default). ``prepared``: a
     model prepared by the caller (reused, not removed). ``cancel``, once set, stops the running
     worker and the search (the result then says so); ``progress`` hears (tensors checked, of
@@ -256,7 +256,7 @@ def ablation(
     Timings are noisy: each ratio comes with a 95% bootstrap interval over the timed runs, and
     the baseline runs twice (first and last), so the table shows what noise alone looks like.
     A row is *within noise* when its median and the baseline's are (their intervals overlap
-    once each is ±5 %: :func:`inspector.run.timing.within_noise`, as Compare says it) — or
+    once each is ±5 %: :func:`inspector.run.readout.timing.within_noise`, as Compare says it) — or
     when the pass did not change the graph, since then any difference cannot be its effect."""
     base = replace(config, profiled_runs=0, label="ablation · baseline")
     configs = [base] + [

@@ -346,7 +346,7 @@ def markdown() -> str:
     lines = [
         "# Run options the inspector accepts",
         "",
-        "Generated from `inspector/run/options.py` (a test fails when this file is stale).",
+        "Generated from `inspector/run/setup/options.py` (a test fails when this file is stale).",
         "Every other session config key or EP option is refused with a message naming it: no",
         "accepted key names a file, folder or library, and every value is checked against a",
         "closed set, a range or a pattern, so a user cannot make ONNX Runtime read or write a",

@@ -14,7 +14,7 @@ The queue is fair across owners (round robin: one user's 50-configuration matrix
 starve the others), at most ``limits.max_concurrent_runs`` jobs run at once (0: one per CPU
 core), and a job can be cancelled: its current worker is killed, no further configuration
 starts, its private folder is removed and it ends "cancelled" — on local workers and on Ray
-alike (:mod:`inspector.run.cluster`: the executor is chosen by ``INSPECTOR_RAY_ADDRESS``).
+alike (:mod:`inspector.run.execute.cluster`: the executor is chosen by ``INSPECTOR_RAY_ADDRESS``).
 
 Every worker the server starts goes through here — matrices, analyses, the Overview's load
 check, the Run lab's size probe — so ``max_concurrent_runs`` and the memory share per slot
@@ -40,9 +40,9 @@ from typing import Any, Generic, Literal, TypeVar, cast
 
 from inspector.limits import Limits, deployment_limits, run_slots, within
 from inspector.model.load import LoadedModel
-from inspector.run.cluster import executor
-from inspector.run.config import Matrix
-from inspector.run.results import RunResult
+from inspector.run.execute.cluster import executor
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.config import Matrix
 
 JobState = Literal["queued", "running", "done", "cancelled", "failed"]
 T = TypeVar("T")

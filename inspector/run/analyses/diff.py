@@ -21,12 +21,12 @@ from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.diff import ModelDiff
 from inspector.model.load import LoadedModel
 from inspector.records import Record
-from inspector.run.bisect import BisectProgress, Side, TensorPair, first_differing
-from inspector.run.compare import Comparison, OutputDelta, compare, node_timing_table
-from inspector.run.config import RunConfig
-from inspector.run.prepare import PreparedModel, RunError, prepare
-from inspector.run.results import RunResult
-from inspector.run.runner import run_prepared
+from inspector.run.analyses.bisect import BisectProgress, Side, TensorPair, first_differing
+from inspector.run.analyses.compare import Comparison, OutputDelta, compare, node_timing_table
+from inspector.run.execute.prepare import PreparedModel, RunError, prepare
+from inspector.run.execute.runner import run_prepared
+from inspector.run.readout.results import RunResult
+from inspector.run.setup.config import RunConfig
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -190,7 +190,7 @@ def _device_name(device: Any) -> str:
 
 
 #: The discovery child's entry (:func:`probe`), started by :mod:`inspector.isolation.spawn`.
-PROBE = ("inspector.run.eps", "probe")
+PROBE = ("inspector.run.setup.eps", "probe")
 
 
 def probe(plugins: list[list[str]]) -> None:

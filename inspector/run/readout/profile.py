@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from inspector.records import Record
-from inspector.run.timing import median_interval
+from inspector.run.readout.timing import median_interval
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +93,7 @@ def trace_events(raw: bytes) -> list[dict]:
 
 def load_trace(path: str | Path) -> list[dict]:
     """The profiler's events from a trace file (one the caller trusts: a run's profile is read
-    from its worker's folder with :func:`inspector.run.process.read_worker_file`)."""
+    from its worker's folder with :func:`inspector.run.execute.process.read_worker_file`)."""
     return trace_events(Path(path).read_bytes())
 
 

@@ -1,6 +1,6 @@
 """The worker: runs one configuration in a child process. The only module that imports ORT.
 
-It is started by :mod:`inspector.run.runner` in a fresh process whose working directory is a
+It is started by :mod:`inspector.run.execute.runner` in a fresh process whose working directory is a
 private folder holding only the model and its validated external-data files. It reads
 ``job.json`` from its results folder, caps its address space, builds the sessions, and writes
 ``result.json`` (plus ``outputs.npz``, the profile and the optimized model) back there. A crash
@@ -20,9 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from inspector.run import timing
-from inspector.run.options import check_ep_options, check_optimizer_names, check_session_config
-from inspector.run.protocol import JobConfig, OutputMeta, WorkerJob, WorkerResult
+from inspector.run.execute.protocol import JobConfig, OutputMeta, WorkerJob, WorkerResult
+from inspector.run.readout import timing
+from inspector.run.setup.options import (
+    check_ep_options,
+    check_optimizer_names,
+    check_session_config,
+)
 
 ERROR_KINDS = {  # ORT exception class name → our error kind
     "Fail": "ort_fail",
@@ -582,7 +586,8 @@ def run(job_dir: Path) -> WorkerResult:
 
 
 def child_main(job_dir: str, model_dir: str) -> None:
-    """Entry point in the child process (also ``python -m inspector.run.worker JOB MODEL``)."""
+    """Entry point in the child process (also ``python -m inspector.run.execute.worker JOB
+    MODEL``)."""
     os.chdir(model_dir)  # ORT resolves relative paths here: only the model and its data
     out = Path(job_dir)
     if os.environ.get("INSPECTOR_WORKER_FAULT") == "segv":

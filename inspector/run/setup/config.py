@@ -24,7 +24,7 @@ from inspector.limits import (
     deployment_limits,
     thread_limit,
 )
-from inspector.run.options import (
+from inspector.run.setup.options import (
     THREAD_OPTIONS,
     OptionError,
     check_ep_options,
