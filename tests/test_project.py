@@ -342,3 +342,14 @@ def test_the_package_re_exports_exactly_the_public_names():
     }
     for name in inspector.__all__:
         assert getattr(inspector, name) is not None
+
+
+def test_pages_are_forms_of_at_most_150_lines():
+    """Issue 24: a page is a form that builds a request and renders records; what it draws
+    lives in pages/common/ (a page of 503 lines hid a crash on every string input)."""
+    long = {
+        p.name: n
+        for p in sorted((ROOT / "pages").glob("*.py"))
+        if (n := len(p.read_text().splitlines())) > 150
+    }
+    assert not long, f"pages over 150 lines (move sections into pages/common/): {long}"
