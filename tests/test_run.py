@@ -358,6 +358,23 @@ class TestDeltas:
         assert d.allclose == np.allclose(got, ref, atol=1e-4, rtol=1e-3)
         assert sum(d.histogram_counts) == int((err > 0).sum())
 
+    def test_relative_error_skips_zero_references_and_complex_keeps_magnitudes(self):
+        """A reference with zeros once gave mean_rel = inf (an overflow warning); complex
+        outputs were cast to float, dropping the imaginary part, before their magnitudes."""
+        import warnings
+
+        ref = np.array([0.0, 2.0, 4.0], np.float32)
+        got = np.array([1e-3, 2.002, 4.0], np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflow, no ComplexWarning
+            d = delta("y", ref, got, atol=1e-5, rtol=1e-3)
+            c = delta("z", np.array([3 + 4j], np.complex64), np.array([3 + 4j], np.complex64))
+        rel = np.abs(got[1:].astype(np.float64) - ref[1:]) / ref[1:]
+        assert d.max_rel == pytest.approx(rel.max()) and d.mean_rel == pytest.approx(rel.mean())
+        err = np.abs(got.astype(np.float64) - ref)
+        assert np.isfinite(d.mean_rel) and d.max_abs == pytest.approx(err.max())
+        assert c.allclose and c.max_abs == 0.0
+
     def test_nan_inf_shape_dtype(self):
         ref = np.array([1.0, np.nan, np.inf, 2.0], np.float32)
         got = np.array([1.0, 0.0, -np.inf, 2.0], np.float32)

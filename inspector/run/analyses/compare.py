@@ -115,10 +115,10 @@ def delta(
             mismatches=diff,
             elements=int(ref.size),
         )
-    r = ref.astype(np.float64).ravel()
-    g = got.astype(np.float64).ravel()
-    if ref.dtype.kind == "c":
+    if ref.dtype.kind == "c":  # by magnitude (a cast to float would drop the imaginary part)
         r, g = np.abs(ref.ravel()).astype(np.float64), np.abs(got.ravel()).astype(np.float64)
+    else:
+        r, g = ref.astype(np.float64).ravel(), got.astype(np.float64).ravel()
     n = r.size
     r_nan, g_nan = np.isnan(r), np.isnan(g)
     nan_mismatch = int(np.sum(r_nan != g_nan))
@@ -126,7 +126,10 @@ def delta(
     inf_mismatch = int(np.sum((r_inf | g_inf) & ~(r_nan | g_nan) & (r != g)))
     finite = np.isfinite(r) & np.isfinite(g)
     err = np.abs(g[finite] - r[finite])
-    rel = err / np.maximum(np.abs(r[finite]), np.finfo(np.float64).tiny)
+    # Relative error where the reference is not 0 (there it has no meaning: dividing by the
+    # smallest float made mean_rel inf, with an overflow warning, for any error at a zero).
+    scale = np.abs(r[finite])
+    rel = err[scale > 0] / scale[scale > 0]
     bad = err > atol + rtol * np.abs(r[finite])
     mismatches = int(bad.sum()) + nan_mismatch + inf_mismatch
     if err.size:
@@ -134,7 +137,7 @@ def delta(
         worst = tuple(int(i) for i in np.unravel_index(worst_flat, ref.shape)) if ref.shape else ()
         max_abs, mean_abs = float(err.max()), float(err.mean())
         median_abs, p99 = float(np.median(err)), float(np.percentile(err, 99))
-        max_rel, mean_rel = float(rel.max()), float(rel.mean())
+        max_rel, mean_rel = (float(rel.max()), float(rel.mean())) if rel.size else (0.0, 0.0)
     else:
         worst, max_abs = (), 0.0
         mean_abs = median_abs = p99 = max_rel = mean_rel = 0.0
