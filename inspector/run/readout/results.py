@@ -390,8 +390,8 @@ def refused(config: RunConfig, why: str) -> RunResult:
     return failed(
         config,
         "worker_files",
-        f"{config.label}: the worker's results were refused: {why}. A worker writes plain "
-        "files in its own folder; this one may have been subverted by the model.",
+        f"{config.label}: the worker's results were refused: {why.rstrip('.')}. A worker "
+        "writes plain files in its own folder; this one may have been subverted by the model.",
     )
 
 
