@@ -427,7 +427,9 @@ def test_the_cli_and_the_run_lab_build_the_same_matrix():
     )
     from_page = RunRequest.from_form(form, {"ggml → CPU": "ggml,cpu"}).matrix
     assert from_cli == from_page
-    assert from_cli.configs[1].eps[0].options == (("partial", "1"), ("threads", "2"))
+    ggml = [c for c in from_cli.configs if c.eps[0].name == "ggml"]
+    assert [c.opt_level for c in ggml] == ["basic", "all"]
+    assert ggml[0].eps[0].options == (("partial", "1"), ("threads", "2"))
 
 
 def _cpu_all(loaded, feeds):  # type: ignore[no-untyped-def]

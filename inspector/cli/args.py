@@ -19,7 +19,8 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
             "--ep",
             action="append",
             metavar="EPS",
-            help="EP priority list, e.g. 'openvino,cpu' (repeat for a matrix; default cpu)",
+            help="EP priority list, e.g. 'openvino,cpu' (repeat for a matrix; default cpu); a "
+            "list with an EP other than CPU also brings CPU alone at each level",
         )
         g.add_argument(
             "--level",
@@ -31,7 +32,8 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         g.add_argument(
             "--no-reference",
             action="store_true",
-            help="do not add the reference configuration (CPU, disable_all)",
+            help="run the --ep lists alone: no reference configuration (CPU, disable_all) and "
+            "no CPU at each level",
         )
     g.add_argument(
         "--threads",

@@ -2,9 +2,10 @@
 
 ``sample_models/ep_fallback_det.onnx`` is MatMul → Tanh → {Det, Softmax}. Second EPs take
 MatMul, Tanh and Softmax; none has a Det kernel, so Det falls back to the CPU EP — and the strict
-copies (no CPU fallback) are refused by ONNX Runtime. The app's one-click demo and the CLI
+copies (no CPU fallback) are refused by ONNX Runtime — the outcome the demo expects
+(:func:`inspector.run.readout.outcome.outcome`). The app's one-click demo and the CLI
 (``onnx-inspector run sample_models/ep_fallback_det.onnx --ep ggml,cpu --level disable_all
---level all``) run the same matrix.
+--level all``) run the same matrix, the strict copies aside.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ def demo_ep() -> EpInfo | None:
 
 
 def demo_matrix(ep: str, base: RunConfig | None = None) -> Matrix:
-    """Reference, ``ep``+CPU at disable_all and all, and their strict copies."""
+    """Reference, CPU at all, ``ep``+CPU at disable_all and all, and their strict copies (the
+    default matrix's CPU at each level: see :meth:`inspector.run.setup.plan.RunPlan.matrix`)."""
     base = base or RunConfig(warmup_runs=2, timed_runs=10, profiled_runs=3)
-    return with_strict_variants(expand_matrix([f"{ep},cpu"], ["disable_all", "all"], [{}], base))
+    levels = ["disable_all", "all"]
+    return with_strict_variants(expand_matrix(["cpu", f"{ep},cpu"], levels, [{}], base))
 
 
 def fallback_label(matrix: Matrix) -> str:
