@@ -103,6 +103,18 @@ class Limits:
         "Output bytes kept per configuration for comparisons; bigger outputs are "
         "listed but not compared.",
     )
+    max_ep_log_lines: int = _limit(
+        200,
+        "Most lines ONNX Runtime and plugin EPs logged while a configuration's session was set "
+        "up that are kept with its result (warnings, errors, the EP's lines about the nodes it "
+        "claims). A real detector logs under 10; a model with thousands of unused "
+        "initializers logs one warning each, which would only bury the EP's reasons.",
+    )
+    max_ep_log_bytes: int = _limit(
+        64 * 1024,
+        "Most bytes of those lines kept per configuration (each line at most 2,000 "
+        "characters): they travel in result.json and are shown on the page.",
+    )
     max_input_bytes: int = _limit(
         1 * GiB,
         "Largest input tensor generated or read from an uploaded .npy/.npz/.pb file "

@@ -137,6 +137,8 @@ def print_summary(summary: RunSummary) -> None:
             cv = f", CV {100 * r.cv:.1f} %" if r.cv is not None else ""
             print(f"  {r.label}: {r.stop}{cv}")
     for r in rows:
+        for why in r.why:  # an EP that took no node or failed (run --json: every log line)
+            print(f"why {r.label}: {why}")
         if r.error and not r.timed:
             print(f"! {r.error}")
         for warning in r.output_warnings:

@@ -3,8 +3,11 @@ as a table, its errors and output warnings, and the expected-output checks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
+from inspector.run.readout.results import RunResult
 from inspector.run.readout.summary import RunSummary
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
@@ -44,6 +47,7 @@ def results_table(source: models.Source) -> None:
             st.error(plain(r.error))
         for warning in r.output_warnings:  # NaN/Inf or absurd outputs: deltas are noise
             st.warning(plain(f"{r.label}: {warning}"))
+    ep_logs(stored.results)
     expected_outputs.show(source, stored.results)
     st.caption(
         "Timing stops once the median's 95 % interval is within the target or the time budget "
@@ -51,3 +55,16 @@ def results_table(source: models.Source) -> None:
         "difference two sessions of one configuration show on a shared machine."
     )
     st.page_link("pages/7_Compare.py", label="Compare these runs →")
+
+
+def ep_logs(results: Sequence[RunResult]) -> None:
+    """Per configuration that asked for an EP besides CPU: what each took and why, and the lines
+    ONNX Runtime and the EP logged while the session was set up (``run --json``: ep_reports,
+    ep_log)."""
+    for r in results:
+        if not (r.ep_reports or r.ep_log):
+            continue
+        with st.expander(f"Why the EPs took what they took · {plain(r.label)}"):
+            for e in r.ep_reports:
+                st.text(e.why or f"{e.ep}: took {e.took} of {e.total} nodes")
+            st.code("\n".join(r.ep_log) or "(nothing logged)", language=None)

@@ -226,6 +226,8 @@ def write_job(
         optimized_inline=has_bodies(prepared.original),
         check_only=check_only,
         inputs=layout,
+        max_ep_log_lines=limits.max_ep_log_lines,
+        max_ep_log_bytes=limits.max_ep_log_bytes,
     )
     (job_dir / "job.json").write_text(json.dumps(job))
 

@@ -56,6 +56,8 @@ class WorkerJob(TypedDict):
     optimized_inline: bool
     check_only: bool  # create the session and stop (the load check)
     inputs: dict[str, JobInput]  # input name → its arrays in inputs.npz
+    max_ep_log_lines: int  # the EP log lines kept in result.json (Limits.max_ep_log_lines)
+    max_ep_log_bytes: int
 
 
 class WorkerError(TypedDict, total=False):
@@ -90,6 +92,9 @@ class WorkerResult(TypedDict, total=False):
     outputs: list[OutputMeta]
     latency: dict[str, Any]
     profile: str  # file name of the profile in the job folder
+    # What ORT and plugin EPs logged from plugin registration through the first run, the
+    # lines about EPs only (inspector.run.readout.eplog.log_lines); on failures too.
+    ep_log: list[str]
 
 
 def job_config(config: Any) -> JobConfig:

@@ -22,6 +22,7 @@ import numpy as np
 
 from inspector.run.execute.protocol import JobConfig, OutputMeta, WorkerJob, WorkerResult
 from inspector.run.readout import timing
+from inspector.run.readout.eplog import failing_ep, log_lines
 from inspector.run.setup.options import (
     check_ep_options,
     check_optimizer_names,
@@ -35,7 +36,7 @@ ERROR_KINDS = {  # ORT exception class name → our error kind
     "NoSuchFile": "no_such_file",
     "InvalidProtobuf": "invalid_protobuf",
     "RuntimeException": "runtime",
-    "EPFail": "ep_fail",
+    "EPFail": "ep_failure",
     "InvalidArgument": "invalid_argument",
     "ModelLoaded": "ort_fail",
     "EngineError": "ort_fail",
@@ -55,13 +56,58 @@ def _percentiles(values_ms: list[float]) -> dict[str, float]:
     }
 
 
-def _classify(exc: BaseException) -> str:
+def _classify(exc: BaseException, eps: tuple[str, ...] = (), stage: str = "") -> str:
     text = str(exc)
     if isinstance(exc, MemoryError) or "bad_alloc" in text or "Failed to allocate" in text:
         return "out_of_memory"
     if "fallback to CPU EP has been explicitly disabled" in text:
         return "strict_fallback_refused"
+    if failing_ep(text, eps, stage):  # an EP claimed a node, then could not run it
+        return "ep_failure"
     return ERROR_KINDS.get(type(exc).__name__, "error")
+
+
+#: Most bytes of captured output read back (the kept lines are bounded by the job's limits).
+_CAPTURE_READ_BYTES = 4 << 20
+
+
+class _Capture:
+    """The process's stdout and stderr (file descriptors 1 and 2: ORT's log sink and plugin EPs
+    write there, not through Python) sent to ``path`` from plugin registration through the
+    first run, then restored. What was captured is copied on to the real stderr (the worker's
+    log keeps everything) and its lines about EPs become ``result["ep_log"]``
+    (:func:`inspector.run.readout.eplog.log_lines`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._saved: list[int] = []
+
+    def start(self) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self._saved = [os.dup(1), os.dup(2)]
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    def stop(self, max_lines: int, max_bytes: int) -> list[str]:
+        if not self._saved:
+            return []
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for target, saved in zip((1, 2), self._saved, strict=True):
+            os.dup2(saved, target)
+            os.close(saved)
+        self._saved = []
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read(_CAPTURE_READ_BYTES)
+            self.path.unlink()
+        except OSError as exc:  # the log is a help, never a reason to lose the result
+            return [f"(the EP log could not be read back: {exc})"]
+        os.write(2, raw)
+        return log_lines(raw.decode(errors="replace"), max_lines, max_bytes)
 
 
 def _plugin_eps(ort: Any, plugins: list[list[str]]) -> dict[str, list[Any]]:
@@ -98,7 +144,9 @@ def _session_options(
         if cfg["execution_mode"] == "parallel"
         else ort.ExecutionMode.ORT_SEQUENTIAL
     )
-    so.log_severity_level = 3
+    # WARNING: ORT's own warnings and what plugin EPs log through ORT's logger about the
+    # nodes they claim or not (ggml's "… use ops this provider lacks: …; claiming nothing").
+    so.log_severity_level = 2
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     if hasattr(ort.InferenceSession, "get_provider_graph_assignment_info"):
@@ -506,7 +554,10 @@ def run(job_dir: Path) -> WorkerResult:
             else values[0]
         )
     stage = "register plugin EPs"
+    capture = _Capture(job_dir / "ep.log")
+    max_lines, max_bytes = int(job.get("max_ep_log_lines", 0)), int(job.get("max_ep_log_bytes", 0))
     try:
+        capture.start()
         # Register only the plugin EPs this configuration asks for: loading a plugin library
         # (OpenVINO: ~150 MB of shared objects) costs time every other run would pay for.
         wanted = {e["name"] for e in cfg["eps"]}
@@ -538,6 +589,7 @@ def run(job_dir: Path) -> WorkerResult:
         plain_feeds = feeds
         run, feeds = _runner(ort, sess, feeds, bool(exotic))
         outputs = _decoded(ort, sess, out_names, run(out_names, feeds), out_types, plain_feeds)
+        result["ep_log"] = capture.stop(max_lines, max_bytes)
         result["outputs"] = _save_outputs(
             job_dir / "outputs.npz", out_names, outputs, int(job["max_output_bytes"]), out_types
         )
@@ -578,10 +630,13 @@ def run(job_dir: Path) -> WorkerResult:
                 notes.append(f"profiling failed: {str(exc).strip()[:500]}")
     except Exception as exc:  # everything ORT raises becomes a reported error
         result["error"] = {
-            "kind": _classify(exc),
+            "kind": _classify(exc, tuple(e["name"] for e in cfg["eps"]), stage),
             "stage": stage,
             "message": str(exc).strip()[:2000] or type(exc).__name__,
         }
+    finally:
+        if "ep_log" not in result:  # stopped early: a failure, or the load check
+            result["ep_log"] = capture.stop(max_lines, max_bytes)
     return result
 
 

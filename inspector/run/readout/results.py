@@ -26,6 +26,7 @@ from inspector.model.dtypes import typed
 from inspector.records import Record
 from inspector.run.execute.process import WorkerFileError, bare_name, read_worker_file
 from inspector.run.execute.protocol import WorkerResult
+from inspector.run.readout.eplog import EpReport, bounded, ep_reports, failing_ep, failure_detail
 from inspector.run.readout.origins import (
     KernelOrigin,
     Origins,
@@ -233,6 +234,10 @@ class RunResult(Record):
     # Every kernel and how it maps to original nodes (own, fused, runtime…; see run.origins).
     kernels: tuple[KernelOrigin, ...] = ()
     node_names: tuple[tuple[str, str, str], ...] = ()  # (id, name in the model, op) of those
+    # What ORT and plugin EPs logged while the session was set up (their lines about EPs:
+    # eplog.log_lines), and per requested EP what it took and why (eplog.ep_reports).
+    ep_log: tuple[str, ...] = ()
+    ep_reports: tuple[EpReport, ...] = ()
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _profile_json: bytes = field(default=b"", repr=False, compare=False)
     _optimized_model: bytes = field(default=b"", repr=False, compare=False)
@@ -406,18 +411,26 @@ def _to_record(
     shown: Mapping[str, str] | None = None,
 ) -> RunResult:
     requested = tuple(e.name for e in config.eps)
+    ep_log = bounded(data.get("ep_log", []), limits.max_ep_log_lines, limits.max_ep_log_bytes)
+    placed = [(str(a["op_type"]), str(a["ep"])) for a in data.get("assignment", [])]
+    notes = tuple(str(n) for n in data.get("notes", ()))
     if data.get("status") != "ok":
         err = data.get("error", {})
         kind = err.get("kind", "error")
         message = f"{config.label}: {err.get('stage', 'run')} failed: {err.get('message', '')}"
+        failure = None
         if kind == "out_of_memory":
             message += " (the worker's memory cap was reached; raise it if the model needs more)"
-        message = plain_strict(config, kind, message, data.get("notes", ()))
-        hint = input_hint(message) if err.get("stage") == "run" else ""
+        if kind == "ep_failure":
+            failure = ep_failure(config, err, names, shown)
+            message = failure[3]
+        message = plain_strict(config, kind, message, notes)
+        hint = input_hint(message) if err.get("stage") == "run" and not failure else ""
         if hint:
             message = message.rstrip(". ") + f". Try: {hint}."
         r = failed(config, kind, message)
-        return replace(r, notes=tuple(data.get("notes", ())))
+        reports = ep_reports(requested, placed, ep_log, notes, failure and failure[:3])
+        return replace(r, notes=notes, ep_log=ep_log, ep_reports=reports)
     lat = data["latency"]
     latency = Latency(
         median_ms=lat["median_ms"],
@@ -543,11 +556,41 @@ def _to_record(
         results_dir=str(job_dir) if keep else "",
         kernels=tuple(k for k in kernels if k.kernel in timed),
         node_names=display_names(original, names, wanted, shown),
+        ep_log=ep_log,
+        ep_reports=ep_reports(requested, placed, ep_log, notes),
         _arrays=arrays,
         _profile_json=profile_json,
         _optimized_model=optimized_bytes,
         _optimized_data=optimized_data,
         _sequences=sequences,
+    )
+
+
+def ep_failure(
+    config: RunConfig,
+    err: Mapping[str, Any],
+    names: Mapping[str, str],
+    shown: Mapping[str, str] | None,
+) -> tuple[str, str, str, str]:
+    """``(EP, node, the EP's message, the error in plain words)`` of a configuration that failed
+    because an EP claimed a node and could not run it (error kind ``ep_failure``)."""
+    requested = tuple(e.name for e in config.eps)
+    stage, text = str(err.get("stage", "")), str(err.get("message", ""))
+    ep = failing_ep(text, requested, stage) or next(
+        (e for e in requested if e != "CPUExecutionProvider"), "an EP"
+    )
+    op, node, detail = failure_detail(text)
+    if node in names:  # the run lab's unique runtime name → the model's own
+        node = (shown or {}).get(names[node], node)
+    short = ep.removesuffix("ExecutionProvider")
+    when = "on its first run" if stage == "run" else f"at {stage or 'session creation'}"
+    what = f"node {node} ({op})" if node and op else f"node {node}" if node else "a node"
+    return (
+        ep,
+        node,
+        detail,
+        f"{config.label}: EP failure: {short} claimed {what} and could not run it ({when}): "
+        f"{detail}. Without {short} ONNX Runtime runs that node on CPU.",
     )
 
 

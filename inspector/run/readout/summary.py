@@ -38,7 +38,8 @@ class SummaryRow:
     label: str
     status: str  # "ok" or the error kind ("timeout", "crash", …)
     error: str = ""
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # why a requested EP took no node first, then the run's notes
+    why: tuple[str, ...] = ()  # per requested EP that took no node or failed: one line why
     output_warnings: tuple[str, ...] = ()  # NaN/Inf or absurd outputs: their deltas are noise
     placed: bool = False  # ran on a Ray node
     where: str = ""  # that node: host and node id
@@ -118,6 +119,8 @@ class SummaryRow:
                 row["allclose"] = self.allclose
         else:
             row["error"] = self.error
+        if self.why:
+            row["why"] = list(self.why)
         if self.output_warnings:
             row["output_warnings"] = list(self.output_warnings)
         return row
@@ -128,11 +131,14 @@ def summary_row(r: RunResult, ref: RunResult | None, atol: float, rtol: float) -
     job's reference has not finished yet)."""
     place = dict(r.placement)
     fb = r.fallback
+    why = tuple(e.why for e in r.ep_reports if e.why and (e.took_nothing or e.failed_node))
+    explained = {e.reason for e in r.ep_reports if e.source == "note"}  # now in a why line
     row: dict[str, Any] = {
         "label": r.label,
         "status": r.status if r.ok else r.error_kind,
         "error": r.error,
-        "notes": tuple(r.notes),
+        "notes": (*why, *(n for n in r.notes if n not in explained)) if r.ok else tuple(r.notes),
+        "why": why,
         "output_warnings": tuple(warnings_of(r.notes)),
         "placed": bool(r.placement),
         "where": f"{place.get('host', '')} {place.get('node', '')[:8]}".strip(),

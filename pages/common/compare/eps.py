@@ -37,3 +37,23 @@ def show(results: Sequence[RunResult]) -> None:
             st.dataframe(rows_frame(fb.off_preferred), hide_index=True)
         for note in r.notes:
             st.text(f"note: {note}")
+    show_reasons(results)
+
+
+def show_reasons(results: Sequence[RunResult]) -> None:
+    """Per configuration and requested EP besides CPU: per op type, the nodes it claimed and
+    not, with the EP's reason where its log gives one, and the lines it and ONNX Runtime
+    logged while the session was set up (failed configurations too: an EP that claimed a node
+    and could not run it)."""
+    shown = [r for r in results if r.ep_reports or r.ep_log]
+    if not shown:
+        return
+    st.markdown("**Why each EP took what it took**")
+    for r in shown:
+        st.markdown(plain(r.label))
+        for e in r.ep_reports:
+            st.text(e.why or f"{e.ep}: took {e.took} of {e.total} nodes")
+            if e.ops:
+                st.dataframe(rows_frame(e.ops), hide_index=True)
+        with st.expander(f"Log lines · {plain(r.label)}"):
+            st.code("\n".join(r.ep_log) or "(nothing logged)", language=None)
