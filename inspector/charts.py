@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import zlib
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -10,14 +11,22 @@ import plotly.graph_objects as go
 from inspector.model.diff import ModelDiff
 from inspector.model.graph import GraphRecord
 from inspector.run.analyses.compare import NodeTimingRow, OutputDelta
+from inspector.run.readout.outcome import EXPECTED_REFUSAL, outcome
 from inspector.run.readout.results import RunResult, latency_delta
 
+#: One fixed colour per EP, wherever an EP is drawn (the EP bars, the graph filled by EP and
+#: its legend), so a bar and a graph node of one EP match.
 EP_COLORS = {
     "CPUExecutionProvider": "#4C78A8",
     "OpenVINOExecutionProvider": "#F58518",
     "CUDAExecutionProvider": "#54A24B",
     "TensorrtExecutionProvider": "#B279A2",
+    "ggml": "#EECA3B",
+    "cpu_ep": "#FF9DA6",  # the nxrt-ep-cpu plugin
 }
+#: Colours of EPs the table does not name, picked by a checksum of the name (stable across runs
+#: and processes, unlike hash()).
+_OTHER_EP_COLORS = ("#9D755D", "#72B7B2", "#E45756", "#BAB0AC", "#8CD17D", "#D37295")
 
 
 def text(value: object) -> str:
@@ -27,7 +36,73 @@ def text(value: object) -> str:
 
 
 def ep_color(ep: str) -> str:
-    return EP_COLORS.get(ep, "#9D755D")
+    """The EP's colour (:data:`EP_COLORS`; an EP not named there always gets the same one)."""
+    if ep in EP_COLORS:
+        return EP_COLORS[ep]
+    return _OTHER_EP_COLORS[zlib.crc32(ep.encode()) % len(_OTHER_EP_COLORS)]
+
+
+def ep_assignment(results: Sequence[RunResult]) -> go.Figure:
+    """Nodes per EP of each configuration as one horizontal stacked bar (matrix order, top
+    down; an EP's colour is :func:`ep_color`, the legend its swatches). A configuration that
+    has no session says how it ended instead: refused as expected (strict) or failed."""
+    rows = [text(r.label) for r in results]
+    eps = list(
+        dict.fromkeys(ep for r in results if r.fallback for ep, _ in r.fallback.nodes_per_ep)
+    )
+    eps.sort(key=lambda ep: ep != "CPUExecutionProvider")  # CPU first, then as they came
+    fig = go.Figure()
+    for ep in eps:
+        counts = [dict(r.fallback.nodes_per_ep).get(ep, 0) if r.fallback else 0 for r in results]
+        fig.add_bar(
+            y=rows,
+            x=counts,
+            name=text(ep.removesuffix("ExecutionProvider")),
+            orientation="h",
+            marker_color=ep_color(ep),
+            text=[f"{n:,}" if n else "" for n in counts],
+            textposition="inside",
+            insidetextanchor="middle",
+            hovertemplate="%{y}<br>%{x:,} nodes on " + text(ep) + "<extra></extra>",
+        )
+    for r, row in zip(results, rows, strict=True):
+        if not r.fallback:
+            kind = outcome(r, results).kind
+            said = {"expected_refusal": EXPECTED_REFUSAL, "failed": "failed: no session"}
+            fig.add_annotation(
+                y=row,
+                x=0,
+                xanchor="left",
+                showarrow=False,
+                text=said.get(kind, "ran, no assignment record"),
+                font=dict(color="#666666"),
+            )
+    fig.update_layout(
+        barmode="stack",
+        height=110 + 34 * len(rows),
+        margin=dict(l=10, r=10, t=60, b=40),
+        title="Nodes per EP",
+        legend=dict(title_text="EP", orientation="h", yanchor="bottom", y=1.0, x=0),
+        xaxis=dict(title="nodes (ONNX Runtime's assignment record)", rangemode="tozero"),
+        yaxis=dict(automargin=True, autorange="reversed", type="category"),
+    )
+    return fig
+
+
+def ep_legend_dot(eps: Sequence[str]) -> str:
+    """Graphviz source of a one-row legend: a box in each EP's colour, named (the graph
+    coloured by EP sits under it; grey: a node with no record)."""
+    names = [*dict.fromkeys(eps)]
+    items = [(e.removesuffix("ExecutionProvider"), ep_color(e)) for e in names]
+    items.append(("no record", "#eeeeee"))
+    boxes = [
+        f'"legend{i}" [label="{_escape(name)}", fillcolor="{color}"];'
+        for i, (name, color) in enumerate(items)
+    ]
+    return (
+        'digraph L { rankdir=LR; node [shape=box, style="rounded,filled", fontsize=10, '
+        'fontname="Helvetica", height=0.25]; ' + " ".join(boxes) + " }"
+    )
 
 
 def op_histogram(graph: GraphRecord, top: int = 30) -> go.Figure:

@@ -150,6 +150,8 @@ def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
             out.append(figure(charts.op_type_times(ok)))
     fell = [(r.label, n) for r in ok if r.fallback for n in r.fallback.off_preferred]
     out.append("<h2>Fallback: nodes that left the preferred EP</h2>")
+    if any(r.fallback for r in ok):  # the bars Compare's EP tab draws, in the graph's colours
+        out.append(figure(charts.ep_assignment(results)))
     out.append(
         _table(
             ["configuration", "node", "original id", "op", "ran on"],

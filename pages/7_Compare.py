@@ -7,10 +7,10 @@ each tab's section (``pages/common/compare/``) draws their records."""
 import streamlit as st
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
+from inspector.run.readout.outcome import default_candidate
 from pages.common import handoff, runs
-from pages.common.compare import downloads, eps, graph, outputs, timing
+from pages.common.compare import downloads, eps, graph, outcomes, outputs, timing
 from pages.common.picker import page_header
-from pages.common.text import plain
 
 model, source = page_header("Compare")
 stored = runs.runs(source)
@@ -27,7 +27,8 @@ focus = handoff.compare_focus()  # e.g. the fallback demo: its fallback configur
 if focus.candidate in others:
     st.session_state["cmp_cand"] = focus.candidate
 if st.session_state.get("cmp_cand") not in others:
-    st.session_state.pop("cmp_cand", None)
+    # One where an EP other than CPU ran nodes, else one that ran (outcome.default_candidate).
+    st.session_state["cmp_cand"] = default_candidate(results, ref_label) or others[0]
 cand_label = c2.selectbox("Candidate", others, key="cmp_cand")
 # Tolerances only compare (no worker, no limit to follow); a negative one would fail every
 # element, so they start at 0.
@@ -36,9 +37,7 @@ rtol = c4.number_input("rtol", 0.0, value=DEFAULT_RTOL, format="%.1e", key="cmp_
 ref = results[labels.index(ref_label)]
 cand = results[labels.index(cand_label)]
 
-for r in results:
-    if not r.ok:
-        st.error(plain(r.error))
+outcomes.show(results)  # failures as errors; strict refusals the demo expects as notes
 
 tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
     ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"],
@@ -47,6 +46,7 @@ tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
 with tab_time:
     timing.show(results, ref, cand)
 with tab_ep:
+    eps.show_chart(results)
     eps.show(results)
 with tab_out:
     outputs.show(model, source, stored.inputs, ref, cand, atol, rtol)

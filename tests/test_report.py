@@ -86,7 +86,8 @@ def test_it_opens_offline_in_chromium_with_no_other_origin(tmp_path):
             "[...p.querySelectorAll('.point path')].map(e => getComputedStyle(e).fill))])"
         )
         assert all(f and "rgb(0, 0, 0)" not in f for f in fills), fills
-        assert len(fills[-1]) >= 2, fills  # the op-type chart tells configurations apart
+        assert len(fills[2]) >= 2, fills  # the op-type chart tells configurations apart
+        assert fills[3] == ["rgb(76, 120, 168)"], fills  # nodes per EP: CPU's colour (issue 25)
         assert page.get_by_text(HOSTILE).count() >= 1  # shown as text
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)

@@ -7,9 +7,15 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from inspector.charts import ep_assignment
 from inspector.records import rows_frame
 from inspector.run.readout.results import RunResult
 from pages.common.text import plain
+
+
+def show_chart(results: Sequence[RunResult]) -> None:
+    """Nodes per EP of every configuration as stacked bars, in the colours the graph uses."""
+    st.plotly_chart(ep_assignment(results), key="ep_bars")
 
 
 def show(results: Sequence[RunResult]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from inspector import LoadedModel
-from inspector.charts import node_colors, overlay_dot
+from inspector.charts import ep_legend_dot, node_colors, overlay_dot
 from inspector.model.scopes import scope_times
 from inspector.records import rows_frame
 from inspector.run.analyses.compare import main_node_times
@@ -90,12 +90,6 @@ def show_overlay(model: LoadedModel, source: Source, cand: RunResult, mode: str)
                 f"Part (of {pages}, {per_part} nodes each)", 1, pages, 1, key="cmp_part"
             )
             part = main_ids[(page - 1) * per_part : page * per_part]
+    if mode == "EP":  # the legend: the EP bars' colours (charts.ep_color)
+        st.graphviz_chart(ep_legend_dot(sorted({a.ep for a in cand.assignment})))
     st.graphviz_chart(overlay_dot(graph, colors, node_labels, part))
-    if mode == "EP":
-        st.caption(
-            "Fill: "
-            + plain(
-                ", ".join(sorted({a.ep.removesuffix("ExecutionProvider") for a in cand.assignment}))
-            )
-            + " (grey: no record)"
-        )
