@@ -65,6 +65,9 @@ def ep_assignment(results: Sequence[RunResult]) -> go.Figure:
             insidetextanchor="middle",
             hovertemplate="%{y}<br>%{x:,} nodes on " + text(ep) + "<extra></extra>",
         )
+    most = max(
+        (sum(n for _, n in r.fallback.nodes_per_ep) for r in results if r.fallback), default=0
+    )
     for r, row in zip(results, rows, strict=True):
         if not r.fallback:
             kind = outcome(r, results).kind
@@ -82,8 +85,14 @@ def ep_assignment(results: Sequence[RunResult]) -> go.Figure:
         height=110 + 34 * len(rows),
         margin=dict(l=10, r=10, t=60, b=40),
         title="Nodes per EP",
-        legend=dict(title_text="EP", orientation="h", yanchor="bottom", y=1.0, x=0),
-        xaxis=dict(title="nodes (ONNX Runtime's assignment record)", rangemode="tozero"),
+        legend=dict(
+            title_text="EP", orientation="h", yanchor="bottom", y=1.0, x=0, traceorder="normal"
+        ),
+        xaxis=dict(
+            title="nodes (ONNX Runtime's assignment record)",
+            rangemode="tozero",
+            dtick=1 if most <= 10 else None,  # whole nodes: no 0.5 ticks on a small model
+        ),
         yaxis=dict(automargin=True, autorange="reversed", type="category"),
     )
     return fig
@@ -99,9 +108,11 @@ def ep_legend_dot(eps: Sequence[str]) -> str:
         f'"legend{i}" [label="{_escape(name)}", fillcolor="{color}"];'
         for i, (name, color) in enumerate(items)
     ]
+    order = " -> ".join(f'"legend{i}"' for i in range(len(items)))  # invisible: one row
     return (
-        'digraph L { rankdir=LR; node [shape=box, style="rounded,filled", fontsize=10, '
-        'fontname="Helvetica", height=0.25]; ' + " ".join(boxes) + " }"
+        "digraph L { rankdir=LR; nodesep=0.1; ranksep=0.15; node [shape=box, "
+        'style="rounded,filled", fontsize=10, fontname="Helvetica", height=0.25]; '
+        f"edge [style=invis]; {' '.join(boxes)} {order}; }}"
     )
 
 

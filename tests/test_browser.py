@@ -206,13 +206,27 @@ def test_one_click_fallback_demo(page):
     # Landed on the EP tab (its text is only visible when the tab is selected).
     page.get_by_text(f"CPU: 1, {second}: 3").first.wait_for(timeout=30_000)
     page.get_by_role("tab", name="EP assignment", selected=True).wait_for()
-    # The strict copies were refused, in plain words.
+    # Issue 25: nodes per EP as stacked bars, a legend swatch per EP in its fixed colour.
+    bars = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Nodes per EP")
+    bars.locator(".barlayer .point path").first.wait_for(timeout=30_000)
+    page.wait_for_function(  # plotly styles its marks after it places them
+        "[...document.querySelectorAll('.legend .legendpoints path')].some(e => e.style.fill)"
+    )
+    swatches = bars.locator(".legend .traces").evaluate_all(
+        "ts => ts.map(t => [t.querySelector('.legendtext').textContent, "
+        "getComputedStyle(t.querySelector('.legendpoints path')).fill])"
+    )
+    assert dict(swatches)["CPU"] == "rgb(76, 120, 168)" and second in dict(swatches), swatches
+    # The strict copies were refused as the demo expects: a note, not an error box.
     alerts = page.locator('[data-testid="stAlert"]')
-    alerts.filter(has_text="strict mode refused the session").first.wait_for(timeout=10_000)
+    alerts.filter(has_text="refused as expected (strict: no CPU fallback)").first.wait_for()
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     shot(page, "fallback-demo-ep-tab")
     page.get_by_role("tab", name="Graph").click()
-    page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(timeout=30_000)
-    svg = page.locator('[data-testid="stGraphVizChart"] svg').first.inner_html()
+    charts = page.locator('[data-testid="stGraphVizChart"] svg')
+    charts.nth(1).wait_for(timeout=30_000)
+    legend, svg = charts.first.inner_html(), charts.nth(1).inner_html()
+    assert "CPU" in legend and second in legend and "no record" in legend  # the swatches
     assert "CPU" in svg and second in svg
     page.locator('[data-testid="stGraphVizChart"]').first.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "fallback-overlay.png"))  # the viewport: the graph
