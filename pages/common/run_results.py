@@ -67,4 +67,4 @@ def ep_logs(results: Sequence[RunResult]) -> None:
         with st.expander(f"Why the EPs took what they took · {plain(r.label)}"):
             for e in r.ep_reports:
                 st.text(e.why or f"{e.ep}: took {e.took} of {e.total} nodes")
-            st.code("\n".join(r.ep_log) or "(nothing logged)", language=None)
+            st.code("\n".join(r.ep_log) or "(nothing logged)", language=None, wrap_lines=True)

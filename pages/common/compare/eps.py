@@ -24,6 +24,7 @@ def show(results: Sequence[RunResult]) -> None:
         "too), counted when EPs were assigned — passes that run after that may still fuse, so "
         "the Graph tab's main-graph count of the saved optimized model can be lower."
     )
+    show_reasons(results)  # why each EP took what it took, before the per-node detail
     for r in results:
         if not (r.ok and r.fallback):
             continue
@@ -43,7 +44,6 @@ def show(results: Sequence[RunResult]) -> None:
             st.dataframe(rows_frame(fb.off_preferred), hide_index=True)
         for note in r.notes:
             st.text(f"note: {note}")
-    show_reasons(results)
 
 
 def show_reasons(results: Sequence[RunResult]) -> None:
@@ -62,4 +62,4 @@ def show_reasons(results: Sequence[RunResult]) -> None:
             if e.ops:
                 st.dataframe(rows_frame(e.ops), hide_index=True)
         with st.expander(f"Log lines · {plain(r.label)}"):
-            st.code("\n".join(r.ep_log) or "(nothing logged)", language=None)
+            st.code("\n".join(r.ep_log) or "(nothing logged)", language=None, wrap_lines=True)
