@@ -243,7 +243,15 @@ def run_form(
     saved = saved_form(source)
     c1, c2 = st.columns(2)
     default_eps = [label for label in saved.eps if label in choices] or list(choices)[-1:]
-    eps = c1.multiselect("EP priority lists", list(choices), default=default_eps, key="rl_eps")
+    eps = c1.multiselect(
+        "EP priority lists",
+        list(choices),
+        default=default_eps,
+        key="rl_eps",
+        help="A list with an EP other than CPU also runs CPU alone at each chosen level, beside "
+        "the reference (CPU, disable_all): Compare always has a CPU run at the candidate's level, "
+        "whatever that EP takes or fails at.",
+    )
     missing_ep = c1.selectbox(
         "Also request an EP that is not installed (silent fallback)",
         ["—", *missing],
