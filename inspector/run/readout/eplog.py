@@ -116,7 +116,7 @@ class OpClaim(Record):
     op_type: str
     nodes: int  # nodes of this op type in the EP assignment (or in the EP's own count)
     taken: int  # of them, those the EP ran
-    status: str  # "claimed", "partly claimed", "not claimed"
+    status: str  # "claimed", "partly claimed", "not claimed", "claimed, refused" (by ORT)
     reason: str = ""  # why not, where the EP's log says ("" when it does not)
 
 
@@ -260,16 +260,28 @@ def ep_reports(
         else:  # no session: what its log says, if anything
             why = f"{short}: {cause}" if cause else ""
             reason = said
+        if not (total and not took and cause):
+            whole = ""
+        elif _NOT_FUSED in said:  # it claimed this op's nodes with the rest
+            whole = f"ONNX Runtime refused {short}'s whole claim (see above)"
+        elif _NOTHING in said:
+            whole = f"{short} claimed nothing, as it lacks other ops of the graph"
+        else:
+            whole = f"{short} took no node (see above)"
         ops = []
-        for op in sorted(set(per_op) | set(lacks)):
+        # The ops it lacks first, then the rest it did not take, then those it took.
+        order = sorted(set(per_op) | set(lacks), key=lambda o: (o not in lacks, o in took_ops, o))
+        for op in order:
             n, k = per_op.get(op, lacks.get(op, 0)), took_ops.get(op, 0)
             status = "claimed" if n and k == n else "partly claimed" if k else "not claimed"
             why_op = ""
             if k < n:
                 if op in lacks:
                     why_op = f"{short} lacks this op (its log)"
-                elif total and not took and cause:
-                    why_op = cause
+                else:
+                    why_op = whole
+                    if whole and _NOT_FUSED in said and not k:
+                        status = "claimed, refused"
             ops.append(OpClaim(op_type=op, nodes=n, taken=k, status=status, reason=why_op))
         out.append(
             EpReport(
