@@ -18,7 +18,7 @@ from inspector.run.setup.demo import demo_ep, demo_matrix
 from inspector.run.setup.inputs import default_inputs
 from inspector.run.setup.plan import RunPlan
 from inspector.run.setup.request import RunForm, RunRequest
-from tests.conftest import ROOT
+from tests.conftest import ROOT, real_model_params
 from tests.factories import cnn_bn_relu, model, vi
 
 CPU = "CPUExecutionProvider"
@@ -168,3 +168,21 @@ def test_an_ep_that_fails_is_never_the_default_candidate(tmp_path):
     assert {o.kind for o in outcomes(results) if o.label in failed} == {"failed"}
     assert default_candidate(results, results[0].label) not in failed
     assert default_candidate(results[:1], results[0].label) is None  # nothing else ran
+
+
+REAL = ("nudenet_yolov8n_320", "minilm_l6_int8w")
+
+
+@pytest.mark.parametrize("real", [p for p in real_model_params() if p.id in REAL])
+def test_real_models_leave_two_configurations_and_a_candidate_that_ran(real):
+    """A YOLOv8n detector and a MiniLM transformer under the Run lab's default matrix: at
+    least two configurations ran, and the candidate is the second EP's configuration only if
+    that EP really ran nodes — else the CPU run at the level 'all' (on AMD hosts today ggml
+    takes none of either)."""
+    ep = second_ep()
+    results = run_plan(real.path, ep)
+    assert sum(r.ok for r in results) >= 2
+    took = [
+        r.label for r in results if r.ok and r.fallback and dict(r.fallback.nodes_per_ep).get(ep)
+    ]
+    assert default_candidate(results, results[0].label) == (took[0] if took else "CPU · all")
