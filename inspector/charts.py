@@ -47,9 +47,10 @@ def ep_assignment(results: Sequence[RunResult]) -> go.Figure:
     down; an EP's colour is :func:`ep_color`, the legend its swatches). A configuration that
     has no session says how it ended instead: refused as expected (strict) or failed."""
     rows = [text(r.label) for r in results]
-    eps = list(
-        dict.fromkeys(ep for r in results if r.fallback for ep, _ in r.fallback.nodes_per_ep)
-    )
+    # Every EP asked for or used, so an EP that took nothing still has its swatch (no bar).
+    asked = [e.name for r in results for e in r.config.eps]
+    used = [ep for r in results if r.fallback for ep, _ in r.fallback.nodes_per_ep]
+    eps = list(dict.fromkeys(asked + used))
     eps.sort(key=lambda ep: ep != "CPUExecutionProvider")  # CPU first, then as they came
     fig = go.Figure()
     for ep in eps:
@@ -57,7 +58,7 @@ def ep_assignment(results: Sequence[RunResult]) -> go.Figure:
         fig.add_bar(
             y=rows,
             x=counts,
-            name=text(ep.removesuffix("ExecutionProvider")),
+            name=text(ep.removesuffix("ExecutionProvider")) + ("" if any(counts) else " (no node)"),
             orientation="h",
             marker_color=ep_color(ep),
             text=[f"{n:,}" if n else "" for n in counts],
@@ -85,6 +86,7 @@ def ep_assignment(results: Sequence[RunResult]) -> go.Figure:
         height=110 + 34 * len(rows),
         margin=dict(l=10, r=10, t=60, b=40),
         title="Nodes per EP",
+        showlegend=True,  # plotly hides a lone trace's legend: CPU alone keeps its swatch
         legend=dict(
             title_text="EP", orientation="h", yanchor="bottom", y=1.0, x=0, traceorder="normal"
         ),
