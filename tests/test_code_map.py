@@ -39,8 +39,6 @@ def test_every_module_is_in_the_readme_code_map():
         path.as_posix()
         for path in modules()
         if path.as_posix() not in names
-        # a folder documented as a unit (its sections): `pages/common/compare/`
-        and path.parent.as_posix() not in names
         # or its file name in an item that starts from its folder: `inspector/run/a.py`, `b.py`
         and not any(
             f"`{path.name}" in item

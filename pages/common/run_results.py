@@ -11,6 +11,7 @@ from inspector.run.readout.results import RunResult
 from inspector.run.readout.summary import RunSummary
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
+from pages.common.compare import outcomes
 from pages.common.text import plain
 
 
@@ -24,27 +25,28 @@ def results_table(source: models.Source) -> None:
     st.dataframe(
         [
             {
+                # What the EPs took and why first: on a real model the table is wider than the
+                # page, and these were the columns scrolled out of sight.
                 "configuration": r.label,
                 "status": r.status,
                 "median ms": round(r.median_ms, 3) if r.median_ms is not None else None,
-                # How sure the median is: its 95 % interval, and why timing stopped.
-                "± (95 % interval)": r.spread or None,
                 "vs reference": r.versus,
-                "timing": r.stop or None,
-                "CV": f"{100 * r.cv:.1f} %" if r.cv is not None else None,
-                "p90 ms": round(r.p90_ms, 3) if r.p90_ms is not None else None,
                 "nodes per EP": r.eps_text,
                 "fell back": r.fallback_nodes,
                 "notes / error": r.remarks,
+                # How sure the median is: its 95 % interval, and why timing stopped.
+                "± (95 % interval)": r.spread or None,
+                "timing": r.stop or None,
+                "CV": f"{100 * r.cv:.1f} %" if r.cv is not None else None,
+                "p90 ms": round(r.p90_ms, 3) if r.p90_ms is not None else None,
                 **({"where": r.machine} if r.placed else {}),
             }
             for r in summary.rows
         ],
         hide_index=True,
     )
+    outcomes.show(stored.results)  # failures as errors, expected strict refusals as a note
     for r in summary.rows:
-        if not r.ok:
-            st.error(plain(r.error))
         for warning in r.output_warnings:  # NaN/Inf or absurd outputs: deltas are noise
             st.warning(plain(f"{r.label}: {warning}"))
     ep_logs(stored.results)
