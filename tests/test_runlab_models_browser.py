@@ -31,7 +31,7 @@ from playwright.sync_api import expect
 
 from inspector.bundle import read_bundle
 from inspector.run.readout.results import RunResult
-from inspector.run.setup.config import expand_matrix
+from inspector.run.setup.plan import RunPlan
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -242,7 +242,8 @@ def test_the_run_lab_runs_the_model_with_the_page_defaults(case: Case, server, b
         # The configurations the untouched widgets name (chips "ggml → CPU", "disable_all"…).
         ep_lists = [c.replace(" → ", ",") for c in chips(page, "EP priority lists")]
         levels = chips(page, "Optimization levels")
-        want = [c.label for c in expand_matrix(ep_lists, levels).configs]
+        plan = RunPlan(ep_lists=tuple(ep_lists), levels=tuple(levels))  # as the form builds it
+        want = [c.label for c in plan.matrix().configs]
         run.click()
         error = page.locator('[data-testid="stException"]')
         page.get_by_text(DONE).or_(error).first.wait_for(timeout=180_000)
