@@ -135,29 +135,34 @@ def show_divergence(fd: Divergence) -> None:
                 else f"First divergence: {fd.node_id} ({fd.op_type}) output {fd.tensor!r}"
             )
         )
-    else:
-        st.success(
-            f"No diverging intermediate tensor ({fd.checked_tensors} checked). " + plain(fd.detail)
-        )
+    elif fd.detail.startswith("no intermediate tensor"):  # the search ran to its end
+        st.success(plain(f"{fd.detail[0].upper()}{fd.detail[1:]} ({fd.checked_tensors} compared)."))
+    else:  # cancelled, or a marked run failed: nothing is known past what was compared
+        st.warning(plain(f"No answer: {fd.detail} ({fd.checked_tensors} compared)."))
     for s in fd.skipped:
         st.text(f"note: {s}")
 
 
 def show_ablation(rows: tuple[AblationRow, ...]) -> None:
     st.dataframe(
-        rows_frame(
-            rows,
-            [
-                "disabled",
-                "status",
-                "median_ms",
-                "time_ratio",
-                "ratio_ci",
-                "within_noise",
-                "max_abs_vs_baseline",
-                "graph_changed",
-                "note",
-            ],
-        ),
+        [
+            {
+                "disabled": r.disabled or "(baseline)",
+                "status": r.status,
+                "median ms": round(r.median_ms, 3) if r.median_ms is not None else None,
+                "time ratio": f"{r.time_ratio:.3f}" if r.time_ratio is not None else None,
+                # the ratio's 95 % interval, as the CLI prints it (not 16-digit floats)
+                "95 % interval": f"[{r.ratio_ci[0]:.3f}, {r.ratio_ci[1]:.3f}]"
+                if r.ratio_ci
+                else None,
+                "within noise": r.within_noise,
+                "max |Δ| vs baseline": f"{r.max_abs_vs_baseline:.3g}"
+                if r.max_abs_vs_baseline is not None
+                else None,
+                "graph changed": r.graph_changed,
+                "note": r.note,
+            }
+            for r in rows
+        ],
         hide_index=True,
     )
