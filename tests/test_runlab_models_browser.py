@@ -33,19 +33,16 @@ from inspector.bundle import read_bundle
 from inspector.run.readout.results import RunResult
 from inspector.run.setup.plan import RunPlan
 from tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     SCREENSHOTS,
     chromium_available,
     download,
     open_page,
     open_tab,
-    streamlit_server,
 )
 from tests.conftest import SAMPLES
 from tests.factories import model, vi
 from tests.realmodels import FETCH, catalogue
-from tests.test_browser import drop_model_files
+from tests.test_browser import browser, drop_model_files, server  # noqa: F401 - the fixtures
 
 pytestmark = [
     pytest.mark.browser,
@@ -139,22 +136,6 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def chips(page, label: str) -> list[str]:  # type: ignore[no-untyped-def]
     """The values chosen in the multiselect labelled ``label``, as the user sees them."""
     box = page.locator('[data-testid="stMultiSelect"]').filter(has_text=label)
@@ -226,7 +207,7 @@ def plain_outputs(path: Path, result: RunResult, inputs: dict) -> dict:  # type:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=k, marks=c.marks) for k, c in CASES.items()])
-def test_the_run_lab_runs_the_model_with_the_page_defaults(case: Case, server, browser, tmp_path):
+def test_the_run_lab_runs_the_model_with_the_page_defaults(case: Case, server, browser, tmp_path):  # noqa: F811
     files = case.files(tmp_path)
     name = files[0].name
     context = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -210,8 +210,7 @@ def models() -> dict[str, Source]:
                 opened[job.context.key] = job.context
                 st.session_state["current_model"] = job.context.key
         st.session_state["models"] = opened
-    opened = st.session_state["models"]
-    return opened
+    return st.session_state["models"]
 
 
 def labels() -> dict[str, str]:

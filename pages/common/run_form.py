@@ -295,7 +295,7 @@ def queued_prober(source: models.Source, model: LoadedModel) -> Prober:
         def probe_task(job: Any) -> ProbeResult:
             return probe_sizes(m, info, plan, limits=limits)
 
-        probing = runs.submit_task(source, model, "probe", "input sizes", probe_task)
+        probing = runs.submit_task(source, "probe", "input sizes", probe_task)
         wait_for(probing, st.empty(), "Probing input sizes")
         found = probing.value
         if probing.state != "done" or not isinstance(found, ProbeResult):

@@ -33,9 +33,7 @@ def submit(
     return job_queue().submit(owner(), source.key, work, context=source, base=base)
 
 
-def submit_task(
-    source: Source, model: LoadedModel, kind: str, about: str, task: Work[Any]
-) -> Job[Any]:
+def submit_task(source: Source, kind: str, about: str, task: Work[Any]) -> Job[Any]:
     """Queue an analysis of this model's runs (first divergence, ablation, a two-model run):
     it runs outside this script like a matrix, so leaving the page does not lose it."""
     return job_queue().submit(owner(), source.key, task, kind=kind, about=about, context=source)

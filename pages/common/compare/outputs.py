@@ -92,7 +92,7 @@ def divergence_section(
                 model, ref, cand, feeds, atol=tol[0], rtol=tol[1], cancel=job.cancel_event
             )
 
-        runs.submit_task(source, model, "divergence", fd_about, find_divergence)
+        runs.submit_task(source, "divergence", fd_about, find_divergence)
     job_panel(
         runs.task(source, "divergence", fd_about),
         "Re-running both configurations with intermediate tensors marked",
@@ -117,7 +117,7 @@ def ablation_section(
 
             return ablation(model, cand.config, feeds, progress=progress, cancel=job.cancel_event)
 
-        runs.submit_task(source, model, "ablation", abl_about, run_ablation)
+        runs.submit_task(source, "ablation", abl_about, run_ablation)
     job_panel(
         runs.task(source, "ablation", abl_about),
         "Re-running the candidate with single passes disabled",

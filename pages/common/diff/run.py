@@ -40,7 +40,7 @@ def section(
                     model, b_model, diff, feeds, config, progress=say, cancel=job.cancel_event
                 )
 
-            runs.submit_task(source, model, "model_diff_run", run_about, run_both)
+            runs.submit_task(source, "model_diff_run", run_about, run_both)
         except InspectorError as exc:
             st.error(plain(exc))
     job_panel(
