@@ -366,3 +366,9 @@ def diff_colors(diff: ModelDiff, side: str) -> tuple[dict[str, str], dict[str, s
         if n.side == wanted:
             colors[n.node_id], labels[n.node_id] = DIFF_FILLS[wanted], wanted
     return colors, labels
+
+
+def stacked_dot(dot: str, columns: int = 2) -> str:
+    """Graphviz source from :func:`overlay_dot` with its unconnected parts packed in rows of
+    ``columns``: all side by side, a few separate changes make a strip too wide to read."""
+    return dot.replace("digraph G {", f'digraph G {{\npack=true; packmode="array_{columns}";', 1)
