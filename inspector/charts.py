@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
+import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
 
@@ -27,6 +28,105 @@ EP_COLORS = {
 #: Colours of EPs the table does not name, picked by a checksum of the name (stable across runs
 #: and processes, unlike hash()).
 _OTHER_EP_COLORS = ("#9D755D", "#72B7B2", "#E45756", "#BAB0AC", "#8CD17D", "#D37295")
+
+
+#: Colours of the configurations, in the order they ran (plotly's default sequence, set on
+#: every chart that shows configurations so one configuration has one colour throughout: the
+#: latency bars, the per-node and per-op-type bars and their legends).
+CONFIG_COLORS = (
+    "#636EFA",
+    "#EF553B",
+    "#00CC96",
+    "#AB63FA",
+    "#FFA15A",
+    "#19D3F3",
+    "#FF6692",
+    "#B6E880",
+    "#FF97FF",
+    "#FECB52",
+)
+#: The longest node name a chart's label keeps (the hover has the whole name).
+LABEL_CHARS = 40
+
+
+def config_color(k: int) -> str:
+    """The colour of the ``k``-th configuration that ran (:data:`CONFIG_COLORS`)."""
+    return CONFIG_COLORS[k % len(CONFIG_COLORS)]
+
+
+def short_name(name: str, cap: int = LABEL_CHARS) -> str:
+    """The end of a node name within ``cap`` characters, where a chart has no room for the
+    rest: as many of its last scope components as fit, after "…/" (names without "/" are cut
+    at "." the same way, after "…"), else its last ``cap - 1`` characters after "…". The end
+    is kept because exporters put the scope first and what the node does last
+    (``/encoder/layer.3/attn/MatMul``)."""
+    if len(name) <= cap:
+        return name
+    for sep in ("/", "."):
+        parts = [p for p in name.split(sep) if p]
+        for k in range(len(parts) - 1, 0, -1):
+            tail = "…" + ("/" if sep == "/" else "") + sep.join(parts[-k:])
+            if len(tail) <= cap:
+                return tail
+    return "…" + name[-(cap - 1) :]
+
+
+def _head_and_tail(name: str, cap: int) -> str:
+    """``name`` as its first scope component, "…" and as much of its end as fits: what tells
+    apart two long names that end alike (``encoder/…/attn/MatMul``, ``decoder/…/attn/MatMul``)."""
+    parts = [p for p in name.split("/") if p]
+    if len(name) <= cap or len(parts) < 3:
+        return short_name(name, cap)
+    head = ("/" if name.startswith("/") else "") + parts[0] + "/"
+    return head + short_name(name, cap - len(head))
+
+
+def _with_op(name: str, op: str) -> str:
+    """``name · op``, without the op where the name's last part already says it
+    (``/block/act/Sigmoid``, ``node_MatMul_115``)."""
+    last = re.split(r"[/.]", name)[-1]
+    if op and re.search(rf"(^|[^A-Za-z]){re.escape(op)}($|[^A-Za-z])", last):
+        return name
+    return f"{name} · {op}" if op else name
+
+
+def node_labels(rows: Sequence[NodeTimingRow], cap: int = LABEL_CHARS) -> list[str]:
+    """A chart label per timing row, unique among ``rows``: the node's name shortened to
+    ``cap`` characters (:func:`short_name`) and its op type; an unnamed node is its op type and
+    id, ONNX Runtime's own kernel its kernel name. Two names that end alike keep their first
+    scope component too; labels that still clash get the node's id. The whole name, the id and
+    the op are the hover's (:func:`node_hover`)."""
+
+    def label(r: NodeTimingRow, shorten: Callable[[str, int], str]) -> str:
+        if r.runtime:
+            return f"{short_name(r.node, cap)} · {r.op_type}, ONNX Runtime's own"
+        if not r.name:
+            return f"{r.op_type} {r.node_id or r.node}"
+        return _with_op(shorten(r.name, cap), r.op_type)
+
+    out = [label(r, short_name) for r in rows]
+    for attempt in ("head", "id"):
+        seen: dict[str, int] = {}
+        for lb in out:
+            seen[lb] = seen.get(lb, 0) + 1
+        clash = [i for i, lb in enumerate(out) if seen[lb] > 1]
+        if not clash:
+            break
+        for i in clash:
+            r = rows[i]
+            if attempt == "head":
+                out[i] = label(r, _head_and_tail)
+            else:
+                out[i] = f"{out[i]} ({r.node_id or r.node})"
+    return out
+
+
+def node_hover(row: NodeTimingRow) -> str:
+    """The hover's first line for a timing row: the node's whole name, its id and op type."""
+    if row.runtime:
+        return f"{text(row.node)} ({text(row.op_type)}: ONNX Runtime's own kernel)"
+    name = text(row.name) if row.name else "(no name)"
+    return f"{name}<br>{text(row.node_id)} · {text(row.op_type)}"
 
 
 def text(value: object) -> str:
@@ -135,7 +235,8 @@ def value_histogram(counts: Sequence[int], edges: Sequence[float], title: str) -
 
 
 def latency(results: Sequence[RunResult], reference: int = 0) -> go.Figure:
-    """Median latency per configuration; whiskers are the 95 % interval of each median (how
+    """Median latency per configuration, each bar in its configuration's colour
+    (:func:`config_color`); whiskers are the 95 % interval of each median (how
     sure it is: timing.py), the hover adds p10/p90, CV, the runs and why timing stopped, and
     the ratio to ``results[reference]`` — "within noise" where the intervals overlap once each
     is at least ±5 % (the difference two sessions of one configuration show)."""
@@ -153,6 +254,7 @@ def latency(results: Sequence[RunResult], reference: int = 0) -> go.Figure:
         go.Bar(
             x=[text(r.label) for r in ok],
             y=[lat.median_ms for lat in lats],
+            marker_color=[config_color(k) for k in range(len(ok))],
             error_y=dict(
                 type="data",
                 symmetric=False,
@@ -178,26 +280,32 @@ def latency(results: Sequence[RunResult], reference: int = 0) -> go.Figure:
         height=320,
         margin=dict(l=10, r=10, t=40, b=10),
         title="Latency per configuration (median; whiskers: its 95 % interval)",
-        yaxis_title="ms",
+        xaxis=dict(automargin=True, type="category"),
+        yaxis=dict(title="ms", automargin=True, rangemode="tozero"),
     )
     return fig
 
 
 def slowest_nodes(labels: Sequence[str], rows: Sequence[NodeTimingRow], top: int = 25) -> go.Figure:
-    """Grouped horizontal bars: the slowest original nodes, one bar per configuration, by node
-    name and op type. A hatched bar is derived: a share of a fused, shared or EP-compiled
-    kernel's time (its hover says which); ONNX Runtime's own kernels are bars of their own."""
+    """Grouped horizontal bars: the slowest original nodes, one bar per configuration in its
+    colour (:func:`config_color`), each node labelled by its shortened name and op type
+    (:func:`node_labels`; the hover has the whole name, the id and the op). A hatched bar is
+    derived: a share of a fused, shared or EP-compiled kernel's time (its hover says which);
+    ONNX Runtime's own kernels are bars of their own. A bar's ``customdata`` ends with its
+    node's key (:func:`_key`), which a page reads back from a clicked bar."""
     rows = list(rows[:top])[::-1]
+    ticks = [text(lb) for lb in node_labels(rows)]
     fig = go.Figure()
     for k, label in enumerate(labels):
         via = [r.via[k] if k < len(r.via) else "" for r in rows]
         split = [k < len(r.derived) and r.derived[k] for r in rows]
         spans = [r.interval(k) for r in rows]
         fig.add_bar(
-            y=[text(_row_label(r)) for r in rows],
+            y=ticks,
             x=[r.times_us[k] or 0 for r in rows],
             name=text(label),
             orientation="h",
+            marker_color=config_color(k),
             # The interval of each time across the profiled runs (none in older records).
             error_x=dict(
                 type="data",
@@ -215,16 +323,16 @@ def slowest_nodes(labels: Sequence[str], rows: Sequence[NodeTimingRow], top: int
             marker_pattern_shape=["/" if x else "" for x in split],
             customdata=[
                 [
-                    text(_row_label(r)),
+                    node_hover(r),
                     text(r.eps[k]),
                     text(v or "ran as its own kernel"),
-                    _key(r),
                     f"{sp[0]:.1f}–{sp[1]:.1f} µs" if sp else "not recorded",
+                    _key(r),
                 ]
                 for r, v, sp in zip(rows, via, spans, strict=True)
             ],
-            hovertemplate="%{customdata[0]} on %{customdata[1]}<br>%{x:.1f} µs (interval "
-            "%{customdata[4]})<br>%{customdata[2]}<extra>" + text(label) + "</extra>",
+            hovertemplate="%{customdata[0]}<br>on %{customdata[1]}: %{x:.1f} µs (interval "
+            "%{customdata[3]})<br>%{customdata[2]}<extra>" + text(label) + "</extra>",
         )
     # The bars set the scale: with 5 profiled runs an interval is min..max, and one slow run
     # would squeeze every bar to a sliver (the whisker runs off the edge; its hover has it).
@@ -234,16 +342,16 @@ def slowest_nodes(labels: Sequence[str], rows: Sequence[NodeTimingRow], top: int
         height=max(300, 26 * len(rows) * max(1, len(labels)) // 2),
         margin=dict(l=10, r=10, t=40, b=10),
         xaxis_range=[0, 1.3 * longest] if longest > 0 else None,
-        xaxis_title="µs (median, whiskers: its interval across profiled runs; hatched: a share "
-        "of a fused kernel's time, derived)",
+        xaxis=dict(
+            title="µs (median; whiskers: its interval across profiled runs)<br>hatched: a "
+            "share of a fused kernel's time (derived)",
+            automargin=True,
+        ),
+        yaxis=dict(automargin=True, type="category"),
         title=f"Slowest {len(rows)} nodes",
+        legend=dict(traceorder="normal"),
     )
     return fig
-
-
-def _row_label(row: NodeTimingRow) -> str:
-    """A timing row's label: its node name and op type (rows from older records: the id)."""
-    return f"{row.label or row.node_id or row.node} · {row.op_type}"
 
 
 def _key(row: NodeTimingRow) -> str:
@@ -252,20 +360,25 @@ def _key(row: NodeTimingRow) -> str:
 
 
 def op_type_times(results: Sequence[RunResult]) -> go.Figure:
+    """Time per runtime op type, one bar per configuration that ran in its colour."""
     fig = go.Figure()
-    for r in results:
-        if not (r.ok and r.profile):
+    for k, r in enumerate(r for r in results if r.ok):
+        if not r.profile:
             continue
         ops = r.profile.op_types[:20]
         fig.add_bar(
-            x=[text(o.op_type) for o in ops], y=[o.median_us for o in ops], name=text(r.label)
+            x=[text(o.op_type) for o in ops],
+            y=[o.median_us for o in ops],
+            name=text(r.label),
+            marker_color=config_color(k),
         )
     fig.update_layout(
         barmode="group",
-        height=340,
+        height=360,
         margin=dict(l=10, r=10, t=40, b=10),
         title="Time per op type (runtime ops)",
-        yaxis_title="µs",
+        xaxis=dict(automargin=True),
+        yaxis=dict(title="µs", automargin=True),
     )
     return fig
 
@@ -305,7 +418,7 @@ def overlay_dot(
     ]
     for nid in node_ids:
         n = by_id[nid]
-        parts = [n.op_type, (n.name or nid)[:40]] + ([labels[nid]] if nid in labels else [])
+        parts = [n.op_type, short_name(n.name or nid)] + ([labels[nid]] if nid in labels else [])
         label = "\\n".join(_escape(p) for p in parts)
         color = _escape(colors.get(nid, "#eeeeee"))
         lines.append(f'"{_escape(nid)}" [label="{label}", fillcolor="{color}"];')

@@ -4,15 +4,24 @@ One file: overview, compatibility verdict, diagnostics, and — when runs are gi
 per-node and per-op charts (the same plotly figures the app shows), EP assignment and fallback,
 output deltas against the first configuration, and any first-divergence or ablation results.
 plotly.js is inlined once, every model string is HTML-escaped, and a Content-Security-Policy
-(``default-src 'none'``, inline scripts and styles and ``data:`` images only) means the page
-opens offline and *cannot* fetch from any origin.
+(:func:`policy`) means the page opens offline, *cannot* fetch from any origin, and runs only
+the scripts this module wrote: each is allowed by its SHA-256 hash, so a script or an event
+handler that reached the page any other way (a model string that escaped its escaping) is
+refused. Styles stay ``'unsafe-inline'``: plotly.js writes ``<style>`` rules and style
+attributes while it draws (hover labels, the mode bar, text styles), whose text is not known
+when the page is written; without it those rules are refused (plotly logs "Cannot
+addRelatedStyleRule … strict CSP") and hover labels lose their styling. A style cannot run
+code, and with ``default-src 'none'`` it cannot fetch anything either.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
+import hashlib
 import html
 import platform
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,10 +37,26 @@ from inspector.run.analyses.compare import NodeTimingRow, compare, node_changes,
 from inspector.run.readout.results import RunResult
 from inspector.run.readout.summary import RunSummary
 
-CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-    "img-src data:; font-src data:"
-)
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def script_hash(source: str) -> str:
+    """A CSP source expression allowing the inline script whose text is ``source``."""
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def policy(script_hashes: Sequence[str] = ()) -> str:
+    """The report's Content-Security-Policy: nothing from anywhere (``default-src 'none'``,
+    no ``<base>``, no form posts), only the scripts hashed, inline styles and ``data:``
+    images and fonts (see the module docstring for why styles are inline)."""
+    scripts = " ".join(dict.fromkeys(script_hashes)) or "'none'"
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+        "img-src data:; font-src data:; base-uri 'none'; form-action 'none'"
+    )
+
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 h1{font-size:1.7rem} h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
@@ -52,10 +77,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 class _Figures:
-    """plotly figures as HTML, plotly.js inlined with the first one only."""
+    """plotly figures as HTML, plotly.js inlined with the first one only; ``hashes`` collects
+    the CSP hash of every script they hold (and only theirs: the page's policy lists them)."""
 
     def __init__(self) -> None:
         self.first = True
+        self.hashes: list[str] = []
 
     def __call__(self, fig: go.Figure) -> str:
         out = fig.to_html(
@@ -65,6 +92,10 @@ class _Figures:
             config={"displaylogo": False},
         )
         self.first = False
+        # The browser hashes a script's text after the HTML parser turned CR LF and CR into
+        # LF; the text written is made the same, so the hashes match whatever plotly emits.
+        out = out.replace("\r\n", "\n").replace("\r", "\n")
+        self.hashes += [script_hash(m.group(1)) for m in _SCRIPT.finditer(out)]
         return out
 
 
@@ -334,7 +365,7 @@ def html_report(
     body = "\n".join(parts)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{policy(figure.hashes)}">'
         f"<title>{_e(model.name)} · ONNX Inspector</title><style>{STYLE}</style></head>"
         f"<body>{body}</body></html>"
     )
