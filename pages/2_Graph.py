@@ -1,9 +1,13 @@
 """Graph: Netron (same origin, patched), the node table with filters, the op-type histogram.
 
-Above the node budget (``graph_node_budget``) Netron is never given the whole graph: the page
-opens the name-scope tree instead, draws one scope (or a node's neighbourhood) at a time, and
-the node table follows the scope. The form: what to draw and the table's filters; the
-sections (``pages/common/graph/``) draw them."""
+Above the node budget (``graph_node_budget``) Netron is never given the whole graph flat: the
+page draws it collapsed (each name scope, or run of consecutive nodes, one box that opens on a
+click), or one scope, or a node's neighbourhood; the node table and op histogram follow.
+The form: what to draw and the table's filters; the sections (``pages/common/graph/``) draw
+them."""
+
+from collections import Counter
+from dataclasses import replace
 
 import streamlit as st
 
@@ -23,11 +27,13 @@ else:
     tree = models.record("scopes", source)
     st.info(
         f"{len(main.node):,} nodes in the main graph: over the {budget:,} Netron lays out at "
-        "once, so it draws one scope or one node's neighbourhood at a time (the limit "
-        "graph_node_budget; bench/bench_graph.py measures why)."
+        "once, so it draws the graph collapsed — a box per scope — or one node's "
+        "neighbourhood (the limit graph_node_budget; bench/bench_graph.py measures why)."
     )
-    mode = st.radio("Draw", ["A scope", "A node's neighbourhood"], horizontal=True, key="g_mode")
-    if mode == "A scope":
+    mode = st.radio(
+        "Draw", ["Scopes, collapsed", "A node's neighbourhood"], horizontal=True, key="g_mode"
+    )
+    if mode == "Scopes, collapsed":
         in_scope = draw.scope_browser(model, source, tree)
     else:
         c1, c2 = st.columns([3, 1])
@@ -44,7 +50,13 @@ graph = models.record("graph", source)  # after the drawing: the node table of 1
 nodes.summary(graph)
 left, right = st.columns([3, 1])
 with right:
-    st.plotly_chart(op_histogram(graph), key="ops_hist")
+    drawn = graph
+    if in_scope is not None:  # the histogram of the part drawn
+        counts = Counter(n.op_type for n in graph.nodes if n.id in in_scope)
+        drawn = replace(
+            graph, op_histogram=tuple(sorted(counts.items(), key=lambda o: (-o[1], o[0])))
+        )
+    st.plotly_chart(op_histogram(drawn), key="ops_hist")
 with left:
     c1, c2, c3, c4 = st.columns(4)
     name = c1.text_input("Name or id contains", key="g_name")

@@ -212,9 +212,10 @@ def test_subgraph_reads_count_as_boundary_inputs():
     assert neighbourhood(m.graph, 1, 1) == [0, 1]  # the body's read is an edge too
 
 
-def test_the_graph_page_draws_one_scope_above_the_budget():
-    """AppTest: a 1,201-node export opens the scope tree, not the whole graph; the node table
-    follows the drawn scope; the neighbourhood mode finds a node by name."""
+def test_the_graph_page_draws_the_graph_collapsed_above_the_budget():
+    """AppTest: a 1,201-node export is drawn collapsed (not flat, not nothing) and the node
+    table follows; the neighbourhood mode finds a node by name. (Picking a scope is a click on
+    the scope table: the browser test below.)"""
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import ROOT
@@ -227,8 +228,8 @@ def test_the_graph_page_draws_one_scope_above_the_budget():
     text = " ".join(i.value for i in at.info)
     assert "1,201 nodes in the main graph: over the 1,000" in text
     captions = " ".join(c.value for c in at.caption).replace("\\", "")
-    assert "Drawn: /model/layers.0 — 15 nodes" in captions
-    assert "15 of 1,201 nodes (the drawn part only)" in captions
+    assert "Drawn collapsed: /model — 1,201 nodes as 60 boxes and nodes" in captions
+    assert "1,201 of 1,201 nodes (the drawn part only)" in captions
     at.radio(key="g_mode").set_value("A node's neighbourhood").run()
     at.text_input(key="g_center").set_value("/model/layers.3/attn/Softmax_50").run()
     assert not at.exception
@@ -241,9 +242,10 @@ def test_the_graph_page_draws_one_scope_above_the_budget():
 
 
 @pytest.mark.browser
-def test_a_large_export_opens_on_a_drawn_scope_in_the_browser(tmp_path):
-    """3,001 nodes: the Graph page draws the first layer in Netron (not the whole graph),
-    clicking another scope's row draws that one, and the node table follows."""
+def test_a_large_export_opens_drawn_collapsed_in_the_browser(tmp_path):
+    """3,001 nodes: the Graph page draws the graph collapsed in Netron with no click (layer
+    boxes, not 3,001 nodes); a box's ƒ opens it in place; clicking a scope's row draws that
+    scope whole and the node table follows."""
     from tests.browser import app_with_files, open_page
     from tests.test_browser import shot
 
@@ -252,12 +254,13 @@ def test_a_large_export_opens_on_a_drawn_scope_in_the_browser(tmp_path):
     with app_with_files([str(path)], "export.onnx", (1400, 1100)) as (_url, _browser, page):
         open_page(page, "Graph", "Graph · export.onnx")
         page.get_by_text("3,001 nodes in the main graph").wait_for(timeout=60_000)
-        page.get_by_text("Drawn: /model/layers.0 — 15 nodes").wait_for(timeout=60_000)
+        page.get_by_text("Drawn collapsed: /model — 3,001 nodes").wait_for(timeout=60_000)
         netron = page.frame_locator("iframe").first
         netron.locator("body.default #canvas .node").first.wait_for(timeout=60_000)
-        assert netron.locator("#canvas .node").count() < 200  # one layer, not 3,001 nodes
-        netron.locator("#canvas").get_by_text("Softmax").first.wait_for()
-        shot(page, "graph-scoped")
+        assert netron.locator("#canvas .node").count() < 200  # ≤ 60 boxes, not 3,001 nodes
+        shot(page, "graph-collapsed")
+        netron.locator("#canvas .node-item-type").filter(has_text="\u0192").first.click()
+        netron.locator("#canvas").get_by_text("Softmax").first.wait_for()  # a layer's body
         # Row 6 of the scope table is layers.5 (rows are drawn on a canvas: click its box).
         grid = page.locator('[data-testid="stDataFrame"]').first
         box = grid.bounding_box()

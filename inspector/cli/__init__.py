@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--limit", type=int, default=200, help="rows printed as text (default 200)")
     sc = add(
         "scopes",
-        "A large graph's name-scope tree; --extract/--around write one part as a model.",
+        "A large graph's name-scope tree; --extract/--around write one part as a model, "
+        "--collapsed the graph as nested boxes for Netron.",
     )
     sc.add_argument("--scope", default="/", metavar="PATH", help="list this scope's children")
     sc.add_argument("--depth", type=int, default=1, help="levels below --scope (default 1)")
@@ -79,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--limit", type=int, default=200, help="rows printed as text (default 200)")
     sc.add_argument("--extract", metavar="PATH", help="write this scope as a model (-o)")
     sc.add_argument("--around", metavar="NODE", help="write this node's neighbourhood (-o)")
+    sc.add_argument(
+        "--collapsed",
+        action="store_true",
+        help="write --scope (default the whole graph) collapsed: each scope one box (a "
+        "model-local function Netron opens on a click of its ƒ), for viewing (-o)",
+    )
     sc.add_argument("--hops", type=int, default=3, help="neighbourhood radius (default 3)")
     sc.add_argument("-o", "--output", metavar="FILE", help="the .onnx to write")
     sc.add_argument(

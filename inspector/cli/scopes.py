@@ -4,7 +4,9 @@
 levels; ``--extract PATH -o F`` writes the scope as a model cut at its boundary (what the Graph
 page draws), with its weights and typed boundary, so that it loads and runs on its own;
 ``--around NODE --hops K -o F`` the same for a node's neighbourhood. ``--skeleton`` leaves
-weights over 1 KiB out (a small file for Netron) and says the file is for viewing only."""
+weights over 1 KiB out (a small file for Netron) and says the file is for viewing only.
+``--collapsed -o F`` writes ``--scope`` as the Graph page's first drawing: every scope one box
+(:mod:`inspector.model.collapsed`), for viewing only."""
 
 from __future__ import annotations
 
@@ -62,6 +64,20 @@ def write_part(part: Part, out: Path) -> None:
 def main_scopes(args: argparse.Namespace, model: LoadedModel) -> int:
     graph = model.proto.graph
     budget = args.budget or model.limits.graph_node_budget
+    if args.collapsed:
+        from inspector.model.collapsed import collapsed_of
+
+        if not args.output:
+            raise InspectorError("--collapsed writes a model: give -o FILE")
+        drawn = collapsed_of(model, args.scope)
+        Path(args.output).write_bytes(drawn.model.SerializeToString())
+        print(
+            f"wrote {args.output}: {drawn.root} ({drawn.nodes:,} nodes) as {drawn.top} items, "
+            f"{drawn.boxes:,} boxes in all, {drawn.depth} levels deep; for viewing only (no "
+            "weights): open it in Netron and click a box's ƒ to open it",
+            file=sys.stderr,
+        )
+        return 0
     tree = scope_tree(graph, budget)
     if args.extract or args.around:
         if not args.output:

@@ -1,6 +1,7 @@
 """The Graph page's drawings: the whole graph in Netron, or — above the node budget
-(``graph_node_budget``) — one scope of the name-scope tree, or one node's neighbourhood, cut at
-its boundary. Each returns the node ids it drew, which the node table then follows."""
+(``graph_node_budget``) — a scope of the name-scope tree (collapsed: its scopes as boxes, when
+it is over the budget itself; the whole graph first), or one node's neighbourhood, cut at its
+boundary. Each returns the node ids it drew, which the node table then follows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import streamlit as st
 
 from inspector import LoadedModel
 from inspector.errors import InspectorError
-from inspector.model.scopes import SEP, Scope, ScopeTree, find_node, neighbourhood, sub_model
+from inspector.model.collapsed import Collapsed, collapsed_of
+from inspector.model.scopes import SEP, ScopeTree, find_node, neighbourhood, sub_model
 from pages.common import published
 from pages.common.models import Source
 from pages.common.text import plain
@@ -32,9 +34,9 @@ def draw_part(model: LoadedModel, source: Source, tag: str, indices: list[int], 
     st.iframe(published.app_base_path() + url, height=620)
 
 
-def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[str] | None:
-    """Breadcrumbs, the current scope's children (a click opens one) and a drawing of the first
-    part that fits the budget; the ids drawn, or None when nothing fits."""
+def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[str]:
+    """Breadcrumbs, the current scope's children (a click opens one) and a drawing of the
+    scope: whole within the budget, collapsed above it; the ids under it."""
     budget = model.limits.graph_node_budget
 
     def set_scope(path: str) -> None:
@@ -45,7 +47,7 @@ def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[st
         here = tree.get(path)
     except InspectorError:
         here = tree.get(SEP)
-    while here.nodes > budget and len(kids := tree.children(here.path)) == 1:
+    while here.nodes > budget and not here.own and len(kids := tree.children(here.path)) == 1:
         here = kids[0]  # a single child (e.g. "/model"): go straight in
     crumbs = [SEP] + [
         SEP + SEP.join(here.path.split(SEP)[1 : i + 1])
@@ -70,12 +72,7 @@ def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[st
             width="stretch",
         )
     children = tree.children(here.path)
-    shown: Scope | None
-    if here.nodes <= budget:
-        shown = here
-    else:
-        shown = next((c for c in children if c.nodes <= budget), None)
-    left, right = st.columns([2, 3])
+    left, right = st.columns([1, 2])
     with left:
         st.markdown(
             f"**{plain(here.path)}** · {here.nodes:,} nodes"
@@ -88,34 +85,54 @@ def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[st
                         "scope": c.path.rsplit(SEP, 1)[-1],
                         "nodes": c.nodes,
                         "ops": c.ops,
-                        "opens": "drawn" if c.nodes <= budget else "its parts",
+                        "opens": "drawn whole" if c.nodes <= budget else "collapsed",
                     }
                     for c in children
                 ],
                 hide_index=True,
-                height=560,
+                height=min(560, 38 + 35 * len(children)),  # no empty rows under a short list
                 on_select="rerun",
                 selection_mode="single-row",
                 key=f"g_children_{here.path}",
             )
             rows = pick.selection.rows if pick and pick.selection else []
             if rows:
-                chosen = children[rows[0]]
-                if chosen.nodes > budget:
-                    set_scope(chosen.path)
-                    st.rerun()
-                shown = chosen
+                set_scope(children[rows[0]].path)
+                st.rerun()
     with right:
-        if shown is None:
-            st.warning(f"No part of {plain(here.path)} fits the budget; pick a scope on the left.")
-            return None
-        idx = tree.nodes_of(shown.path)
-        st.caption(
-            f"Drawn: {plain(shown.path)} — {shown.nodes:,} nodes ({plain(shown.ops)}); "
-            "its boundary tensors are the drawing's inputs and outputs."
-        )
-        draw_part(model, source, "scope:" + shown.path, idx, shown.path)
+        idx = tree.nodes_of(here.path)
+        if here.nodes <= budget:
+            st.caption(
+                f"Drawn: {plain(here.path)} — {here.nodes:,} nodes ({plain(here.ops)}); "
+                "its boundary tensors are the drawing's inputs and outputs."
+            )
+            draw_part(model, source, "scope:" + here.path, idx, here.path)
+        else:
+            drawn = collapsed_view(model, source, here.path)
+            st.caption(
+                f"Drawn collapsed: {plain(here.path)} — {drawn.nodes:,} nodes as {drawn.top} "
+                f"boxes and nodes ({drawn.boxes:,} boxes in all, {drawn.depth} levels). A box "
+                "is a scope, or a run of consecutive nodes ([first–last] node index); click its "
+                "ƒ to open it in place, ‹ to come back, or pick a scope on the left."
+            )
         return {f"main:{i}" for i in idx}
+
+
+def collapsed_view(model: LoadedModel, source: Source, path: str) -> Collapsed:
+    """``path`` drawn collapsed in Netron (:mod:`inspector.model.collapsed`); its edges typed
+    once shape inference has run (the Overview runs it), never waiting for it here."""
+    typed = "native" in vars(model)  # inference already ran: its types cost nothing
+    drawn = _collapsed(source.key, path, typed, model)
+    url = published.netron_view_url(
+        source, f"collapsed:{path}:{typed}", drawn.model.SerializeToString
+    )
+    st.iframe(published.app_base_path() + url, height=620)
+    return drawn
+
+
+@st.cache_resource(max_entries=8, show_spinner="Collapsing the graph…")
+def _collapsed(key: str, path: str, typed: bool, _model: LoadedModel) -> Collapsed:
+    return collapsed_of(_model, path, typed=typed)
 
 
 def around(model: LoadedModel, source: Source, wanted: str, hops: int) -> set[str] | None:
