@@ -2,7 +2,9 @@
 graphs, and a run of both on the same inputs. Same records as ``onnx-inspector diff A B``.
 
 The form: which model is B, whether weight values are compared, and what both run on; each
-tab's section (``pages/common/diff/``) draws the records."""
+tab's section (``pages/common/diff/``) draws the records. Only the open tab is drawn (a rerun
+when another opens): the Graphs tab's two Netron layouts and two Graphviz layouts took ~17 s of
+the browser's time on every choice of B, and a Netron drawn in a hidden tab came out as a dot."""
 
 import streamlit as st
 
@@ -52,32 +54,43 @@ diff = models.model_diff(source, b_source, weights)
 st.markdown("\n".join(f"- {plain(line)}" for line in diff.summary()))
 st.caption("CLI: `onnx-inspector diff A.onnx B.onnx [--run] [--json]` prints the same records.")
 
+# Widgets of a tab not drawn in a run lose their state; these keep what the user chose.
+for key in ("diff_eps", "diff_lv"):
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
 nodes, values, inits, graph_tab, run_tab = st.tabs(
-    ["Nodes", "Inputs, outputs, ops", "Initializers", "Graphs", "Run both"]
+    ["Nodes", "Inputs, outputs, ops", "Initializers", "Graphs", "Run both"],
+    key="diff_tab",
+    on_change="rerun",
 )
-with nodes:
-    structure.nodes(diff)
-with values:
-    structure.values(diff)
-with inits:
-    structure.initializers(diff, weights)
-with graph_tab:
-    graphs.show(model, source, b_source, diff)
-with run_tab:
-    st.write(
-        "Runs A and B on the same generated inputs (A's input names; B's matched by name, else "
-        "by position) under one configuration, each in its own isolated worker, then looks for "
-        "the first matched intermediate tensor that differs."
-    )
-    choices = ep_choices(discover())
-    c1, c2 = st.columns(2)
-    ep_choice = c1.selectbox("EP priority list", list(choices), key="diff_eps")
-    level = c2.selectbox(
-        "Optimization level", list(OPT_LEVELS), index=len(OPT_LEVELS) - 1, key="diff_lv"
-    )
-    config = RunConfig(
-        eps=parse_eps(choices[ep_choice]),
-        opt_level=parse_level(level),
-        label=f"{ep_choice} · {level}",
-    )
-    run.section(model, source, b_model, b_source, diff, config)
+if nodes.open:
+    with nodes:
+        structure.nodes(diff)
+if values.open:
+    with values:
+        structure.values(diff)
+if inits.open:
+    with inits:
+        structure.initializers(diff, weights)
+if graph_tab.open:
+    with graph_tab:
+        graphs.show(model, source, b_source, diff)
+if run_tab.open:
+    with run_tab:
+        st.write(
+            "Runs A and B on the same generated inputs (A's input names; B's matched by name, else "
+            "by position) under one configuration, each in its own isolated worker, then looks for "
+            "the first matched intermediate tensor that differs."
+        )
+        choices = ep_choices(discover())
+        c1, c2 = st.columns(2)
+        ep_choice = c1.selectbox("EP priority list", list(choices), key="diff_eps")
+        level = c2.selectbox(
+            "Optimization level", list(OPT_LEVELS), index=len(OPT_LEVELS) - 1, key="diff_lv"
+        )
+        config = RunConfig(
+            eps=parse_eps(choices[ep_choice]),
+            opt_level=parse_level(level),
+            label=f"{ep_choice} · {level}",
+        )
+        run.section(model, source, b_model, b_source, diff, config)

@@ -11,7 +11,8 @@ from onnx import helper, numpy_helper
 
 from inspector import load_model
 from inspector.cli import main
-from inspector.model.diff import diff_models
+from inspector.model.diff import diff_models, overlay_focus
+from inspector.model.graph import build_graph
 from inspector.run.analyses.diff import behaviour_diff
 from tests.factories import linear, model, vi
 
@@ -103,6 +104,48 @@ class TestStructure:
             [("added", "Constant")],
             [("added",)],
         )
+
+
+class TestOverlayFocus:
+    """What the Graphs tab draws of each side: the differing nodes, then their neighbours two
+    edges away, at most the cap; the differing nodes past the cap are listed instead."""
+
+    @staticmethod
+    def leaky_chain(alphas: list[float]) -> onnx.ModelProto:
+        nodes = [
+            helper.make_node("LeakyRelu", [f"t{i}"], [f"t{i + 1}"], name=f"n{i}", alpha=a)
+            for i, a in enumerate(alphas)
+        ]
+        return model(nodes, [vi("t0", shape=[2])], [vi(f"t{len(alphas)}", shape=[2])])
+
+    def test_one_change_in_a_long_chain_draws_it_with_two_neighbours_each_way(self):
+        a = load(self.leaky_chain([0.1] * 30), "a.onnx")
+        b = load(self.leaky_chain([0.1] * 15 + [0.3] + [0.1] * 14), "b.onnx")
+        d = diff_models(a, b)
+        for side, m in (("a", a), ("b", b)):
+            focus = overlay_focus(d, build_graph(m), side)
+            assert focus.drawn == tuple(f"main:{i}" for i in range(13, 18))
+            assert (focus.differing, focus.left_out) == (1, ())
+
+    def test_changes_past_the_cap_are_left_out_in_graph_order(self):
+        a = load(self.leaky_chain([0.1] * 30), "a.onnx")
+        b = load(self.leaky_chain([0.2] * 30), "b.onnx")
+        focus = overlay_focus(diff_models(a, b), build_graph(b), "b", cap=8)
+        assert focus.drawn == tuple(f"main:{i}" for i in range(8))
+        assert focus.differing == 30
+        assert focus.left_out == tuple(f"main:{i}" for i in range(8, 30))
+
+    def test_removed_nodes_are_drawn_on_a_and_not_on_b(self):
+        a = load(self.leaky_chain([0.1] * 6), "a.onnx")
+        short = self.leaky_chain([0.1] * 3)
+        short.graph.node.append(helper.make_node("Identity", ["t3"], ["t6"], name="skip"))
+        short.graph.output[0].name = "t6"
+        b = load(short, "b.onnx")
+        d = diff_models(a, b)
+        assert {n.side for n in d.lone} == {"removed", "added"}
+        drawn_a = overlay_focus(d, build_graph(a), "a")
+        assert drawn_a.differing == 3 and {"main:3", "main:4", "main:5"} <= set(drawn_a.drawn)
+        assert overlay_focus(d, build_graph(b), "b").differing == 1
 
 
 class TestBehaviour:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -23,7 +24,15 @@ from onnx import helper
 from inspector.model.load import LoadedModel
 from inspector.records import Record
 
+if TYPE_CHECKING:
+    from inspector.model.graph import GraphRecord
+
 Match = str  # "name", "outputs", "op+position"
+
+#: Nodes one side's diff overlay draws: about what a half-width column shows with readable
+#: labels. The differing nodes come first, then their neighbours; the rest are listed.
+OVERLAY_READABLE_NODES = 60
+OVERLAY_HOPS = 2  # neighbours drawn around each differing node, in edges
 
 
 @dataclass(frozen=True)
@@ -432,4 +441,53 @@ def diff_models(a: LoadedModel, b: LoadedModel, *, weights: bool = True) -> Mode
         external=tuple((k, la[k], lb[k]) for k in la if la[k] != lb[k]),
         weights_compared=weights,
         skipped=tuple(skipped),
+    )
+
+
+@dataclass(frozen=True)
+class OverlayFocus(Record):
+    """What one side's overlay draws: ``drawn`` node ids (the nodes that differ first, then
+    their producers and consumers, main-graph order) and the differing ids left out."""
+
+    side: str  # "a" or "b"
+    drawn: tuple[str, ...]
+    differing: int
+    left_out: tuple[str, ...]
+
+
+def overlay_focus(
+    diff: ModelDiff, graph: GraphRecord, side: str, cap: int = OVERLAY_READABLE_NODES
+) -> OverlayFocus:
+    """The part of model ``side``'s main graph worth drawing: its changed, removed (A) or added
+    (B) nodes, then their neighbours one hop away, then two (:data:`OVERLAY_HOPS`), up to ``cap``
+    nodes in all."""
+    nodes = [n for n in graph.nodes if n.graph == "main"]
+    order = {n.id: i for i, n in enumerate(nodes)}
+    marked = [p.a_id if side == "a" else p.b_id for p in diff.pairs if p.changes]
+    wanted = "removed" if side == "a" else "added"
+    marked += [n.node_id for n in diff.lone if n.side == wanted]
+    marked = sorted((m for m in set(marked) if m in order), key=order.__getitem__)
+    chosen = set(marked[:cap])
+    producer = {o: n.id for n in nodes for o in n.outputs if o}
+    consumers: dict[str, list[str]] = {}
+    for n in nodes:
+        for t in n.inputs:
+            consumers.setdefault(t, []).append(n.id)
+    by_id = {n.id: n for n in nodes}
+    ring = sorted(chosen, key=order.__getitem__)
+    for _ in range(OVERLAY_HOPS):
+        if not ring or len(chosen) >= cap:
+            break
+        near: set[str] = set()
+        for nid in ring:
+            n = by_id[nid]
+            near.update(producer[t] for t in n.inputs if t in producer)
+            near.update(c for t in n.outputs for c in consumers.get(t, ()))
+        ring = sorted(near - chosen, key=order.__getitem__)[: cap - len(chosen)]
+        chosen.update(ring)
+    return OverlayFocus(
+        side=side,
+        drawn=tuple(sorted(chosen, key=order.__getitem__)),
+        differing=len(marked),
+        left_out=tuple(marked[cap:]),
     )
