@@ -162,3 +162,38 @@ def test_the_kokoro_export_draws_its_encoder_and_decoder(tmp_path):
         main(["scopes", str(real.path), "--collapsed", "--scope", "/decoder", "-o", str(out)]) == 0
     )
     assert len(original_nodes(onnx.load(str(out)))) == 1638
+
+
+@pytest.mark.browser
+def test_the_graph_page_draws_real_and_huge_graphs_with_no_click(tmp_path):
+    """In the browser: a real 3,614-node export and synthetic 10k/100k-node graphs, with and
+    without name scopes, each opened on the Graph page, are drawn (collapsed, in Netron)
+    before anything is clicked. (bench/bench_graph.py times it.)"""
+    from tests.browser import app_with_files, open_page
+    from tests.test_browser import drop_model_files, shot
+
+    cases: list[tuple[str, str, str]] = []  # file, what the caption says, a box Netron shows
+    real = next(m for m in realmodels.catalogue() if m.id.startswith("kokoro"))
+    if real.path.exists():
+        cases.append((str(real.path), "/ — 3,614 nodes", "encoder (1448)"))
+    for layers, scoped in ((700, True), (700, False), (7000, True), (7000, False)):
+        path = tmp_path / f"{'scoped' if scoped else 'flat'}_{layers * 15 + 1}.onnx"
+        path.write_bytes(scoped_transformer(layers, scoped=scoped).SerializeToString())
+        root = "/model" if scoped else "/"
+        box = "layers․0–" if scoped else "[0–"  # groups of layers; runs of nodes
+        cases.append((str(path), f"{root} — {layers * 15 + 1:,} nodes", box))
+    first = cases[0][0].rsplit("/", 1)[-1]
+    with app_with_files([cases[0][0]], first, (1400, 1100)) as (_url, _browser, page):
+        open_page(page, "Graph", f"Graph · {first}")
+        for i, (path, caption, box) in enumerate(cases):
+            name = path.rsplit("/", 1)[-1]
+            if i:
+                drop_model_files(page, [path])
+                page.get_by_role("heading", name=f"Graph · {name}").wait_for(timeout=120_000)
+            page.get_by_text(f"Drawn collapsed: {caption} as").wait_for(timeout=120_000)
+            netron = page.frame_locator("iframe").first
+            netron.locator("body.default #canvas .node").first.wait_for(timeout=60_000)
+            netron.locator("#canvas").get_by_text(box).first.wait_for(timeout=60_000)
+            assert netron.locator("#canvas .node").count() < 200  # boxes, not the graph
+            shot(page, f"graph-collapsed-{name.removesuffix('.onnx')}")
+        assert page.locator('[data-testid="stException"]').count() == 0

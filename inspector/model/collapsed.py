@@ -21,6 +21,7 @@ No Streamlit here; the Graph page and ``onnx-inspector scopes --collapsed`` use 
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class _Box:
     items: list[_Box | int]  # own node indices and child boxes, in graph order
     first: int  # its first node's index
     count: int  # nodes under it, all levels
+    ends: tuple[str, str] = ("", "")  # a group of scopes: its first and last scope's labels
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,22 @@ def _last(it: _Box | int) -> int:
     return it
 
 
+def _span(items: Sequence[_Box | int]) -> tuple[str, tuple[str, str]]:
+    """A group's label and ends: its first and last scope (``layers.0–11``) when it holds
+    scopes only, else its first and last node index (``[120–339]``)."""
+    a, b = items[0], items[-1]
+    scopes = not any(isinstance(it, int) or it.label[:1] == "[" for it in items)
+    if scopes and isinstance(a, _Box) and isinstance(b, _Box):
+        first, last = (a.ends[0] or a.label), (b.ends[1] or b.label)
+        common = len(os.path.commonprefix([first, last]))
+        while common and first[common - 1].isdigit():  # "layers.1", "layers.11": "layers."
+            common -= 1
+        return f"{first}–{last[common:]}", (first, last)
+    return f"[{min(map(_first, items))}–{max(map(_last, items))}]", ("", "")
+
+
 def _group(items: Sequence[_Box | int], parent: str, boxes: int) -> _Box:
-    span = f"[{min(map(_first, items))}–{max(map(_last, items))}]"
+    span, ends = _span(items)
     path = f"{parent.rstrip(SEP)}{SEP}{span}"
     return _Box(
         label=span,
@@ -81,6 +97,7 @@ def _group(items: Sequence[_Box | int], parent: str, boxes: int) -> _Box:
         items=_fit(list(items), path, boxes),
         first=min(map(_first, items)),
         count=sum(map(_count, items)),
+        ends=ends,
     )
 
 
