@@ -2,8 +2,9 @@
 
 Models are always parsed as binary protobuf from bytes — never through ``onnx.load(path)``,
 which picks a JSON or text parser from the file extension and resolves external data against
-the file system. External data is *not* loaded here: weights stay in the companion files and
-are read on demand, bounded, by :mod:`inspector.model.external`.
+the file system — with onnx's message classes taken from :mod:`inspector.model.proto`, so that
+loading does not import onnx (0.6–1 s). External data is *not* loaded here: weights stay in the
+companion files and are read on demand, bounded, by :mod:`inspector.model.external`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import onnx
 from google.protobuf.message import DecodeError
 
 from inspector.errors import LimitExceededError, ModelLoadError
 from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model import wire
 from inspector.model.companions import Companions, DirectoryCompanions, MemoryCompanions
+from inspector.model.proto import ModelProto, TensorProto
 
 if TYPE_CHECKING:
     from inspector.model.native import NativeAnalysis
@@ -58,7 +59,7 @@ class LoadedModel:
     Treat ``proto`` as read-only: records are derived from it and it may be shared.
     """
 
-    proto: onnx.ModelProto
+    proto: ModelProto
     name: str
     size_bytes: int
     companions: Companions
@@ -68,7 +69,7 @@ class LoadedModel:
     notes: tuple[str, ...] = ()  # what loading had to repair (shown as findings)
 
     @cached_property
-    def skeleton(self) -> onnx.ModelProto:
+    def skeleton(self) -> ModelProto:
         """A payload-free copy for shape inference, the checker and version conversion, built
         once per model (see :mod:`inspector.model.skeleton`). Read-only: copy before mutating."""
         from inspector.model.skeleton import make_skeleton
@@ -157,7 +158,7 @@ def load_model(
     return LoadedModel(proto, name, len(data), comp, limits, path, None if path else data, notes)
 
 
-def _check_nodes(proto: onnx.ModelProto, name: str, limits: Limits) -> None:
+def _check_nodes(proto: ModelProto, name: str, limits: Limits) -> None:
     """Refuse a graph too big to describe in reasonable time and memory (10^6 nodes took
     minutes of CPU and gigabytes). Counts every graph: main, bodies and functions."""
     total = len(proto.graph.node) + sum(len(f.node) for f in proto.functions)
@@ -195,11 +196,11 @@ def _check_size(size: int, name: str, limits: Limits) -> None:
 
 def parse_model_bytes(
     data: bytes, name: str = "model.onnx", limits: Limits = DEFAULT_LIMITS
-) -> onnx.ModelProto:
+) -> ModelProto:
     """Parse binary protobuf into a ``ModelProto`` or raise a specific :class:`ModelLoadError`."""
     if not data:
         raise ModelLoadError(f"{name} is empty (0 bytes).")
-    proto = onnx.ModelProto()
+    proto = ModelProto()
     try:
         proto.ParseFromString(data)
     except DecodeError as exc:
@@ -265,20 +266,20 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _as_tensor(data: bytes) -> onnx.TensorProto | None:
-    tensor = onnx.TensorProto()
+def _as_tensor(data: bytes) -> TensorProto | None:
+    tensor = TensorProto()
     try:
         tensor.ParseFromString(data)
     except DecodeError:
         return None
-    valid_type = tensor.data_type in onnx.TensorProto.DataType.values() and tensor.data_type != 0
-    if not valid_type or wire.scan(data, onnx.TensorProto.DESCRIPTOR, 10_000).verdict != "ok":
+    valid_type = tensor.data_type in TensorProto.DataType.values() and tensor.data_type != 0
+    if not valid_type or wire.scan(data, TensorProto.DESCRIPTOR, 10_000).verdict != "ok":
         return None
     return tensor
 
 
-def _tensor_message(name: str, tensor: onnx.TensorProto) -> str:
-    dtype = onnx.TensorProto.DataType.Name(tensor.data_type)
+def _tensor_message(name: str, tensor: TensorProto) -> str:
+    dtype = TensorProto.DataType.Name(tensor.data_type)
     dims = "×".join(str(d) for d in tensor.dims) or "scalar"
     label = f" {tensor.name!r}" if tensor.name else ""
     return (
@@ -299,7 +300,7 @@ def _explain_parse_failure(data: bytes, name: str, error: str, limits: Limits) -
     tensor = _as_tensor(data)
     if tensor is not None:
         return _tensor_message(name, tensor)
-    result = wire.scan(data, onnx.ModelProto.DESCRIPTOR, limits.max_wire_scan_fields)
+    result = wire.scan(data, ModelProto.DESCRIPTOR, limits.max_wire_scan_fields)
     if result.verdict == "too_deep":
         return (
             f"{name} nests subgraphs deeper than protobuf allows ({wire.PROTOBUF_MAX_DEPTH} "
@@ -321,7 +322,7 @@ def _explain_parse_failure(data: bytes, name: str, error: str, limits: Limits) -
     )
 
 
-def _explain_missing_graph(data: bytes, name: str, proto: onnx.ModelProto) -> str:
+def _explain_missing_graph(data: bytes, name: str, proto: ModelProto) -> str:
     what = _sniff(data)
     if what:
         return f"{name} is not an ONNX model: it looks like {what}."

@@ -1,17 +1,27 @@
-"""The overview record: what the model file says about itself, counted without reading weights."""
+"""The overview record: what the model file says about itself, counted without reading weights.
+
+Building it imports neither onnx nor numpy (``onnx-inspector overview`` of a 92 MB model took
+1.4 s, 1 s of it ``import onnx``): the model is parsed with onnx's message classes alone (see
+:mod:`inspector.model.proto`) and the weight totals are summed here from dtypes and dims, the
+same figures the Weights page's rows carry (a test holds the two equal on every real model).
+"""
 
 from __future__ import annotations
 
+import math
+import struct
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import onnx
-
-from inspector.model.dtypes import dtype_name
-from inspector.model.initializers import build_initializers
+from inspector.model.dtypes import declared_bytes, dtype_name, tensor_elements
 from inspector.model.load import LoadedModel
-from inspector.model.walk import walk
+from inspector.model.proto import TensorProto
+from inspector.model.walk import WalkResult, walk
 from inspector.records import Record
+
+if TYPE_CHECKING:
+    import onnx
 
 
 @dataclass(frozen=True)
@@ -159,13 +169,7 @@ def build_overview(model: LoadedModel) -> Overview:
     # so both pages agree; tensor attributes of other ops (ConstantOfShape's fill value) are
     # not weights.
     n_init = sum(len(s.graph.initializer) for s in walked.scopes if s.graph is not None)
-    params = inline = external = 0
-    for row in build_initializers(model).rows:
-        params += row.elements
-        if row.storage == "external":
-            external += row.bytes
-        else:
-            inline += row.bytes
+    params, inline, external = weight_totals(walked)
 
     init_names = {t.name for t in proto.graph.initializer}
     inputs = tuple(value_info(v) for v in proto.graph.input if v.name not in init_names)
@@ -197,3 +201,61 @@ def build_overview(model: LoadedModel) -> Overview:
         initializers_listed_as_inputs=listed,
         counts=counts,
     )
+
+
+#: Constant attributes that hold a value; the scalar ones hold no TensorProto.
+_CONSTANT_VALUE_ATTRS = frozenset(
+    ("value", "value_float", "value_floats", "value_int", "value_ints", "value_string")
+    + ("value_strings", "sparse_value")
+)
+#: Scalar Constant attributes → (field, bytes per element, repeated). The bytes are the itemsize
+#: of the numpy array the Weights page decodes each to: float32, int64, and for strings an object
+#: array (one pointer each).
+_SCALAR_ATTRS = {
+    "value_float": ("f", 4, False),
+    "value_floats": ("floats", 4, True),
+    "value_int": ("i", 8, False),
+    "value_ints": ("ints", 8, True),
+    "value_string": ("s", struct.calcsize("P"), False),
+    "value_strings": ("strings", struct.calcsize("P"), True),
+}
+
+
+def weight_totals(walked: WalkResult) -> tuple[int, int, int]:
+    """(parameters, inline bytes, external bytes) summed over the rows the Weights page lists
+    (:func:`inspector.model.initializers.build_initializers`: initializers, sparse initializers,
+    Constant values), from dtypes and dims alone — without importing numpy or onnx."""
+    params = inline = external = 0
+
+    def add(elements: int, size: int, t: onnx.TensorProto | None) -> None:
+        nonlocal params, inline, external
+        params += elements
+        if t is not None and t.data_location == TensorProto.EXTERNAL:
+            external += size
+        else:
+            inline += size
+
+    for scope in walked.scopes:
+        if scope.graph is not None:
+            for t in scope.graph.initializer:
+                add(max(tensor_elements(t), 0), declared_bytes(t), t)
+            for sp in scope.graph.sparse_initializer:
+                dims_ok = all(d >= 0 for d in sp.dims)
+                add(math.prod(sp.dims) if dims_ok else 0, declared_bytes(sp.values), sp.values)
+        for node in scope.nodes:
+            if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
+                continue
+            for attr in node.attribute:
+                if attr.name not in _CONSTANT_VALUE_ATTRS:
+                    continue
+                if attr.HasField("t"):
+                    add(max(tensor_elements(attr.t), 0), declared_bytes(attr.t), attr.t)
+                elif attr.HasField("sparse_tensor"):
+                    t = attr.sparse_tensor.values
+                    add(max(tensor_elements(t), 0), declared_bytes(t), t)
+                elif attr.name in _SCALAR_ATTRS:
+                    field, item_bytes, repeated = _SCALAR_ATTRS[attr.name]
+                    n = len(getattr(attr, field)) if repeated else 1
+                    add(n, n * item_bytes, None)
+                # else a 'value'/'sparse_value' holding no tensor: a row of 0 elements, 0 bytes
+    return params, inline, external
