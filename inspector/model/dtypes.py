@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-import onnx
+from typing import TYPE_CHECKING
 
-TP = onnx.TensorProto
+from inspector.model.proto import TensorProto as TP
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
 
 #: Bits per element as stored in ``raw_data`` (sub-byte types are packed).
 BITS: dict[int, int] = {
@@ -117,6 +120,7 @@ def ml_dtype(name: str) -> np.dtype | None:
     if name not in ML_DTYPES.values():
         return None
     import ml_dtypes
+    import numpy as np
 
     return np.dtype(getattr(ml_dtypes, name))
 
@@ -129,6 +133,8 @@ def codes(arr: np.ndarray) -> np.ndarray:
     """An ml_dtypes array as its codes (uint8/uint16), the form ``.npy`` keeps; others as is."""
     if not is_ml_dtype(arr.dtype):
         return arr
+    import numpy as np
+
     return arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-
-import onnx
+from typing import TYPE_CHECKING
 
 from inspector.limits import DEFAULT_LIMITS, Limits
+from inspector.model.proto import AttributeProto
 
-AttributeType = onnx.AttributeProto.AttributeType
+if TYPE_CHECKING:
+    import onnx
+
+AttributeType = AttributeProto.AttributeType
 
 
 @dataclass(frozen=True)
