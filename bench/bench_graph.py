@@ -1,7 +1,8 @@
-"""Large graphs: time to the first drawn graph, whole graph vs the scoped view, by node count.
+"""Large graphs: time to the first drawn graph — whole, collapsed, one scope — by node count.
 
 For each size N, a transformer-shaped model named like a PyTorch export
-(``tests.factories.scoped_transformer``: 15 nodes per layer, ``/model/layers.i/attn/...``):
+(``tests.factories.scoped_transformer``: 15 nodes per layer, ``/model/layers.i/attn/...``),
+the same without scopes (``node_<i>``), and every cached real model of ≥ 1,000 nodes:
 
 * **whole**: the patched Netron the app embeds, served same-origin by a local HTTP server,
   opened in Debian chromium on the whole model; timed from navigation to the graph drawn
@@ -9,13 +10,17 @@ For each size N, a transformer-shaped model named like a PyTorch export
   ``--cap`` seconds. Netron shows "This large
   graph layout might take a very long time" when its layout worker runs past 2.5 s; the time
   that dialog appeared is printed too.
-* **scoped**: what the app does above its node budget: the scope tree (server side), the
-  sub-model of the first layer's scope (``inspector.model.scopes.sub_model``), published and
-  drawn by the same Netron; timed from the start of the tree to the first drawn node.
+* **collapsed**: what the Graph page draws first above its node budget: the hierarchy as
+  model-local functions (``inspector.model.collapsed.collapsed_of``, untyped as on a first
+  visit), published and drawn by the same Netron; timed from the start of the build.
+* **one scope**: the first scope within the budget cut as a sub-model (what a click on a small
+  scope draws), timed from the start of the tree.
+* **app**: the real app: each model uploaded, its Overview done, then the click on "Graph" in
+  the sidebar until Netron's first drawn node.
 
-The ratio column is scoped / whole (the whole graph's time is a lower bound when capped).
-``python bench/bench_graph.py [--sizes 500,2000,10000,100000] [--cap 60]``. Reports, never
-fails.
+The ratio column is collapsed / whole (the whole graph's time is a lower bound when capped).
+``python bench/bench_graph.py [--sizes 500,2000,10000,100000] [--cap 60] [--no-real]
+[--no-app]``. Reports, never fails.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import functools
 import http.server
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -124,11 +130,77 @@ def explorer_drawn(browser, binary: str, path: Path, cap: float) -> float | None
         server.wait()
 
 
+def _cases(sizes: list[int], real: bool) -> list[tuple[str, bytes]]:
+    """(label, model bytes): synthetic exports of each size with and without name scopes,
+    then the real exports of at least 1,000 nodes in the test cache."""
+    out = []
+    for n in sizes:
+        for scoped in (True, False):
+            proto = scoped_transformer(max(1, n // 15), scoped=scoped)
+            tag = "scoped" if scoped else "no scopes"
+            out.append((f"{len(proto.graph.node):,} ({tag})", proto.SerializeToString()))
+    if real:
+        import onnx
+
+        from tests import realmodels
+
+        for m in realmodels.available():
+            proto = onnx.load(str(m.path), load_external_data=False)
+            if len(proto.graph.node) >= 1000:
+                out.append((f"{len(proto.graph.node):,} (real: {m.id})", m.path.read_bytes()))
+    return out
+
+
+def app_drawn(
+    cases: list[tuple[str, bytes]], cap: float
+) -> list[tuple[str, float | None, float | None]]:
+    """Seconds from the click on "Graph" in the app's sidebar to Netron's first drawn node,
+    each model uploaded and its Overview finished first (a user opening the Graph page)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import open_page, streamlit_server
+    from tests.test_browser import drop_model_files
+
+    out = []
+    folder = Path(tempfile.mkdtemp(prefix="bench-graph-app-"))
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for label, data in cases:
+            path = folder / f"m{len(out)}.onnx"
+            path.write_bytes(data)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=60_000)
+            drop_model_files(page, [str(path)])
+            page.get_by_role("heading", name=path.name).wait_for(timeout=120_000)
+            page.get_by_role("heading", name="Diagnostics").wait_for(timeout=120_000)
+            verdict = re.compile("created a session for it|does not load this model|did not finish")
+            page.get_by_text(verdict).first.wait_for(timeout=300_000)  # the load check is done
+            times: list[float | None] = []
+            for _visit in range(2):  # the first visit, then a later one (Netron's scripts cached)
+                start = time.perf_counter()
+                open_page(page, "Graph", f"Graph · {path.name}", timeout=cap * 1000)
+                frame = page.frame_locator("iframe").first
+                try:
+                    frame.locator("body.default #canvas .node").first.wait_for(timeout=cap * 1000)
+                    times.append(time.perf_counter() - start)
+                except Exception:
+                    times.append(None)
+                open_page(page, "Overview", path.name)
+            out.append((label, times[0], times[1]))
+            print(f"  app: {label}: {times}", flush=True)
+            page.close()
+        browser.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="500,2000,5000,10000,100000")
     ap.add_argument("--cap", type=float, default=60.0)
     ap.add_argument("--budget", type=int, default=0, help="scope budget (default: the app's)")
+    ap.add_argument("--no-real", action="store_true", help="leave out the cached real models")
+    ap.add_argument("--no-app", action="store_true", help="leave out the in-app timing")
     ap.add_argument(
         "--explorer",
         metavar="BIN",
@@ -139,18 +211,26 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from inspector.limits import DEFAULT_LIMITS
+    from inspector.model.collapsed import collapsed_of
 
     budget = args.budget or DEFAULT_LIMITS.graph_node_budget
     static = Path(tempfile.mkdtemp(prefix="bench-graph-"))
     install(static)
     base, server = serve(static)
+    cases = _cases([int(x) for x in args.sizes.split(",")], not args.no_real)
     rows = []
+
+    def drawn_after(page, start: float, data: bytes) -> float | None:  # type: ignore[no-untyped-def]
+        key = publish(static, data, {})
+        prep = time.perf_counter() - start
+        t, _ = first_drawn(
+            page, f"{base}/netron/index.html?url=../models/{key}/{MODEL_FILE}", args.cap
+        )
+        return None if t is None else prep + t
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for n in [int(x) for x in args.sizes.split(",")]:
-            proto = scoped_transformer(max(1, n // 15))
-            data = proto.SerializeToString()
-            nodes = len(proto.graph.node)
+        for label, data in cases:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             key = publish(static, data, {})
             whole, warned = first_drawn(
@@ -159,55 +239,64 @@ def main() -> None:
             page.close()
 
             model = load_model(data, {}, name="big.onnx")
+            model.skeleton  # noqa: B018 — built once per model in the app, before any page
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            start = time.perf_counter()
+            drawn = collapsed_of(model, typed=False)
+            collapsed = drawn_after(page, start, drawn.model.SerializeToString())
+            page.close()
+
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             start = time.perf_counter()
             tree = scope_tree(model.proto.graph, budget)
-            tree_s = time.perf_counter() - start
             scope = next(s for s in tree.scopes if s.nodes <= budget)
-            sub = sub_model(model, tree.nodes_of(scope.path))
-            key = publish(static, sub.SerializeToString(), {})
-            prep_s = time.perf_counter() - start
-            drawn, _ = first_drawn(
-                page, f"{base}/netron/index.html?url=../models/{key}/{MODEL_FILE}", args.cap
-            )
-            scoped = None if drawn is None else prep_s + drawn
+            sub = sub_model(model, tree.nodes_of(scope.path), for_viewing=True)
+            scoped = drawn_after(page, start, sub.SerializeToString())
             page.close()
             explorer: float | None | str = "not run"
             if args.explorer:
-                path = static / f"explorer_{nodes}.onnx"
+                path = static / "explorer.onnx"
                 path.write_bytes(data)
                 explorer = explorer_drawn(browser, args.explorer, path, args.cap)
                 path.unlink()
-                print(f"  model explorer: {explorer}", flush=True)
-            rows.append((nodes, whole, warned, scoped, explorer))
-            w = f"{whole:.2f}" if whole is not None else f">{args.cap:.0f}"
-            s = f"{scoped:.2f}" if scoped is not None else f">{args.cap:.0f}"
+            rows.append((label, whole, warned, collapsed, drawn.top, scoped, explorer))
             print(
-                f"{nodes:>7,} nodes: whole {w} s"
-                + (f" (large-layout notice at {warned:.1f} s)" if warned else "")
-                + f"; scoped {s} s (tree {tree_s:.2f} s, {len(tree.scopes):,} scopes; "
-                f"sub-model of {scope.path} with {scope.nodes} nodes ready at {prep_s:.2f} s)",
+                f"{label}: whole {whole} (notice {warned}), collapsed {collapsed} "
+                f"({drawn.top} items, {drawn.boxes} boxes), one scope {scoped}",
                 flush=True,
             )
         browser.close()
     server.shutdown()
-    print(
-        "\n| nodes | whole graph drawn (s) | scoped view drawn (s) | scoped / whole | "
-        "Model Explorer, collapsed first view (s) |"
-        "\n|---:|---:|---:|---:|---:|"
+    app = (
+        []
+        if args.no_app
+        else app_drawn(
+            [c for c in cases if "real" in c[0] or c[0].startswith(("10,", "100,"))], args.cap
+        )
     )
-    for nodes, whole, _warned, scoped, explorer in rows:
-        whole_text = f"{whole:.2f}" if whole is not None else f"> {args.cap:.0f} (capped)"
-        scoped_text = f"{scoped:.2f}" if scoped is not None else "—"
-        if whole and scoped:
-            ratio = f"{scoped / whole:.2f}"
+
+    def sec(v: float | None) -> str:
+        return f"{v:.2f}" if v is not None else f"> {args.cap:.0f} (capped)"
+
+    print(
+        "\n| nodes | whole graph drawn (s) | collapsed drawn (s) | collapsed / whole | "
+        "one scope drawn (s) | Model Explorer (s) |\n|---|---:|---:|---:|---:|---:|"
+    )
+    for label, whole, warned, collapsed, top, scoped, explorer in rows:
+        w = sec(whole) + (f" (notice at {warned:.1f} s)" if warned else "")
+        if whole and collapsed:
+            ratio = f"{collapsed / whole:.2f}"
         else:
-            ratio = f"< {scoped / args.cap:.2f}" if scoped else "—"
-        if isinstance(explorer, str):
-            me = explorer
-        else:
-            me = f"{explorer:.2f}" if explorer is not None else f"> {args.cap:.0f} (capped)"
-        print(f"| {nodes:,} | {whole_text} | {scoped_text} | {ratio} | {me} |")
+            ratio = f"< {collapsed / args.cap:.2f}" if collapsed else "—"
+        me = explorer if isinstance(explorer, str) else sec(explorer)
+        print(
+            f"| {label} | {w} | {sec(collapsed)} ({top} items) | {ratio} | {sec(scoped)} | {me} |"
+        )
+    if app:
+        print("\nIn the app, click on Graph → first drawn node (the Overview done first):\n")
+        print("| model | first visit (s) | a later visit (s) |\n|---|---:|---:|")
+        for label, first, later in app:
+            print(f"| {label} | {sec(first)} | {sec(later)} |")
 
 
 if __name__ == "__main__":

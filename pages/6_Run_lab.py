@@ -13,7 +13,7 @@ from inspector.run.setup.plan import ep_choices
 from inspector.run.setup.request import RunRequest
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
-from pages.common.job_panel import job_panel
+from pages.common.job_panel import job_banner, job_panel
 from pages.common.picker import page_header
 from pages.common.run_form import (
     ep_table,
@@ -27,6 +27,7 @@ from pages.common.run_results import results_table
 from pages.common.text import plain
 
 model, source = page_header("Run lab")
+job_banner(runs.latest_job(source), "Running the matrix")
 eps = discover()
 choices = ep_choices(eps)
 fallback_demo(demo_ep())

@@ -224,6 +224,11 @@ RULES = {
 #: Models whose default sizes ONNX Runtime refuses, so the probe (--probe, the Run lab's "find
 #: sizes that run") picks them: an OCR recognizer trained on 48-pixel-high text lines.
 NEEDS_PROBE = {"ppocrv4_rec"}
+#: Models whose generated inputs run but cannot mean anything, so the output warning is the
+#: right result (asserted): a TTS voice's 256-value style embedding is learned, not a range
+#: any rule can find (random values give audio peaks of ~1e11; the catalogue's real voice
+#: row gives 0.39).
+GARBAGE_EXPECTED = {"kokoro82m_int8_tts": "'audio' reaches"}
 
 
 @pytest.mark.parametrize("real", real_model_params())
@@ -250,6 +255,9 @@ def test_default_inputs_of_every_real_model_run_and_stay_finite(real):
         resolved = resolve(graph_inputs, replace(plan, shapes=found.shapes))
         (result,) = run_matrix(loaded, Matrix((config,)), generate(resolved))
     assert result.ok, result.error
+    if real.id in GARBAGE_EXPECTED:
+        assert any(GARBAGE_EXPECTED[real.id] in w for w in warnings_of(result.notes))
+        return
     assert not warnings_of(result.notes), result.notes
     arrays = result.output_arrays()
     assert arrays

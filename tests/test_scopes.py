@@ -313,7 +313,13 @@ REAL_MIN_NODES = 100
 REAL_PART_BUDGET = 100
 #: Parts with a boundary tensor of no static rank (the CLI warns; ORT still loads them): the
 #: VAD's decoder reads an If whose branches return rank 2 or rank 3 by the input's size.
-NO_STATIC_RANK = {("silero_vad_16k_op15", "/model/decoder")}
+NO_STATIC_RANK = {
+    ("silero_vad_16k_op15", "/model/decoder"),  # an If whose branches return different ranks
+    ("kokoro82m_int8_tts", "/decoder"),  # inference loses the rank after ConvInteger
+}
+#: Models where some parts cut through tensors inference left without a rank (ConvInteger's
+#: outputs in a dynamically quantized export): those parts warn; the others must check.
+RANK_LOST_IN_PARTS = {"kokoro82m_int8_tts"}
 
 
 def _top_parts(tree) -> list[str]:  # type: ignore[no-untyped-def]
@@ -346,6 +352,8 @@ def test_every_part_of_a_real_model_is_a_valid_model(real, tmp_path, capsys):
         if (real.id, path) in NO_STATIC_RANK:
             assert "no complete type" in err, err
             continue
+        if real.id in RANK_LOST_IN_PARTS and "no complete type" in err:
+            continue  # ORT loaded it above; the checker needs the rank inference lost
         assert "warning" not in err, err
         try:
             onnx.checker.check_model(str(out), full_check=True)

@@ -54,8 +54,9 @@ def write_part(part: Part, out: Path) -> None:
     if part.untyped:
         print(
             f"warning: no complete type (element type and rank) is known for "
-            f"{', '.join(part.untyped)}: shape inference could not follow it (an If whose "
-            "branches return different ranks has none). onnx.checker refuses a graph input or "
+            f"{', '.join(part.untyped)}: shape inference could not follow it (e.g. an If whose "
+            "branches return different ranks, or an op whose inference gives no rank, such as "
+            "ConvInteger in some exports). onnx.checker refuses a graph input or "
             "output without one; ONNX Runtime loads the part where the element type is known.",
             file=sys.stderr,
         )

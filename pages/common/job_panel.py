@@ -50,6 +50,21 @@ def job_panel(job: Job[Any] | None, doing: str, draw: Callable[[Job[Any]], None]
     st.fragment(run_every=TICK_S if ticking else None)(panel)()
 
 
+def job_banner(job: Job[Any] | None, doing: str) -> None:
+    """A running job's progress at the top of a long page (the panel itself, with results and
+    Cancel, sits below the form, off screen on a first look). Ticks while the job runs; the
+    panel's full rerun at the end draws the page without it."""
+    if job is None or not job.active:
+        return
+
+    def banner() -> None:
+        if job.active:
+            _progress(job, doing)
+            st.caption("Cancel and results: below the form.")
+
+    st.fragment(run_every=TICK_S)(banner)()
+
+
 def drawing_value(draw: Callable[[Any], None]) -> Callable[[Job[Any]], None]:
     """A panel's ``draw`` for an analysis: ``draw(job.value)`` once it has one."""
 

@@ -10,11 +10,12 @@ import streamlit as st
 
 from inspector import LoadedModel
 from inspector.charts import ep_legend_dot, node_colors, overlay_dot
-from inspector.model.scopes import scope_times
+from inspector.model.scopes import SEP, scope_times
 from inspector.records import rows_frame
 from inspector.run.analyses.compare import main_node_times
 from inspector.run.readout.results import RunResult
 from pages.common import models
+from pages.common.graph.draw import drawn_scope
 from pages.common.models import Source
 from pages.common.text import plain
 
@@ -79,9 +80,15 @@ def show_overlay(model: LoadedModel, source: Source, cand: RunResult, mode: str)
         )
         if by == "A scope":
             fits = tree.fitting(per_part)
+            drawn = drawn_scope(source) or SEP  # the Graph page's scope: start in it
+            inside = drawn.rstrip(SEP) + SEP
+            start = next(
+                (i for i, f in enumerate(fits) if f.path == drawn or f.path.startswith(inside)), 0
+            )
             chosen = st.selectbox(
                 f"Scope (the {len(fits):,} largest of at most {per_part} nodes)",
                 [f.path for f in fits],
+                index=start,
                 key="cmp_scope",
             )
             part = [f"main:{i}" for i in tree.nodes_of(chosen)] if chosen else []

@@ -18,6 +18,11 @@ from pages.common.text import plain
 _SCOPE = "g_scope"  # model key → the scope the browser shows (kept across page switches)
 
 
+def drawn_scope(source: Source) -> str | None:
+    """The scope the Graph page last drew for ``source`` (Compare's overlay starts there)."""
+    return st.session_state.get(_SCOPE, {}).get(source.key)
+
+
 def whole(source: Source) -> None:
     """The whole graph in Netron (within the node budget)."""
     url, note = published.netron_url(source)
