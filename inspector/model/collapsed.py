@@ -148,13 +148,16 @@ def _fit(items: list[_Box | int], path: str, boxes: int) -> list[_Box | int]:
 
 
 def _opened(items: list[_Box | int], boxes: int) -> list[_Box | int]:
-    """``items`` with their largest boxes opened in place while the drawing stays within
-    ``boxes``: a scope of two big children shows their parts, not two boxes."""
+    """``items`` with their largest scopes opened in place while the drawing stays within
+    ``boxes``: a scope of two big children shows their parts, not two boxes. Runs of nodes
+    stay shut (opened, a run of weight-quantizing nodes is a tangle of long edges)."""
     while True:
         fits = [
             it
             for it in items
-            if not isinstance(it, int) and len(items) - 1 + len(it.items) <= boxes
+            if not isinstance(it, int)
+            and it.label[:1] != "["
+            and len(items) - 1 + len(it.items) <= boxes
         ]
         if not fits:
             return items

@@ -117,8 +117,9 @@ def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[st
             st.caption(
                 f"Drawn collapsed: {plain(here.path)} — {drawn.nodes:,} nodes as {drawn.top} "
                 f"boxes and nodes ({drawn.boxes:,} boxes in all, {drawn.depth} levels). A box "
-                "is a scope, or a run of consecutive nodes ([first–last] node index); click its "
-                "ƒ to open it in place, ‹ to come back, or pick a scope on the left."
+                "is a scope (its node count in brackets), a group of scopes (layers.0–11) or a "
+                "run of consecutive nodes ([first–last] node index); click its ƒ to open it, ‹ "
+                "to come back, or pick a scope on the left."
             )
         return {f"main:{i}" for i in idx}
 
