@@ -140,6 +140,17 @@ class JobQueue:
         self._last_served: dict[str, float] = {}  # owner → when their last job started
         self._running = 0
         self._lock = threading.Condition()
+        #: Called with a job when it is queued and when it ends (done, cancelled, failed),
+        #: outside the queue's lock; an exception in one is swallowed (the app's store
+        #: records jobs this way: a failing disk must not stop the queue).
+        self.watchers: list[Callable[[Job[Any]], None]] = []
+
+    def _notify(self, job: Job[Any]) -> None:
+        for watch in list(self.watchers):
+            try:
+                watch(job)
+            except Exception:  # noqa: BLE001, S112 - a watcher must not break the queue
+                continue
 
     # -------------------------------------------------------------- submitting and reading
 
@@ -175,6 +186,7 @@ class JobQueue:
             self._jobs[job.id] = job
             self._waiting.setdefault(job.owner, deque()).append(job)
             self._start_runners()
+        self._notify(job)
         return job
 
     def register(
@@ -253,10 +265,13 @@ class JobQueue:
             if job is None or not job.active:
                 return
             job.cancel_event.set()
-            if job.state == "queued":
+            ended = job.state == "queued"
+            if ended:
                 self._waiting[job.owner].remove(job)
                 job.state, job.finished = "cancelled", time.time()
             self._lock.notify_all()
+        if ended:
+            self._notify(job)
 
     # ------------------------------------------------------------------------- running
 
@@ -317,6 +332,7 @@ class JobQueue:
                 self._running -= 1
                 self._start_runners()
                 self._lock.notify_all()
+            self._notify(job)
 
     def _forget_old(self) -> None:
         now = time.time()
