@@ -45,7 +45,7 @@ from inspector.model.load import LoadedModel
 from inspector.model.walk import iter_tensors
 
 MODEL_FILE = "model.onnx"
-PATCH_VERSION = 3  # bump when a patch changes: installed copies are redone
+PATCH_VERSION = 4  # bump when a patch changes: installed copies are redone
 
 #: The viewer's page policy, replacing Netron's own (``script-src 'self'; frame-src 'none'``,
 #: kept): nothing is fetched, framed, submitted or navigated to off the app's origin. Inline
@@ -132,18 +132,37 @@ _DOC_SINK_SAFE = """    _append(parent, type, content) {
         }"""
 
 
+#: Netron opens every graph at zoom 1, centred on its inputs: in a narrow pane (Model diff's
+#: two side by side) most of the graph is cut off. With ``fit=1`` in the viewer's URL the first
+#: zoom fits the graph's width to the pane instead (it scrolls down; Netron clamps at 0.15).
+_FIRST_ZOOM = "        this._zoom = state ? state.zoom : 1;\n"
+_FIRST_ZOOM_FIT = (
+    "        this._zoom = state ? state.zoom : 1;\n"
+    "        if (!state && new URLSearchParams(window.location.search).get('fit') === '1') {\n"
+    "            const pane = document.getElementById('target');\n"
+    "            this._zoom = Math.min(1, pane.clientWidth / width);\n"
+    "        }\n"
+)
+
+
 def patch_view(js: str) -> str:
-    """Netron's view.js with the documentation panel's HTML sink made inert (module docstring).
-    Refuses a view.js without that sink: a Netron whose panel changed must be looked at, not
-    served unpatched."""
-    if js.count(_DOC_SINK) != 1:
-        if js.count(_DOC_SINK_SAFE) == 1:
-            return js
+    """Netron's view.js with the documentation panel's HTML sink made inert (module docstring)
+    and the first zoom fitting the pane on ``fit=1``. Refuses a view.js without that sink: a
+    Netron whose panel changed must be looked at, not served unpatched."""
+    if js.count(_DOC_SINK) != 1 and js.count(_DOC_SINK_SAFE) != 1:
         raise RuntimeError(
             "Netron's view.js changed: its documentation panel's HTML sink was not found, so "
             "model doc strings could become live HTML. Update inspector/netron_assets.py."
         )
-    return js.replace(_DOC_SINK, _DOC_SINK_SAFE)
+    js = js.replace(_DOC_SINK, _DOC_SINK_SAFE)
+    if js.count(_FIRST_ZOOM_FIT) == 1:
+        return js
+    if js.count(_FIRST_ZOOM) != 1:
+        raise RuntimeError(
+            "Netron's view.js changed: its first zoom was not found (the fit=1 patch). "
+            "Update inspector/netron_assets.py."
+        )
+    return js.replace(_FIRST_ZOOM, _FIRST_ZOOM_FIT)
 
 
 def netron_source() -> Path:

@@ -108,6 +108,7 @@ def test_a_real_pair_picks_b_fast_and_draws_both_panes(page, tmp_path):
         assert 2 < nodes.count() <= 60
         assert overlays.nth(side).locator("svg .node").filter(has_text="changed").count() == 2
     panes = page.locator(NETRON)
+    panes.nth(1).wait_for(state="attached", timeout=60_000)  # drawn after the overlays
     assert panes.count() == 2
     for pane in range(2):
         page.frame_locator(NETRON).nth(pane).locator("#canvas .node").first.wait_for(
@@ -120,9 +121,16 @@ def test_a_real_pair_picks_b_fast_and_draws_both_panes(page, tmp_path):
         counts = [in_view(page, 0), in_view(page, 1)]
     page.screenshot(path=str(SCREENSHOTS / "diff-real-graphs.png"))
     assert min(counts) > 0, f"nodes in view per pane: {counts}"
-    for pane in range(2):  # laid out at the pane's size, not collapsed to a dot
-        box = page.frame_locator(NETRON).nth(pane).locator("#canvas .node").first.bounding_box()
-        assert box is not None and box["width"] > 20 and box["height"] > 10
+    for pane in range(2):  # laid out at the pane's size (not collapsed to a dot), zoomed out
+        frame = page.frame_locator(NETRON).nth(pane)
+        box = frame.locator("#canvas .node").first.bounding_box()
+        assert box is not None and box["width"] > 3 and box["height"] > 2
+        canvas = frame.locator("#canvas").bounding_box()
+        pane_box = panes.nth(pane).bounding_box()
+        assert canvas is not None and pane_box is not None
+        # zoomed out to fit (fit=1; Netron stops at 0.15, wider than this 2.9k-px-wide graph
+        # needs): the drawing is far wider than the pane's share of it at zoom 1 would be
+        assert canvas["width"] < 4 * pane_box["width"]
     overlays.first.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "diff-real-overlay.png"))
     assert page.locator('[data-testid="stException"]').count() == 0

@@ -63,4 +63,4 @@ def show(model: LoadedModel, source: Source, b_source: Source, diff: ModelDiff) 
             url, note = published.netron_url(src)
             if note:
                 st.info(note)
-            st.iframe(published.app_base_path() + url, height=520)
+            st.iframe(published.app_base_path() + url + "&fit=1", height=520)  # fit the pane
