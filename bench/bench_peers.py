@@ -20,12 +20,20 @@ process timed from start to exit; peak RSS is the child's ``ru_maxrss``):
 * **harness**: ``bench_run.py --json`` (run lab latency vs a bare ``sess.run`` loop; the matrix
   vs bare sessions), kept in the table.
 
-Models: transformer-shaped exports of 1,501 and 10,006 nodes (``tests.factories``) and the
-ResNet-50 / DenseNet-121 topologies the onnx wheel ships. Import costs (``python -c pass``,
-``import onnx``, ``import inspector.cli``) are printed to show where a CLI's time goes.
+Models: transformer-shaped exports of 1,501 and 10,006 nodes (``tests.factories``), the
+ResNet-50 / DenseNet-121 topologies the onnx wheel ships, and real exports from the test
+catalogue's cache (``--real``, default the 92 MB Kokoro TTS and the YOLOv8n detector; one not
+cached is left out with a note: ``python -m tests.realmodels`` fetches them). Import costs
+(``python -c pass``, ``import onnx``, ``import inspector.cli``) are printed to show where a
+CLI's time goes.
+
+``--tasks`` re-runs some rows only (``inspect``, ``run``, ``divergence``, ``browser``,
+``harness``); with ``--write`` the rows it measured replace theirs in the file's table and the
+others are kept, under a line that says which run they came from.
 
 ``python bench/bench_peers.py [--repeat 3] [--venv DIR] [--write docs/BENCHMARKS.md]
-[--skip-browser]``. Reports, never fails; a missed target says so.
+[--skip-browser] [--tasks inspect,run] [--real ID ...]``. Reports, never fails; a missed target
+says so.
 """
 
 from __future__ import annotations
@@ -52,6 +60,9 @@ sys.path.insert(0, str(ROOT))
 from tests.factories import scoped_transformer  # noqa: E402
 
 POLYGRAPHY = "polygraphy==0.53.6"
+TASKS = ("inspect", "run", "divergence", "browser", "harness")
+REAL = ("kokoro82m_int8_tts", "nudenet_yolov8n_320")
+INSPECT_GOAL = 0.6  # issue 27: overview ≤ 0.6× polygraphy inspect on a ≥ 50 MB real model
 LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
 PY = sys.executable
 
@@ -97,8 +108,11 @@ def ensure_venv(path: Path) -> Path:
     return bin_dir
 
 
-def models(folder: Path) -> list[tuple[str, Path]]:
-    out = []
+def models(folder: Path, real: list[str]) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(label, path) of each model, and a note for each ``real`` id not in the cache."""
+    from tests.realmodels import FETCH, catalogue
+
+    out, notes = [], []
     for layers in (100, 667):
         p = folder / f"transformer_{layers * 15 + 1}.onnx"
         p.write_bytes(scoped_transformer(layers).SerializeToString())
@@ -106,7 +120,20 @@ def models(folder: Path) -> list[tuple[str, Path]]:
     for name in ("light_resnet50", "light_densenet121"):
         m = onnx.load(LIGHT / f"{name}.onnx")
         out.append((f"{name} ({len(m.graph.node):,} nodes, onnx wheel)", LIGHT / f"{name}.onnx"))
-    return out
+    cached = {m.id: m for m in catalogue()}
+    for rid in real:
+        entry = cached.get(rid)
+        if entry is None or not entry.path.exists():
+            notes.append(f"{rid}: not cached, left out (run `{FETCH}`)")
+            continue
+        # Counted in a child: a child's ru_maxrss starts from its parent's high-water mark
+        # (Linux keeps maxrss across execve), so a 92 MB model parsed here would inflate every
+        # peak RSS below.
+        count = "import onnx, sys; print(len(onnx.load(sys.argv[1]).graph.node))"
+        nodes = int(subprocess.check_output([PY, "-c", count, str(entry.path)], text=True))
+        size = entry.path.stat().st_size / 1e6
+        out.append((f"{rid} ({nodes:,} nodes, {size:.0f} MB, real)", entry.path))
+    return out, notes
 
 
 def pair(ours: list[str], peer: list[str], repeat: int) -> tuple[Timing, Timing]:
@@ -220,8 +247,25 @@ def main() -> None:
     ap.add_argument("--venv", default=str(Path(tempfile.gettempdir()) / "onnx-inspector-peers"))
     ap.add_argument("--cap", type=float, default=60.0)
     ap.add_argument("--write", metavar="FILE", help="also write the tables as Markdown")
-    ap.add_argument("--skip-browser", action="store_true")
+    ap.add_argument("--skip-browser", action="store_true", help="same as leaving out 'browser'")
+    ap.add_argument(
+        "--tasks",
+        default=",".join(TASKS),
+        help=f"rows to measure, comma-separated from {','.join(TASKS)} (default: all)",
+    )
+    ap.add_argument(
+        "--real",
+        nargs="*",
+        default=list(REAL),
+        metavar="ID",
+        help="cached real models (tests/real_models.json ids) to add (default: %(default)s)",
+    )
     args = ap.parse_args()
+    tasks = {t.strip() for t in args.tasks.split(",") if t.strip()}
+    if unknown := tasks - set(TASKS):
+        ap.error(f"unknown tasks {sorted(unknown)}; choose from {', '.join(TASKS)}")
+    if args.skip_browser:
+        tasks.discard("browser")
     peers = ensure_venv(Path(args.venv))
     poly = str(peers / "polygraphy")
     cli = [PY, "-m", "inspector"]
@@ -254,8 +298,9 @@ def main() -> None:
     say(
         f"Run {datetime.date.today()} on {cpu}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, onnx {onnx.__version__}, {POLYGRAPHY}; medians of "
-        f"{args.repeat} runs, ours and the peer interleaved; every command a fresh process. "
-        "Generated by `python bench/bench_peers.py --write docs/BENCHMARKS.md`.\n"
+        f"{args.repeat} runs, ours and the peer interleaved; every command a fresh process"
+        + ("" if tasks == set(TASKS) else f"; rows: {', '.join(t for t in TASKS if t in tasks)}")
+        + ". Generated by `python bench/bench_peers.py --write docs/BENCHMARKS.md`.\n"
     )
     say(
         "Where a CLI's time goes (process start to exit): "
@@ -264,90 +309,21 @@ def main() -> None:
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        ms = models(Path(tmp))
-        say("| model | task | ours | peer | ours / peer | peak RSS ours / peer |")
-        say("|---|---|---:|---:|---:|---:|")
+        ms, notes = models(Path(tmp), args.real)
+        for note in notes:
+            say(f"{note}.\n")
+        say(TABLE_HEAD)
+        say(TABLE_RULE)
         for name, path in ms:
-            m = str(path)
-            for task, ours_cmd, goal in (
-                ("overview", [*cli, "overview", m], 0.5),
-                ("graph (every node, shapes)", [*cli, "graph", m, "--limit", "50"], 0.5),
-            ):
-                a, b = pair(
-                    ours_cmd, [poly, "inspect", "model", m, "--show", "layers"], args.repeat
-                )
-                say(
-                    f"| {name} | {task} vs `polygraphy inspect model --show layers` | "
-                    f"{fmt(a.median)} | {fmt(b.median)} | {ratio(a.median, b.median, goal)} | "
-                    f"{a.peak:.0f} / {b.peak:.0f} MB |"
-                )
-            a, b = pair(
-                [
-                    *cli,
-                    "run",
-                    m,
-                    "--ep",
-                    "cpu",
-                    "--level",
-                    "all",
-                    "--warmup",
-                    "3",
-                    "--runs",
-                    "20",
-                    "--profiled-runs",
-                    "0",
-                    "--threads",
-                    "0",
-                    "--no-reference",
-                ],
-                [poly, "run", m, "--onnxrt", "--iterations", "23", "-vv"],
-                args.repeat,
-            )
-            say(
-                f"| {name} | run, 20 timed (+3 warm-up), ORT's default threads, vs "
-                "`polygraphy run --onnxrt` ×23 | "
-                f"{fmt(a.median)} | {fmt(b.median)} | {ratio(a.median, b.median)} | "
-                f"{a.peak:.0f} / {b.peak:.0f} MB |"
-            )
-            la, lb = latency_ours(a.out), latency_polygraphy(b.out)
-            say(
-                f"| {name} | latency per run (medians: ours timed runs, polygraphy iterations "
-                f"4–23) | {fmt(la, 'ms')} | "
-                f"{fmt(lb, 'ms')} | {ratio(la, lb)} | |"
-            )
-            ref = Path(tmp) / "ref.json"
-            a, b, b2 = Timing(), Timing(), Timing()
-            for _ in range(args.repeat):
-                timed(
-                    [
-                        *cli,
-                        "compare",
-                        m,
-                        "--ref",
-                        "cpu@disable_all",
-                        "--cand",
-                        "cpu@all",
-                        "--first-divergence",
-                        "--warmup",
-                        "0",
-                        "--runs",
-                        "1",
-                        "--profiled-runs",
-                        "0",
-                    ],
-                    a,
-                )
-                mark_all = [poly, "run", m, "--onnxrt", "--onnx-outputs", "mark", "all"]
-                timed([*mark_all, "--save-outputs", str(ref)], b)
-                timed([*mark_all, "--load-outputs", str(ref)], b2)
-            both = [x + y for x, y in zip(b.wall, b2.wall, strict=True)]
-            say(
-                f"| {name} | first divergence vs polygraphy mark-all (save + compare) | "
-                f"{fmt(a.median)} | {fmt(statistics.median(both))} | "
-                f"{ratio(a.median, statistics.median(both))} | "
-                f"{a.peak:.0f} / {max(b.peak, b2.peak):.0f} MB |"
-            )
-        if not args.skip_browser:
+            if "inspect" in tasks:
+                for row in inspect_rows(name, path, cli, poly, args.repeat):
+                    say(row)
+            if "run" in tasks:
+                for row in run_rows(name, path, cli, poly, args.repeat):
+                    say(row)
+            if "divergence" in tasks:
+                say(divergence_row(name, path, cli, poly, args.repeat, Path(tmp) / "ref.json"))
+        if "browser" in tasks:
             drawn = browser_rows([ms[0], ms[1], ms[3]], args.cap)
             for name, (ours, theirs) in drawn.items():
                 t = f"> {args.cap:.0f} s (capped)" if theirs is None else fmt(theirs)
@@ -357,8 +333,77 @@ def main() -> None:
                     + (ratio(ours, theirs) if theirs else f"< {ratio(ours, args.cap)}")
                     + " | |"
                 )
+    if "harness" in tasks:
+        for row in harness_rows(args.repeat):
+            say(row)
+    if args.write:
+        # Sections other benches wrote below KEEP_MARK (bench_timing.py's) are kept.
+        out = Path(args.write)
+        old = out.read_text(encoding="utf-8") if out.exists() else ""
+        kept = old[old.index(KEEP_MARK) :] if KEEP_MARK in old else ""
+        ours = old[: old.index(KEEP_MARK)] if KEEP_MARK in old else old
+        if tasks != set(TASKS) and ours:
+            lines = merge(ours.splitlines(), lines)
+        out.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""), encoding="utf-8")
+        print(f"wrote {args.write}", file=sys.stderr)
+
+
+TABLE_HEAD = "| model | task | ours | peer | ours / peer | peak RSS ours / peer |"
+TABLE_RULE = "|---|---|---:|---:|---:|---:|"
+
+
+def inspect_rows(name: str, path: Path, cli: list[str], poly: str, repeat: int) -> list[str]:
+    m, rows = str(path), []
+    for task, ours_cmd in (
+        ("overview", [*cli, "overview", m]),
+        ("graph (every node, shapes)", [*cli, "graph", m, "--limit", "50"]),
+    ):
+        a, b = pair(ours_cmd, [poly, "inspect", "model", m, "--show", "layers"], repeat)
+        rows.append(
+            f"| {name} | {task} vs `polygraphy inspect model --show layers` | "
+            f"{fmt(a.median)} | {fmt(b.median)} | {ratio(a.median, b.median, INSPECT_GOAL)} | "
+            f"{a.peak:.0f} / {b.peak:.0f} MB |"
+        )
+    return rows
+
+
+def run_rows(name: str, path: Path, cli: list[str], poly: str, repeat: int) -> list[str]:
+    m = str(path)
+    ours = [*cli, "run", m, "--ep", "cpu", "--level", "all", "--warmup", "3", "--runs", "20"]
+    ours += ["--profiled-runs", "0", "--threads", "0", "--no-reference"]
+    a, b = pair(ours, [poly, "run", m, "--onnxrt", "--iterations", "23", "-vv"], repeat)
+    la, lb = latency_ours(a.out), latency_polygraphy(b.out)
+    return [
+        f"| {name} | run, 20 timed (+3 warm-up), ORT's default threads, vs "
+        "`polygraphy run --onnxrt` ×23 | "
+        f"{fmt(a.median)} | {fmt(b.median)} | {ratio(a.median, b.median)} | "
+        f"{a.peak:.0f} / {b.peak:.0f} MB |",
+        f"| {name} | latency per run (medians: ours timed runs, polygraphy iterations "
+        f"4–23) | {fmt(la, 'ms')} | {fmt(lb, 'ms')} | {ratio(la, lb)} | |",
+    ]
+
+
+def divergence_row(name: str, path: Path, cli: list[str], poly: str, repeat: int, ref: Path) -> str:
+    m = str(path)
+    ours = [*cli, "compare", m, "--ref", "cpu@disable_all", "--cand", "cpu@all"]
+    ours += ["--first-divergence", "--warmup", "0", "--runs", "1", "--profiled-runs", "0"]
+    mark_all = [poly, "run", m, "--onnxrt", "--onnx-outputs", "mark", "all"]
+    a, b, b2 = Timing(), Timing(), Timing()
+    for _ in range(repeat):
+        timed(ours, a)
+        timed([*mark_all, "--save-outputs", str(ref)], b)
+        timed([*mark_all, "--load-outputs", str(ref)], b2)
+    both = statistics.median([x + y for x, y in zip(b.wall, b2.wall, strict=True)])
+    return (
+        f"| {name} | first divergence vs polygraphy mark-all (save + compare) | "
+        f"{fmt(a.median)} | {fmt(both)} | {ratio(a.median, both)} | "
+        f"{a.peak:.0f} / {max(b.peak, b2.peak):.0f} MB |"
+    )
+
+
+def harness_rows(repeat: int) -> list[str]:
     harness = subprocess.run(
-        [PY, str(ROOT / "bench" / "bench_run.py"), "--repeat", str(args.repeat), "--json"],
+        [PY, str(ROOT / "bench" / "bench_run.py"), "--repeat", str(repeat), "--json"],
         capture_output=True,
         text=True,
     )
@@ -366,28 +411,55 @@ def main() -> None:
         doc = json.loads(harness.stdout[harness.stdout.index("{") :])
         lat, mx = doc["latency_ms"], doc["matrix_5_configs_s"]
         cov = doc["profiled_coverage"]["median"]
-        say(
-            f"| {doc['model']} | run-lab latency vs a bare `sess.run` loop, same session "
-            f"options (`bench_run.py`) | {fmt(statistics.median(lat['ours']), 'ms')} | "
-            f"{fmt(statistics.median(lat['bare']), 'ms')} | {lat['median_ratio']:.2f}× "
-            f"(target ≤ 1.05×: {'met' if lat['median_ratio'] <= 1.05 else 'MISSED'}) | |"
-        )
-        say(
-            f"| {doc['model']} | 5-configuration matrix (workers, profiles, optimized graphs) "
-            f"vs the same sessions bare | {fmt(statistics.median(mx['ours']))} | "
-            f"{fmt(statistics.median(mx['bare']))} | {mx['median_ratio']:.2f}× "
-            f"(target ≤ 1.3×: {'met' if mx['median_ratio'] <= 1.3 else 'MISSED'}) | |"
-        )
-        say(f"\nProfiled coverage (sum of per-node medians / run median): {cov:.3f}.")
     except (ValueError, KeyError) as exc:
-        say(f"\nbench_run.py gave no usable JSON (exit {harness.returncode}, {exc}).")
-    if args.write:
-        # Sections other benches wrote below KEEP_MARK (bench_timing.py's) are kept.
-        out = Path(args.write)
-        old = out.read_text(encoding="utf-8") if out.exists() else ""
-        kept = old[old.index(KEEP_MARK) :] if KEEP_MARK in old else ""
-        out.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""), encoding="utf-8")
-        print(f"wrote {args.write}", file=sys.stderr)
+        return [f"\nbench_run.py gave no usable JSON (exit {harness.returncode}, {exc})."]
+    return [
+        f"| {doc['model']} | run-lab latency vs a bare `sess.run` loop, same session "
+        f"options (`bench_run.py`) | {fmt(statistics.median(lat['ours']), 'ms')} | "
+        f"{fmt(statistics.median(lat['bare']), 'ms')} | {lat['median_ratio']:.2f}× "
+        f"(target ≤ 1.05×: {'met' if lat['median_ratio'] <= 1.05 else 'MISSED'}) | |",
+        f"| {doc['model']} | 5-configuration matrix (workers, profiles, optimized graphs) "
+        f"vs the same sessions bare | {fmt(statistics.median(mx['ours']))} | "
+        f"{fmt(statistics.median(mx['bare']))} | {mx['median_ratio']:.2f}× "
+        f"(target ≤ 1.3×: {'met' if mx['median_ratio'] <= 1.3 else 'MISSED'}) | |",
+        f"\nProfiled coverage (sum of per-node medians / run median): {cov:.3f}.",
+    ]
+
+
+def _row_key(line: str) -> tuple[str, str] | None:
+    """(model, task) of a table row; None for any other line."""
+    if not line.startswith("| ") or line in (TABLE_HEAD, TABLE_RULE):
+        return None
+    cells = line.split(" | ")
+    return (cells[0][2:], cells[1]) if len(cells) > 2 else None
+
+
+def merge(old: list[str], new: list[str]) -> list[str]:
+    """``new`` (some tasks re-run) merged into the ``old`` write-up: new rows replace the old
+    rows of the same model and task, the other old rows stay where they were, rows new to the
+    table follow them; a line names the run the kept rows come from; the old lines after the
+    table stay unless the new run wrote its own."""
+
+    def table(lines: list[str]) -> tuple[int, int]:
+        start = lines.index(TABLE_HEAD)
+        end = start + 2
+        while end < len(lines) and lines[end].startswith("| "):
+            end += 1
+        return start, end
+
+    (o0, o1), (n0, n1) = table(old), table(new)
+    new_rows = {k: ln for ln in new[n0 + 2 : n1] if (k := _row_key(ln))}
+    rows = [new_rows.pop(k, ln) if (k := _row_key(ln)) else ln for ln in old[o0 + 2 : o1]]
+    previous = next((ln for ln in old[:o0] if ln.startswith("Run ")), "")
+    provenance = [f"{ln}\n" for ln in old[:o0] if ln.startswith(KEPT)]
+    if previous:
+        provenance.append(f"{KEPT} {previous.removeprefix('Run ')}\n")
+    after = new[n1:] if any(ln.strip() for ln in new[n1:]) else old[o1:]
+    return [*new[:n0], *provenance, *old[o0 : o0 + 2], *rows, *new_rows.values(), *after]
+
+
+#: Starts the line that says where rows a partial run did not measure come from.
+KEPT = "Rows not measured by the run above are from the earlier run of"
 
 
 #: In docs/BENCHMARKS.md, everything from this line on is other benches' and is kept.
