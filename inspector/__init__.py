@@ -32,6 +32,7 @@ _LAZY = {
 }
 __all__ = [  # _LAZY's names and inspector.model.__all__, resolved on first use
     "CompatVerdict",
+    "CostRecord",
     "DEFAULT_LIMITS",
     "Diagnosis",
     "ExternalDataReport",
@@ -45,6 +46,7 @@ __all__ = [  # _LAZY's names and inspector.model.__all__, resolved on first use
     "SubgraphTree",
     "TensorStats",
     "build_compat",
+    "build_cost",
     "build_external_data",
     "build_graph",
     "build_initializers",

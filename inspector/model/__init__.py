@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what __getattr__ resolves at run time, spelled out for type checkers
     from inspector.model.compat import CompatVerdict, build_compat
+    from inspector.model.cost import CostRecord, build_cost
     from inspector.model.diagnose import Diagnosis, Finding, diagnose
     from inspector.model.external import ExternalDataReport, build_external_data
     from inspector.model.graph import GraphRecord, build_graph
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # what __getattr__ resolves at run time, spelled out for type
 _LAZY = {
     "CompatVerdict": "compat",
     "build_compat": "compat",
+    "CostRecord": "cost",
+    "build_cost": "cost",
     "Diagnosis": "diagnose",
     "Finding": "diagnose",
     "diagnose": "diagnose",
@@ -53,6 +56,7 @@ _LAZY = {
 
 __all__ = [
     "CompatVerdict",
+    "CostRecord",
     "Diagnosis",
     "ExternalDataReport",
     "Finding",
@@ -63,6 +67,7 @@ __all__ = [
     "SubgraphTree",
     "TensorStats",
     "build_compat",
+    "build_cost",
     "build_external_data",
     "build_graph",
     "build_initializers",
