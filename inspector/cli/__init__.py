@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--domain", help="only nodes of this domain (ai.onnx for the default)")
     g.add_argument("--shape", help="only nodes with an output shape containing this text")
     g.add_argument("--limit", type=int, default=200, help="rows printed as text (default 200)")
+    g.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="INPUT=D0,D1,...",
+        help="the whole shape of an input, as run --shape, for the cost fields --json adds "
+        "(MACs, FLOPs, bytes per node; totals): symbolic dims resolved (repeatable)",
+    )
     sc = add(
         "scopes",
         "A large graph's name-scope tree; --extract/--around write one part as a model, "

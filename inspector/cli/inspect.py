@@ -84,6 +84,29 @@ def _text_graph(g: M.GraphRecord, rows: Sequence[Any], limit: int) -> str:
     return "\n".join(out)
 
 
+def _graph_json(g: M.GraphRecord, rows: Sequence[Any], cost: M.CostRecord) -> dict[str, Any]:
+    """The graph record's JSON, each node with its cost fields (``null`` where unknown, with
+    ``cost_why``; nodes inside bodies are not costed), and ``cost``: the model's totals."""
+    by_id = {c.id: c for c in cost.nodes}
+    nodes = []
+    for row in rows:
+        c = by_id.get(row.id)
+        nodes.append(
+            {
+                **to_jsonable(row),
+                "macs": c.macs if c else None,
+                "flops": c.flops if c else None,
+                "param_bytes": c.param_bytes if c else None,
+                "read_bytes": c.read_bytes if c else None,
+                "write_bytes": c.write_bytes if c else None,
+                "cost_known": c.known if c else False,
+                "cost_why": c.why if c else "nodes inside bodies are not costed",
+            }
+        )
+    totals = {k: v for k, v in to_jsonable(cost).items() if k != "nodes"}
+    return {**to_jsonable(g), "nodes": nodes, "cost": {**totals, "complete": cost.complete}}
+
+
 def _text_initializers(t: M.InitializerTable, stats: Sequence[M.TensorStats]) -> str:
     out = [
         f"{len(t.rows):,} weights · {t.total_elements:,} values · {t.total_bytes:,} bytes",
@@ -264,8 +287,12 @@ def run_inspection(args: argparse.Namespace, model: M.LoadedModel) -> tuple[Any,
     if cmd == "graph":
         g = M.build_graph(model)
         rows = g.filter(args.name, args.op_type, args.domain, args.shape)
-        filtered = any((args.name, args.op_type, args.domain, args.shape))
-        graph_record: Any = {**to_jsonable(g), "nodes": to_jsonable(rows)} if filtered else g
+        graph_record: Any = g
+        if args.json:  # with each node's cost and the totals
+            from inspector.model.cost import parse_input_shapes
+
+            cost = M.build_cost(model, parse_input_shapes(args.input_shape))
+            graph_record = _graph_json(g, rows, cost)
         return graph_record, lambda: _text_graph(g, rows, args.limit)
     if cmd == "initializers":
         t = M.build_initializers(model)
