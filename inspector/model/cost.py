@@ -400,6 +400,14 @@ DATA_MOVEMENT: frozenset[str] = frozenset(
     "ConcatFromSequence Optional OptionalGetElement OptionalHasElement ReverseSequence "
     "Compress Trilu OneHot NonZero".split()
 )
+#: Ops whose output has their first input's shape and type: where inference left the output
+#: untyped (a function op such as GroupNormalization, a contrib op), it is taken from there.
+SAME_SHAPE: frozenset[str] = frozenset(
+    {*UNARY_FLOPS, "BatchNormalization", "InstanceNormalization", "GroupNormalization"}
+    | {"LayerNormalization", "SimplifiedLayerNormalization", "RMSNormalization", "Softmax"}
+    | {"LogSoftmax", "Hardmax", "LpNormalization", "MeanVarianceNormalization", "CumSum"}
+    | {"SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "BiasAdd", "Identity"}
+) - {"DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear"}
 #: Domains whose ops are counted: ONNX's own and ONNX Runtime's contrib ops.
 DOMAINS = frozenset({"", "ai.onnx", "com.microsoft"})
 
@@ -626,7 +634,7 @@ def _per_element(n: _Node) -> tuple[int, int]:
     if op == "Mean":
         return 0, prod(n.out()) * max(1, sum(1 for x in n.node.input if x))
     per_in, per_out = PER_INPUT_FLOPS[op]
-    return 0, prod(n.inp(0)) * per_in + prod(n.out()) * per_out
+    return 0, prod(n.inp(0)) * per_in + (prod(n.out()) * per_out if per_out else 0)
 
 
 FORMULAS: dict[str, Callable[[_Node], tuple[int, int]]] = {
@@ -679,8 +687,6 @@ def _formula(node: onnx.NodeProto, tensors: Mapping[str, _Tensor]) -> tuple[int,
         return f"no cost formula for {op}"
     n = _Node(node, tensors)
     try:
-        if op not in DATA_MOVEMENT and node.output:
-            n.out(0)  # every formula needs the main output's shape
         return count(n)
     except _Unknown as exc:
         return str(exc)
@@ -707,6 +713,12 @@ def build_cost(
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
             t = tensors.get(node.output[0])
             params[node.output[0]] = (t.nbytes if t else None) or 0
+    for node in graph.node:
+        if node.op_type in SAME_SHAPE and node.domain in DOMAINS and node.input and node.output:
+            src, dst = tensors.get(node.input[0]), tensors.get(node.output[0])
+            if src is not None and src.dims is not None and (dst is None or dst.dims is None):
+                elem = dst.elem if dst is not None and dst.elem else src.elem
+                tensors[node.output[0]] = _Tensor(elem, src.dims)
     rows: list[NodeCost] = []
     model_params: set[str] = set()
     for i, node in enumerate(graph.node):
