@@ -45,6 +45,10 @@ from inspector.model.load import LoadedModel
 from inspector.model.walk import iter_tensors
 
 MODEL_FILE = "model.onnx"
+#: Most bytes of published models kept at once: Streamlit stops serving the whole static
+#: folder once it passes 1 GB ("Static folder size is larger than 1GB. Static file serving has
+#: been disabled"): every Netron view of every user then stays blank until a restart.
+STATIC_BUDGET_BYTES = 768 * 1024 * 1024
 PATCH_VERSION = 4  # bump when a patch changes: installed copies are redone
 
 #: The viewer's page policy, replacing Netron's own (``script-src 'self'; frame-src 'none'``,
@@ -268,16 +272,29 @@ def publish(
     max_age_s: float = 6 * 3600,
 ) -> str:
     """Write ``model.onnx`` and its ``data_N.bin`` files (from :func:`netron_files`) under an
-    unguessable key; return the key. Folders older than ``max_age_s`` are removed on the way."""
+    unguessable key; return the key. On the way, folders older than ``max_age_s`` are removed,
+    then the oldest until the new one fits :data:`STATIC_BUDGET_BYTES` (a removed folder that
+    is still in use is published again on its page's next run: the page checks)."""
     models = static_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
     now = time.time()
+    kept: list[tuple[float, int, Path]] = []
     for old in models.iterdir():
         try:
-            if now - old.stat().st_mtime > max_age_s:
+            age = now - old.stat().st_mtime
+            if age > max_age_s:
                 shutil.rmtree(old, ignore_errors=True)
+            else:
+                size = sum(f.stat().st_size for f in old.iterdir())
+                kept.append((age, size, old))
         except OSError:
             continue
+    total = sum(size for _, size, _ in kept) + len(data) + sum(map(len, files.values()))
+    for _age, size, old in sorted(kept, reverse=True):  # oldest first
+        if total <= STATIC_BUDGET_BYTES:
+            break
+        shutil.rmtree(old, ignore_errors=True)
+        total -= size
     key = secrets.token_urlsafe(18)
     folder = models / key
     folder.mkdir()

@@ -539,3 +539,22 @@ class TestModelStringsInChartsAndNetron:
             beacon.shutdown()
         assert hits == [], hits
         assert all(u.startswith(url) for u in urls), urls
+
+
+def test_published_models_stay_under_the_static_budget(tmp_path, monkeypatch):
+    """Streamlit stops serving the whole static folder past 1 GB: publishing removes the
+    oldest published models first so the folder stays within its budget."""
+    import os
+    import time
+
+    from inspector import netron_assets
+
+    monkeypatch.setattr(netron_assets, "STATIC_BUDGET_BYTES", 2500)
+    keys = []
+    for i in range(4):
+        keys.append(netron_assets.publish(tmp_path, bytes([i]) * 1000, {}))
+        folder = tmp_path / "models" / keys[-1]
+        stamp = time.time() - 100 + i  # publication order, by mtime, all recent
+        os.utime(folder, (stamp, stamp))
+    kept = sorted(p.name for p in (tmp_path / "models").iterdir())
+    assert kept == sorted(keys[-2:])  # 2 × 1000 B fit 2500 B; the two oldest went
