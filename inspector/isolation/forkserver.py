@@ -19,8 +19,12 @@ from inspector.isolation.spawn import spawn
 #: The server's loop: ``inspector.model.native.serve()``.
 SERVER = ("inspector.model.native", "serve")
 
-#: CLI commands whose records need onnx's native passes (shape inference, checker, converter).
-NATIVE_COMMANDS = frozenset({"graph", "diagnose", "compat", "scopes", "report"})
+#: CLI commands whose records need onnx's native passes (shape inference, checker, converter);
+#: ``run``, ``compare`` and ``bundle`` for the inputs they generate (shape inference's table
+#: sizes bound the ids: :func:`inspector.run.setup.inputs.shape_hints`).
+NATIVE_COMMANDS = frozenset(
+    {"graph", "diagnose", "compat", "scopes", "report", "run", "compare", "bundle"}
+)
 
 _ready: list[subprocess.Popen[bytes]] = []
 _lock = threading.Lock()

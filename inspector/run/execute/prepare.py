@@ -7,8 +7,9 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
 
@@ -18,6 +19,9 @@ from inspector.model.dtypes import dtype_name
 from inspector.model.external import build_external_data
 from inspector.model.load import LoadedModel
 from inspector.model.walk import walk
+
+if TYPE_CHECKING:
+    from inspector.run.execute.process import Worker
 
 
 class RunError(InspectorError):
@@ -113,6 +117,7 @@ class PreparedModel:
     name: str = "model.onnx"  # the user's name for the model (messages show it, not our paths)
     jobs: int = 0  # job folders handed out so far
     shown: dict[str, str] | None = None  # node id → its name in the model (see given_names)
+    spares: list[Worker] = field(default_factory=list)  # started ahead (see prestart)
 
     def job_dir(self, kind: str = "run") -> Path:
         """A fresh job folder: one prepared model serves a matrix, a first-divergence search
@@ -121,7 +126,28 @@ class PreparedModel:
         self.jobs += 1
         return path
 
+    def prestart(self) -> None:
+        """Start this model's first worker now (a fresh confined interpreter importing numpy
+        and onnxruntime, ~0.3 s), so that it overlaps what the caller still does before the
+        run — making the inputs — instead of following it. :func:`~.runner.run_matrix` takes
+        it (:meth:`take_spares`); :meth:`cleanup` stops it if no run did. It serves one job of
+        this model only, as every worker: nothing but the wait for its job is shared. Where
+        workers may not start at all, nothing is started: the run says why."""
+        from inspector.run.execute.process import Worker
+
+        try:
+            self.spares.append(Worker(self))
+        except RunError:
+            pass
+
+    def take_spares(self) -> list[Worker]:
+        """The workers :meth:`prestart` started, handed over (this model keeps none)."""
+        taken, self.spares = self.spares, []
+        return taken
+
     def cleanup(self) -> None:
+        for worker in self.take_spares():
+            worker.discard()
         if self.owned:
             shutil.rmtree(self.folder, ignore_errors=True)
 

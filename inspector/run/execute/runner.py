@@ -180,6 +180,7 @@ def run_matrix(
     on_result: Callable[[RunResult], None] | None = None,
     cancel: threading.Event | None = None,
     parallel: int = 1,
+    save_optimized: bool = True,
 ) -> tuple[RunResult, ...]:
     """Run every configuration; one failing never stops the others.
 
@@ -190,6 +191,9 @@ def run_matrix(
     result as soon as its configuration finished; ``cancel``, once set, stops the running worker
     and every configuration after it (the results so far are returned). ``parallel`` > 1 runs
     that many configurations at once (each result then says its timings shared the machine).
+    ``save_optimized`` False: no optimized graph is saved, so the results carry no optimized
+    node counts, ops or origins of fused kernels (a caller that shows none of them, e.g. the
+    CLI's text summary); with no profiled runs either, each worker makes one session, not two.
     """
     if parallel > 1:
         return _run_parallel(
@@ -202,13 +206,14 @@ def run_matrix(
             on_result,
             cancel,
             parallel,
+            save_optimized,
         )
     limits = limits or model.limits
     owner = prepared is None
     if prepared is None:
         prepared = prepare(model, Path(out_dir) if out_dir else None)
     results = []
-    spare: list[Worker] = []
+    spare: list[Worker] = prepared.take_spares()
     try:
         n = len(matrix.configs)
         for i, config in enumerate(matrix.configs):
@@ -232,6 +237,7 @@ def run_matrix(
                     inputs,
                     job,
                     limits,
+                    save_optimized=save_optimized,
                     keep=out_dir is not None,
                     worker=worker,
                     on_started=prestart,
@@ -260,6 +266,7 @@ def _run_parallel(
     on_result: Callable[[RunResult], None] | None,
     cancel: threading.Event | None,
     parallel: int,
+    save_optimized: bool = True,
 ) -> tuple[RunResult, ...]:
     """Configurations ``parallel`` at a time, each in its own worker, in one prepared folder."""
     from concurrent.futures import ThreadPoolExecutor
@@ -281,7 +288,9 @@ def _run_parallel(
             return None
         if progress:
             progress(i, n, config.label, "start")
-        r = run_prepared(prep, config, inputs, jobs[i], limits, cancel=cancel)
+        r = run_prepared(
+            prep, config, inputs, jobs[i], limits, save_optimized=save_optimized, cancel=cancel
+        )
         r = replace(r, notes=(*r.notes, note))
         with lock:
             if on_result:

@@ -588,16 +588,27 @@ def run(job_dir: Path) -> WorkerResult:
         stage = "run"
         plain_feeds = feeds
         run, feeds = _runner(ort, sess, feeds, bool(exotic))
+        first = time.perf_counter()
         outputs = _decoded(ort, sess, out_names, run(out_names, feeds), out_types, plain_feeds)
+        first = time.perf_counter() - first
         result["ep_log"] = capture.stop(max_lines, max_bytes)
         result["outputs"] = _save_outputs(
             job_dir / "outputs.npz", out_names, outputs, int(job["max_output_bytes"]), out_types
         )
-        for _ in range(cfg["warmup_runs"]):
-            run(out_names, feeds)
+        budget = float(cfg.get("time_budget_s", 0.0))
+        # The first run warmed the session up too: further warm-up runs stop at a tenth of the
+        # time budget (timing.warm_up), which a model whose run takes seconds spends at once.
+        warm = timing.warm_up(
+            lambda: run(out_names, feeds), runs=cfg["warmup_runs"], budget_s=budget, spent_s=first
+        )
+        if warm < cfg["warmup_runs"]:
+            notes.append(
+                f"warmed up with {warm} of {cfg['warmup_runs']} runs after the first: the first "
+                f"run took {first:.2g} s, and warm-up stops at "
+                f"{budget * timing.WARMUP_SHARE:g} s (a tenth of the time budget)"
+            )
         # Until the median's interval is tight or the budget is spent (timing.py); the same
         # session and threads throughout, and no profiler: that is a session of its own.
-        budget = float(cfg.get("time_budget_s", 0.0))
         started, cpu = time.perf_counter(), time.process_time()
         times, stop, detail = timing.timed_runs(
             lambda: run(out_names, feeds),
