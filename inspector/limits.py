@@ -127,9 +127,11 @@ class Limits:
         "each time).",
     )
     divergence_chunk_bytes: int = _limit(
-        64 * MiB,
+        256 * MiB,
         "Bytes of marked intermediate tensors one first-divergence re-run may return "
-        "(bounds memory; measured from the previous re-run's tensors).",
+        "(bounds memory; measured from the previous re-run's tensors; a re-run keeps "
+        "max_output_bytes at most in any case). Each re-run costs a session and a run of the "
+        "whole model: bigger chunks, fewer re-runs.",
     )
     divergence_max_tensors: int = _limit(
         5_000, "Most intermediate tensors checked by one first-divergence search."
@@ -196,6 +198,20 @@ class Limits:
         "Seconds a user's run-lab jobs and published graphs outlive their last connected "
         "browser tab: a reload within it finds them, after it the jobs' workers are stopped "
         "and their files removed.",
+    )
+    store_max_age_days: int = _limit(
+        30,
+        "Days a finished run or analysis is kept in the server's store (INSPECTOR_DATA_DIR, "
+        "SQLite) after it was queued; older ones are deleted when a server starts.",
+    )
+    store_max_bytes: int = _limit(
+        5 * GiB,
+        "Most bytes of models and results the store keeps; past it the oldest jobs go first "
+        "(checked when a server starts and as jobs end).",
+    )
+    share_link_ttl_s: int = _limit(
+        7 * 24 * 3600,
+        "Seconds a read-only share link works after it was made (its owner can revoke it sooner).",
     )
     max_inline_tensor_for_inference_bytes: int = _limit(
         64 * 1024,

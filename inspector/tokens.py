@@ -10,7 +10,8 @@ one issued to the attacker's browser and pasted into the victim's, fails the che
 victim gets a fresh token of their own.
 
 The secret is random per server process unless ``INSPECTOR_OWNER_SECRET`` sets it (replicas
-behind one load balancer, or tokens that should survive a restart). A token carries 128 bits
+behind one load balancer) or the server's store keeps one (:func:`use_secret`: tokens survive
+a restart). A token carries 128 bits
 of randomness and a 128-bit MAC; both are URL-safe, so the whole token is 44 characters.
 """
 
@@ -26,6 +27,15 @@ import secrets
 SECRET_ENV = "INSPECTOR_OWNER_SECRET"
 _NONCE_BYTES = _MAC_BYTES = 16
 _SECRET = os.environ.get(SECRET_ENV, "").encode() or secrets.token_bytes(32)
+
+
+def use_secret(secret: bytes) -> None:
+    """Sign and check tokens with ``secret`` from now on — the server's store keeps one, so
+    tokens issued before a restart stay valid after it — unless the deployment set
+    ``INSPECTOR_OWNER_SECRET`` (replicas share that one)."""
+    global _SECRET
+    if not os.environ.get(SECRET_ENV) and secret:
+        _SECRET = secret
 
 
 def _b64(raw: bytes) -> str:

@@ -14,6 +14,7 @@ from inspector.run.setup.request import RunRequest
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
 from pages.common.job_panel import job_banner, job_panel
+from pages.common.persist import interrupted_matrix
 from pages.common.picker import page_header
 from pages.common.run_form import (
     ep_table,
@@ -71,4 +72,11 @@ if bundled is not None:  # results from a session bundle: show where, offer to r
         except InspectorError as exc:  # e.g. a configuration over this server's limits
             st.error(plain(exc))
         latest = runs.latest_job(source)
+again = interrupted_matrix(latest)
+if latest is not None and again is not None and st.button("Run it again", key="rl_again"):
+    try:
+        runs.submit(source, model, again, dict(latest.inputs), model.limits)
+    except InspectorError as exc:  # e.g. over limits this server has now
+        st.error(plain(exc))
+    latest = runs.latest_job(source)
 job_panel(latest, "Running the matrix", lambda job: results_table(source))

@@ -8,10 +8,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from inspector.store import DATA_DIR_ENV
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -71,7 +74,8 @@ def streamlit_server(
     cwd: Path = ROOT, timeout: float = 60, base_path: str = "", env: dict[str, str] | None = None
 ) -> Iterator[Server]:
     """``streamlit run app.py`` on a free port; yields the app's URL (ending in ``/``).
-    ``env`` adds environment variables (e.g. a deployment's ``INSPECTOR_LIMIT_*``)."""
+    ``env`` adds environment variables (e.g. a deployment's ``INSPECTOR_LIMIT_*``); each server
+    gets a store folder of its own unless ``env`` names one (a restart test reuses it)."""
     port = _free_port()
     extra = ["--server.baseUrlPath", base_path] if base_path else []
     # The server's output goes to a file, never to a pipe nobody reads: once 64 KiB of log
@@ -99,7 +103,7 @@ def streamlit_server(
             *extra,
         ],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, DATA_DIR_ENV: tempfile.mkdtemp(prefix="store-"), **(env or {})},
         stdout=out,
         stderr=subprocess.STDOUT,
     )

@@ -1,5 +1,6 @@
 import glob
 import os
+import tempfile
 from pathlib import Path
 
 import onnx
@@ -7,6 +8,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
+
+# The app's store (pages under AppTest, servers started by tests) writes to a folder of this
+# test run, never to the user's ~/.local/share/onnx-inspector.
+os.environ.setdefault("INSPECTOR_DATA_DIR", tempfile.mkdtemp(prefix="inspector-store-"))
 
 
 def backend_models() -> list[str]:

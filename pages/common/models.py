@@ -202,8 +202,12 @@ def load_check(source: Source) -> SessionCheck | Job:
 
 def models() -> dict[str, Source]:
     """This session's opened models by content key (opening order). A new session on a URL
-    that carries an owner token (a reload, a second tab) reopens the models of its jobs."""
+    that carries an owner token (a reload, a second tab, the same link after a restart)
+    reopens the models of its jobs, stored ones included."""
     if "models" not in st.session_state:
+        from pages.common.persist import restore
+
+        restore(owner())  # after a restart: this owner's stored runs come back first
         opened: dict[str, Source] = {}
         for job in job_queue().jobs(owner()):
             if isinstance(job.context, Source):

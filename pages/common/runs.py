@@ -73,7 +73,10 @@ def runs(source: Source) -> StoredRuns | None:
 
 def forget_runs(source: Source) -> None:
     """Cancel this model's jobs and drop their results (the user closed the model)."""
+    from pages.common.persist import forget
+
     job_queue().forget(owner(), source.key)
+    forget(owner(), source.key)
     st.session_state.get("bundle_bytes", {}).pop(source.key, None)
 
 

@@ -14,6 +14,7 @@ import streamlit as st
 from inspector.limits import DEFAULT_LIMITS, limits_from_env
 from inspector.presence import Presence
 from inspector.run.execute.jobs import JobQueue, queue
+from inspector.store import Store
 
 #: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
 #: A bad variable leaves the defaults in place and every page says so instead of working.
@@ -36,6 +37,27 @@ def _browser() -> str:
     return browser_key(cookie)
 
 
+@st.cache_resource(show_spinner=False)
+def store() -> Store | None:
+    """The server's store (``INSPECTOR_DATA_DIR``; None when set to "off"), opened once: jobs
+    a stopped process left queued or running end "interrupted", retention runs, owner tokens
+    are signed with its secret (they survive a restart) and the queue's jobs are recorded in
+    it (``pages/common/persist.py``)."""
+    from inspector.store import Store, default_folder
+    from inspector.tokens import use_secret
+    from pages.common.persist import record
+
+    folder = default_folder()
+    if folder is None:
+        return None
+    kept = Store(folder)
+    kept.interrupt_unfinished()
+    kept.clean(LIMITS.store_max_age_days * 86400, LIMITS.store_max_bytes)
+    use_secret(kept.secret())
+    job_queue().watchers.append(lambda job: record(kept, job))
+    return kept
+
+
 def owner() -> str:
     """Who owns this session's models and jobs: a token the server issued to this browser,
     kept in the URL (``?s=``) so a reload or a second tab of the same browser finds the same
@@ -43,6 +65,7 @@ def owner() -> str:
     chose, or one issued to another browser — is never adopted: a new one replaces it."""
     from inspector.tokens import issue, valid
 
+    store()  # its secret signs tokens: opened before any token is checked
     token = st.session_state.get("owner")
     if not token:
         offered = st.query_params.get("s") or ""
@@ -61,8 +84,10 @@ def _owner_gone(name: str, resources: set[str]) -> None:
     """Every tab of ``name`` has been closed for ``session_grace_s``: stop its jobs (workers
     killed, private folders removed) and remove the graphs published for it."""
     from inspector.netron_assets import unpublish as remove
+    from pages.common.persist import forget_owner
 
     job_queue().forget_owner(name)
+    forget_owner(name)  # its stored jobs come back on its next visit
     for resource in resources:
         kind, _, key = resource.partition(":")
         if kind == "netron":
