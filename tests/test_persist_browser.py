@@ -25,11 +25,7 @@ def _compare_verdict(page) -> str:  # type: ignore[no-untyped-def]
     page.get_by_role("link", name="Compare", exact=True).click()
     page.get_by_role("heading", name="Compare · mlp_gelu_layernorm.onnx").wait_for(timeout=60_000)
     line = page.get_by_text(VERDICT).first
-    try:
-        line.wait_for(timeout=60_000)
-    except Exception:
-        page.screenshot(path="/tmp/h/shots/persist-fail.png", full_page=True)
-        raise
+    line.wait_for(timeout=60_000)
     return line.inner_text()
 
 
