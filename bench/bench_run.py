@@ -10,6 +10,11 @@ Prints three ratios on a ResNet-50 topology the onnx wheel ships (``light_resnet
 
 Measurements alternate ours/bare to share the machine's noise. The script reports; it never
 fails on a miss (these machines are noisy). ``python bench/bench_run.py [--repeat 3] [--json]``
+
+``--lab ID …`` instead times the Run lab's default matrix (the form's defaults: CPU, levels
+disable_all and all, the default runs and time budget) on cached real models
+(tests/real_models.json ids), with each configuration's wall time and the runs it made
+(issue 27: ≤ 30 s on a ≥ 3k-node model).
 """
 
 from __future__ import annotations
@@ -81,11 +86,63 @@ def bare_matrix(feeds: dict, configs: list[RunConfig]) -> float:
     return time.perf_counter() - start
 
 
+def lab_defaults(ids: list[str], repeat: int) -> None:
+    """The Run lab's default matrix on each cached real model: wall time, per configuration
+    its wall time, timed/profiled runs made and what the worker noted about its repetitions."""
+    from inspector.run.setup.request import RunForm, RunRequest
+    from tests.realmodels import catalogue
+
+    cached = {m.id: m for m in catalogue()}
+    for rid in ids:
+        entry = cached.get(rid)
+        if entry is None or not entry.path.exists():
+            print(f"{rid}: not cached")
+            continue
+        model = load_model(str(entry.path))
+        run = RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(model)
+        walls = []
+        for i in range(repeat):
+            starts: dict[str, float] = {}
+            rows: list[tuple[str, float]] = []
+
+            def progress(
+                k: int,
+                n: int,
+                label: str,
+                phase: str,
+                starts: dict[str, float] = starts,
+                rows: list[tuple[str, float]] = rows,
+            ) -> None:
+                if phase == "start":
+                    starts[label] = time.perf_counter()
+                else:
+                    rows.append((label, time.perf_counter() - starts[label]))
+
+            t = time.perf_counter()
+            results = run_matrix(
+                model, run.matrix, run.inputs, limits=run.limits, progress=progress
+            )
+            walls.append(time.perf_counter() - t)
+            print(f"{rid} round {i + 1}: matrix {walls[-1]:.1f} s, load {os.getloadavg()[0]:.1f}")
+            for (label, wall), r in zip(rows, results, strict=True):
+                said = [n for n in r.notes if n.startswith(("warmed up", "profiled", "its timed"))]
+                print(
+                    f"  {label}: {wall:.1f} s, {len(r.latency.runs_ms) if r.latency else 0} "
+                    f"timed ({r.latency.stop_detail if r.latency else r.error}), "
+                    f"{r.profile.runs if r.profile else 0} profiled; {'; '.join(said)}"
+                )
+        print(f"{rid}: default Run lab matrix median {statistics.median(walls):.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--lab", nargs="+", metavar="ID", help="Run lab defaults on real models")
     args = parser.parse_args(argv)
+    if args.lab:
+        lab_defaults(args.lab, args.repeat)
+        return 0
 
     model = load_model(MODEL)
     feeds = {"gpu_0/data_0": np.random.default_rng(0).random((1, 3, 224, 224), np.float32)}
