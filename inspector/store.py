@@ -283,6 +283,13 @@ class Store:
             rows = self._db.execute(query + " ORDER BY submitted", args).fetchall()
         return [_job(r, self._blob(r[9]), self._blob(r[10])) for r in rows]
 
+    def job_ids(self, owner: str, model: str) -> set[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM jobs WHERE owner = ? AND model = ?", (owner, model)
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def forget(self, owner: str, model: str) -> None:
         """Drop an owner's jobs of one model (they closed it) and the shares of it."""
         with self._tx() as db:

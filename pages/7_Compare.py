@@ -9,7 +9,7 @@ import streamlit as st
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.run.readout.outcome import default_candidate
 from pages.common import handoff, runs
-from pages.common.compare import downloads, eps, graph, outcomes, outputs, timing
+from pages.common.compare import downloads, eps, graph, outcomes, outputs, share, timing
 from pages.common.picker import page_header
 
 model, source = page_header("Compare")
@@ -38,6 +38,7 @@ ref = results[labels.index(ref_label)]
 cand = results[labels.index(cand_label)]
 
 outcomes.show(results)  # failures as errors; strict refusals the demo expects as notes
+share.show(source)  # read-only links for a teammate (owners only)
 
 tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
     ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"],

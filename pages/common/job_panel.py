@@ -20,7 +20,7 @@ import streamlit as st
 
 from inspector.run.execute.jobs import Job
 from inspector.run.readout.outcome import outcomes
-from pages.common.server import job_queue
+from pages.common.server import job_queue, shared
 from pages.common.text import plain
 
 #: Seconds between a running job's refreshes.
@@ -38,7 +38,7 @@ def job_panel(job: Job[Any] | None, doing: str, draw: Callable[[Job[Any]], None]
         if job.active:
             _progress(job, doing)
             label = "Cancel this run" if job.unit else "Cancel"
-            if st.button(label, key=f"cancel_{job.id}"):
+            if shared() is None and st.button(label, key=f"cancel_{job.id}"):
                 job_queue().cancel(job.id)
             draw(job)
             return

@@ -14,3 +14,6 @@ PAGES = [
     ("pages/7_Compare.py", "Compare"),
     ("pages/8_Model_diff.py", "Model diff"),
 ]
+
+#: The page a read-only share link opens (the only one it opens).
+SHARED_PAGE = "pages/7_Compare.py"

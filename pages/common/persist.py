@@ -16,7 +16,7 @@ from inspector.run.execute.jobs import MATRIX, Job, MatrixRun
 from inspector.run.setup.config import Matrix, RunConfig
 from inspector.store import INTERRUPTED, Store, StoredJob
 from pages.common.models import Source, load, make_source
-from pages.common.server import LIMITS, job_queue, store
+from pages.common.server import LIMITS, job_queue, shared, store
 
 #: Kinds of job the store keeps (not the load check or the size probe: they are remade).
 KEPT = (MATRIX, *ANALYSES)
@@ -29,10 +29,11 @@ _lock = threading.Lock()
 _restored: dict[str, set[str]] = {}  # owner → stored job ids already back in the queue
 
 
-def record(kept: Store, job: Job[Any]) -> None:
-    """The queue's watcher: ``job`` was queued, or it ended."""
+def record(kept: Store, job: Job[Any], stored_origin: bool = False) -> None:
+    """The queue's watcher: ``job`` was queued, or it ended (``stored_origin``: a job
+    registered from a bundle, stored on purpose by :func:`keep`)."""
     source = job.context
-    if job.kind not in KEPT or not isinstance(source, Source) or job.origin:
+    if job.kind not in KEPT or not isinstance(source, Source) or (job.origin and not stored_origin):
         return
     if job.active:
         kept.put_model(source.key, source.name, source.data, source.companions)
@@ -64,24 +65,40 @@ def record(kept: Store, job: Job[Any]) -> None:
     kept.clean(LIMITS.store_max_age_days * 86400, LIMITS.store_max_bytes)
 
 
+def keep(kept: Store, owner: str, source: Source) -> None:
+    """Store ``owner``'s finished jobs of ``source`` the store does not hold (runs opened
+    from a bundle are registered, not queued): what a share link then shows."""
+    have = kept.job_ids(owner, source.key)
+    for job in job_queue().jobs(owner, source.key):
+        if job.kind in KEPT and not job.active and job.id not in have:
+            kept.put_model(source.key, source.name, source.data, source.companions)
+            kept.job_queued(job.id, owner, source.key, job.kind, job.about, job.submitted)
+            record(kept, job, stored_origin=True)
+
+
 def restore(owner: str) -> int:
     """Bring ``owner``'s stored jobs that the queue does not hold back into it, in the order
-    they were queued; how many came back."""
+    they were queued; how many came back. The viewer of a share link gets copies of the
+    sharer's jobs of the shared model under a name of its own (``share:<token>``)."""
     kept = store()
     if kept is None:
         return 0
+    rows_of, only = owner, None
+    link = shared()
+    if link is not None and owner == f"share:{link.token}":  # a read-only link's viewer:
+        rows_of, only = link.owner, link.model  # the sharer's runs of that model, as copies
     back = 0
     with _lock:
         done = _restored.setdefault(owner, set())
         known = {j.id for j in job_queue().jobs(owner)} | done
-        for row in kept.jobs(owner):
+        for row in kept.jobs(rows_of, only):
             if row.id in known:
                 continue
             done.add(row.id)
-            model = kept.model(row.model)
-            if model is None:
+            stored = kept.model(row.model)
+            if stored is None:
                 continue  # cleaned: nothing to show its runs on
-            source = make_source(model.name, model.data, dict(model.companions))
+            source = make_source(stored.name, stored.data, dict(stored.companions))
             back += _register(owner, source, row)
     return back
 

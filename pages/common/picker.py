@@ -78,6 +78,8 @@ def model_picker() -> LoadedModel | None:
         st.error(server.LIMITS_ERROR)
         st.stop()
     server.check_in()  # keeps ?s= in the URL (a reload finds its runs) and marks this tab alive
+    if server.shared() is not None:
+        return _shared_view()
     source = models.current()
     with st.sidebar:
         for path, title in PAGES:
@@ -135,6 +137,28 @@ def model_picker() -> LoadedModel | None:
     except InspectorError as exc:
         st.error(plain(exc))
         return None
+
+
+def _shared_view() -> LoadedModel | None:
+    """A read-only link's sidebar: what it is, and no way to open, upload, close or run."""
+    import time
+
+    link = server.shared()
+    assert link is not None
+    with st.sidebar:
+        st.subheader("Read-only link")
+        st.caption(
+            "A teammate shared these runs and their analyses as they are: nothing can be run, "
+            "cancelled, uploaded or closed from this link"
+            + ("" if link.with_model else ", and the model file itself is not shared")
+            + f". It works until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(link.expires))}"
+            " unless its owner revokes it sooner."
+        )
+    if not models.models():
+        st.error("The runs this link shares are no longer kept on this server.")
+        st.stop()
+    source = models.current()
+    return models.load(source) if source is not None else None
 
 
 def page_header(title: str) -> tuple[LoadedModel, models.Source]:

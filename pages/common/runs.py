@@ -16,7 +16,7 @@ from inspector.run.execute.jobs import MATRIX, Job, MatrixRun, Work
 from inspector.run.setup.config import Matrix
 from inspector.run.setup.plan import StoredRuns
 from pages.common.models import Source, add, load, make_source, models, session_bytes
-from pages.common.server import LIMITS, job_queue, owner
+from pages.common.server import LIMITS, job_queue, owner, shared
 
 
 def submit(
@@ -29,6 +29,7 @@ def submit(
 ) -> Job:
     """Queue a matrix for ``source``; it runs outside this script and survives navigation.
     ``base``: a bundled job whose results are shown beside this one's (a re-run here)."""
+    read_only()
     work = MatrixRun(model, matrix, inputs, limits)
     return job_queue().submit(owner(), source.key, work, context=source, base=base)
 
@@ -36,7 +37,15 @@ def submit(
 def submit_task(source: Source, kind: str, about: str, task: Work[Any]) -> Job[Any]:
     """Queue an analysis of this model's runs (first divergence, ablation, a two-model run):
     it runs outside this script like a matrix, so leaving the page does not lose it."""
+    read_only()
     return job_queue().submit(owner(), source.key, task, kind=kind, about=about, context=source)
+
+
+def read_only() -> None:
+    """Refuse to queue anything for the viewer of a read-only share link (whatever the page
+    shows them: this is the server's check, not the hidden button's)."""
+    if shared() is not None:
+        raise InspectorError("this is a read-only link: nothing can be run from it")
 
 
 def task(source: Source, kind: str, about: str) -> Job | None:

@@ -14,7 +14,7 @@ import streamlit as st
 from inspector.limits import DEFAULT_LIMITS, limits_from_env
 from inspector.presence import Presence
 from inspector.run.execute.jobs import JobQueue, queue
-from inspector.store import Store
+from inspector.store import Share, Store
 
 #: This server's limits: the defaults, with the deployment's ``INSPECTOR_LIMIT_*`` variables.
 #: A bad variable leaves the defaults in place and every page says so instead of working.
@@ -58,6 +58,26 @@ def store() -> Store | None:
     return kept
 
 
+#: The query parameter of a read-only share link (``Compare?share=<token>``).
+SHARE_PARAM = "share"
+
+
+def shared() -> Share | None:
+    """The read-only link this session was opened with, while it is valid (checked on every
+    run: a revoked or expired link stops working at once); None for an owner's session."""
+    token = st.session_state.get("share_token")
+    if token is None:
+        token = st.session_state["share_token"] = st.query_params.get(SHARE_PARAM) or ""
+    kept = store()
+    return kept.shared(token) if token and kept is not None else None
+
+
+def link_refused() -> bool:
+    """This session came from a share link that is unknown, revoked or expired."""
+    shared()
+    return bool(st.session_state.get("share_token")) and shared() is None
+
+
 def owner() -> str:
     """Who owns this session's models and jobs: a token the server issued to this browser,
     kept in the URL (``?s=``) so a reload or a second tab of the same browser finds the same
@@ -66,6 +86,9 @@ def owner() -> str:
     from inspector.tokens import issue, valid
 
     store()  # its secret signs tokens: opened before any token is checked
+    link = shared()
+    if link is not None:  # a viewer of a share link: an owner of nothing, never the sharer
+        return f"share:{link.token}"
     token = st.session_state.get("owner")
     if not token:
         offered = st.query_params.get("s") or ""

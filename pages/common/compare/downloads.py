@@ -17,6 +17,7 @@ from inspector.run.setup.inputs import inputs_npz
 from inspector.run.setup.plan import StoredRuns
 from pages.common import models, runs
 from pages.common.models import Source
+from pages.common.server import shared
 from pages.common.text import plain
 
 
@@ -30,15 +31,21 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
     # Looked up now: the download callbacks run outside this session's script.
     done_analyses = runs.analyses(source, {r.label for r in results})
     shown_inputs = stored.inputs
+    link = shared()
+    with_model = link is None or link.with_model  # a read-only link may leave the model out
     st.download_button(
-        "Session bundle (.zip: these runs, their analyses, inputs, outputs, environment and the "
-        "model; "
-        "drop it into the app anywhere to re-open)",
+        "Session bundle (.zip: these runs, their analyses, inputs, outputs, environment"
+        + (
+            " and the model; "
+            if with_model
+            else "; without the model, which this link does not share; "
+        )
+        + "drop it into the app anywhere to re-open)",
         lambda: write_bundle(
             model,
             results,
             shown_inputs,
-            include_model=True,
+            include_model=with_model,
             model_bytes=source.data,
             analyses=done_analyses,
         ),
@@ -91,7 +98,7 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
             key="dl_trace",
             on_click="ignore",
         )
-    if cand.ok and cand.optimized_model():
+    if with_model and cand.ok and cand.optimized_model():
         st.download_button(
             f"Optimized graph of {plain(cand.label)} (.onnx, weights over 1 KB left out)",
             cand.optimized_model(),

@@ -21,6 +21,7 @@ from pages.common import expected as expected_outputs
 from pages.common import runs
 from pages.common.job_panel import drawing_value, job_panel
 from pages.common.models import Source
+from pages.common.server import shared
 from pages.common.text import plain
 
 
@@ -85,7 +86,7 @@ def divergence_section(
 ) -> None:
     """A button that queues the first-divergence search, and its task's panel."""
     fd_about = about("divergence", ref.label, cand.label)
-    if st.button("Find the first diverging node", key="cmp_fd"):
+    if shared() is None and st.button("Find the first diverging node", key="cmp_fd"):
 
         def find_divergence(job, ref=ref, cand=cand, feeds=feeds, tol=(atol, rtol)):
             return first_divergence(
@@ -109,7 +110,7 @@ def ablation_section(
 ) -> None:
     """A button that queues the ablation of the candidate's optimizer passes, and its panel."""
     abl_about = about("ablation", ref.label, cand.label)
-    if st.button("Ablate optimizer passes of the candidate", key="cmp_abl"):
+    if shared() is None and st.button("Ablate optimizer passes of the candidate", key="cmp_abl"):
 
         def run_ablation(job, cand=cand, feeds=feeds):
             def progress(i: int, n: int, label: str, phase: str) -> None:
