@@ -62,7 +62,8 @@ def record(kept: Store, job: Job[Any], stored_origin: bool = False) -> None:
         analysis = Analysis(job.kind, job.about, job.value)
         result = write_bundle(load(source), (), {}, model_bytes=source.data, analyses=[analysis])
     kept.job_ended(job.id, job.state, job.finished or job.submitted, job.error, result)
-    kept.clean(LIMITS.store_max_age_days * 86400, LIMITS.store_max_bytes)
+    if kept.size() > LIMITS.store_max_bytes:  # a full clean walks every blob: only when over
+        kept.clean(LIMITS.store_max_age_days * 86400, LIMITS.store_max_bytes)
 
 
 def keep(kept: Store, owner: str, source: Source) -> None:
