@@ -291,6 +291,52 @@ def check_ep_options(ep: str, pairs: Iterable[tuple[str, str]]) -> tuple[tuple[s
     return tuple(sorted(out.items()))
 
 
+#: OpenVINO's ``precision`` option is ignored by its plugin EP (ONNX Runtime logs "Provider
+#: option precision is ignored. Please set it via the load_config as: INFERENCE_PRECISION_HINT"):
+#: the inspector turns it into OpenVINO properties in a ``load_config`` JSON file it writes
+#: itself, in the worker's private folder (no user path ever reaches the EP).
+OPENVINO = "OpenVINOExecutionProvider"
+_OV_PRECISION = {
+    "FP32": {"INFERENCE_PRECISION_HINT": "f32"},
+    "FP16": {"INFERENCE_PRECISION_HINT": "f16"},
+    "ACCURACY": {"EXECUTION_MODE_HINT": "ACCURACY"},
+}
+
+
+def openvino_load_config(
+    pairs: Iterable[tuple[str, str]],
+) -> tuple[tuple[tuple[str, str], ...], dict[str, dict[str, str]] | None]:
+    """OpenVINO options with ``precision`` taken out, and the ``load_config`` content that
+    sets it instead: ``{device: {property: value}}`` for each device ``device_type`` names
+    (``AUTO:GPU,CPU`` → GPU and CPU; default CPU). None when no precision was asked for."""
+    options = dict(pairs)
+    precision = options.pop("precision", None)
+    if precision is None:
+        return tuple(sorted(options.items())), None
+    if precision not in _OV_PRECISION:
+        raise OptionError(f"OpenVINO precision {precision!r} is not one of FP32, FP16, ACCURACY.")
+    device = options.get("device_type", "CPU")
+    names = device.split(":", 1)[1] if ":" in device else device
+    devices = [d.split(".")[0] for d in names.split(",") if d]
+    return tuple(sorted(options.items())), {d: dict(_OV_PRECISION[precision]) for d in devices}
+
+
+def precision_note(requested: str | None, cpu_flags: Iterable[str] = ()) -> str:
+    """What precision OpenVINO's CPU plugin computes in, for a result whose outputs differ:
+    the one asked for, or its default — bf16 where the CPU has AMX or AVX-512 BF16, else f32
+    (f16 where it has AVX-512 FP16 or AMX-FP16 and a hint asks for it)."""
+    if requested:
+        return f"OpenVINO computed in {requested} (precision={requested}, set through load_config)."
+    flags = set(cpu_flags)
+    if flags & {"amx_bf16", "avx512_bf16"}:
+        return (
+            "OpenVINO's CPU plugin computes in bf16 by default on this CPU (it has "
+            f"{', '.join(sorted(flags & {'amx_bf16', 'avx512_bf16'}))}): outputs differ from "
+            "CPU's float32 by bf16's 8-bit mantissa. Set precision=FP32 to compare like with like."
+        )
+    return "OpenVINO's CPU plugin computes in f32 by default on this CPU (no bf16 units)."
+
+
 #: EP options that set a thread count: the deployment's ``max_threads`` caps them as it caps
 #: the session's own threads (``RunConfig.check_limits``), within the ranges above.
 THREAD_OPTIONS: frozenset[tuple[str, str]] = frozenset(
