@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from inspector.model.diff import ModelDiff
 from inspector.model.graph import GraphRecord
 from inspector.run.analyses.compare import NodeTimingRow, OutputDelta
+from inspector.run.analyses.roofline import Roofline, RoofPoint
 from inspector.run.readout.outcome import EXPECTED_REFUSAL, outcome
 from inspector.run.readout.results import RunResult, latency_delta
 
@@ -485,3 +486,115 @@ def stacked_dot(dot: str, columns: int = 2) -> str:
     """Graphviz source from :func:`overlay_dot` with its unconnected parts packed in rows of
     ``columns``: all side by side, a few separate changes make a strip too wide to read."""
     return dot.replace("digraph G {", f'digraph G {{\npack=true; packmode="array_{columns}";', 1)
+
+
+#: Colours of op types on the roofline, picked by a checksum of the name: one op type has one
+#: colour in every configuration's chart.
+OP_COLORS = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#E45756",
+    "#72B7B2",
+    "#EECA3B",
+    "#B279A2",
+    "#FF9DA6",
+    "#9D755D",
+    "#BAB0AC",
+    "#636EFA",
+    "#00CC96",
+    "#AB63FA",
+    "#19D3F3",
+    "#FF6692",
+    "#B6E880",
+)
+
+
+def op_color(op_type: str) -> str:
+    """The op type's colour on the roofline (:data:`OP_COLORS`)."""
+    return OP_COLORS[zlib.crc32(op_type.encode()) % len(OP_COLORS)]
+
+
+def roofline_scatter(rl: Roofline) -> go.Figure:
+    """The roofline of one configuration: each unit (a node, or the nodes a fused kernel
+    computes) at its arithmetic intensity (x, FLOPs per byte, log) and achieved GFLOP/s (y,
+    log), coloured by op type and sized by its time; the machine's memory roof (copy
+    bandwidth × intensity) and compute roof (GEMM peak) as lines. Units far below the roof
+    above them are the ones a better kernel would speed up. A point's ``customdata`` ends
+    with its key (first node id), which a page reads back from a click."""
+    fig = go.Figure()
+    points = rl.points
+    longest = max((p.time_us for p in points), default=0.0)
+    groups: dict[str, list[RoofPoint]] = {}
+    for p in points:
+        groups.setdefault(p.op_type, []).append(p)
+    order = sorted(groups, key=lambda op: -sum(p.time_us for p in groups[op]))
+    for op in order:
+        ps = groups[op]
+        fig.add_scatter(
+            x=[p.intensity for p in ps],
+            y=[p.gflops for p in ps],
+            mode="markers",
+            name=text(op),
+            marker=dict(
+                color=op_color(op),
+                size=[6 + 26 * (p.time_us / longest) ** 0.5 if longest else 8 for p in ps],
+                line=dict(width=0.5, color="#333333"),
+                opacity=0.8,
+            ),
+            customdata=[
+                [
+                    text(p.label),
+                    text(", ".join(p.node_ids[:4]) + (" …" if len(p.node_ids) > 4 else "")),
+                    text(p.op_type),
+                    f"{p.time_us:,.1f}",
+                    f"{p.flops:,}",
+                    f"{p.bytes:,}",
+                    f"{100 * p.fraction:.1f} %" if p.fraction is not None else "no roof",
+                    text(p.how or "its own kernel"),
+                    p.key,
+                ]
+                for p in ps
+            ],
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]} · %{customdata[2]}<br>"
+            "%{customdata[3]} µs · %{customdata[4]} FLOPs · %{customdata[5]} bytes<br>"
+            "%{x:.2f} FLOP/byte → %{y:.2f} GFLOP/s (%{customdata[6]} of its roof)<br>"
+            "%{customdata[7]}<extra></extra>",
+        )
+    peaks = rl.peaks
+    xs = [p.intensity for p in points]
+    if peaks.gflops and peaks.bandwidth_gbs and peaks.ridge:
+        low = min([*xs, peaks.ridge]) / 3
+        high = max([*xs, peaks.ridge]) * 3
+        fig.add_scatter(
+            x=[low, peaks.ridge],
+            y=[low * peaks.bandwidth_gbs, peaks.gflops],
+            mode="lines",
+            name=f"memory roof: copy {peaks.bandwidth_gbs:.1f} GB/s",
+            line=dict(color="#444444", dash="dash"),
+            hoverinfo="skip",
+        )
+        fig.add_scatter(
+            x=[peaks.ridge, high],
+            y=[peaks.gflops, peaks.gflops],
+            mode="lines",
+            name=f"compute roof: GEMM {peaks.gflops:.1f} GFLOP/s",
+            line=dict(color="#000000"),
+            hoverinfo="skip",
+        )
+    fig.update_layout(
+        height=520,
+        margin=dict(l=10, r=10, t=50, b=10),
+        title=text(
+            f"Roofline of {rl.label}: {len(points)} timed units"
+            + (f", {rl.gflops:.1f} GFLOP/s overall" if rl.gflops else "")
+        ),
+        xaxis=dict(
+            type="log",
+            title="arithmetic intensity (FLOPs per byte of parameters + activations)",
+            automargin=True,
+        ),
+        yaxis=dict(type="log", title="achieved GFLOP/s (size: time)", automargin=True),
+        legend=dict(traceorder="normal"),
+    )
+    return fig
