@@ -22,7 +22,7 @@ import hashlib
 import html
 import platform
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -294,6 +294,103 @@ def _load_verdict(compat: Any, results: Sequence[RunResult]) -> list[str]:
     ]
 
 
+def _cost_section(
+    model: LoadedModel,
+    results: Sequence[RunResult],
+    inputs: Mapping[str, Any] | None,
+    figure: _Figures,
+) -> list[str]:
+    """The model's cost totals at the runs' input shapes (else the suggested sizes) and, per
+    configuration with a profile, its roofline: the scatter, op types, the furthest below."""
+    from inspector.errors import InspectorError
+    from inspector.model.cost import build_cost
+    from inspector.run.analyses.roofline import input_shapes, roofline, suggested_shapes
+
+    out = ["<h2>Cost and roofline</h2>"]
+    try:
+        shapes = input_shapes(inputs) if inputs is not None else suggested_shapes(model)
+        cost = build_cost(model, shapes)
+    except InspectorError as e:
+        return [*out, f"<p class=muted>Not counted: {_e(e)}</p>"]
+    where = "the runs' inputs" if inputs is not None else "the suggested input sizes"
+    bound = "≥ " if cost.unknown_nodes else ""
+    out.append(
+        _table(
+            ["", ""],
+            [
+                [
+                    f"input shapes ({where})",
+                    ", ".join(f"{k} {list(v)}" for k, v in cost.input_shapes) or "(none)",
+                ],
+                ["FLOPs", f"{bound}{cost.flops:,}"],
+                ["MACs", f"{bound}{cost.macs:,}"],
+                ["parameter bytes", f"{human_bytes(cost.param_bytes)} ({cost.param_bytes:,})"],
+                [
+                    "activation peak (estimate)",
+                    f"{human_bytes(cost.activation_peak_bytes)} at "
+                    f"{cost.activation_peak_node or '—'}",
+                ],
+                ["nodes of unknown cost (left out)", f"{cost.unknown_nodes:,}"],
+            ],
+        )
+    )
+
+    def num(x: float | None, fmt: str = "{:.2f}") -> str:
+        return "" if x is None else fmt.format(x)
+
+    for r in results:
+        if not (r.ok and r.profile and r.profile.nodes):
+            continue
+        rl = roofline(r, cost)
+        out.append(
+            f"<h3>{_e(r.label)}: "
+            + (f"{rl.gflops:.2f} GFLOP/s over its timed units" if rl.gflops else "no timed unit")
+            + "</h3>"
+        )
+        out.append(f"<p class=muted>Roofs: {_e(rl.peaks.how)}. {_e(rl.peaks.error)}</p>")
+        out.append(figure(charts.roofline_scatter(rl)))
+
+        out.append(
+            _table(
+                ["op type", "units", "µs", "GFLOP/s", "FLOP/byte", "of roof", "lost µs"],
+                [
+                    [
+                        o.op_type,
+                        o.units,
+                        f"{o.time_us:,.1f}",
+                        num(o.gflops),
+                        num(o.intensity),
+                        num(o.fraction, "{:.1%}"),
+                        num(o.lost_us, "{:,.1f}"),
+                    ]
+                    for o in rl.by_op[:20]
+                ],
+            )
+        )
+        far = rl.far_below(10)
+        if far:
+            out.append("<p>Furthest below their roof (by the time a kernel at the roof saves):</p>")
+            out.append(
+                _table(
+                    ["node", "id", "op", "µs", "lost µs", "of roof", "GFLOP/s", "FLOP/byte"],
+                    [
+                        [
+                            p.label,
+                            p.key,
+                            p.op_type,
+                            f"{p.time_us:,.1f}",
+                            num(p.lost_us, "{:,.1f}"),
+                            num(p.fraction, "{:.1%}"),
+                            num(p.gflops),
+                            num(p.intensity),
+                        ]
+                        for p in far
+                    ],
+                )
+            )
+    return out
+
+
 def html_report(
     model: LoadedModel,
     results: Sequence[RunResult] = (),
@@ -301,11 +398,14 @@ def html_report(
     title: str = "",
     analyses: Sequence[Any] = (),
     session: Any = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as one HTML document (see the module docstring); ``analyses`` (first
     divergence, ablation: ``inspector.bundle.Analysis``) get a section each. ``session``:
     ONNX Runtime's load check (:func:`inspector.run.execute.loadcheck.check_session`); without one,
-    the report says whether its own runs created a session, or that nothing checked it."""
+    the report says whether its own runs created a session, or that nothing checked it.
+    ``inputs``: the arrays the runs fed, whose shapes the cost section counts at (without
+    them, the suggested input sizes)."""
     import onnx
 
     ov = build_overview(model)
@@ -361,6 +461,7 @@ def html_report(
     ]
     if results:
         parts += _run_sections(results, figure)
+    parts += _cost_section(model, results, inputs, figure)
     parts += _analysis_sections(analyses)
     body = "\n".join(parts)
     return (

@@ -7,6 +7,7 @@ import streamlit as st
 
 from inspector.run.execute.jobs import Job
 from pages.common import models
+from pages.common.compare.cost import suggested_cost
 from pages.common.overview import check, sections
 from pages.common.picker import page_header
 
@@ -20,6 +21,7 @@ compat = models.record("compat", source)  # holds ONNX Runtime's load check once
 check_slot = st.empty()
 sections.stamps(compat)
 sections.inputs_outputs(ov)
+sections.cost_totals(suggested_cost(source))  # FLOPs, parameter bytes, activation peak
 sections.external_data(models.record("external", source))
 sections.releases(compat)
 

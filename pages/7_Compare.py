@@ -9,7 +9,7 @@ import streamlit as st
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL
 from inspector.run.readout.outcome import default_candidate
 from pages.common import handoff, runs
-from pages.common.compare import downloads, eps, graph, outcomes, outputs, share, timing
+from pages.common.compare import cost, downloads, eps, graph, outcomes, outputs, share, timing
 from pages.common.picker import page_header
 
 model, source = page_header("Compare")
@@ -40,8 +40,8 @@ cand = results[labels.index(cand_label)]
 outcomes.show(results)  # failures as errors; strict refusals the demo expects as notes
 share.show(source)  # read-only links for a teammate (owners only)
 
-tab_time, tab_ep, tab_out, tab_graph, tab_dl = st.tabs(
-    ["Timing", "EP assignment", "Outputs", "Graph", "Downloads"],
+tab_time, tab_ep, tab_out, tab_graph, tab_cost, tab_dl = st.tabs(
+    ["Timing", "EP assignment", "Outputs", "Graph", "Cost", "Downloads"],
     default=focus.tab,  # the fallback demo lands on EP assignment
 )
 with tab_time:
@@ -55,5 +55,7 @@ with tab_graph:
     graph.show_optimized(results, cand)
     mode = st.radio("Colour the graph by", ["EP", "time"], horizontal=True, key="cmp_mode")
     graph.show_overlay(model, source, cand, mode)
+with tab_cost:  # FLOPs and bytes next to time: the roofline
+    cost.show(model, source, stored.inputs, ref, cand)
 with tab_dl:
     downloads.show(model, source, stored, cand)

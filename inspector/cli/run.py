@@ -273,6 +273,8 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
         results, run.matrix.reference, atol=args.atol, rtol=args.rtol, expected=run.expected
     )
     record = summary.to_dict()
+    if args.out or args.json:
+        record["roofline"] = roofline_json(model, results, run.inputs)
     if args.out:
         save(Path(args.out), results, record, run.inputs)
     if args.json:
@@ -293,6 +295,21 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def roofline_json(
+    model: LoadedModel, results: Sequence[RunResult], inputs: dict[str, Any]
+) -> list[dict[str, Any]] | dict[str, str]:
+    """Per configuration with a profile, its achieved GFLOP/s and roofline summary
+    (:meth:`inspector.run.analyses.roofline.Roofline.summary`); ``{"error": …}`` where the
+    model's cost cannot be counted at the inputs' shapes."""
+    from inspector.errors import InspectorError
+    from inspector.run.analyses.roofline import rooflines
+
+    try:
+        return [rl.summary() for rl in rooflines(model, results, inputs)]
+    except InspectorError as e:
+        return {"error": str(e)}
 
 
 def main_compare(args: argparse.Namespace, model: LoadedModel) -> int:
@@ -339,6 +356,7 @@ def _compare(
         "latency": to_jsonable(vs),
         "node_timing": {"labels": labels, "rows": to_jsonable(timing)},
         "node_changes": to_jsonable(changes),
+        "roofline": roofline_json(model, results, inputs),
     }
     summary = RunSummary.of(results, atol=args.atol, rtol=args.rtol, expected=run.expected)
     checks = summary.expected
@@ -386,7 +404,7 @@ def _compare(
         from inspector.report import html_report
 
         Path(args.report).write_text(
-            html_report(model, results, analyses=analyses), encoding="utf-8"
+            html_report(model, results, analyses=analyses, inputs=inputs), encoding="utf-8"
         )
         print(f"wrote {args.report}", file=sys.stderr)
     gated = args.atol is not None or args.rtol is not None  # same gate for text and JSON

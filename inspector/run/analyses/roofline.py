@@ -385,11 +385,11 @@ def roofline(
     for node_id in units.parent:
         members[units.find(node_id)].add(node_id)
     unit_time: dict[str, float] = defaultdict(float)
-    unit_kernels: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+    unit_kernels: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for kernel, us, ep, kind, ids in timed:
         root = units.find(ids[0])
         unit_time[root] += us
-        unit_kernels[root].append((kernel, ep, kind, ""))
+        unit_kernels[root].append((kernel, ep, kind))
     points: list[RoofPoint] = []
     for root, nodes_set in members.items():
         nodes = sorted(nodes_set, key=_order)
@@ -448,8 +448,8 @@ def roofline(
                 label=label,
                 node_ids=tuple(nodes),
                 op_type=op_type,
-                kernels=tuple(k for k, _, _, _ in kernels),
-                eps=tuple(dict.fromkeys(ep for _, ep, _, _ in kernels)),
+                kernels=tuple(k for k, _, _ in kernels),
+                eps=tuple(dict.fromkeys(ep for _, ep, _ in kernels)),
                 how=_how(nodes, kernels),
                 time_us=us,
                 macs=sum(c.macs or 0 for c in known),
@@ -515,16 +515,19 @@ def _op_type(rows: Sequence[NodeCost | None]) -> str:
     return "+".join(sorted(flops, key=lambda op: -flops[op]))
 
 
-def _how(nodes: Sequence[str], kernels: Sequence[tuple[str, str, str, str]]) -> str:
+def _how(nodes: Sequence[str], kernels: Sequence[tuple[str, str, str]]) -> str:
     """How the unit's kernels cover its nodes ("" for a node that is its own kernel)."""
-    kinds = {kind for _, _, kind, _ in kernels}
+    kinds = {kind for _, _, kind in kernels}
     if len(nodes) == 1 and len(kernels) == 1 and kinds <= {"own", "renamed"}:
         return ""
-    names = ", ".join(repr(k) for k, _, _, _ in kernels[:3]) + (
+    names = ", ".join(repr(k) for k, _, _ in kernels[:3]) + (
         f" and {len(kernels) - 3} more" if len(kernels) > 3 else ""
     )
-    what = "fused into" if "fused" in kinds else "compiled into" if "compiled" in kinds else "by"
-    return f"{len(nodes)} node(s) computed {what} kernel(s) {names}: timed together"
+    if "fused" in kinds:
+        return f"{len(nodes)} nodes fused into {names}: timed together"
+    if "compiled" in kinds:
+        return f"{len(nodes)} nodes compiled into {names} (an EP's subgraph): timed together"
+    return f"{len(nodes)} node(s) computed by {len(kernels)} kernel(s) {names}: times added"
 
 
 def _by_op(points: Sequence[RoofPoint], peaks: MachinePeaks) -> tuple[OpRoof, ...]:

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from inspector.model.compat import CompatVerdict
+from inspector.model.cost import CostRecord
 from inspector.model.diagnose import Diagnosis
 from inspector.model.external import ExternalDataReport
 from inspector.model.overview import Overview, domain_label
@@ -133,3 +134,36 @@ def diagnostics(diagnosis: Diagnosis, check_pending: bool) -> None:
         st.dataframe(rows_frame(diagnosis.findings), hide_index=True)
     if check_pending:
         st.caption("ONNX Runtime's load check has not finished: its finding joins these then.")
+
+
+def cost_totals(cost: CostRecord | str) -> None:
+    """The model's FLOPs, parameter bytes and activation peak at the suggested input sizes
+    (``cost`` is why not, in words, where they cannot be counted)."""
+    st.subheader("Cost at the suggested input sizes")
+    if isinstance(cost, str):
+        st.caption(plain(f"Not counted: {cost}"))
+        return
+    cols = st.columns(4)
+    bound = "≥ " if cost.unknown_nodes else ""
+    cols[0].metric("FLOPs", f"{bound}{cost.flops / 1e9:,.3f} G", help=f"{cost.flops:,} FLOPs")
+    cols[1].metric("MACs", f"{bound}{cost.macs / 1e9:,.3f} G", help=f"{cost.macs:,} MACs")
+    cols[2].metric(
+        "Parameter bytes", human_bytes(cost.param_bytes), help=f"{cost.param_bytes:,} bytes"
+    )
+    cols[3].metric(
+        "Activation peak (estimate)",
+        human_bytes(cost.activation_peak_bytes),
+        help=f"{cost.activation_peak_bytes:,} bytes live at {cost.activation_peak_node or '—'}, "
+        "each activation kept from its producer to its last consumer",
+    )
+    shapes = ", ".join(f"{name} {list(shape)}" for name, shape in cost.input_shapes)
+    left_out = (
+        f" {cost.unknown_nodes:,} node(s) of unknown cost are left out: the totals are lower "
+        "bounds (the Graph page says why per node)."
+        if cost.unknown_nodes
+        else ""
+    )
+    st.caption(
+        plain(f"Inputs {shapes or '(none)'}; main graph only, from inferred shapes.{left_out}")
+        + " Measured time next to these counts: Compare's Cost tab."
+    )

@@ -1,0 +1,189 @@
+"""Static cost next to measured time: achieved GFLOP/s, intensity, roofs, the measured peaks,
+the chart, the report's section and ``run --json``'s fields."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from onnx import helper, numpy_helper
+
+from inspector import load_model
+from inspector.charts import roofline_scatter
+from inspector.model.cost import build_cost
+from inspector.report import html_report
+from inspector.run.analyses.roofline import (
+    MachinePeaks,
+    input_shapes,
+    machine_peaks,
+    measure_peaks,
+    roofline,
+    rooflines,
+    suggested_shapes,
+)
+from inspector.run.execute.runner import run_matrix
+from inspector.run.setup.config import Matrix, RunConfig
+from inspector.run.setup.inputs import default_inputs
+from tests.factories import model, silu_cnn, vi
+
+M, K, N = 128, 256, 256
+PROFILED = dict(warmup_runs=1, timed_runs=3, profiled_runs=3)
+
+
+def single_matmul():
+    """x [M, K] @ W [K, N]: 2·M·K·N FLOPs; K·N·4 parameter bytes, M·K·4 read, M·N·4 written."""
+    w = np.random.default_rng(0).standard_normal((K, N)).astype(np.float32)
+    return model(
+        [helper.make_node("MatMul", ["x", "W"], ["y"], "mm")],
+        [vi("x", shape=[M, K])],
+        [vi("y", shape=[M, N])],
+        [numpy_helper.from_array(w, "W")],
+        opsets=[helper.make_opsetid("", 17)],
+    )
+
+
+#: Fixed peaks for the arithmetic tests: 100 GFLOP/s, 10 GB/s (ridge at 10 FLOP/byte).
+PEAKS = MachinePeaks(
+    gflops=100.0,
+    bandwidth_gbs=10.0,
+    threads=1,
+    matmul_n=0,
+    matmul_reps=0,
+    copy_bytes=0,
+    copy_reps=0,
+    matmul_s=(),
+    copy_s=(),
+    how="fixed for the test",
+)
+
+
+@pytest.fixture(scope="module")
+def matmul_run():
+    m = load_model(single_matmul().SerializeToString(), name="mm.onnx")
+    inputs = default_inputs(m)
+    (r,) = run_matrix(m, Matrix((RunConfig(opt_level="all", label="all", **PROFILED),)), inputs)
+    assert r.ok, r.error
+    return m, r, inputs
+
+
+class TestSingleMatMul:
+    def test_achieved_gflops_is_flops_over_the_profiled_time(self, matmul_run):
+        m, r, inputs = matmul_run
+        cost = build_cost(m, input_shapes(inputs))
+        rl = roofline(r, cost, PEAKS)
+        (p,) = rl.points
+        (kernel,) = [t for t in r.profile.nodes if t.op_type == "MatMul"]
+        assert p.key == "main:0" and p.node_ids == ("main:0",) and p.op_type == "MatMul"
+        assert p.how == "" and p.kernels == (kernel.node,)
+        assert p.flops == 2 * M * K * N and p.macs == M * K * N
+        assert p.time_us == kernel.median_us > 0
+        assert p.gflops == pytest.approx(2 * M * K * N / (kernel.median_us * 1e-6) / 1e9)
+        nbytes = 4 * (K * N + M * K + M * N)
+        assert p.bytes == nbytes and p.param_bytes == 4 * K * N
+        assert p.intensity == pytest.approx(2 * M * K * N / nbytes)
+        # 51.2 FLOP/byte is past the ridge (10): the compute roof bounds it.
+        assert p.roof_gflops == 100.0
+        assert p.fraction == pytest.approx(p.gflops / 100.0)
+        assert p.lost_us == pytest.approx(max(0.0, p.time_us - p.flops / (100.0 * 1e3)))
+        assert rl.gflops == pytest.approx(p.gflops) and rl.flops == p.flops
+        assert rl.by_op[0].op_type == "MatMul" and rl.by_op[0].gflops == pytest.approx(p.gflops)
+        assert rl.far_below(5) == (p,) and rl.apart == ()
+
+    def test_roof_is_the_lower_of_the_two(self):
+        assert PEAKS.ridge == 10.0
+        assert PEAKS.roof(2.0) == 20.0 and PEAKS.roof(10.0) == 100.0 and PEAKS.roof(50.0) == 100.0
+
+    def test_no_peaks_no_roof(self, matmul_run):
+        m, r, inputs = matmul_run
+        failed = replace(PEAKS, gflops=None, bandwidth_gbs=None, error="no benchmark")
+        (p,) = roofline(r, build_cost(m, input_shapes(inputs)), failed).points
+        assert p.gflops > 0 and p.roof_gflops is None and p.fraction is None and p.lost_us is None
+
+    def test_chart_draws_points_and_both_roofs(self, matmul_run):
+        m, r, inputs = matmul_run
+        rl = roofline(r, build_cost(m, input_shapes(inputs)), PEAKS)
+        fig = roofline_scatter(rl)
+        names = [t.name for t in fig.data]
+        assert names[0] == "MatMul" and fig.data[0].customdata[0][-1] == "main:0"
+        assert list(fig.data[0].x) == [rl.points[0].intensity]
+        assert any(n.startswith("memory roof: copy 10.0 GB/s") for n in names)
+        assert any(n.startswith("compute roof: GEMM 100.0 GFLOP/s") for n in names)
+        roof = next(t for t in fig.data if t.name.startswith("compute roof"))
+        assert list(roof.y) == [100.0, 100.0] and roof.x[0] == 10.0
+        assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+
+    def test_report_has_totals_and_the_scatter(self, matmul_run):
+        m, r, inputs = matmul_run
+        page = html_report(m, [r], inputs=inputs)
+        assert "<h2>Cost and roofline</h2>" in page
+        assert f"{2 * M * K * N:,}" in page and "x [128, 256]" in page
+        assert "Roofline of all" in page  # the chart's title, in the figure's JSON
+
+    def test_rooflines_without_inputs_use_the_suggested_sizes(self, matmul_run):
+        m, r, _ = matmul_run
+        assert suggested_shapes(m) == {"x": (M, K)}
+        (rl,) = rooflines(m, [r])
+        assert rl.input_shapes == (("x", (M, K)),) and rl.points[0].flops == 2 * M * K * N
+
+
+class TestFusedUnits:
+    def test_a_fused_kernel_and_its_nodes_are_one_point(self):
+        """At level 'all' ORT fuses each Sigmoid + Mul (SiLU) into one kernel and wraps the
+        Convs in layout Reorders of its own: the pair is one unit timed by its kernel, the
+        Reorders are listed apart."""
+        m = load_model(silu_cnn(blocks=2).SerializeToString(), name="silu.onnx")
+        inputs = default_inputs(m)
+        (r,) = run_matrix(m, Matrix((RunConfig(opt_level="all", **PROFILED),)), inputs)
+        rl = roofline(r, build_cost(m, input_shapes(inputs)), PEAKS)
+        fused = [p for p in rl.points if len(p.node_ids) > 1]
+        assert fused, [p.node_ids for p in rl.points]
+        kernels = {t.node: t for t in r.profile.nodes}
+        for p in fused:
+            assert set(p.op_type.split("+")) == {"Sigmoid", "Mul"}
+            assert p.time_us == pytest.approx(sum(kernels[k].median_us for k in p.kernels))
+            assert p.how == f"2 nodes fused into {p.kernels[0]!r}: timed together"
+        # No point holds a Sigmoid or a Mul alone: each went with its partner.
+        assert all(
+            p.op_type in ("Conv", "Sigmoid+Mul", "Mul+Sigmoid", "ReduceMean") for p in rl.points
+        )
+        whys = {a.why for a in rl.apart}
+        assert any(w.startswith("ONNX Runtime's own kernel") for w in whys)
+        placed = {n for p in rl.points for n in p.node_ids}
+        assert all(a.key not in placed for a in rl.apart)
+
+
+class TestPeaks:
+    def test_measured_peaks_are_positive_finite_and_cached(self):
+        p = machine_peaks(1)
+        assert p.error == "" and p.threads == 1
+        assert p.gflops is not None and math.isfinite(p.gflops) and p.gflops > 0
+        assert p.bandwidth_gbs is not None and math.isfinite(p.bandwidth_gbs)
+        assert p.bandwidth_gbs > 0 and len(p.matmul_s) == p.matmul_reps
+        assert p.gflops == pytest.approx(2 * p.matmul_n**3 / min(p.matmul_s) / 1e9)
+        assert "1024×1024" in p.how and "128 MiB" in p.how
+        assert machine_peaks(1) is p  # once per process
+
+    def test_a_failed_benchmark_is_a_record_with_the_reason(self):
+        p = measure_peaks(1, n=-1, reps=1, copy_bytes=1024, copy_reps=1)
+        assert p.gflops is None and p.bandwidth_gbs is None
+        assert p.error.startswith("the benchmark process failed") and p.roof(1.0) is None
+
+
+def test_run_json_has_the_roofline_per_configuration(tmp_path, capsys):
+    from inspector.cli import main
+
+    path = tmp_path / "mm.onnx"
+    path.write_bytes(single_matmul().SerializeToString())
+    code = main(["run", str(path), "--json", "--profiled-runs", "2", "--runs", "3"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    rows = out["roofline"]
+    assert [r["label"] for r in rows] == [r["label"] for r in out["results"]]
+    for row in rows:
+        assert row["flops"] == 2 * M * K * N and row["gflops"] > 0
+        assert row["input_shapes"] == {"x": [M, K]}
+        assert row["peaks"]["gflops"] > 0 and row["by_op"][0]["op_type"] == "MatMul"
+        assert row["far_below"][0]["key"] == "main:0"
