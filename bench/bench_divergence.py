@@ -3,11 +3,11 @@ the search the Compare page and ``compare --first-divergence`` run.
 
 Each model's search is timed against a baseline measured in the same process just before it:
 one plain ONNX Runtime session of the model (level all, one intra-op thread, as the search's
-runs) and one run on the same inputs — what any tool pays to look at the model's outputs once.
-The search's figure is ``first_divergence`` alone (the two configurations' own runs, which the
-page already has, are made before the clock starts). Beside it: how many marked rounds it took,
-how many worker runs (each a fresh session), how many tensors it marked per round and how many
-it compared, and the answer.
+runs) and one run on the same inputs, the median of three — what any tool pays to look at the
+model's outputs once. The search's figure is ``first_divergence`` alone (the two
+configurations' own runs, which the page already has, are made before the clock starts).
+Beside it: how many marked rounds it took, how many worker runs (each a fresh session), how
+many tensors it marked per round and how many it compared, and the answer.
 
 ``--before REF`` also runs the search as commit ``REF`` had it (its ``inspector/`` extracted with
 ``git archive`` into a temporary folder), interleaved with this tree's, each in a fresh
@@ -58,11 +58,14 @@ def child(model_id: str) -> dict[str, Any]:
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.intra_op_num_threads = configs[1].intra_op_threads
-    start = time.perf_counter()
-    session = ort.InferenceSession(str(real.path), so, providers=["CPUExecutionProvider"])
-    session.run(None, feeds)
-    baseline = time.perf_counter() - start
-    del session
+    times = []
+    for _ in range(3):  # the median of three: a 0.1 s baseline is noisy on a shared host
+        start = time.perf_counter()
+        session = ort.InferenceSession(str(real.path), so, providers=["CPUExecutionProvider"])
+        session.run(None, feeds)
+        times.append(time.perf_counter() - start)
+        del session
+    baseline = statistics.median(times)
 
     model = load_model(real.path)
     ref, cand = run_matrix(model, Matrix(configs), feeds)
@@ -158,7 +161,7 @@ def report(model_id: str, rows: dict[str, list[dict[str, Any]]]) -> None:
         r = runs[0]
         search = statistics.median(x["search_s"] for x in runs)
         base = statistics.median(x["baseline_s"] for x in runs)
-        print(
+        print(  # the first run's counts: every repeat makes the same rounds
             f"  {name:6}: search {search:6.1f} s = {ratio:5.1f}× baseline ({base:.2f} s: one "
             f"session + one run) · {r['rounds']} rounds, {r['runs']} worker runs, marked per "
             f"round {r['marked_per_round']} · {r['checked']} compared · answer {r['answer']}"
