@@ -25,7 +25,7 @@ from inspector import load_model
 from inspector.isolation.sandbox import landlock_abi
 from inspector.limits import DEFAULT_LIMITS
 from inspector.run.execute.prepare import prepare
-from inspector.run.execute.process import write_job
+from inspector.run.execute.process import prestart, write_job
 from inspector.run.execute.runner import run_matrix
 from inspector.run.readout import timing
 from inspector.run.setup.config import RunConfig, expand_matrix
@@ -61,7 +61,7 @@ class TestPrestartedWorker:
     def test_it_is_confined_and_runs_the_first_configuration(self):
         prepared = prepare(load_model(SAMPLE))
         try:
-            prepared.prestart()
+            prestart(prepared)
             (worker,) = prepared.spares
             status = _confined(worker.proc.pid)
             assert "NoNewPrivs:\t1" in status and "CapEff:\t0000000000000000" in status
@@ -83,7 +83,7 @@ class TestPrestartedWorker:
 
     def test_cleanup_stops_a_worker_no_run_took(self):
         prepared = prepare(load_model(SAMPLE))
-        prepared.prestart()
+        prestart(prepared)
         (worker,) = prepared.spares
         pid = worker.proc.pid
         prepared.cleanup()
@@ -95,7 +95,7 @@ class TestPrestartedWorker:
         when its time is up, as a freshly started worker's is."""
         prepared = prepare(load_model(SAMPLE))
         try:
-            prepared.prestart()
+            prestart(prepared)
             (worker,) = prepared.take_spares()
             job = prepared.job_dir()
             job.mkdir()
@@ -117,7 +117,7 @@ class TestPrestartedWorker:
         try:
             os.chmod(outside, 0o755)
             write_job(prepared, FAST, FEEDS, outside / "job", DEFAULT_LIMITS, False)
-            prepared.prestart()
+            prestart(prepared)
             (worker,) = prepared.take_spares()
             worker.run(outside / "job", timeout_s=120)
             assert not (outside / "job" / "result.json").exists()

@@ -24,6 +24,7 @@ from inspector.records import to_jsonable
 from inspector.run.analyses.analysis import AblationRow, Divergence
 from inspector.run.analyses.compare import Comparison
 from inspector.run.execute.prepare import PreparedModel, prepare
+from inspector.run.execute.process import prestart
 from inspector.run.execute.runner import run_matrix
 from inspector.run.readout.results import OPTIMIZED_DATA, RunResult, latency_delta
 from inspector.run.readout.summary import RunSummary
@@ -243,7 +244,7 @@ def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
     prepared = prepare(model) if local else None
     try:
         if prepared is not None:
-            prepared.prestart()
+            prestart(prepared)
         run = resolve(args, model)
         if getattr(args, "ray", None):
             from inspector.run.execute.cluster import run_matrix_ray

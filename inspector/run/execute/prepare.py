@@ -9,7 +9,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import onnx
 
@@ -20,8 +20,11 @@ from inspector.model.external import build_external_data
 from inspector.model.load import LoadedModel
 from inspector.model.walk import walk
 
-if TYPE_CHECKING:
-    from inspector.run.execute.process import Worker
+
+class Spare(Protocol):
+    """A worker started ahead of its run (``process.prestart``): all this module needs."""
+
+    def discard(self) -> None: ...
 
 
 class RunError(InspectorError):
@@ -117,7 +120,7 @@ class PreparedModel:
     name: str = "model.onnx"  # the user's name for the model (messages show it, not our paths)
     jobs: int = 0  # job folders handed out so far
     shown: dict[str, str] | None = None  # node id → its name in the model (see given_names)
-    spares: list[Worker] = field(default_factory=list)  # started ahead (see prestart)
+    spares: list[Spare] = field(default_factory=list)  # started ahead (process.prestart)
 
     def job_dir(self, kind: str = "run") -> Path:
         """A fresh job folder: one prepared model serves a matrix, a first-divergence search
@@ -126,22 +129,8 @@ class PreparedModel:
         self.jobs += 1
         return path
 
-    def prestart(self) -> None:
-        """Start this model's first worker now (a fresh confined interpreter importing numpy
-        and onnxruntime, ~0.3 s), so that it overlaps what the caller still does before the
-        run — making the inputs — instead of following it. :func:`~.runner.run_matrix` takes
-        it (:meth:`take_spares`); :meth:`cleanup` stops it if no run did. It serves one job of
-        this model only, as every worker: nothing but the wait for its job is shared. Where
-        workers may not start at all, nothing is started: the run says why."""
-        from inspector.run.execute.process import Worker
-
-        try:
-            self.spares.append(Worker(self))
-        except RunError:
-            pass
-
-    def take_spares(self) -> list[Worker]:
-        """The workers :meth:`prestart` started, handed over (this model keeps none)."""
+    def take_spares(self) -> list[Spare]:
+        """The workers ``process.prestart`` started, handed over (this model keeps none)."""
         taken, self.spares = self.spares, []
         return taken
 

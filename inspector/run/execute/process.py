@@ -295,3 +295,16 @@ class Worker:
         except (subprocess.TimeoutExpired, OSError):
             self.proc.kill()
         self._log.close()
+
+
+def prestart(prepared: PreparedModel) -> None:
+    """Start ``prepared``'s first worker now (a fresh confined interpreter importing numpy and
+    onnxruntime, ~0.3 s), so that it overlaps what the caller still does before the run —
+    making the inputs — instead of following it. :func:`~.runner.run_matrix` takes it
+    (``prepared.take_spares()``); ``prepared.cleanup()`` stops it if no run did. It serves one
+    job of this model only, as every worker: nothing but the wait for its job is shared. Where
+    workers may not start at all, nothing is started: the run says why."""
+    try:
+        prepared.spares.append(Worker(prepared))
+    except RunError:
+        pass

@@ -213,7 +213,7 @@ def run_matrix(
     if prepared is None:
         prepared = prepare(model, Path(out_dir) if out_dir else None)
     results = []
-    spare: list[Worker] = prepared.take_spares()
+    spare = [w for w in prepared.take_spares() if isinstance(w, Worker)]
     try:
         n = len(matrix.configs)
         for i, config in enumerate(matrix.configs):
