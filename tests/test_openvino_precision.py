@@ -33,3 +33,30 @@ def test_the_note_names_the_precision_in_effect():
     note = precision_note(None, ["avx2", "amx_bf16", "avx512_bf16"])
     assert "bf16 by default" in note and "precision=FP32" in note
     assert "f32 by default" in precision_note(None, ["avx2", "avx512f"])
+
+
+def _openvino_usable() -> tuple[bool, str]:
+    from inspector.run.setup.eps import discover
+
+    info = next((i for i in discover() if i.name == "OpenVINOExecutionProvider"), None)
+    return bool(info and info.usable), (info.reason if info else "unknown to discovery")
+
+
+@pytest.mark.skipif(not _openvino_usable()[0], reason=f"OpenVINO: {_openvino_usable()[1]}")
+def test_an_openvino_run_says_the_precision_it_computed_in(samples):
+    """Where OpenVINO lists a device (Intel): precision=FP32 reaches it through load_config
+    (the run succeeds and says so), and a run without it names the CPU plugin's default."""
+    from inspector import load_model
+    from inspector.run.execute.runner import run_matrix
+    from inspector.run.setup.config import EpSpec, Matrix, RunConfig
+    from inspector.run.setup.inputs import default_inputs
+
+    model = load_model(samples / "ep_fallback_det.onnx")
+    ov, cpu = "OpenVINOExecutionProvider", EpSpec("CPUExecutionProvider")
+    asked = RunConfig(
+        eps=(EpSpec(ov, (("precision", "FP32"),)), cpu), timed_runs=1, profiled_runs=0, label="a"
+    )
+    default = RunConfig(eps=(EpSpec(ov), cpu), timed_runs=1, profiled_runs=0, label="d")
+    fp32, plain = run_matrix(model, Matrix((asked, default)), default_inputs(model))
+    assert fp32.ok and any("computed in FP32" in n for n in fp32.notes), fp32.notes
+    assert plain.ok and any("by default on this CPU" in n for n in plain.notes), plain.notes

@@ -24,9 +24,12 @@ from inspector.run.execute.protocol import JobConfig, OutputMeta, WorkerJob, Wor
 from inspector.run.readout import timing
 from inspector.run.readout.eplog import failing_ep, log_lines
 from inspector.run.setup.options import (
+    OPENVINO,
     check_ep_options,
     check_optimizer_names,
     check_session_config,
+    openvino_load_config,
+    precision_note,
 )
 
 ERROR_KINDS = {  # ORT exception class name → our error kind
@@ -130,6 +133,7 @@ def _session_options(
     devices: dict[str, list[Any]],
     plugin_names: set[str],
     notes: list[str],
+    job_dir: Path,
 ) -> tuple[Any, list[Any] | None]:
     # The parent validated these already; check again so that only allow-listed keys ever
     # reach ORT, whoever wrote job.json (options.py explains the threat).
@@ -164,9 +168,9 @@ def _session_options(
     usable = []
     for name, options in requested:
         if name in plugin_names and name in devices:
-            usable.append((name, options, True))
+            usable.append((name, _openvino(name, options, job_dir, notes), True))
         elif name in available:
-            usable.append((name, options, False))
+            usable.append((name, _openvino(name, options, job_dir, notes), False))
         elif name in plugin_names:
             notes.append(
                 f"{name} requested: its plugin is installed but lists no device on this "
@@ -190,6 +194,27 @@ def _session_options(
         return so, None
     providers = [(n, o) for n, o, _ in usable] or [("CPUExecutionProvider", {})]
     return so, providers
+
+
+def _openvino(name: str, options: dict[str, str], job_dir: Path, notes: list[str]) -> dict:
+    """OpenVINO's options as its plugin EP takes them: ``precision`` (which it ignores as a
+    provider option) written as OpenVINO properties into a ``load_config`` file in this
+    worker's own folder — content from allow-listed values, a path the inspector chose — and
+    a note saying the precision in effect (the CPU plugin's default where none was asked)."""
+    if name != OPENVINO:
+        return options
+    rest, config = openvino_load_config(options.items())
+    if config is None:
+        try:
+            flags = Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0]
+        except (OSError, IndexError):
+            flags = ""
+        notes.append(precision_note(None, flags.replace(":", " ").split()))
+        return options
+    path = job_dir / "openvino_load_config.json"
+    path.write_text(json.dumps(config))
+    notes.append(precision_note(options["precision"]))
+    return {**dict(rest), "load_config": str(path)}
 
 
 def _make_session(ort: Any, model: str, so: Any, providers: list[Any] | None) -> Any:
@@ -482,7 +507,7 @@ def _profile(
     """A second session with the profiler on (and the optimized graph saved), never timed."""
 
     def session(save: bool) -> Any:
-        so, providers = _session_options(ort, cfg, devices, plugin_names, [])
+        so, providers = _session_options(ort, cfg, devices, plugin_names, [], job_dir)
         so.enable_profiling = cfg["profiled_runs"] > 0
         so.profile_file_prefix = str(job_dir / "profile")  # never the default: the cwd
         if save:
@@ -565,7 +590,7 @@ def run(job_dir: Path) -> WorkerResult:
         devices = _plugin_eps(ort, plugins)
         plugin_names = {name for name, _ in plugins}
         stage = "create session"
-        so, providers = _session_options(ort, cfg, devices, plugin_names, notes)
+        so, providers = _session_options(ort, cfg, devices, plugin_names, notes, job_dir)
         t0 = time.perf_counter()
         sess = _make_session(ort, model, so, providers)
         result["session_create_s"] = time.perf_counter() - t0
