@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,52 @@ def test_retention_by_age_then_size_and_unused_blobs_go(tmp_path):
     assert [j.id for j in store.jobs("owner")] == ["j2"]
     assert store.clean(max_age_s=30 * 86400, max_bytes=0, now=now) == 1
     assert store.jobs("owner") == [] and store.model("k1") is None and store.size() == 0
+
+
+def test_an_interrupted_matrix_comes_back_and_runs_again(samples):
+    """AppTest: a matrix the store holds as queued when the server stopped (interrupted at the
+    next start) comes back on its owner's next session as a failed job that says why, and the
+    Run lab's 'Run it again' runs its configurations and inputs."""
+    from streamlit.testing.v1 import AppTest
+
+    from inspector import load_model, tokens
+    from inspector.bundle import write_bundle
+    from inspector.run.setup.config import RunConfig
+    from inspector.run.setup.inputs import default_inputs
+    from inspector.store import DATA_DIR_ENV
+    from pages.common.models import make_source
+    from tests.conftest import ROOT
+
+    kept = Store(Path(os.environ[DATA_DIR_ENV]))
+    tokens.use_secret(kept.secret())  # the app signs with the store's secret, as this does
+    owner = tokens.issue("")  # AppTest has no XSRF cookie: its browser key is ""
+    data = (samples / "mlp_gelu_layernorm.onnx").read_bytes()
+    source = make_source("mlp_gelu_layernorm.onnx", data, {})
+    model = load_model(data, {}, name=source.name)
+    config = RunConfig(timed_runs=2, profiled_runs=0, label="stopped · CPU")
+    kept.put_model(source.key, source.name, source.data, ())
+    kept.job_queued(
+        "was-running",
+        owner,
+        source.key,
+        "matrix",
+        "",
+        time.time(),
+        request=write_bundle(model, (), default_inputs(model), model_bytes=data),
+        configs=[config.to_dict()],
+    )
+    assert kept.interrupt_unfinished() >= 1  # what a starting server does
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["s"] = owner
+    at.run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "The run failed: interrupted: the server stopped while it was queued" in errors, errors
+    at.button(key="rl_again").click().run()
+    from pages.common.server import job_queue
+
+    job = job_queue().jobs(owner)[-1]
+    assert job_queue().wait(job, timeout=120) and job.state == "done", job.error
+    assert [r.label for r in job.results] == ["stopped · CPU"] and job.results[0].ok

@@ -142,6 +142,7 @@ def _register(owner: str, source: Source, row: StoredJob) -> int:
     job = queue.register(
         owner, source.key, matrix, kind=MATRIX, origin="", inputs=inputs, context=source
     )
+    job.total, job.unit = len(matrix.configs), "configurations"
     job.state = "failed" if row.state == INTERRUPTED else row.state  # type: ignore[assignment]
     job.error = INTERRUPTED_NOTE if row.state == INTERRUPTED else row.error
     job.about = INTERRUPTED if row.state == INTERRUPTED else ""
