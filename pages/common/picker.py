@@ -11,6 +11,7 @@ import streamlit as st
 from inspector import InspectorError, LoadedModel
 from inspector.records import human_bytes
 from pages.common import models, published, runs, server
+from pages.common.graph.draw import prewarm
 from pages.common.nav import PAGES
 from pages.common.text import plain
 
@@ -133,10 +134,12 @@ def model_picker() -> LoadedModel | None:
         st.info("Open a sample model or drop an .onnx file in the sidebar.")
         return None
     try:
-        return models.load(source)
+        model = models.load(source)
     except InspectorError as exc:
         st.error(plain(exc))
         return None
+    prewarm(model, source)  # a big graph's first drawing, made while other pages are read
+    return model
 
 
 def _shared_view() -> LoadedModel | None:

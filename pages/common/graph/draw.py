@@ -5,13 +5,15 @@ boundary. Each returns the node ids it drew, which the node table then follows."
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from inspector import LoadedModel
 from inspector.errors import InspectorError
 from inspector.model.collapsed import Collapsed, collapsed_of
-from inspector.model.scopes import SEP, ScopeTree, find_node, neighbourhood, sub_model
-from pages.common import published
+from inspector.model.scopes import SEP, Scope, ScopeTree, find_node, neighbourhood, sub_model
+from pages.common import models, published
 from pages.common.models import Source
 from pages.common.text import plain
 
@@ -39,6 +41,44 @@ def draw_part(model: LoadedModel, source: Source, tag: str, indices: list[int], 
     st.iframe(published.app_base_path() + url, height=620)
 
 
+def _opened(tree: ScopeTree, path: str, budget: int) -> Scope:
+    """The scope drawn for ``path``: it, or its only child while it holds nothing else and
+    is over the budget ("/model" holding the whole graph: straight in)."""
+    try:
+        here = tree.get(path)
+    except InspectorError:
+        here = tree.get(SEP)
+    while here.nodes > budget and not here.own and len(kids := tree.children(here.path)) == 1:
+        here = kids[0]
+    return here
+
+
+_warming: set[str] = set()  # models whose first collapsed drawing is being made or made
+_warming_lock = threading.Lock()
+
+
+def prewarm(model: LoadedModel, source: Source) -> None:
+    """Make a big model's first Graph drawing in the background as soon as it is open
+    (shape inference, which types its edges, first): opening the Graph page then costs only
+    Netron's drawing — the build alone is 1.4–2.2 s of CPU at 100,000 nodes."""
+    budget = model.limits.graph_node_budget
+    with _warming_lock:
+        if len(model.proto.graph.node) <= budget or source.key in _warming:
+            return
+        _warming.add(source.key)
+
+    def make() -> None:
+        try:
+            tree = models.record("scopes", source)
+            model.native  # noqa: B018 - shared with the Overview (one run per model)
+            _collapsed(source.key, _opened(tree, SEP, budget).path, True, model)
+        except Exception:  # noqa: BLE001 - the page builds it itself and says what failed
+            with _warming_lock:
+                _warming.discard(source.key)
+
+    threading.Thread(target=make, daemon=True, name=f"prewarm-{source.key[:8]}").start()
+
+
 def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[str]:
     """Breadcrumbs, the current scope's children (a click opens one) and a drawing of the
     scope: whole within the budget, collapsed above it; the ids under it."""
@@ -47,13 +87,7 @@ def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[st
     def set_scope(path: str) -> None:
         st.session_state.setdefault(_SCOPE, {})[source.key] = path
 
-    path = st.session_state.setdefault(_SCOPE, {}).get(source.key, SEP)
-    try:
-        here = tree.get(path)
-    except InspectorError:
-        here = tree.get(SEP)
-    while here.nodes > budget and not here.own and len(kids := tree.children(here.path)) == 1:
-        here = kids[0]  # a single child (e.g. "/model"): go straight in
+    here = _opened(tree, st.session_state.setdefault(_SCOPE, {}).get(source.key, SEP), budget)
     crumbs = [SEP] + [
         SEP + SEP.join(here.path.split(SEP)[1 : i + 1])
         for i in range(1, len(here.path.split(SEP)))
