@@ -488,8 +488,7 @@ def stacked_dot(dot: str, columns: int = 2) -> str:
     return dot.replace("digraph G {", f'digraph G {{\npack=true; packmode="array_{columns}";', 1)
 
 
-#: Colours of op types on the roofline, picked by a checksum of the name: one op type has one
-#: colour in every configuration's chart.
+#: Colours of op types on the roofline, given in the order of their names.
 OP_COLORS = (
     "#4C78A8",
     "#F58518",
@@ -510,18 +509,20 @@ OP_COLORS = (
 )
 
 
-def op_color(op_type: str) -> str:
-    """The op type's colour on the roofline (:data:`OP_COLORS`)."""
-    return OP_COLORS[zlib.crc32(op_type.encode()) % len(OP_COLORS)]
+def op_colors(ops: Sequence[str]) -> dict[str, str]:
+    """A colour per op type, by the order of their names: charts drawn with the same ``ops``
+    (all the configurations' op types together) give one op type one colour."""
+    return {op: OP_COLORS[k % len(OP_COLORS)] for k, op in enumerate(sorted(set(ops)))}
 
 
-def roofline_scatter(rl: Roofline) -> go.Figure:
+def roofline_scatter(rl: Roofline, ops: Sequence[str] = ()) -> go.Figure:
     """The roofline of one configuration: each unit (a node, or the nodes a fused kernel
     computes) at its arithmetic intensity (x, FLOPs per byte, log) and achieved GFLOP/s (y,
     log), coloured by op type and sized by its time; the machine's memory roof (copy
     bandwidth × intensity) and compute roof (GEMM peak) as lines. Units far below the roof
     above them are the ones a better kernel would speed up. A point's ``customdata`` ends
-    with its key (first node id), which a page reads back from a click."""
+    with its key (first node id), which a page reads back from a click. ``ops``: op types
+    coloured alongside (:func:`op_colors`: pass every configuration's to match charts)."""
     fig = go.Figure()
     points = rl.points
     longest = max((p.time_us for p in points), default=0.0)
@@ -529,6 +530,7 @@ def roofline_scatter(rl: Roofline) -> go.Figure:
     for p in points:
         groups.setdefault(p.op_type, []).append(p)
     order = sorted(groups, key=lambda op: -sum(p.time_us for p in groups[op]))
+    colors = op_colors([*ops, *groups])
     for op in order:
         ps = groups[op]
         fig.add_scatter(
@@ -537,7 +539,7 @@ def roofline_scatter(rl: Roofline) -> go.Figure:
             mode="markers",
             name=text(op),
             marker=dict(
-                color=op_color(op),
+                color=colors[op],
                 size=[6 + 26 * (p.time_us / longest) ** 0.5 if longest else 8 for p in ps],
                 line=dict(width=0.5, color="#333333"),
                 opacity=0.8,
@@ -591,10 +593,11 @@ def roofline_scatter(rl: Roofline) -> go.Figure:
         ),
         xaxis=dict(
             type="log",
+            dtick=1,  # a tick per power of ten
             title="arithmetic intensity (FLOPs per byte of parameters + activations)",
             automargin=True,
         ),
-        yaxis=dict(type="log", title="achieved GFLOP/s (size: time)", automargin=True),
+        yaxis=dict(type="log", dtick=1, title="achieved GFLOP/s (size: time)", automargin=True),
         legend=dict(traceorder="normal"),
     )
     return fig

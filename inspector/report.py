@@ -338,17 +338,16 @@ def _cost_section(
     def num(x: float | None, fmt: str = "{:.2f}") -> str:
         return "" if x is None else fmt.format(x)
 
-    for r in results:
-        if not (r.ok and r.profile and r.profile.nodes):
-            continue
-        rl = roofline(r, cost)
+    rls = [roofline(r, cost) for r in results if r.ok and r.profile and r.profile.nodes]
+    ops = [p.op_type for rl in rls for p in rl.points]  # one colour per op type throughout
+    for rl in rls:
         out.append(
-            f"<h3>{_e(r.label)}: "
+            f"<h3>{_e(rl.label)}: "
             + (f"{rl.gflops:.2f} GFLOP/s over its timed units" if rl.gflops else "no timed unit")
             + "</h3>"
         )
         out.append(f"<p class=muted>Roofs: {_e(rl.peaks.how)}. {_e(rl.peaks.error)}</p>")
-        out.append(figure(charts.roofline_scatter(rl)))
+        out.append(figure(charts.roofline_scatter(rl, ops)))
 
         out.append(
             _table(

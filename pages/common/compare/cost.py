@@ -69,7 +69,7 @@ def show(
     if isinstance(cost, str):
         st.error(plain(cost))
         return
-    ran = [r for r in (cand, ref) if r.ok and r.profile and r.profile.nodes]
+    ran = list({r.label: r for r in (cand, ref) if r.ok and r.profile and r.profile.nodes}.values())
     if not ran:
         st.info("No profiled runs: set 'profiled runs' above 0 in the run lab.")
         return
@@ -85,7 +85,8 @@ def show(
     peaks = rl.peaks
     if peaks.error:
         st.warning(plain(f"No roofs: {peaks.error}"))
-    st.plotly_chart(roofline_scatter(rl), key="cmp_roofline")
+    ops = [p.op_type for x in rls.values() for p in x.points]  # one colour per op in both
+    st.plotly_chart(roofline_scatter(rl, ops), key="cmp_roofline")
     st.caption(
         plain(
             "Each point is a node, or the nodes one fused kernel computes (timed together, "
