@@ -77,13 +77,16 @@ def test_it_opens_offline_in_chromium_with_no_other_origin(tmp_path):
         assert page.locator(".js-plotly-plot .main-svg").count() >= 3  # drawn, not just placed
         # plotly styles its marks after it places them: a screenshot taken in between shows
         # every bar black (issue 26 read that as the page policy blocking plotly's styles)
+        # (bars' marks are `.point path`; the roofline scatter's markers are `path.point`)
         page.wait_for_function(
             "[...document.querySelectorAll('.js-plotly-plot')].every(p => "
-            "p.querySelector('.point path') && p.querySelector('.point path').style.fill)"
+            "p.querySelector('.point path, path.point') && "
+            "p.querySelector('.point path, path.point').style.fill)"
         )
         fills = page.evaluate(
             "[...document.querySelectorAll('.js-plotly-plot')].map(p => [...new Set("
-            "[...p.querySelectorAll('.point path')].map(e => getComputedStyle(e).fill))])"
+            "[...p.querySelectorAll('.point path, path.point')].map(e => "
+            "getComputedStyle(e).fill))])"
         )
         assert all(f and "rgb(0, 0, 0)" not in f for f in fills), fills
         assert len(fills[2]) >= 2, fills  # the op-type chart tells configurations apart
