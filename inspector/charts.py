@@ -589,7 +589,7 @@ def roofline_scatter(rl: Roofline, ops: Sequence[str] = ()) -> go.Figure:
         margin=dict(l=10, r=10, t=50, b=10),
         title=text(
             f"Roofline of {rl.label}: {len(points)} timed units"
-            + (f", {rl.gflops:.1f} GFLOP/s overall" if rl.gflops else "")
+            + (f", {rl.gflops:.3g} GFLOP/s overall" if rl.gflops else "")
         ),
         xaxis=dict(
             type="log",

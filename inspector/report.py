@@ -343,7 +343,7 @@ def _cost_section(
     for rl in rls:
         out.append(
             f"<h3>{_e(rl.label)}: "
-            + (f"{rl.gflops:.2f} GFLOP/s over its timed units" if rl.gflops else "no timed unit")
+            + (f"{rl.gflops:.3g} GFLOP/s over its timed units" if rl.gflops else "no timed unit")
             + "</h3>"
         )
         out.append(f"<p class=muted>Roofs: {_e(rl.peaks.how)}. {_e(rl.peaks.error)}</p>")
@@ -357,7 +357,7 @@ def _cost_section(
                         o.op_type,
                         o.units,
                         f"{o.time_us:,.1f}",
-                        num(o.gflops),
+                        num(o.gflops, "{:.3g}"),
                         num(o.intensity),
                         num(o.fraction, "{:.1%}"),
                         num(o.lost_us, "{:,.1f}"),
@@ -380,7 +380,7 @@ def _cost_section(
                             f"{p.time_us:,.1f}",
                             num(p.lost_us, "{:,.1f}"),
                             num(p.fraction, "{:.1%}"),
-                            num(p.gflops),
+                            num(p.gflops, "{:.3g}"),
                             num(p.intensity),
                         ]
                         for p in far
