@@ -56,8 +56,12 @@ def show(model: LoadedModel, source: Source, stored: StoredRuns, cand: RunResult
     )
     st.download_button(
         "Report (HTML: overview, verdict, diagnostics, these runs; opens offline)",
-        lambda: html_report(  # built on click only
-            model, results, analyses=done_analyses, session=models.finished_check(source)
+        lambda: html_report(  # built on click only; cost at the runs' own input sizes
+            model,
+            results,
+            analyses=done_analyses,
+            session=models.finished_check(source),
+            inputs=shown_inputs,
         ),
         f"{model.name.removesuffix('.onnx')}-report.html",
         "text/html",
