@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
+import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -60,32 +60,6 @@ COPY_BYTES = 128 * 2**20
 COPY_REPS = 5
 #: The longest the benchmark process may take, in seconds.
 PEAKS_TIMEOUT_S = 120.0
-
-_BENCH = """
-import json, sys, time
-from concurrent.futures import ThreadPoolExecutor
-import numpy as np
-n, reps, nbytes, copy_reps, threads = (int(x) for x in sys.argv[1:6])
-rng = np.random.default_rng(0)
-a = rng.standard_normal((n, n), dtype=np.float32)
-b = rng.standard_normal((n, n), dtype=np.float32)
-a @ b  # warm-up: BLAS threads start, pages are touched
-mm = []
-for _ in range(reps):
-    t = time.perf_counter(); a @ b; mm.append(time.perf_counter() - t)
-src = np.ones(nbytes // 4, np.float32)
-dst = np.zeros_like(src)
-step = -(-src.size // threads)
-chunks = [(src[i:i + step], dst[i:i + step]) for i in range(0, src.size, step)]
-cp = []
-with ThreadPoolExecutor(threads) as pool:
-    list(pool.map(lambda c: np.copyto(c[1], c[0]), chunks))  # warm-up
-    for _ in range(copy_reps):
-        t = time.perf_counter()
-        list(pool.map(lambda c: np.copyto(c[1], c[0]), chunks))
-        cp.append(time.perf_counter() - t)
-print(json.dumps({"matmul_s": mm, "copy_s": cp}))
-"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,9 +120,11 @@ def measure_peaks(
     copy_reps: int = COPY_REPS,
 ) -> MachinePeaks:
     """Measure now (:func:`machine_peaks` caches this): see the module docstring."""
+    from inspector.isolation.spawn import command, minimal_env
+
     n_threads = str(threads)
     env = {
-        **os.environ,
+        **minimal_env(tempfile.gettempdir()),
         "OPENBLAS_NUM_THREADS": n_threads,
         "OMP_NUM_THREADS": n_threads,
         "MKL_NUM_THREADS": n_threads,
@@ -171,10 +147,10 @@ def measure_peaks(
         copy_s=(),
         how=how,
     )
-    args = [str(x) for x in (n, reps, copy_bytes, copy_reps, threads)]
+    argv = command("inspector.run.analyses.peaks", "bench", n, reps, copy_bytes, copy_reps, threads)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _BENCH, *args],
+            argv,
             capture_output=True,
             text=True,
             timeout=PEAKS_TIMEOUT_S,
