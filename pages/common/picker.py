@@ -148,13 +148,14 @@ def _shared_view() -> LoadedModel | None:
 
     link = server.shared()
     assert link is not None
+    until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(link.expires))
     with st.sidebar:
         st.subheader("Read-only link")
         st.caption(
             "A teammate shared these runs and their analyses as they are: nothing can be run, "
             "cancelled, uploaded or closed from this link"
             + ("" if link.with_model else ", and the model file itself is not shared")
-            + f". It works until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(link.expires))}"
+            + f". It works until {plain(until)}"
             " unless its owner revokes it sooner."
         )
     if not models.models():

@@ -74,7 +74,9 @@ def show(
         st.info("No profiled runs: set 'profiled runs' above 0 in the run lab.")
         return
     labels = [r.label for r in ran]
-    pick = st.radio("Configuration", labels, horizontal=True, key="cmp_cost_cfg")
+    pick = st.radio(
+        "Configuration", labels, horizontal=True, key="cmp_cost_cfg", format_func=plain
+    )  # labels are Markdown in a radio: a bundle's label must stay text
     result = ran[labels.index(pick)] if pick in labels else ran[0]
     with st.spinner("Measuring this machine's peak GFLOP/s and bandwidth (once)…"):
         for r in ran:

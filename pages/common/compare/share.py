@@ -12,6 +12,7 @@ import streamlit as st
 from pages.common import persist, published
 from pages.common.models import Source
 from pages.common.server import LIMITS, SHARE_PARAM, owner, shared, store
+from pages.common.text import plain
 
 
 def _revoke(token: str) -> None:
@@ -43,7 +44,7 @@ def show(source: Source) -> None:
             model = "with the model file" if link.with_model else "without the model file"
             st.code(f"{base}?{SHARE_PARAM}={link.token}", language=None)  # opens on Compare
             c1, c2 = st.columns([3, 1])
-            c1.caption(f"Works until {until}, {model}.")
+            c1.caption(f"Works until {plain(until)}, {plain(model)}.")
             c2.button(
                 "Revoke",
                 key=f"revoke_{link.token}",

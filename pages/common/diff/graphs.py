@@ -35,7 +35,7 @@ def show(model: LoadedModel, source: Source, b_source: Source, diff: ModelDiff) 
                 continue
             colors, labels = diff_colors(diff, side)
             st.caption(
-                f"{focus.differing} node(s) differ; {len(focus.drawn)} drawn with their "
+                f"{int(focus.differing)} node(s) differ; {len(focus.drawn)} drawn with their "
                 "neighbours" + (f", {len(focus.left_out)} listed below." if focus.left_out else ".")
             )
             st.graphviz_chart(

@@ -149,8 +149,8 @@ def scope_browser(model: LoadedModel, source: Source, tree: ScopeTree) -> set[st
         else:
             drawn = collapsed_view(model, source, here.path)
             st.caption(
-                f"Drawn collapsed: {plain(here.path)} — {drawn.nodes:,} nodes as {drawn.top} "
-                f"boxes and nodes ({drawn.boxes:,} boxes in all, {drawn.depth} levels). A box "
+                f"Drawn collapsed: {plain(here.path)} — {drawn.nodes:,} nodes as {int(drawn.top)} "
+                f"boxes and nodes ({drawn.boxes:,} boxes in all, {int(drawn.depth)} levels). A box "
                 "is a scope (its node count in brackets), a group of scopes (layers.0–11) or a "
                 "run of consecutive nodes ([first–last] node index); click its ƒ to open it, ‹ "
                 "to come back, or pick a scope on the left."

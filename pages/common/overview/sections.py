@@ -153,8 +153,9 @@ def cost_totals(cost: CostRecord | str) -> None:
     cols[3].metric(
         "Activation peak (estimate)",
         human_bytes(cost.activation_peak_bytes),
-        help=f"{cost.activation_peak_bytes:,} bytes live at {cost.activation_peak_node or '—'}, "
-        "each activation kept from its producer to its last consumer",
+        help=f"{cost.activation_peak_bytes:,} bytes live at "
+        f"{plain(cost.activation_peak_node or '—')}, each activation kept from its producer to "
+        "its last consumer",
     )
     shapes = ", ".join(f"{name} {list(shape)}" for name, shape in cost.input_shapes)
     left_out = (
