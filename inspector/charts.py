@@ -601,3 +601,39 @@ def roofline_scatter(rl: Roofline, ops: Sequence[str] = ()) -> go.Figure:
         legend=dict(traceorder="normal"),
     )
     return fig
+
+
+def memory_bars(results: Sequence[RunResult]) -> go.Figure:
+    """Each configuration's worker memory (resident, MiB): before its session, the peak while
+    the session was created, and the peak while it ran — one group per configuration."""
+    shown = [r for r in results if r.memory is not None]
+    labels = [text(r.label) for r in shown]
+    fig = go.Figure()
+    for name, pick, color in (
+        ("before the session", lambda m: m.baseline_bytes, "#9aa5b1"),
+        ("peak: creating the session", lambda m: m.create_peak_bytes, "#4c78a8"),
+        (
+            "peak: running (incl. creation where not separable)",
+            lambda m: m.run_peak_bytes,
+            "#f58518",
+        ),
+    ):
+        values = [pick(r.memory) for r in shown]
+        fig.add_bar(
+            name=name,
+            x=labels,
+            y=[v / 2**20 if v is not None else None for v in values],
+            marker_color=color,
+            hovertemplate="%{x}<br>%{y:.1f} MiB<extra>" + name + "</extra>",
+        )
+    fig.update_layout(
+        barmode="group",
+        title="Worker memory per configuration (resident, MiB)",
+        yaxis_title="MiB",
+        height=360,
+        margin={"t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    fig.update_yaxes(automargin=True)
+    fig.update_xaxes(automargin=True)
+    return fig

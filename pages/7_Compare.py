@@ -56,6 +56,6 @@ with tab_graph:
     mode = st.radio("Colour the graph by", ["EP", "time"], horizontal=True, key="cmp_mode")
     graph.show_overlay(model, source, cand, mode)
 with tab_cost:  # FLOPs and bytes next to time: the roofline
-    cost.show(model, source, stored.inputs, ref, cand)
+    cost.show(model, source, stored.inputs, ref, cand, results)
 with tab_dl:
     downloads.show(model, source, stored, cand)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from inspector.run.readout.results import RunResult
+from inspector.run.readout.results import Memory, RunResult
 from inspector.run.readout.summary import RunSummary
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
@@ -22,6 +22,7 @@ def results_table(source: models.Source) -> None:
         return
     st.subheader("Last results")
     summary = RunSummary.of(stored.results, stored.matrix.reference)
+    memory = {r.label: r.memory for r in stored.results}
     st.dataframe(
         [
             {
@@ -30,6 +31,7 @@ def results_table(source: models.Source) -> None:
                 "configuration": r.label,
                 "status": r.status,
                 "median ms": round(r.median_ms, 3) if r.median_ms is not None else None,
+                "peak MiB": _mib(memory.get(r.label)),
                 "vs reference": r.versus,
                 "nodes per EP": r.eps_text,
                 "fell back": r.fallback_nodes,
@@ -70,3 +72,9 @@ def ep_logs(results: Sequence[RunResult]) -> None:
             for e in r.ep_reports:
                 st.text(e.why or f"{e.ep}: took {e.took} of {e.total} nodes")
             st.code("\n".join(r.ep_log) or "(nothing logged)", language=None, wrap_lines=True)
+
+
+def _mib(memory: Memory | None) -> float | None:
+    """The worker's resident high-water mark (session and runs), in MiB."""
+    peak = memory.peak_bytes if memory is not None else None
+    return round(peak / 2**20, 1) if peak is not None else None

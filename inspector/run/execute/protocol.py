@@ -87,6 +87,9 @@ class WorkerResult(TypedDict, total=False):
     ort_version: str
     error: WorkerError
     session_create_s: float
+    # Resident memory (bytes): before the session, the high-water marks of session creation
+    # and of the runs, and whether the mark was reset between them (else the runs' is both's).
+    memory: dict[str, Any]
     providers_active: list[str]
     assignment: list[dict[str, str]]
     outputs: list[OutputMeta]

@@ -217,6 +217,31 @@ def _openvino(name: str, options: dict[str, str], job_dir: Path, notes: list[str
     return {**dict(rest), "load_config": str(path)}
 
 
+def _status_bytes(key: str) -> int | None:
+    """This process's ``VmRSS`` (resident now) or ``VmHWM`` (its high-water mark) in bytes."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if key == "VmHWM":  # no /proc: the same high-water mark as the kernel counts it
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset the high-water mark (``VmHWM``) to the resident size now, so the next reading is
+    one phase's peak (Linux ≥ 4.0: "5" to ``/proc/self/clear_refs``); False where refused."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _make_session(ort: Any, model: str, so: Any, providers: list[Any] | None) -> Any:
     if providers is None:
         return ort.InferenceSession(model, so)
@@ -591,9 +616,13 @@ def run(job_dir: Path) -> WorkerResult:
         plugin_names = {name for name, _ in plugins}
         stage = "create session"
         so, providers = _session_options(ort, cfg, devices, plugin_names, notes, job_dir)
+        separate = _reset_peak()  # the high-water mark of this phase only, where Linux allows
+        memory = {"baseline_bytes": _status_bytes("VmRSS"), "separate": separate}
         t0 = time.perf_counter()
         sess = _make_session(ort, model, so, providers)
         result["session_create_s"] = time.perf_counter() - t0
+        memory["create_peak_bytes"] = _status_bytes("VmHWM")
+        result["memory"] = memory
         result["providers_active"] = sess.get_providers()
         result["assignment"] = _assignment(sess)
         if job.get("check_only"):  # the load check: a session was created, nothing to run
@@ -611,6 +640,7 @@ def run(job_dir: Path) -> WorkerResult:
                 "outputs through run_with_ort_values (~30 µs more per run than run())"
             )
         stage = "run"
+        memory["separate"] = separate and _reset_peak()
         plain_feeds = feeds
         run, feeds = _runner(ort, sess, feeds, bool(exotic))
         first = time.perf_counter()
@@ -649,6 +679,7 @@ def run(job_dir: Path) -> WorkerResult:
             "timed_s": time.perf_counter() - started,
             "cpu_s": time.process_time() - cpu,  # < timed_s on one thread: it waited for a core
         }
+        memory["run_peak_bytes"] = _status_bytes("VmHWM")
         note = timing.contention_note(
             result["latency"]["cpu_s"], result["latency"]["timed_s"], cfg["intra_op_threads"]
         )

@@ -113,6 +113,26 @@ class Latency(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Memory(Record):
+    """The worker's resident memory (RSS, bytes) for one configuration, from the kernel's own
+    counters (``/proc/self/status``): before its session, and the high-water marks of session
+    creation and of the runs (first, warm-up, timed; not the profiled session's)."""
+
+    baseline_bytes: int | None  # the interpreter, numpy and onnxruntime, before the session
+    create_peak_bytes: int | None  # high-water mark while the session was created
+    run_peak_bytes: int | None  # high-water mark while it ran
+    # The mark was reset between the phases (Linux's clear_refs); where it could not be, the
+    # runs' mark is the whole worker's (creation included).
+    separate: bool
+
+    @property
+    def peak_bytes(self) -> int | None:
+        """The worker's high-water mark over both phases."""
+        marks = [m for m in (self.create_peak_bytes, self.run_peak_bytes) if m is not None]
+        return max(marks) if marks else None
+
+
+@dataclass(frozen=True, kw_only=True)
 class LatencyDelta(Record):
     """A candidate's median latency against the reference's."""
 
@@ -238,6 +258,7 @@ class RunResult(Record):
     # eplog.log_lines), and per requested EP what it took and why (eplog.ep_reports).
     ep_log: tuple[str, ...] = ()
     ep_reports: tuple[EpReport, ...] = ()
+    memory: Memory | None = None  # the worker's resident memory, by phase
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _profile_json: bytes = field(default=b"", repr=False, compare=False)
     _optimized_model: bytes = field(default=b"", repr=False, compare=False)
@@ -558,6 +579,7 @@ def _to_record(
         node_names=display_names(original, names, wanted, shown),
         ep_log=ep_log,
         ep_reports=ep_reports(requested, placed, ep_log, notes),
+        memory=_memory(data.get("memory")),
         _arrays=arrays,
         _profile_json=profile_json,
         _optimized_model=optimized_bytes,
@@ -619,4 +641,21 @@ def fallback_summary(
         off_preferred=off,
         requested_inactive=inactive,
         source=source,
+    )
+
+
+def _memory(data: Any) -> Memory | None:
+    """The worker's memory readings as a record (None from a worker that sent none)."""
+    if not isinstance(data, dict):
+        return None
+
+    def size(key: str) -> int | None:
+        value = data.get(key)
+        return int(value) if isinstance(value, int) and value >= 0 else None
+
+    return Memory(
+        baseline_bytes=size("baseline_bytes"),
+        create_peak_bytes=size("create_peak_bytes"),
+        run_peak_bytes=size("run_peak_bytes"),
+        separate=bool(data.get("separate")),
     )

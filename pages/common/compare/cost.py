@@ -5,12 +5,12 @@ Overview's totals read it too)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
-from inspector.charts import roofline_scatter
+from inspector.charts import memory_bars, roofline_scatter
 from inspector.errors import InspectorError
 from inspector.model.cost import CostRecord, build_cost
 from inspector.model.load import LoadedModel
@@ -57,14 +57,36 @@ def suggested_cost(source: Source) -> CostRecord | str:
     return _suggested(source.key, source)
 
 
+def show_memory(results: Sequence[RunResult]) -> None:
+    """The workers' resident memory per configuration: before the session, creating it,
+    running it (a level that builds more, or an EP that copies weights, stands out)."""
+    if not any(r.memory is not None for r in results):
+        return
+    st.plotly_chart(memory_bars(results), key="cmp_memory")
+    separate = all(r.memory.separate for r in results if r.memory is not None)
+    st.caption(
+        "The worker process's resident memory (the kernel's VmRSS/VmHWM), interpreter and "
+        "onnxruntime included. "
+        + (
+            "Each phase's peak is its own (the mark is reset between them)."
+            if separate
+            else "This server's workers may not reset the high-water mark between phases, so "
+            "the running peak includes the session's creation."
+        )
+    )
+
+
 def show(
     model: LoadedModel,
     source: Source,
     inputs: Mapping[str, Any],
     ref: RunResult,
     cand: RunResult,
+    results: Sequence[RunResult] = (),
 ) -> None:
-    """The whole tab, for the candidate (or the reference) at the shapes the runs fed."""
+    """The whole tab: every configuration's memory, then the candidate's (or the reference's)
+    cost next to its time at the shapes the runs fed."""
+    show_memory(results)
     cost = cost_record(source, input_shapes(inputs))
     if isinstance(cost, str):
         st.error(plain(cost))
