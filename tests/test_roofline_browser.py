@@ -62,6 +62,12 @@ def test_compare_cost_tab_draws_the_roofline_of_a_real_detector(browser, server)
         # The candidate first; the reference one click away.
         title = chart.first.locator(".gtitle")
         assert not (title.text_content() or "").startswith("Roofline of reference")
+        memory = page.locator(".js-plotly-plot").filter(has_text="Worker memory per configuration")
+        memory.first.wait_for(timeout=30_000)  # issue 28: every configuration's memory
+        assert memory.first.locator(".legendtext", has_text="peak: creating the session").count()
+        assert memory.first.locator(".barlayer .point").count() >= 6  # 3 phases × ≥ 2 configs
+        memory.first.scroll_into_view_if_needed()
+        memory.first.screenshot(path=str(SCREENSHOTS / "memory-detector.png"))
         page.get_by_text("memory roof: copy").first.wait_for(timeout=30_000)
         page.get_by_text("compute roof: GEMM").first.wait_for(timeout=30_000)
         page.get_by_text("Furthest below their roof").wait_for(timeout=30_000)
