@@ -29,6 +29,16 @@ def _compare_verdict(page) -> str:  # type: ignore[no-untyped-def]
     return line.inner_text()
 
 
+def _run_the_sample(page, url: str) -> str:  # type: ignore[no-untyped-def]
+    """Open the app on its sample, run the Run lab's default matrix; Compare's verdict line."""
+    page.goto(url)
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=60_000)
+    page.get_by_role("link", name="Run lab").click()
+    page.get_by_role("button", name="Run the matrix").click()
+    page.get_by_text("ok, 0 failed").first.wait_for(timeout=180_000)
+    return _compare_verdict(page)
+
+
 def test_a_matrix_and_its_compare_page_survive_a_restart(tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -42,12 +52,7 @@ def test_a_matrix_and_its_compare_page_survive_a_restart(tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         with streamlit_server(env=env) as url:
-            page.goto(url)
-            page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=60_000)
-            page.get_by_role("link", name="Run lab").click()
-            page.get_by_role("button", name="Run the matrix").click()
-            page.get_by_text("ok, 0 failed").first.wait_for(timeout=180_000)
-            before = _compare_verdict(page)
+            before = _run_the_sample(page, url)
             where = _owner_path(page.url)
             assert "s=" in where
         with streamlit_server(env=env) as url:  # a new process on the same store
@@ -74,12 +79,7 @@ def test_a_share_link_is_read_only_and_revocable(tmp_path):
     with sync_playwright() as p, streamlit_server(env=env) as url:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        page.goto(url)
-        page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=60_000)
-        page.get_by_role("link", name="Run lab").click()
-        page.get_by_role("button", name="Run the matrix").click()
-        page.get_by_text("ok, 0 failed").first.wait_for(timeout=180_000)
-        before = _compare_verdict(page)
+        before = _run_the_sample(page, url)
         owner_token = re.search(r"[?&]s=([\w-]+)", page.url).group(1)  # type: ignore[union-attr]
         page.get_by_text("Share this view").click()
         page.get_by_role("button", name="Create a read-only link").click()
