@@ -34,10 +34,10 @@ WATCH_CSP = (
 )
 # Drawn and styled: every chart has its marks filled (plotly places them, then styles them,
 # then redraws once the automatic margins are known; the state after the last pass is checked).
-STYLED = (
+STYLED = (  # bars draw '.point path', scatter markers (the roofline) 'path.point'
     "[...document.querySelectorAll('.js-plotly-plot')].every(p => p._fullLayout && "
-    "p.querySelector('.point path') && [...p.querySelectorAll('.point path')].every("
-    "e => e.style.fill))"
+    "p.querySelector('.point path, path.point') && "
+    "[...p.querySelectorAll('.point path, path.point')].every(e => e.style.fill))"
 )
 # Each tick label's box against its chart's svg: [chart, axis, text, inside?].
 TICKS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap((p, i) => {
@@ -73,6 +73,19 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
+def _until(page, expression: str, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``expression`` is true in the page. Not ``wait_for_function``: when its first
+    check fails, Playwright polls by evaluating a string inside the page, which the report's
+    policy (no 'unsafe-eval') refuses; ``evaluate`` runs outside the page's policy."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_s} s: {expression[:80]}")
+        page.wait_for_timeout(50)  # between checks of the state, not instead of one
+
+
 def _open(browser, path: Path, width: int = 1000):  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": width, "height": 900})
     console: list[str] = []
@@ -104,9 +117,9 @@ def test_charts_render_each_configuration_in_its_own_colour_with_whole_labels(
     page, console = _open(browser, path, width)
     charts = page.locator(".js-plotly-plot")
     charts.nth(3).wait_for()  # latency, slowest nodes, op types, nodes per EP
-    page.wait_for_function(STYLED)
+    _until(page, STYLED)
     try:
-        page.wait_for_function(f"({TICKS})().every(t => t[3])", timeout=10_000)
+        _until(page, f"({TICKS})().every(t => t[3])", timeout_s=10)
     finally:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"report-charts-{width}.png"), full_page=True)
@@ -164,8 +177,8 @@ def test_only_the_reports_own_scripts_run(report, browser, tmp_path):
     tampered.write_text(path.read_text(encoding="utf-8").replace("<h2>", smuggled + "<h2>", 1))
     page, _ = _open(browser, tampered)
     page.locator(".js-plotly-plot").nth(3).wait_for()
-    page.wait_for_function(STYLED)
-    page.wait_for_function("window.__csp.length >= 2")
+    _until(page, STYLED)
+    _until(page, "window.__csp.length >= 2")
     assert page.evaluate("window.__ran") is None
     assert all(v.startswith("script-src") for v in page.evaluate("window.__csp"))
     page.close()

@@ -147,7 +147,7 @@ class TestAllowList:
             "eps": [{"name": "CPUExecutionProvider", "options": []}],
         }
         with pytest.raises(options.OptionError, match="not accepted"):
-            _session_options(ort, cfg, {}, set(), [])
+            _session_options(ort, cfg, {}, set(), [], Path("/nonexistent"))
 
     def test_docs_list_every_accepted_key(self):
         doc = (ROOT / "docs" / "run-options.md").read_text()
