@@ -4,15 +4,9 @@ Only navigation lives here: widgets created before ``st.navigation`` lose upload
 browser, so every widget is on a page.
 """
 
-# pandas first, whole, before any thread can import it: plotly takes pandas from sys.modules
-# when it is there, and a job runner thread importing it at that moment handed plotly a
-# half-initialised module ("partially initialized module 'pandas' has no attribute 'Series'",
-# seen on a fresh server whose first page was Compare while its load check started).
-import pandas  # noqa: F401, I001
 import streamlit as st
 
-from pages.common.nav import PAGES
-from pages.common.nav import SHARED_PAGE
+from pages.common.nav import PAGES, SHARED_PAGE
 from pages.common.server import link_refused, owner, shared
 
 # No icons: a Material page icon becomes a favicon fetched from a third-party font CDN.

@@ -161,7 +161,13 @@ def test_charts_render_each_configuration_in_its_own_colour_with_whole_labels(
         png, origin = chart.screenshot(), chart.bounding_box()
         area = chart.locator(".nsewdrag").first.bounding_box()
         seen = [c for c, n in _colours(png, area, origin).most_common() if n >= 30]
-        assert set(tops) <= set(seen), (k, tops, seen[:6])
+        # The same colour within antialiasing (hatched, derived bars blend a few levels off).
+        missing = [
+            t
+            for t in tops
+            if not any(max(abs(a - b) for a, b in zip(t, c, strict=True)) <= 8 for c in seen)
+        ]
+        assert missing == [], (k, tops, seen[:8])
 
     violations = page.evaluate("window.__csp")
     assert violations == [] and not [m for m in console if "Content Security Policy" in m]

@@ -12,7 +12,7 @@ from inspector import InspectorError, LoadedModel
 from inspector.records import human_bytes
 from pages.common import models, published, runs, server
 from pages.common.graph.draw import prewarm
-from pages.common.nav import PAGES
+from pages.common.nav import PAGES, SHARED_PAGE
 from pages.common.text import plain
 
 
@@ -168,6 +168,8 @@ def _shared_view() -> LoadedModel | None:
 def page_header(title: str) -> tuple[LoadedModel, models.Source]:
     """The top of every model page: the sidebar picker, a guard that stops the page when no
     model is usable, and the title ``"<title> · <model name>"`` (the name Markdown-escaped)."""
+    if server.shared() is not None and title != "Compare":  # a share link opens Compare only
+        st.switch_page(SHARED_PAGE)
     model = model_picker()
     source = models.current()
     if model is None or source is None:

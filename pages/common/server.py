@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# pandas whole, before this module can start any thread (the job queue's runners, presence,
+# the store's watcher, the Graph prewarm): plotly takes pandas from sys.modules when it is
+# there, and a runner thread importing it at that moment handed plotly a half-initialised module
+# ("partially initialized module 'pandas' has no attribute 'Series'") on a fresh server whose
+# first page was Compare. Every page imports this module first (app.py does not run first: with
+# a pages/ folder Streamlit runs a deep-linked page directly).
+import pandas  # noqa: F401
 import streamlit as st
 
 from inspector.limits import DEFAULT_LIMITS, limits_from_env
