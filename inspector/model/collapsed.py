@@ -95,7 +95,7 @@ def _group(items: Sequence[_Box | int], parent: str, boxes: int) -> _Box:
         label=span,
         path=path,
         items=_fit(list(items), path, boxes),
-        first=min(map(_first, items)),
+        first=_first(items[0]),  # items are in graph order: the first starts first
         count=sum(map(_count, items)),
         ends=ends,
     )

@@ -81,8 +81,8 @@ def shared() -> Share | None:
 
 def link_refused() -> bool:
     """This session came from a share link that is unknown, revoked or expired."""
-    shared()
-    return bool(st.session_state.get("share_token")) and shared() is None
+    link = shared()  # reads the link's token into the session first
+    return bool(st.session_state.get("share_token")) and link is None
 
 
 def owner() -> str:

@@ -376,33 +376,14 @@ def roofline(
         op_type = _op_type(rows)
         missing = [n for n, c in zip(nodes, rows, strict=True) if c is None]
         unknown = [c for c in rows if c is not None and not c.known]
-        if missing:
-            apart.append(
-                Apart(
-                    key=nodes[0],
-                    label=label,
-                    op_type=op_type,
-                    why=f"{missing[0]} is not a main-graph node (nodes inside bodies are not "
-                    "costed)",
-                    time_us=us,
-                )
-            )
-            continue
-        if unknown:
-            apart.append(
-                Apart(
-                    key=nodes[0],
-                    label=label,
-                    op_type=op_type,
-                    why=f"cost unknown: {unknown[0].id} ({unknown[0].op_type}): {unknown[0].why}",
-                    time_us=us,
-                )
-            )
-            continue
         known = [c for c in rows if c is not None]
         flops = sum(c.flops or 0 for c in known)
         nbytes = sum(c.param_bytes + (c.read_bytes or 0) + (c.write_bytes or 0) for c in known)
-        if any(c.read_bytes is None or c.write_bytes is None for c in known):
+        if missing:
+            why = f"{missing[0]} is not a main-graph node (nodes inside bodies are not costed)"
+        elif unknown:
+            why = f"cost unknown: {unknown[0].id} ({unknown[0].op_type}): {unknown[0].why}"
+        elif any(c.read_bytes is None or c.write_bytes is None for c in known):
             why = "the size of an activation it reads or writes is unknown"
         elif flops == 0:
             why = "0 FLOPs: it only moves data"
