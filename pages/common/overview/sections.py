@@ -145,8 +145,8 @@ def cost_totals(cost: CostRecord | str) -> None:
         return
     cols = st.columns(4)
     bound = "≥ " if cost.unknown_nodes else ""
-    cols[0].metric("FLOPs", f"{bound}{cost.flops / 1e9:,.3f} G", help=f"{cost.flops:,} FLOPs")
-    cols[1].metric("MACs", f"{bound}{cost.macs / 1e9:,.3f} G", help=f"{cost.macs:,} MACs")
+    cols[0].metric("FLOPs", bound + _si(cost.flops), help=f"{cost.flops:,} FLOPs")
+    cols[1].metric("MACs", bound + _si(cost.macs), help=f"{cost.macs:,} MACs")
     cols[2].metric(
         "Parameter bytes", human_bytes(cost.param_bytes), help=f"{cost.param_bytes:,} bytes"
     )
@@ -168,3 +168,12 @@ def cost_totals(cost: CostRecord | str) -> None:
         plain(f"Inputs {shapes or '(none)'}; main graph only, from inferred shapes.{left_out}")
         + " Measured time next to these counts: Compare's Cost tab."
     )
+
+
+def _si(count: int) -> str:
+    """A count with the prefix that keeps it readable: 2.044 G, 16.7 k (a small model's
+    FLOPs read "0.000 G" in billions)."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= scale:
+            return f"{count / scale:,.3g} {prefix}"
+    return f"{count:,}"
