@@ -13,7 +13,8 @@ It prints, per model and mode:
    over rounds, and after/before;
 2. **how often two runs of the same configuration are called different** by the verdict the
    app shows (:func:`inspector.run.readout.results.latency_delta`: intervals overlap once each is
-   ±5 %, and a session that waited for a core is not held against the other) — it should be
+   ±5 %, ±10 % when timed for under 0.1 s, and a session that waited for a core is not held
+   against the other) — it should be
    ~never — and, to justify that rule, by the alternatives: overlap without the floor, the
    bootstrap interval of the ratio excluding 1, and Mann–Whitney on the runs (p < 0.05; needs
    scipy, skipped without it);

@@ -240,7 +240,7 @@ def latency(results: Sequence[RunResult], reference: int = 0) -> go.Figure:
     (:func:`config_color`); whiskers are the 95 % interval of each median (how
     sure it is: timing.py), the hover adds p10/p90, CV, the runs and why timing stopped, and
     the ratio to ``results[reference]`` — "within noise" where the intervals overlap once each
-    is at least ±5 % (the difference two sessions of one configuration show)."""
+    is at least ±5 % (±10 % for timed runs under 0.1 s: :data:`.timing.NOISE_RULE`)."""
     ref = results[reference] if 0 <= reference < len(results) else None
     ok = [r for r in results if r.ok and r.latency]
     lats = [r.latency for r in ok if r.latency]

@@ -36,6 +36,7 @@ from inspector.records import human_bytes
 from inspector.run.analyses.compare import NodeTimingRow, compare, node_changes, node_timing_table
 from inspector.run.readout.results import RunResult
 from inspector.run.readout.summary import RunSummary
+from inspector.run.readout.timing import NOISE_RULE
 
 _SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
 
@@ -166,9 +167,7 @@ def _run_sections(results: Sequence[RunResult], figure: _Figures) -> list[str]:
     )
     out.append(
         "<p class=muted>Timing stopped once the median's 95 % interval was within the target, "
-        "or the time budget was spent. <i>Within noise</i>: the intervals overlap once each is "
-        "at least ±5 % (two sessions of one configuration differ by that much on a shared "
-        "machine).</p>"
+        "or the time budget was spent. <i>Within noise</i>: " + html.escape(NOISE_RULE) + ".</p>"
     )
     ok = [r for r in results if r.ok]
     if ok:

@@ -174,6 +174,23 @@ class TestWithinNoise:
         vs = latency_delta(a, b)
         assert vs is not None and vs.within_noise
 
+    def test_sessions_timed_for_a_few_ms_get_the_wider_floor(self):
+        """A session timed in a few ms sits inside one of the host's speed episodes: two such
+        sessions of one configuration were measured 1.19× apart (timing.SHORT_SESSION_NOISE).
+        The same shift over a second of timed runs each is a difference."""
+        fast = [0.300 + 1e-5 * k for k in range(30)]
+        slow = [1.18 * x for x in fast]
+        for window, called in ((0.009, False), (1.0, True)):
+            a, b = _result("a", fast), _result("b", slow)
+            assert a.latency is not None and b.latency is not None
+            a = replace(a, latency=replace(a.latency, timed_s=window))
+            b = replace(b, latency=replace(b.latency, timed_s=window))
+            vs = latency_delta(a, b)
+            assert vs is not None and vs.within_noise is not called, (window, vs)
+        # A record from before timed_s: its runs' sum is its window (9 ms here: short).
+        vs = latency_delta(_result("a", fast), _result("b", slow))
+        assert vs is not None and vs.within_noise
+
     def test_a_real_difference_is_named_with_its_direction(self):
         runs = [10.0 + 0.01 * k for k in range(30)]
         a = _result("a", runs)
@@ -272,7 +289,8 @@ class TestNodeChanges:
 
 
 def _matmul_chain(links: int = 8, d: int = 128) -> bytes:
-    """A few ms of steady compute (so that its timing is not µs-scale noise)."""
+    """~0.3 ms of steady compute here (8 MatMuls of 128×128: not µs-scale noise, but timed in
+    a few ms, so its sessions get the short-window floor)."""
     rng = np.random.default_rng(0)
     inits = [
         numpy_helper.from_array((rng.standard_normal((d, d)) / d**0.5).astype(np.float32), f"w{i}")

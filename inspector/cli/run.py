@@ -28,6 +28,7 @@ from inspector.run.execute.process import prestart
 from inspector.run.execute.runner import run_matrix
 from inspector.run.readout.results import OPTIMIZED_DATA, RunResult, latency_delta
 from inspector.run.readout.summary import RunSummary
+from inspector.run.readout.timing import NOISE_RULE
 from inspector.run.setup.config import ConfigError, Matrix, parse_key_values
 from inspector.run.setup.options import check_optimizer_names
 from inspector.run.setup.request import ResolvedRun, RunRequest, plan_from_args
@@ -133,7 +134,7 @@ def print_summary(summary: RunSummary) -> None:
     timed = [r for r in rows if r.stop]
     if timed:
         print("timing (stopped when the median's 95% interval was within the target, or the")
-        print("time budget was spent; 'within noise': intervals overlap once each is ±5 %):")
+        print(f"time budget was spent; 'within noise': {NOISE_RULE}):")
         for r in timed:
             cv = f", CV {100 * r.cv:.1f} %" if r.cv is not None else ""
             print(f"  {r.label}: {r.stop}{cv}")
@@ -460,8 +461,7 @@ def latency_lines(summary: RunSummary) -> str:
     if vs is not None:
         lines.append(
             f"  candidate / reference: {vs.ratio:.3f}× [{vs.ratio_ci[0]:.3f}, "
-            f"{vs.ratio_ci[1]:.3f}]: {vs.verdict}"
-            + (" (the intervals overlap once each is ±5 %)" if vs.within_noise else "")
+            f"{vs.ratio_ci[1]:.3f}]: {vs.verdict}" + (f" ({NOISE_RULE})" if vs.within_noise else "")
         )
     return "\n".join(lines)
 

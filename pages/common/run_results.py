@@ -9,6 +9,7 @@ import streamlit as st
 
 from inspector.run.readout.results import Memory, RunResult
 from inspector.run.readout.summary import RunSummary
+from inspector.run.readout.timing import NOISE_RULE
 from pages.common import expected as expected_outputs
 from pages.common import models, runs
 from pages.common.compare import outcomes
@@ -55,8 +56,7 @@ def results_table(source: models.Source) -> None:
     expected_outputs.show(source, stored.results)
     st.caption(
         "Timing stops once the median's 95 % interval is within the target or the time budget "
-        "is spent. 'within noise': the intervals overlap once each is at least ±5 %, the "
-        "difference two sessions of one configuration show on a shared machine."
+        "is spent. 'within noise': " + plain(NOISE_RULE) + "."
     )
     st.page_link("pages/7_Compare.py", label="Compare these runs →")
 

@@ -256,7 +256,8 @@ def ablation(
     Timings are noisy: each ratio comes with a 95% bootstrap interval over the timed runs, and
     the baseline runs twice (first and last), so the table shows what noise alone looks like.
     A row is *within noise* when its median and the baseline's are (their intervals overlap
-    once each is ±5 %: :func:`inspector.run.readout.timing.within_noise`, as Compare says it) — or
+    once each is ±5 %, ±10 % for timed runs under 0.1 s: :func:`.results.compared_latency`, as
+    Compare says it) — or
     when the pass did not change the graph, since then any difference cannot be its effect."""
     base = replace(config, profiled_runs=0, label="ablation · baseline")
     configs = [base] + [

@@ -41,9 +41,11 @@ from inspector.run.readout.timing import (
     MIN_CONTENTION_WINDOW_S,
     STOP_REASONS,
     median_interval,
+    noise_interval,
     pct,
     ratio_interval,
     relative_halfwidth,
+    session_noise,
     within_noise,
 )
 from inspector.run.setup.config import RunConfig
@@ -106,6 +108,11 @@ class Latency(Record):
         return self.cpu_s / self.timed_s
 
     @property
+    def window_s(self) -> float:
+        """Seconds the timed runs took (their sum where the record predates ``timed_s``)."""
+        return self.timed_s if self.timed_s is not None else sum(self.runs_ms) / 1e3
+
+    @property
     def spread(self) -> str:
         """``±1.3 % (CV 4.1 %, 37 runs)`` — what a table shows beside the median."""
         cv = "" if self.cv is None else f"CV {100 * self.cv:.1f} %, "
@@ -140,7 +147,7 @@ class LatencyDelta(Record):
     candidate: str
     ratio: float  # candidate median / reference median
     ratio_ci: tuple[float, float]  # 95 % bootstrap interval of that ratio (from the runs)
-    within_noise: bool  # the intervals overlap, each at least ±5 % (timing.within_noise)
+    within_noise: bool  # intervals overlap, each ≥ ±5 % (±10 % if timed < 0.1 s; compared_latency)
     verdict: str  # "within noise", "1.32× slower", "1.23× faster"
 
 
@@ -149,13 +156,15 @@ CONTENDED_SHARE = 0.85
 
 
 def compared_latency(r: RunResult) -> tuple[float, float, float] | None:
-    """``(median, low, high)`` as comparisons use it: the median's interval, its low end moved
-    down to ``median × cpu_share`` where a one-thread session got less than a whole core —
-    its times are inflated by up to that much by processes it waited for."""
+    """``(median, low, high)`` as comparisons use it: the median's interval widened to the
+    session floor for its timed window (:func:`.timing.session_noise`: ±10 % when the runs
+    took under 0.1 s, else ±5 %), its low end moved down to ``median × cpu_share`` where a
+    one-thread session got less than a whole core — its times are inflated by up to that much
+    by processes it waited for."""
     lat = r.latency
     if lat is None:
         return None
-    low, high = lat.interval
+    low, high = noise_interval(lat.median_ms, *lat.interval, floor=session_noise(lat.window_s))
     share = lat.cpu_share
     if share is not None and 0 < share < 1 and r.config.intra_op_threads == 1:
         low = min(low, lat.median_ms * share)

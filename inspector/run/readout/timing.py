@@ -221,6 +221,31 @@ def profiled_budget_s(time_budget_s: float) -> float:
 #: interval was ±0.4 % to ±2 %. An interval says nothing about that, so a comparison widens
 #: each to at least this much before it calls two medians different.
 SESSION_NOISE = 0.05
+#: The floor for a session whose timed runs spanned less than :data:`SHORT_WINDOW_S`. This
+#: host's speed moves in episodes of ~0.1–1 s: one session of a 0.3 ms model (8 MatMuls) read
+#: 0.303 ms for a while, then 0.33–0.35 ms, within one process. A session timed in a few ms sits
+#: inside one episode, so its interval is tight and its median is that episode's: of 30 pairs of
+#: sessions of one configuration (6–100 runs each, 2–30 ms of timed runs), 5 differed by
+#: 1.13–1.19× and were called different at ±5 %. ±10 % covers them (1.22× before a
+#: difference is called).
+SHORT_SESSION_NOISE = 0.10
+#: Timed runs shorter than this (s) cannot average over the host's episodes.
+SHORT_WINDOW_S = 0.1
+
+
+#: The rule in words, as every page, report and CLI table says it.
+NOISE_RULE = (
+    "the intervals overlap once each is at least ±5 % (±10 % for timed runs under 0.1 s: "
+    "two sessions of one configuration differ by that much on a shared machine)"
+)
+
+
+def session_noise(window_s: float) -> float:
+    """The floor two sessions' medians are widened to, for timed runs that took ``window_s``
+    seconds: :data:`SESSION_NOISE`, or :data:`SHORT_SESSION_NOISE` for a short window."""
+    return SHORT_SESSION_NOISE if window_s < SHORT_WINDOW_S else SESSION_NOISE
+
+
 #: The same for one node's time across the profiled runs of two sessions: a kernel of a few µs
 #: moves with what ran before it and where its buffers landed. Measured on the detector (six
 #: pairs of sessions of one configuration, ~950 node pairs per level): 3–4 node pairs beyond a

@@ -11,6 +11,7 @@ from inspector.charts import latency, op_type_times, slowest_nodes
 from inspector.records import rows_frame
 from inspector.run.analyses.compare import NodeTimingRow, node_changes, node_timing_table
 from inspector.run.readout.results import RunResult, latency_delta
+from inspector.run.readout.timing import NOISE_RULE
 from pages.common.text import plain
 
 
@@ -58,9 +59,9 @@ def show_latency(results: Sequence[RunResult], ref: RunResult, cand: RunResult) 
                 if lat
             )
         )
-        + ". A difference counts as within noise when the medians' 95 % intervals overlap "
-        "once each is widened to at least ±5 % (two sessions of one configuration differ by "
-        "that much on a shared machine)."
+        + ". A difference counts as within noise when "
+        + plain(NOISE_RULE)
+        + "."
     )
 
 
