@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inspector.cli.tables import table
 from inspector.errors import InspectorError
 from inspector.isolation.forkserver import NATIVE_COMMANDS, prestart
 from inspector.records import to_jsonable
 from inspector.safe_text import TerminalStream
+
+if TYPE_CHECKING:
+    from inspector.model.load import LoadedModel
+    from inspector.run.execute.prepare import PreparedModel
+    from inspector.run.execute.process import Worker
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -242,9 +250,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = out, err
 
 
+def register_libraries(args: argparse.Namespace) -> None:
+    """``--ep-library NAME=PATH``: plugin EP libraries for discovery and every run."""
+    from inspector.run.setup.config import parse_key_values
+    from inspector.run.setup.eps import add_library
+
+    for name, path in parse_key_values(getattr(args, "ep_library", []), "--ep-library").items():
+        add_library(name, path)
+
+
+class _FirstWorker:
+    """For ``run`` on this machine: its private folder and first worker, started before the
+    model is loaded and the run layer imported, so that the worker's interpreter and
+    onnxruntime import (~0.2 s) overlap ours instead of following them (issue 27: a run costs
+    what ONNX Runtime costs). The worker reads nothing before its job."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.root: Path | None = None
+        self.worker: Worker | None = None
+        if args.command != "run" or getattr(args, "ray", None) or getattr(args, "jobs", 1) > 1:
+            return
+        from inspector.run.execute.prepare import RunError, run_folder
+        from inspector.run.execute.process import Worker
+
+        self.root = run_folder()
+        try:
+            self.worker = Worker(self.root)
+        except RunError:  # workers cannot start here: the run says why
+            self.close()
+
+    def prepared(self, model: LoadedModel) -> PreparedModel | None:
+        """The model written into the folder, the worker handed to it (None: not started)."""
+        if self.root is None or self.worker is None:
+            return None
+        from inspector.run.execute.prepare import prepare
+
+        prepared = prepare(model, self.root, owned=True)
+        prepared.spares.append(self.worker)
+        self.root = self.worker = None  # the prepared model's now: its cleanup stops them
+        return prepared
+
+    def close(self) -> None:
+        """Stop what was not handed over (the model did not load)."""
+        if self.worker is not None:
+            self.worker.discard()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.root = self.worker = None
+
+
 def _eps(args: argparse.Namespace) -> int:
     """``onnx-inspector eps``: the EP records the Run lab shows."""
-    from inspector.cli.run import register_libraries
     from inspector.run.setup.eps import discover
 
     try:
@@ -266,8 +322,17 @@ def _eps(args: argparse.Namespace) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in NATIVE_COMMANDS:  # its onnx import overlaps ours (see forkserver)
-        prestart()
+    first = _FirstWorker(args)
+    try:
+        return _command(args, first)
+    finally:
+        first.close()
+
+
+def _command(args: argparse.Namespace, first: _FirstWorker) -> int:
+    json_or_out = getattr(args, "json", False) or getattr(args, "out", None)
+    if args.command in NATIVE_COMMANDS or (args.command == "run" and json_or_out):
+        prestart()  # its onnx import overlaps ours (see forkserver)
     from inspector import model as M
     from inspector.cli.inspect import run_inspection
 
@@ -299,9 +364,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     try:
         if args.command in ("run", "compare", "diff", "report", "bundle"):
-            from inspector.cli import run as cli_run
-
-            cli_run.register_libraries(args)
+            register_libraries(args)
         model = M.load_model(args.model, args.data_dir)
         if args.command == "diff":
             from inspector.cli.diff import main_diff
@@ -319,12 +382,15 @@ def _main(argv: Sequence[str] | None) -> int:
             from inspector.cli.bundle import main_bundle
 
             return main_bundle(args, model)
-        if args.command in ("run", "compare"):
-            from inspector.cli import run as cli_run
+        if args.command == "run":
+            prepared = first.prepared(model)
+            from inspector.cli.run import main_run
 
-            return (cli_run.main_run if args.command == "run" else cli_run.main_compare)(
-                args, model
-            )
+            return main_run(args, model, prepared)
+        if args.command == "compare":
+            from inspector.cli.run import main_compare
+
+            return main_compare(args, model)
         record, text = run_inspection(args, model)
     except InspectorError as exc:
         message = str(exc).replace("\n", " ")

@@ -29,17 +29,9 @@ from inspector.run.execute.runner import run_matrix
 from inspector.run.readout.results import OPTIMIZED_DATA, RunResult, latency_delta
 from inspector.run.readout.summary import RunSummary
 from inspector.run.readout.timing import NOISE_RULE
-from inspector.run.setup.config import ConfigError, Matrix, parse_key_values
+from inspector.run.setup.config import ConfigError, Matrix
 from inspector.run.setup.options import check_optimizer_names
 from inspector.run.setup.request import ResolvedRun, RunRequest, plan_from_args
-
-
-def register_libraries(args: argparse.Namespace) -> None:
-    """``--ep-library NAME=PATH``: plugin EP libraries for discovery and every run."""
-    from inspector.run.setup.eps import add_library
-
-    for name, path in parse_key_values(getattr(args, "ep_library", []), "--ep-library").items():
-        add_library(name, path)
 
 
 def resolve(
@@ -134,7 +126,7 @@ def print_summary(summary: RunSummary) -> None:
     timed = [r for r in rows if r.stop]
     if timed:
         print("timing (stopped when the median's 95% interval was within the target, or the")
-        print(f"time budget was spent; 'within noise': {NOISE_RULE}):")
+        print(f"time budget was spent). Within noise: {NOISE_RULE}.")
         for r in timed:
             cv = f", CV {100 * r.cv:.1f} %" if r.cv is not None else ""
             print(f"  {r.label}: {r.stop}{cv}")
@@ -238,14 +230,18 @@ def print_expected(checks: Sequence[Comparison | None]) -> None:
     )
 
 
-def main_run(args: argparse.Namespace, model: LoadedModel) -> int:
+def main_run(
+    args: argparse.Namespace, model: LoadedModel, prepared: PreparedModel | None = None
+) -> int:
+    """``run``; ``prepared``: the model's private copy with its first worker already started
+    (the CLI starts it before importing this module), made here when not given."""
     # The model's private copy and its first worker come first: the worker's start (~0.3 s)
     # overlaps the making of the inputs.
     local = not getattr(args, "ray", None) and getattr(args, "jobs", 1) <= 1
-    prepared = prepare(model) if local else None
+    if prepared is None and local:
+        prepared = prepare(model)
+        prestart(prepared)
     try:
-        if prepared is not None:
-            prestart(prepared)
         run = resolve(args, model)
         if getattr(args, "ray", None):
             from inspector.run.execute.cluster import run_matrix_ray

@@ -20,10 +20,13 @@ from inspector.isolation.spawn import spawn
 SERVER = ("inspector.model.native", "serve")
 
 #: CLI commands whose records need onnx's native passes (shape inference, checker, converter);
-#: ``run``, ``compare`` and ``bundle`` for the inputs they generate (shape inference's table
-#: sizes bound the ids: :func:`inspector.run.setup.inputs.shape_hints`).
+#: ``compare`` and ``bundle`` for their analyses and the inputs they generate. ``run`` needs
+#: them only for ``--json``/``--out`` (the roofline's cost counts): its inputs ask for shape
+#: inference only where a table's size is known no other way
+#: (:func:`inspector.run.setup.inputs.shape_hints`; the server then starts on demand), and a
+#: server started for nothing took a core from the run for its ~0.6 s onnx import.
 NATIVE_COMMANDS = frozenset(
-    {"graph", "diagnose", "compat", "scopes", "report", "run", "compare", "bundle"}
+    {"graph", "diagnose", "compat", "scopes", "report", "compare", "bundle"}
 )
 
 _ready: list[subprocess.Popen[bytes]] = []

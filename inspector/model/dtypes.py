@@ -115,6 +115,70 @@ ML_DTYPES: dict[str, str] = {
 }
 
 
+#: Element types numpy has, by ONNX name → numpy's name (as onnx maps them).
+NUMPY_NAMES: dict[str, str] = {
+    "FLOAT": "float32",
+    "UINT8": "uint8",
+    "INT8": "int8",
+    "UINT16": "uint16",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "BOOL": "bool",
+    "FLOAT16": "float16",
+    "DOUBLE": "float64",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "COMPLEX64": "complex64",
+    "COMPLEX128": "complex128",
+}
+
+
+def numpy_type(name: str) -> type:
+    """The numpy scalar type of an ONNX element type name, as onnx's
+    ``helper.tensor_dtype_to_np_dtype`` gives it, without importing onnx (ml_dtypes only for
+    the types numpy lacks). Raises KeyError for strings and names without one."""
+    import numpy as np
+
+    if name in NUMPY_NAMES:
+        return np.dtype(NUMPY_NAMES[name]).type
+    found = ml_dtype(ML_DTYPES[name])
+    assert found is not None
+    return found.type
+
+
+#: Which typed field holds each numeric type's values when there is no ``raw_data`` (onnx.proto):
+#: FLOAT16 keeps its bits in int32_data.
+_TYPED_FIELD: dict[str, str] = {
+    "FLOAT": "float_data",
+    "DOUBLE": "double_data",
+    "INT64": "int64_data",
+    "UINT32": "uint64_data",
+    "UINT64": "uint64_data",
+    **{n: "int32_data" for n in ("INT32", "INT16", "INT8", "UINT16", "UINT8", "BOOL", "FLOAT16")},
+}
+
+
+def plain_array(t: onnx.TensorProto) -> np.ndarray | None:
+    """An inline tensor of a type numpy has (not complex) as an array, decoded as onnx's
+    ``numpy_helper.to_array`` does but without importing onnx; None for other types and for
+    external data (the caller falls back to onnx or skips it)."""
+    import numpy as np
+
+    name = TP.DataType.Name(t.data_type) if t.data_type in TP.DataType.values() else ""
+    field = _TYPED_FIELD.get(name)
+    if field is None or t.data_location == TP.EXTERNAL:
+        return None
+    dtype = np.dtype(NUMPY_NAMES[name])
+    shape = tuple(t.dims)
+    if t.HasField("raw_data"):
+        return np.frombuffer(t.raw_data, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
+    values = getattr(t, field)
+    if name == "FLOAT16":  # the bits, one value per int32
+        return np.asarray(values, np.uint16).view(np.float16).reshape(shape)
+    return np.asarray(values, dtype=dtype).reshape(shape)
+
+
 def ml_dtype(name: str) -> np.dtype | None:
     """The numpy dtype of an ml_dtypes name (``bfloat16``, ``int4`` …), None for other names."""
     if name not in ML_DTYPES.values():

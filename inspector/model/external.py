@@ -15,11 +15,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import onnx
-
 from inspector.model.companions import location_problem, normalize_location
 from inspector.model.dtypes import declared_bytes, dtype_name
 from inspector.model.load import LoadedModel
+from inspector.model.proto import TensorProto
 from inspector.model.walk import iter_tensors, tensors_in, walk
 from inspector.records import Record
 
@@ -94,25 +93,25 @@ class ExternalDataReport(Record):
         return next((t for t in self.tensors if t.key == key or t.tensor == key), None)
 
 
-def _entries(t: onnx.TensorProto) -> dict[str, str]:
+def _entries(t: TensorProto) -> dict[str, str]:
     return {e.key: e.value for e in t.external_data}
 
 
-def external_tensors(model: LoadedModel) -> list[tuple[str, str, onnx.TensorProto]]:
+def external_tensors(model: LoadedModel) -> list[tuple[str, str, TensorProto]]:
     """(key, graph id, tensor) for every tensor stored as external data, wherever it sits:
     every graph and function body, a function's default attribute values, training graphs,
     and — so that nothing a runtime could read is left unchecked — any tensor the scope walk
     did not reach (bodies beyond ``max_subgraph_depth``)."""
-    out: list[tuple[str, str, onnx.TensorProto]] = []
+    out: list[tuple[str, str, TensorProto]] = []
 
-    def add(graph_id: str, tensors: Iterable[onnx.TensorProto]) -> None:
+    def add(graph_id: str, tensors: Iterable[TensorProto]) -> None:
         for t in tensors:
-            if t.data_location == onnx.TensorProto.EXTERNAL:
+            if t.data_location == TensorProto.EXTERNAL:
                 out.append((f"{graph_id}/{t.name}", graph_id, t))
 
     for scope in walk(model.proto, model.limits).scopes:
         graph = scope.graph
-        tensors: list[onnx.TensorProto] = []
+        tensors: list[TensorProto] = []
         if graph is not None:
             tensors.extend(graph.initializer)
             for sp in graph.sparse_initializer:
@@ -144,7 +143,7 @@ def external_tensors(model: LoadedModel) -> list[tuple[str, str, onnx.TensorProt
     return out
 
 
-def check_tensor(model: LoadedModel, key: str, graph: str, t: onnx.TensorProto) -> ExternalTensor:
+def check_tensor(model: LoadedModel, key: str, graph: str, t: TensorProto) -> ExternalTensor:
     """Validate one external tensor's reference against the companion files."""
     entries = _entries(t)
     messages: list[str] = []
@@ -189,7 +188,7 @@ def check_tensor(model: LoadedModel, key: str, graph: str, t: onnx.TensorProto) 
                 f"bytes {offset:,}..{offset + span:,} lie beyond the end of "
                 f"{file!r} ({size:,} bytes)",
             )
-        elif length is not None and length != expected and t.data_type != onnx.TensorProto.STRING:
+        elif length is not None and length != expected and t.data_type != TensorProto.STRING:
             flag(
                 "size_mismatch",
                 f"length {length:,} but {dtype_name(t.data_type)} "

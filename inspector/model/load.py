@@ -67,6 +67,32 @@ class LoadedModel:
     source_path: Path | None = None
     _raw: bytes | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()  # what loading had to repair (shown as findings)
+    # The file as it was read (size, mtime ns, inode): unchanged, its bytes are the proto's.
+    source_stat: tuple[int, int, int] | None = field(default=None, repr=False)
+
+    def write_original(self, dest: Path) -> bool:
+        """Write the model's bytes as loaded to ``dest`` without serializing the proto again:
+        the uploaded bytes, or a copy of the source file while it is unchanged since loading.
+        False (nothing written) where that is not the proto's content: text fields were
+        repaired, or the file has changed."""
+        if self.notes:
+            return False
+        if self._raw is not None:
+            dest.write_bytes(self._raw)
+            return True
+        if self.source_path is None or self.source_stat is None:
+            return False
+        import shutil
+
+        try:  # a copy, never a link: a worker may write its folder, never the user's file
+            shutil.copyfile(self.source_path, dest, follow_symlinks=True)
+            st = dest.stat() if _stat(self.source_path) == self.source_stat else None
+        except OSError:
+            return False
+        if st is None or st.st_size != self.source_stat[0]:
+            dest.unlink(missing_ok=True)
+            return False
+        return True
 
     @cached_property
     def skeleton(self) -> ModelProto:
@@ -128,11 +154,14 @@ def load_model(
         _check_size(size, path.name, limits)
         if not path.is_file():
             raise ModelLoadError(f"{str(path)!r} is not a file.")
+        before = _stat(path)
         data: bytes = path.read_bytes()
         name = name or path.name
+        stat = before if _stat(path) == before and before[0] == len(data) else None
     else:
         data = bytes(source)
         name = name or "model.onnx"
+        stat = None
     _check_size(len(data), name, limits)
 
     proto = parse_model_bytes(data, name, limits)
@@ -155,7 +184,13 @@ def load_model(
         comp = MemoryCompanions(companions, limits)
     else:
         comp = companions
-    return LoadedModel(proto, name, len(data), comp, limits, path, None if path else data, notes)
+    raw = None if path else data
+    return LoadedModel(proto, name, len(data), comp, limits, path, raw, notes, stat)
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _check_nodes(proto: ModelProto, name: str, limits: Limits) -> None:

@@ -39,10 +39,9 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import onnx
-
 from inspector.isolation.sandbox import Confinement, confine, unconfined_root_allowed
 from inspector.limits import Limits
+from inspector.model.proto import ModelProto, TensorProto
 
 #: A child's exit code when it could not confine itself (it analysed nothing).
 _UNCONFINED_EXIT = 3
@@ -52,7 +51,7 @@ _UNCONFINED_EXIT = 3
 class NativeAnalysis:
     """What the child found; ``failure`` says why it found nothing (crash, memory, time)."""
 
-    inferred: onnx.ModelProto | None  # the skeleton with value_info added (None on failure)
+    inferred: ModelProto | None  # the skeleton with value_info added (None on failure)
     inference_error: str  # strict-mode message ("" when strict inference passed)
     checker: str  # "passed", the checker's first message, or "not run: …"
     converted: tuple[bool, str] | None  # (ok, detail) when a conversion was asked for
@@ -71,18 +70,20 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else type(exc).__name__
 
 
-def _checker_copy(skeleton: onnx.ModelProto) -> onnx.ModelProto:
+def _checker_copy(skeleton: ModelProto) -> ModelProto:
     """The skeleton's stripped tensors have no values, which the checker rejects, so it would
     judge our stripping, not the model. Stripped main-graph initializers become graph inputs of
     the same type; stripped tensors elsewhere (large Constant nodes, subgraph initializers)
     get a zero-sized first dim, which the checker accepts without data."""
+    from onnx.helper import make_tensor_value_info
+
     from inspector.model.skeleton import STRIPPED
     from inspector.model.walk import iter_tensors
 
-    model = onnx.ModelProto()
+    model = ModelProto()
     model.CopyFrom(skeleton)
-    kept: list[onnx.TensorProto] = []
-    stripped: list[onnx.TensorProto] = []
+    kept: list[TensorProto] = []
+    stripped: list[TensorProto] = []
     for t in model.graph.initializer:
         (stripped if t.doc_string == STRIPPED else kept).append(t)
     if stripped:
@@ -91,19 +92,19 @@ def _checker_copy(skeleton: onnx.ModelProto) -> onnx.ModelProto:
         model.graph.initializer.extend(kept)
         for t in stripped:
             if t.name not in names:
-                model.graph.input.append(
-                    onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-                )
+                model.graph.input.append(make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     for t in iter_tensors(model):
         if t.doc_string == STRIPPED and len(t.dims):
             t.dims[0] = 0
     return model
 
 
-def _convert(skeleton: onnx.ModelProto, target: int) -> tuple[bool, str]:
+def _convert(skeleton: ModelProto, target: int) -> tuple[bool, str]:
     import re
 
     try:
+        import onnx.version_converter
+
         converted = onnx.version_converter.convert_version(skeleton, target)
     except Exception as exc:  # the converter raises RuntimeError/ConvertError/ValidationError
         message = _first_line(exc)
@@ -127,7 +128,7 @@ def _analyse_here(request: dict, data: bytes) -> tuple[dict, bytes]:
     import onnx.version_converter
 
     cap = int(request["cap"])
-    skeleton = onnx.ModelProto()
+    skeleton = ModelProto()
     skeleton.ParseFromString(data)
     answer: dict = {}
     inferred = b""
@@ -341,7 +342,7 @@ _POOL = _Pool()
 
 
 def analyse(
-    skeleton: onnx.ModelProto,
+    skeleton: ModelProto,
     limits: Limits,
     *,
     infer: bool = True,
@@ -373,7 +374,7 @@ def analyse(
     answer = json.loads(head)
     inferred = None
     if infer:
-        inferred = onnx.ModelProto()
+        inferred = ModelProto()
         inferred.ParseFromString(rest)
     conv = answer.get("converted")
     return NativeAnalysis(

@@ -9,15 +9,14 @@ small payloads (shape tensors feed data propagation), and drops the rest.
 
 from __future__ import annotations
 
-import onnx
-
+from inspector.model.proto import ModelProto, TensorProto
 from inspector.model.walk import iter_tensors
 
 
-def make_skeleton(model: onnx.ModelProto, max_inline_bytes: int) -> onnx.ModelProto:
+def make_skeleton(model: ModelProto, max_inline_bytes: int) -> ModelProto:
     """Copy of ``model`` where every tensor over ``max_inline_bytes`` (and every external one)
     has no values. Shapes, types and names are unchanged. The input is not modified."""
-    skeleton = onnx.ModelProto()
+    skeleton = ModelProto()
     # Copy everything but the main graph's initializers (which hold nearly all weights), then
     # add those back without large payloads.
     for field, value in model.ListFields():
@@ -39,14 +38,14 @@ def make_skeleton(model: onnx.ModelProto, max_inline_bytes: int) -> onnx.ModelPr
             setattr(graph, field.name, value)
     for t in model.graph.initializer:
         target = graph.initializer.add()
-        if t.data_location == onnx.TensorProto.EXTERNAL or t.ByteSize() > max_inline_bytes:
+        if t.data_location == TensorProto.EXTERNAL or t.ByteSize() > max_inline_bytes:
             _copy_meta(t, target)
         else:
             target.CopyFrom(t)
     # Nested graphs, Constant nodes and functions were copied whole: strip what is large there.
     for t in iter_tensors(skeleton):
-        if t.data_location == onnx.TensorProto.EXTERNAL or t.ByteSize() > max_inline_bytes:
-            meta = onnx.TensorProto()
+        if t.data_location == TensorProto.EXTERNAL or t.ByteSize() > max_inline_bytes:
+            meta = TensorProto()
             _copy_meta(t, meta)
             t.CopyFrom(meta)
     return skeleton
@@ -57,7 +56,7 @@ def make_skeleton(model: onnx.ModelProto, max_inline_bytes: int) -> onnx.ModelPr
 STRIPPED = "(values left out by ONNX Inspector)"
 
 
-def _copy_meta(src: onnx.TensorProto, dst: onnx.TensorProto) -> None:
+def _copy_meta(src: TensorProto, dst: TensorProto) -> None:
     dst.name = src.name
     dst.data_type = src.data_type
     dst.dims.extend(src.dims)

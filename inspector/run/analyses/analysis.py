@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, Limits
 from inspector.model.load import LoadedModel
+from inspector.model.proto import GraphProto, ModelProto
 from inspector.records import Record
 from inspector.run.analyses.bisect import BisectProgress, Side, TensorPair, first_differing
 from inspector.run.analyses.compare import OutputDelta, compare
@@ -70,11 +70,11 @@ class Divergence(Record):
     detail: str
 
 
-def _survivors(result: RunResult, original: onnx.ModelProto) -> set[str] | None:
+def _survivors(result: RunResult, original: ModelProto) -> set[str] | None:
     """Tensor names materialised in the graph this configuration really ran."""
     data = result.optimized_model()
     if data:
-        proto = onnx.ModelProto()
+        proto = ModelProto()
         proto.ParseFromString(data)
         return {t for n in proto.graph.node for t in (*n.input, *n.output) if t}
     if result.assignment:
@@ -90,7 +90,7 @@ def _survivors(result: RunResult, original: onnx.ModelProto) -> set[str] | None:
     return None
 
 
-def _topo_tensors(graph: onnx.GraphProto) -> list[tuple[int, str]]:
+def _topo_tensors(graph: GraphProto) -> list[tuple[int, str]]:
     """(node index, output tensor) in topological order (nodes on a cycle are left out)."""
     from graphlib import CycleError, TopologicalSorter
 
@@ -105,7 +105,7 @@ def _topo_tensors(graph: onnx.GraphProto) -> list[tuple[int, str]]:
     return [(i, o) for i in order for o in graph.node[i].output if o]
 
 
-def _chain(graph: onnx.GraphProto, start: int, diverging_outputs: set[str]) -> tuple[str, ...]:
+def _chain(graph: GraphProto, start: int, diverging_outputs: set[str]) -> tuple[str, ...]:
     consumers: dict[str, list[int]] = {}
     for i, n in enumerate(graph.node):
         for t in n.input:

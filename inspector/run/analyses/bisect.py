@@ -31,9 +31,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from inspector.limits import Limits
+from inspector.model.proto import ModelProto
 from inspector.run.analyses.compare import OutputDelta, agrees, delta
 from inspector.run.execute.prepare import PreparedModel
 from inspector.run.execute.runner import run_prepared
@@ -280,7 +280,7 @@ class _MarkedFile:
         if self.base < 0:
             shutil.copyfile(self.prepared.model_path, self.path)
             self.base = self.path.stat().st_size
-        tail = onnx.ModelProto()
+        tail = ModelProto()
         for t in tensors:
             tail.graph.output.add().name = t  # untyped outputs: ORT accepts them
         with open(self.path, "r+b") as f:

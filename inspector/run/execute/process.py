@@ -11,17 +11,18 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
-
-import numpy as np
-import onnx
+from typing import TYPE_CHECKING, Any, cast
 
 from inspector.isolation.spawn import command, spawn
 from inspector.limits import Limits, worker_memory
+from inspector.model.proto import AttributeProto, ModelProto
 from inspector.run.execute.prepare import PreparedModel, RunError
 from inspector.run.execute.protocol import JobInput, WorkerJob, WorkerResult, job_config
 from inspector.run.setup.config import RunConfig
 from inspector.run.setup.eps import plugin_libraries
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: The worker's entry: an isolated interpreter (:mod:`inspector.isolation.spawn`) imports it,
 #: and it confines itself to its private folder before it touches the model.
@@ -173,9 +174,9 @@ def check_can_start_workers() -> None:
         raise RunError(f"Cannot run: {UNCONFINED_ROOT}")
 
 
-def has_bodies(model: onnx.ModelProto) -> bool:
+def has_bodies(model: ModelProto) -> bool:
     """Whether the main graph has If/Loop/Scan bodies (graph-valued attributes)."""
-    kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    kinds = (AttributeProto.GRAPH, AttributeProto.GRAPHS)
     return any(a.type in kinds for n in model.graph.node for a in n.attribute)
 
 
@@ -191,6 +192,8 @@ def write_job(
 ) -> None:
     """Write ``job.json`` and ``inputs.npz`` into ``job_dir`` for a worker. An input is an
     array, a list of arrays (a sequence) or None (an empty optional)."""
+    import numpy as np  # here, not at the top: a CLI run starts its first worker before numpy
+
     job_dir.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     layout: dict[str, JobInput] = {}
@@ -237,17 +240,19 @@ class Worker:
     (~0.16 s) overlap the previous configuration (started as every isolated child is:
     :func:`inspector.isolation.spawn.spawn`)."""
 
-    def __init__(self, prepared: PreparedModel) -> None:
+    def __init__(self, prepared: PreparedModel | Path) -> None:
+        """A worker for ``prepared``, or for the model a run folder (``prepare.run_folder``)
+        will hold: it may start before the model is written, as it reads nothing before its
+        job."""
         check_can_start_workers()
-        self.log_path = Path(
-            tempfile.mkstemp(prefix="worker-", suffix=".log", dir=prepared.folder)[1]
-        )
+        folder = prepared if isinstance(prepared, Path) else prepared.folder
+        self.log_path = Path(tempfile.mkstemp(prefix="worker-", suffix=".log", dir=folder)[1])
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in finish()
-        model_dir = prepared.model_path.parent
+        model_dir = folder / "model"
         self.proc = spawn(
             *WORKER,
-            *_worker_args(prepared.folder, ("--stdin", str(model_dir))),
-            home=str(prepared.folder),
+            *_worker_args(folder, ("--stdin", str(model_dir))),
+            home=str(folder),
             cwd=model_dir,
             stdin=subprocess.PIPE,
             stdout=self._log,

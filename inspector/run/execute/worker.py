@@ -767,8 +767,19 @@ def main(argv: list[str]) -> None:
         job_dir = sys.stdin.readline().strip()
         if job_dir:
             child_main(job_dir, argv[1])
+            _exit_now()
         return
     child_main(argv[0], argv[1])
+    _exit_now()
+
+
+def _exit_now() -> None:
+    """Exit as soon as result.json is in place: the parent waits for this process, and an
+    interpreter's teardown (onnxruntime's thread pools and arenas, every module) took another
+    ~0.05 s of each configuration for nothing — the job folder is complete and closed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

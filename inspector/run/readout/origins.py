@@ -37,8 +37,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import onnx
-
+from inspector.model.proto import AttributeProto, GraphProto, ModelProto, NodeProto
 from inspector.records import Record
 
 LAYOUT_DOMAIN = "com.microsoft.nchwc"
@@ -136,8 +135,8 @@ class Origins:
 
 
 def derive_origins(
-    original: onnx.ModelProto,
-    optimized: onnx.ModelProto,
+    original: ModelProto,
+    optimized: ModelProto,
     runtime_names: dict[str, str],
     limit: int = 10_000,
 ) -> dict[str, tuple[str, ...]]:
@@ -146,8 +145,8 @@ def derive_origins(
 
 
 def attribute(
-    original: onnx.ModelProto,
-    optimized: onnx.ModelProto,
+    original: ModelProto,
+    optimized: ModelProto,
     runtime_names: Mapping[str, str],
     limit: int = 10_000,
 ) -> Origins:
@@ -160,11 +159,11 @@ def attribute(
     return out
 
 
-def _producers(graph: onnx.GraphProto) -> dict[str, int]:
+def _producers(graph: GraphProto) -> dict[str, int]:
     return {t: i for i, n in enumerate(graph.node) for t in n.output if t}
 
 
-def _consumers(graph: onnx.GraphProto) -> dict[str, list[int]]:
+def _consumers(graph: GraphProto) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for i, n in enumerate(graph.node):
         for t in n.input:
@@ -173,14 +172,14 @@ def _consumers(graph: onnx.GraphProto) -> dict[str, list[int]]:
     return out
 
 
-def _attr(node: onnx.NodeProto, name: str) -> onnx.AttributeProto | None:
+def _attr(node: NodeProto, name: str) -> AttributeProto | None:
     return next((a for a in node.attribute if a.name == name), None)
 
 
 class _Scope:
     """One original graph and the runtime graph ORT made of it."""
 
-    def __init__(self, g: onnx.GraphProto, h: onnx.GraphProto) -> None:
+    def __init__(self, g: GraphProto, h: GraphProto) -> None:
         self.g, self.h = g, h
         self.prod = _producers(g)
         self.cons = _consumers(g)
@@ -226,7 +225,7 @@ class _Scope:
 
     # -- anchors: the original node a kernel's name says it started from ----------------------
 
-    def nchwc_target(self, node: onnx.NodeProto) -> str | None:
+    def nchwc_target(self, node: NodeProto) -> str | None:
         """``t`` of an NCHWc node named ``<t>_nchwc`` (``<t>_bn_nchwc``: a BatchNormalization
         ORT turned into a depthwise NCHWc Conv)."""
         if node.domain != LAYOUT_DOMAIN:
@@ -237,7 +236,7 @@ class _Scope:
                 return base[: -len(suffix)]
         return None
 
-    def nchwc_first(self, node: onnx.NodeProto, target: str) -> int | None:
+    def nchwc_first(self, node: NodeProto, target: str) -> int | None:
         """The original node an NCHWc node replaced first (a Conv before its fused BN...)."""
         want = _NCHWC_OF.get(node.op_type, (node.op_type,))
         if _TOKEN.sub("", node.name).endswith("_bn_nchwc"):
@@ -252,7 +251,7 @@ class _Scope:
             i = self.prod.get(n.input[0]) if n.input else None
         return None
 
-    def nchwc_output(self, node: onnx.NodeProto, target: str) -> str:
+    def nchwc_output(self, node: NodeProto, target: str) -> str:
         """The original tensor an NCHWc Conv writes: ``t`` of its name, or past the Add (its
         4th input, Sum) and the activation ORT fused into it after naming it."""
         t = target
@@ -273,7 +272,7 @@ class _Scope:
                 t = self.g.node[users[0]].output[0]
         return t
 
-    def anchors(self, node: onnx.NodeProto) -> set[int]:
+    def anchors(self, node: NodeProto) -> set[int]:
         name = node.name
         if name in self.by_name:
             return {self.by_name[name]}
@@ -305,7 +304,7 @@ class _Scope:
             if not changed:
                 return
 
-    def _infer(self, node: onnx.NodeProto) -> bool:
+    def _infer(self, node: NodeProto) -> bool:
         changed = False
         if node.op_type in REORDER_OPS and node.input and node.output:
             src, dst = node.input[0], node.output[0]
@@ -331,7 +330,7 @@ class _Scope:
                 changed |= self.link(mine, theirs)
         return changed
 
-    def _twin(self, node: onnx.NodeProto) -> onnx.NodeProto | None:
+    def _twin(self, node: NodeProto) -> NodeProto | None:
         """The original node this kernel is, under its name or a duplicate's name, with the
         same op type: it reads and writes that node's tensors."""
         name = node.name
@@ -343,8 +342,8 @@ class _Scope:
 
 
 def _scope(
-    g: onnx.GraphProto,
-    h: onnx.GraphProto,
+    g: GraphProto,
+    h: GraphProto,
     names: Mapping[str, str],
     out: Origins,
     limit: int,
@@ -357,9 +356,9 @@ def _scope(
         i = s.by_name.get(kernel.name)
         if i is None:
             continue
-        bodies = {a.name: a.g for a in g.node[i].attribute if a.type == onnx.AttributeProto.GRAPH}
+        bodies = {a.name: a.g for a in g.node[i].attribute if a.type == AttributeProto.GRAPH}
         for a in kernel.attribute:
-            if a.type == onnx.AttributeProto.GRAPH and a.name in bodies:
+            if a.type == AttributeProto.GRAPH and a.name in bodies:
                 _scope(bodies[a.name], a.g, names, out, limit)
 
 
@@ -560,7 +559,7 @@ class _Claims:
                 out.kinds[name] = "renamed"
 
 
-def _runtime_reason(node: onnx.NodeProto) -> str:
+def _runtime_reason(node: NodeProto) -> str:
     op = node.op_type
     if op in REORDER_OPS:
         return "layout conversion ONNX Runtime inserted (NCHWc)"
@@ -635,7 +634,7 @@ def kernel_origins(
 
 
 def display_names(
-    original: onnx.ModelProto,
+    original: ModelProto,
     runtime_names: Mapping[str, str],
     wanted: Iterable[str],
     shown: Mapping[str, str] | None = None,

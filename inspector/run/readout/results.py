@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import onnx
 from google.protobuf.message import DecodeError
 
 from inspector.limits import DEFAULT_LIMITS, Limits
 from inspector.model.dtypes import typed
+from inspector.model.proto import ModelProto
 from inspector.records import Record
 from inspector.run.execute.process import WorkerFileError, bare_name, read_worker_file
 from inspector.run.execute.protocol import WorkerResult
@@ -403,7 +403,7 @@ def to_record(
     job_dir: Path,
     names: dict[str, str],
     keep: bool,
-    original: onnx.ModelProto,
+    original: ModelProto,
     limits: Limits = DEFAULT_LIMITS,
     shown: Mapping[str, str] | None = None,
 ) -> RunResult:
@@ -436,7 +436,7 @@ def _to_record(
     job_dir: Path,
     names: dict[str, str],
     keep: bool,
-    original: onnx.ModelProto,
+    original: ModelProto,
     limits: Limits,
     shown: Mapping[str, str] | None = None,
 ) -> RunResult:
@@ -542,7 +542,7 @@ def _to_record(
     optimized_bytes = read_worker_file(job_dir, "optimized.onnx", limits.max_model_bytes) or b""
     optimized_data = b""
     if optimized_bytes:
-        proto = onnx.ModelProto()
+        proto = ModelProto()
         proto.ParseFromString(optimized_bytes)
         counts = Counter(
             n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}"

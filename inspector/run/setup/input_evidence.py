@@ -17,19 +17,28 @@ Only the main graph is read, and only small inline constants; nothing here runs 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
+
+from inspector.model.dtypes import plain_array
+from inspector.model.proto import ModelProto, NodeProto, TensorProto
+
+#: Shape inference's model, or a function that runs it when first needed.
+Inferred = ModelProto | Callable[[], ModelProto | None] | None
 
 #: Ops that carry an input's values on unchanged (or only re-shaped / re-typed).
 PASS_THROUGH = frozenset(
     {"Cast", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose", "Expand"}
 )
+#: Ops whose output has their first input's shape (a weight's, when that input is one).
+SAME_SHAPE = frozenset({"DequantizeLinear", "Cast", "Identity"})
+#: Two-input ops whose output has the inputs' broadcast shape (a weight times its scale).
+BROADCAST = frozenset({"Mul", "Add", "Sub", "Div"})
 #: How many pass-through ops are followed from an input.
 MAX_HOPS = 4
 #: A scalar constant no larger than this is read for evidence (bytes).
@@ -49,47 +58,84 @@ class ValueHint:
 class _Graph:
     """Consumers and small constant values of a main graph."""
 
-    def __init__(self, model: onnx.ModelProto, inferred: onnx.ModelProto | None) -> None:
+    def __init__(self, model: ModelProto, inferred: Inferred) -> None:
         g = model.graph
-        self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+        self._model, self._inferred = model, inferred
+        self.consumers: dict[str, list[NodeProto]] = defaultdict(list)
         for node in g.node:
             for x in node.input:
                 if x:
                     self.consumers[x].append(node)
         self.tensors = {t.name: t for t in g.initializer}
-        self.constants: dict[str, onnx.TensorProto] = {}
+        self.producers = {out: node for node in g.node for out in node.output if out}
+        self.constants: dict[str, TensorProto] = {}
         for node in g.node:
             if node.op_type == "Constant" and len(node.output) == 1:
                 for a in node.attribute:
                     if a.name == "value" and a.HasField("t"):
                         self.constants[node.output[0]] = a.t
-        self.shapes: dict[str, list[int | None]] = {}
-        for v in (*(inferred.graph.value_info if inferred is not None else ()), *g.value_info):
+
+    @functools.cached_property
+    def shapes(self) -> dict[str, list[int | None]]:
+        """Declared and inferred shapes of the graph's tensors; shape inference (a child
+        process that imports onnx, ~1 s) runs only when a shape is asked for that no weight or
+        constant gives — most models never ask."""
+        inferred = self._inferred() if callable(self._inferred) else self._inferred
+        shapes: dict[str, list[int | None]] = {}
+        declared = self._model.graph.value_info
+        for v in (*(inferred.graph.value_info if inferred is not None else ()), *declared):
             tt = v.type.tensor_type
             if v.type.WhichOneof("value") == "tensor_type" and tt.HasField("shape"):
-                self.shapes[v.name] = [
+                shapes[v.name] = [
                     d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim
                 ]
+        return shapes
 
     def dims(self, name: str) -> list[int | None] | None:
+        return self._weight_dims(name, MAX_HOPS) or self.shapes.get(name)
+
+    def _weight_dims(self, name: str, hops: int) -> list[int | None] | None:
+        """The shape of a weight, or of a weight dequantized in the graph (``Cast`` then
+        ``Mul`` by a scale, ``DequantizeLinear``) — known without shape inference; None when
+        it takes more than that."""
         t = self.tensors.get(name) or self.constants.get(name)
         if t is not None:
             return list(t.dims)
-        return self.shapes.get(name)
+        node = self.producers.get(name)
+        if node is None or hops <= 0 or not node.input:
+            return None
+        if node.op_type in SAME_SHAPE:
+            return self._weight_dims(node.input[0], hops - 1)
+        if node.op_type in BROADCAST and len(node.input) == 2:
+            a, b = (self._weight_dims(x, hops - 1) for x in node.input)
+            if a is None or b is None:
+                return None
+            one: list[int | None] = [1]
+            a, b = one * (len(b) - len(a)) + a, one * (len(a) - len(b)) + b
+            pairs = list(zip(a, b, strict=True))
+            if any(x is None or y is None or 1 not in (x, y) and x != y for x, y in pairs):
+                return None
+            return [y if x == 1 else x for x, y in pairs]
+        return None
 
     def value(self, name: str) -> np.ndarray | None:
         """A small inline constant's values (None when unknown, external or large)."""
         t = self.tensors.get(name) or self.constants.get(name)
-        if t is None or t.data_location == onnx.TensorProto.EXTERNAL:
+        if t is None or t.data_location == TensorProto.EXTERNAL:
             return None
         if t.ByteSize() > MAX_CONSTANT_BYTES:
             return None
         try:
-            return np.asarray(numpy_helper.to_array(t), dtype=np.float64).ravel()
+            values = plain_array(t)
+            if values is None:  # a type numpy lacks (bfloat16, float8 …): onnx decodes it
+                from onnx import numpy_helper
+
+                values = numpy_helper.to_array(t)
+            return np.asarray(values, dtype=np.float64).ravel()
         except (ValueError, TypeError):
             return None
 
-    def uses(self, name: str) -> Iterator[tuple[onnx.NodeProto, str, bool]]:
+    def uses(self, name: str) -> Iterator[tuple[NodeProto, str, bool]]:
         """(node, the tensor it reads, whether an int Cast was passed) for the first ops past
         the pass-through ones that read ``name``'s values."""
         seen = {name}
@@ -108,15 +154,15 @@ class _Graph:
                     yield node, tensor, cast_to_int
 
 
-def _casts_to_int(node: onnx.NodeProto) -> bool:
+def _casts_to_int(node: NodeProto) -> bool:
     for a in node.attribute:
         if a.name == "to":
-            name = onnx.TensorProto.DataType.Name(a.i)
+            name = TensorProto.DataType.Name(a.i)
             return name.startswith(("INT", "UINT"))
     return False
 
 
-def _attr(node: onnx.NodeProto, name: str, default: int) -> int:
+def _attr(node: NodeProto, name: str, default: int) -> int:
     for a in node.attribute:
         if a.name == name:
             return int(a.i)
@@ -177,17 +223,16 @@ def image_like(name: str, dtype: str, dims: Sequence[int | None] | None) -> bool
     return dims is not None and len(dims) == 4 and (dims[1] in (1, 3) or dims[3] in (1, 3))
 
 
-def value_hints(
-    model: onnx.ModelProto, inferred: onnx.ModelProto | None = None
-) -> tuple[tuple[str, ValueHint], ...]:
+def value_hints(model: ModelProto, inferred: Inferred = None) -> tuple[tuple[str, ValueHint], ...]:
     """Evidence-based values for the graph inputs it can say something about (the module
-    docstring); ``inferred``: the model with shape inference's value_info (table sizes)."""
+    docstring); ``inferred``: the model with shape inference's value_info (table sizes), or a
+    function that makes it, called only if a table's size is not known without it."""
     graph = _Graph(model, inferred)
     out: dict[str, ValueHint] = {}
     for v in model.graph.input:
         if v.name in graph.tensors or v.type.WhichOneof("value") != "tensor_type":
             continue
-        dtype = onnx.TensorProto.DataType.Name(v.type.tensor_type.elem_type)
+        dtype = TensorProto.DataType.Name(v.type.tensor_type.elem_type)
         integer = dtype.startswith(("INT", "UINT"))
         bound = _id_bound(graph, v.name)
         cast_to_int = any(cast for _, _, cast in graph.uses(v.name))

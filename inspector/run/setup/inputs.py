@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from inspector.errors import InspectorError
 from inspector.limits import DEFAULT_LIMITS
+from inspector.model.dtypes import numpy_type
 from inspector.model.overview import ValueInfo
+from inspector.model.proto import GraphProto, ModelProto, TensorProto
 from inspector.run.setup.input_evidence import ValueHint, image_like, value_hints
+
+if TYPE_CHECKING:
+    import onnx
 
 MAX_INPUT_BYTES = DEFAULT_LIMITS.max_input_bytes  # one input tensor, generated or supplied
 #: Arrays read from one ``.npz`` (a model with more inputs or outputs than this is rare).
@@ -73,10 +76,32 @@ GENERATED_TYPES = (
     "BOOL",
     *SUB_BYTE_INTS,
 )
-NUMPY_DTYPES: dict[str, Any] = {
-    name: onnx.helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(name)).type
-    for name in GENERATED_TYPES
-} | {"STRING": np.str_}
+
+
+class _NumpyTypes(Mapping[str, Any]):
+    """ONNX element type name → numpy scalar type for ``names`` (and STRING → ``np.str_``), each
+    resolved on first use: the types numpy lacks come from ml_dtypes (~0.5 s to import), which
+    a model without them never pays for."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._names = (*names, "STRING")
+        self._types: dict[str, Any] = {"STRING": np.str_}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._types:
+            self._types[name] = numpy_type(name)
+        return self._types[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+NUMPY_DTYPES: Mapping[str, Any] = _NumpyTypes(GENERATED_TYPES)
 
 
 @dataclass(frozen=True)
@@ -112,8 +137,12 @@ def shape_hints(model: Any) -> ShapeHints:
         why += f", rounded up to the stride {stride}"
     conv = any(n.op_type in ("Conv", "ConvTranspose") for n in model.proto.graph.node)
     audio = any(re.search(r"sample_?rate|^sr$", v.name, re.I) for v in model.proto.graph.input)
-    native = getattr(model, "native", None)  # shape inference's table sizes, where it ran
-    values = value_hints(model.proto, native.inferred if native is not None else None)
+
+    def inferred() -> ModelProto | None:  # shape inference's table sizes, if it is needed
+        native = getattr(model, "native", None)
+        return native.inferred if native is not None else None
+
+    values = value_hints(model.proto, inferred)
     return ShapeHints(
         side, why, 512 if audio else 16, audio, conv, _categories(model.proto.graph), values
     )
@@ -128,7 +157,7 @@ _CATEGORY_ATTRS = {
 }
 
 
-def _categories(graph: onnx.GraphProto) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _categories(graph: GraphProto) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """String inputs read directly by an encoder: the categories that encoder knows."""
     found: dict[str, tuple[str, ...]] = {}
     inputs = {v.name for v in graph.input}
@@ -558,7 +587,7 @@ def load_npz(
 def load_tensor_pb(
     data: bytes, name: str, max_bytes: int = MAX_INPUT_BYTES
 ) -> tuple[str, np.ndarray]:
-    t = onnx.TensorProto()
+    t = TensorProto()
     try:
         t.ParseFromString(data)
     except Exception:
@@ -566,9 +595,11 @@ def load_tensor_pb(
     return t.name, _tensor_array(t, name, max_bytes)
 
 
-def _tensor_array(t: onnx.TensorProto, name: str, max_bytes: int) -> np.ndarray:
+def _tensor_array(t: TensorProto, name: str, max_bytes: int) -> np.ndarray:
     """One TensorProto as an array, its declared size checked before anything is decoded."""
-    if t.data_location == onnx.TensorProto.EXTERNAL:
+    from onnx import numpy_helper  # a file of tensors is rare: onnx's decoder, loaded then
+
+    if t.data_location == TensorProto.EXTERNAL:
         raise InputError(f"{name} refers to external data; inputs must be self-contained.")
     from inspector.model.dtypes import storage_bytes
 
@@ -585,6 +616,8 @@ def _tensor_array(t: onnx.TensorProto, name: str, max_bytes: int) -> np.ndarray:
 def load_value_pb(data: bytes, name: str, kind: str, max_bytes: int = MAX_INPUT_BYTES) -> Any:
     """A ``.pb`` of a non-tensor input, as onnx test-data folders store them: a SequenceProto
     (→ a list of arrays) or an OptionalProto (→ None, an array or a list)."""
+    import onnx  # their classes are onnx's onnx_data_pb2, which imports onnx itself
+
     proto: Any = onnx.SequenceProto() if kind == "sequence" else onnx.OptionalProto()
     try:
         proto.ParseFromString(data)
@@ -721,11 +754,8 @@ def load_input_files(
 
 #: Element types an input can be fed in from a file: the generated ones, plus float8e8m0 and
 #: float4e2m1 (ml_dtypes arrays, e.g. from an onnx ``.pb``), which are not generated.
-FEEDABLE_DTYPES: dict[str, Any] = NUMPY_DTYPES | {
-    name: onnx.helper.tensor_dtype_to_np_dtype(onnx.TensorProto.DataType.Value(name)).type
-    for name in ("FLOAT8E8M0", "FLOAT4E2M1")
-    if name in onnx.TensorProto.DataType.keys()
-}
+_NOT_GENERATED = [n for n in ("FLOAT8E8M0", "FLOAT4E2M1") if n in TensorProto.DataType.keys()]
+FEEDABLE_DTYPES: Mapping[str, Any] = _NumpyTypes((*GENERATED_TYPES, *_NOT_GENERATED))
 
 
 def check_inputs(
