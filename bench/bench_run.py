@@ -125,7 +125,11 @@ def lab_defaults(ids: list[str], repeat: int) -> None:
             walls.append(time.perf_counter() - t)
             print(f"{rid} round {i + 1}: matrix {walls[-1]:.1f} s, load {os.getloadavg()[0]:.1f}")
             for (label, wall), r in zip(rows, results, strict=True):
-                said = [n for n in r.notes if n.startswith(("warmed up", "profiled", "its timed"))]
+                said = [
+                    n
+                    for n in r.notes
+                    if n.startswith(("warmed up", "profiled", "its timed", "the first run"))
+                ]
                 print(
                     f"  {label}: {wall:.1f} s, {len(r.latency.runs_ms) if r.latency else 0} "
                     f"timed ({r.latency.stop_detail if r.latency else r.error}), "

@@ -111,15 +111,46 @@ class TestStopping:
             c.run, max_runs=1000, budget_s=10, target=0.02, clock=c.clock
         )
         assert stop == "budget" and timing.MIN_TIMED_RUNS <= len(times) < 1000
-        assert sum(times) >= 10_000 and sum(times[:-1]) < 10_000  # stopped at the first run over
+        # It stopped once one more run as long as the median would end past the budget, and
+        # not before (a run longer than the median may still end past it).
+        assert sum(times) + np.median(times) > 10_000
+        assert sum(times[:-1]) + np.median(times[:-1]) <= 10_000
         assert detail.startswith(f"budget 10 s spent after {len(times)} runs (interval ±")
 
-    def test_never_fewer_than_the_minimum_even_when_one_run_spends_the_budget(self):
+    def test_runs_that_spend_the_budget_before_six_stop_at_three_and_say_how_sure(self):
+        """A model whose run takes seconds: three runs (min..max holds the median 75 % of the
+        time, which the detail says) rather than six that take twice the budget."""
         c = FakeClock(_noisy(100, base=5.0))
-        times, stop, _ = timing.timed_runs(
+        times, stop, detail = timing.timed_runs(
             c.run, max_runs=100, budget_s=1, target=0.02, clock=c.clock
         )
-        assert stop == "budget" and len(times) == timing.MIN_TIMED_RUNS
+        assert stop == "budget" and len(times) == timing.MIN_SLOW_TIMED_RUNS == 3
+        assert "75 % interval" in detail
+
+    def test_runs_already_timed_count_first(self):
+        """The profiled runs of a slow model (timing.profiled_are_timed) seed the loop: a
+        budget they spent stops it at once; otherwise it goes on from them."""
+        c = FakeClock([2.0] * 10)
+        seed = [2000.0, 2100.0, 1900.0]
+        times, stop, _ = timing.timed_runs(
+            c.run, max_runs=100, budget_s=5, target=0.02, clock=c.clock, seed=seed, seed_s=6.0
+        )
+        assert (times, stop, c.runs) == (seed, "budget", 0)
+        times, stop, _ = timing.timed_runs(
+            c.run, max_runs=100, budget_s=10, target=0.02, clock=c.clock, seed=seed, seed_s=6.0
+        )
+        # 6 s + a 2 s run = 8 s; 8 + the median 2 s is not past 10 s: one more, then 10 s.
+        assert times[:3] == seed and c.runs == 2 and len(times) == 5 and stop == "budget"
+
+    @pytest.mark.parametrize(
+        ("nodes", "run_ms", "timed"),
+        [(3614, 3000.0, True), (323, 13.0, False), (385, 3.5, False), (0, 3000.0, False)],
+        ids=["tts-3.6k-nodes", "detector", "minilm", "no-nodes"],
+    )
+    def test_profiled_runs_count_as_timed_only_where_the_profiler_costs_under_1_percent(
+        self, nodes, run_ms, timed
+    ):
+        assert timing.profiled_are_timed(nodes, run_ms) is timed
 
     def test_never_more_than_the_maximum(self):
         c = FakeClock(_noisy(100))
@@ -329,8 +360,8 @@ class TestWorker:
         config = RunConfig(timed_runs=1000, time_budget_s=0.001, target_ci_pct=0, profiled_runs=0)
         (r,) = run_matrix(m, Matrix((config,)), feeds)
         assert r.ok, r.error
-        assert r.latency.stop == "budget" and len(r.latency.runs_ms) == timing.MIN_TIMED_RUNS
-        assert r.latency.stop_detail.startswith("budget 0.001 s spent after 6 runs")
+        assert r.latency.stop == "budget" and len(r.latency.runs_ms) == timing.MIN_SLOW_TIMED_RUNS
+        assert r.latency.stop_detail.startswith("budget 0.001 s spent after 3 runs")
 
     def test_fixed_runs_when_target_and_budget_are_off(self, chain):
         m, feeds = chain
@@ -345,6 +376,32 @@ class TestWorker:
         assert r.ok, r.error
         assert r.profile is not None and r.profile.runs == timing.MIN_PROFILED_RUNS
         assert any("profiled 3 of 10 runs" in n for n in r.notes)
+
+    def test_a_slow_models_profiled_runs_are_its_first_timed_runs(self):
+        """9 nodes whose run takes tens of ms: the profiler's ~6 µs a node is under 1 % of a
+        run, so the one session's first run is its first profiled run and the profiled runs
+        count as timed runs (the budget they spent stops timing at once); the note says so and
+        the profile holds all three."""
+        m = load_model(_matmul_chain(links=8, d=512), {}, name="slow.onnx")
+        feeds = {"x": np.random.default_rng(1).random((512, 512), np.float32)}
+        config = RunConfig(
+            intra_op_threads=1, timed_runs=50, profiled_runs=3, time_budget_s=0.01, target_ci_pct=0
+        )
+        (r,) = run_matrix(m, Matrix((config,)), feeds)
+        assert r.ok, r.error
+        said = "the first run and the 2 profiled runs after it count as timed runs"
+        assert any(said in n for n in r.notes), r.notes
+        assert r.profile is not None and r.profile.runs == 3
+        assert r.latency is not None and len(r.latency.runs_ms) == 3 and r.latency.stop == "budget"
+        # The profile's runs are the timed ones: their medians agree.
+        assert r.profile.run_median_us / 1e3 == pytest.approx(r.latency.median_ms, rel=0.25)
+
+    def test_a_fast_models_timed_runs_follow_its_profiled_runs_unprofiled(self, chain):
+        m, feeds = chain
+        config = RunConfig(timed_runs=20, profiled_runs=3, time_budget_s=0, target_ci_pct=0)
+        (r,) = run_matrix(m, Matrix((config,)), feeds)
+        assert r.ok and r.profile is not None and r.profile.runs == 3
+        assert len(r.latency.runs_ms) == 20 and not any("count as timed" in n for n in r.notes)
 
     def test_two_identical_configurations_are_within_noise(self, chain):
         m, feeds = chain

@@ -103,7 +103,8 @@ def add_run_arguments(p: argparse.ArgumentParser, matrix: bool = True) -> None:
         default=D.time_budget_s,
         metavar="S",
         help="seconds of timed runs per configuration before it stops "
-        f"(default {D.time_budget_s:g}; never fewer than 6 runs; 0: no budget; at most "
+        f"(default {D.time_budget_s:g}; never fewer than 6 runs, or 3 when they spend it "
+        "first; 0: no budget; at most "
         f"{DEFAULT_LIMITS.max_time_budget_s}: max_time_budget_s)",
     )
     g.add_argument(

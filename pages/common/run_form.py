@@ -124,8 +124,10 @@ def _options(saved: RunForm) -> dict[str, Any]:
             top,
             min(float(saved.budget), top),
             key="rl_budget",
-            help="Timed runs stop once this much time is spent (never before 6 runs; 0: no "
-            f"budget). At most {LIMITS.max_time_budget_s:,} s on this server (limit "
+            help="Timed runs stop once this much time is spent, or would be by one more run "
+            "(never before 6 runs, or 3 when they spend it first; 0: no budget). On a model "
+            "whose run takes seconds the first and profiled runs are timed runs too. "
+            f"At most {LIMITS.max_time_budget_s:,} s on this server (limit "
             "`max_time_budget_s`, docs/limits.md). Profiled runs get a quarter of it.",
         )
         out["target"] = t2.number_input(

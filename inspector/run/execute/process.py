@@ -228,6 +228,7 @@ def write_job(
         save_optimized=save_optimized,
         optimized_inline=has_bodies(prepared.original),
         check_only=check_only,
+        nodes=len(prepared.runtime_names),
         inputs=layout,
         max_ep_log_lines=limits.max_ep_log_lines,
         max_ep_log_bytes=limits.max_ep_log_bytes,

@@ -55,6 +55,7 @@ class WorkerJob(TypedDict):
     # If/Loop/Scan bodies twice when it writes them to a data file (the model does not load).
     optimized_inline: bool
     check_only: bool  # create the session and stop (the load check)
+    nodes: int  # the model's nodes, bodies included (what the profiler costs: timing.py)
     inputs: dict[str, JobInput]  # input name → its arrays in inputs.npz
     max_ep_log_lines: int  # the EP log lines kept in result.json (Limits.max_ep_log_lines)
     max_ep_log_bytes: int
@@ -95,6 +96,9 @@ class WorkerResult(TypedDict, total=False):
     outputs: list[OutputMeta]
     latency: dict[str, Any]
     profile: str  # file name of the profile in the job folder
+    # Its first runs to drop as warm-up: 1 (the session's first run), 0 where the first run is
+    # one of the profiled and timed runs (a model whose run takes seconds: worker.py).
+    profile_warmup_runs: int
     # What ORT and plugin EPs logged from plugin registration through the first run, the
     # lines about EPs only (inspector.run.readout.eplog.log_lines); on failures too.
     ep_log: list[str]

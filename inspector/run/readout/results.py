@@ -123,7 +123,8 @@ class Latency(Record):
 class Memory(Record):
     """The worker's resident memory (RSS, bytes) for one configuration, from the kernel's own
     counters (``/proc/self/status``): before its session, and the high-water marks of session
-    creation and of the runs (first, warm-up, timed; not the profiled session's)."""
+    creation (the optimized graph's saving included, where it is saved) and of the runs (first,
+    profiled, warm-up, timed: one session does them all)."""
 
     baseline_bytes: int | None  # the interpreter, numpy and onnxruntime, before the session
     create_peak_bytes: int | None  # high-water mark while the session was created
@@ -489,7 +490,7 @@ def _to_record(
         if raw is None:
             raise WorkerFileError(f"the profile {name!r} it reported is not in its folder")
         events = trace_events(raw)  # read and parsed once
-        profile = parse_events(events)
+        profile = parse_events(events, int(data.get("profile_warmup_runs", 1)))
         # Re-encoded: valid JSON for trace viewers even where ORT wrote raw control characters.
         profile_json = json.dumps(events).encode()
     active = tuple(data.get("providers_active", ()))

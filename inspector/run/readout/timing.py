@@ -12,8 +12,11 @@ ask for it between timed runs, and it needs no resampling seed. Below 6 runs no 
 reaches 95 %: the interval is then min..max and its coverage is said.
 
 **When to stop.** :func:`timed_runs` runs until the interval is within ±``target`` of the
-median (both sides), or the time budget is spent, or the maximum number of runs is reached —
-never fewer than :data:`MIN_TIMED_RUNS` (the fewest whose min..max holds the median with 95 %).
+median (both sides), or the time budget is spent (or would be by one more run: :func:`spent`),
+or the maximum number of runs is reached — never fewer than :data:`MIN_TIMED_RUNS` (the fewest
+whose min..max holds the median with 95 %), or :data:`MIN_SLOW_TIMED_RUNS` where those spend the
+budget first. A model whose run takes seconds starts from its profiled runs
+(:func:`profiled_are_timed`).
 It looks at the interval on a geometric schedule (every ~10 % more runs), which keeps the
 check cheap on microsecond models and limits the optimism of stopping at a lucky moment.
 
@@ -39,6 +42,10 @@ CI_LEVEL = 0.95
 #: Fewest timed runs an adaptive configuration makes: the fewest whose min..max holds the median
 #: with 95 % confidence (5 runs: 93.8 %).
 MIN_TIMED_RUNS = 6
+#: Fewest timed runs when the time budget is spent before :data:`MIN_TIMED_RUNS` (a model whose
+#: run takes seconds): their min..max holds the median with 75 % confidence, which the record
+#: says (``ci_level``).
+MIN_SLOW_TIMED_RUNS = 3
 #: Fewest profiled runs kept when the profiling budget is spent (a median of 3 ignores one
 #: interrupted run; see :func:`profiled_budget_s`).
 MIN_PROFILED_RUNS = 3
@@ -99,10 +106,16 @@ def timed_runs(
     target: float,
     min_runs: int = MIN_TIMED_RUNS,
     clock: Callable[[], int] = time.perf_counter_ns,
+    seed: Sequence[float] = (),
+    seed_s: float = 0.0,
 ) -> tuple[list[float], str, str]:
     """Time ``run_once`` until the median's interval is within ±``target`` (a fraction; 0: do
-    not stop on it), ``budget_s`` seconds of timed runs are spent (0: no budget) or
-    ``max_runs`` were made; never fewer than ``min(min_runs, max_runs)``.
+    not stop on it), ``budget_s`` seconds of timed runs are spent or would be by the next run
+    (:func:`spent`; 0: no budget) or ``max_runs`` were made; never fewer than
+    ``min(min_runs, max_runs)`` — or :data:`MIN_SLOW_TIMED_RUNS` when the budget is spent
+    first. ``seed``: runs already timed (ms; the profiled runs of a model whose profiler costs
+    nothing measurable, see :func:`profiled_are_timed`) that count as the first ones, and
+    ``seed_s`` the seconds they took.
 
     Returns the run times (ms), why it stopped (``"interval"``, ``"budget"``, ``"max_runs"``,
     or ``"fixed"`` when neither target nor budget was set) and that said in words
@@ -110,30 +123,44 @@ def timed_runs(
     interval is computed between runs, and only on a geometric schedule."""
     adaptive = target > 0 or budget_s > 0
     floor = min(min_runs, max_runs)
-    budget_ns = budget_s * 1e9
-    times: list[float] = []
-    start = clock()
+    times: list[float] = list(seed)[:max_runs]
+    start = clock() - int(seed_s * 1e9)
     next_check = floor
     reason = "fixed" if not adaptive else "max_runs"
+    slow_floor = min(MIN_SLOW_TIMED_RUNS, floor)
+    if times and budget_s > 0 and len(times) >= slow_floor and spent(seed_s, times, budget_s):
+        return times, "budget", stop_detail(times, "budget", budget_s)
     while len(times) < max_runs:
         t = clock()
         run_once()
         end = clock()
         times.append((end - t) / 1e6)
         n = len(times)
-        if not adaptive or n < floor:
+        if not adaptive or n < slow_floor:
             continue
-        if target > 0 and n >= next_check:
+        if target > 0 and n >= max(next_check, floor):
             next_check = n + max(1, n // 10)
             low, high, coverage = median_interval(times)
             half = relative_halfwidth(float(np.median(times)), low, high)
             if coverage >= CI_LEVEL and half <= target:
                 reason = "interval"
                 break
-        if budget_s > 0 and end - start >= budget_ns:
+        if budget_s > 0 and spent((end - start) / 1e9, times, budget_s):
             reason = "budget"
             break
     return times, reason, stop_detail(times, reason, budget_s)
+
+
+def spent(elapsed_s: float, times_ms: Sequence[float], budget_s: float) -> bool:
+    """Whether a budget of ``budget_s`` is spent after ``elapsed_s``, or would be by one more
+    run as long as the median so far: a run is not started that would end well past the
+    budget (on a model whose run takes 2.5 s, a 10 s budget makes 4 runs, not 5 ending at
+    12.5 s)."""
+    if elapsed_s >= budget_s:
+        return True
+    if not times_ms or elapsed_s + 2 * times_ms[-1] / 1e3 <= budget_s:
+        return False  # far from the end: no median needed (µs models make 1,000 runs)
+    return elapsed_s + float(np.median(times_ms)) / 1e3 > budget_s
 
 
 #: Shortest timed phase whose CPU share says anything: in a few ms one scheduler tick is most
@@ -203,6 +230,25 @@ def warm_up(
         run_once()
         made += 1
     return made
+
+
+#: What ONNX Runtime's profiler adds to a run per node, µs: 5.3–5.8 measured on a YOLOv8n
+#: detector and a MiniLM export (profiled against unprofiled runs of one session; bench/README.md).
+PROFILER_US_PER_NODE = 6.0
+#: The profiler's share of a run below which profiled runs count as timed runs.
+PROFILER_NEGLIGIBLE = 0.01
+
+
+def profiled_are_timed(nodes: int, run_ms: float) -> bool:
+    """Whether profiled runs of a model of ``nodes`` nodes whose run takes ``run_ms`` can count
+    as timed runs: the profiler's cost (:data:`PROFILER_US_PER_NODE`) is under 1 % of a run
+    — a 3.6k-node TTS export's 3 s run (0.7 %), not a 13 ms detector's (15 %). A model whose
+    run takes seconds then spends its time budget once, not once profiled and once timed."""
+    return (
+        nodes > 0
+        and run_ms > 0
+        and nodes * PROFILER_US_PER_NODE / 1e3 < PROFILER_NEGLIGIBLE * run_ms
+    )
 
 
 def profiled_budget_s(time_budget_s: float) -> float:

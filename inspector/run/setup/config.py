@@ -111,8 +111,9 @@ class RunConfig:
     strict: bool = False  # session.disable_cpu_ep_fallback=1: refuse if anything falls back
     warmup_runs: int = RUN_DEFAULTS.warmup_runs
     # Timed runs stop once the median's 95 % interval is within ±target_ci_pct % or
-    # time_budget_s is spent (never below timing.MIN_TIMED_RUNS, never above timed_runs); both
-    # 0: exactly timed_runs. Profiled runs get a quarter of the budget (timing.py).
+    # time_budget_s is spent (never below timing.MIN_TIMED_RUNS, or MIN_SLOW_TIMED_RUNS when
+    # those spend it; never above timed_runs); both 0: exactly timed_runs. Profiled runs get
+    # a quarter of the budget (timing.py).
     timed_runs: int = RUN_DEFAULTS.timed_runs
     profiled_runs: int = RUN_DEFAULTS.profiled_runs
     label: str = ""
