@@ -15,6 +15,13 @@ fails on a miss (these machines are noisy). ``python bench/bench_run.py [--repea
 disable_all and all, the default runs and time budget) on cached real models
 (tests/real_models.json ids), with each configuration's wall time and the runs it made
 (issue 27: ≤ 30 s on a ≥ 3k-node model).
+
+``--profiler ID …`` measures the two facts one session per configuration rests on
+(``inspector/run/execute/worker.py``), on cached real models, rounds interleaved: what ONNX
+Runtime's profiler adds to a run per node (profiled against unprofiled runs, µs/node: the
+``timing.PROFILER_US_PER_NODE`` the worker uses to decide that profiled runs can be timed runs),
+and runs timed after ``end_profiling`` in the same session against a fresh unprofiled session's
+(ratio, should be ~1.00).
 """
 
 from __future__ import annotations
@@ -138,14 +145,81 @@ def lab_defaults(ids: list[str], repeat: int) -> None:
         print(f"{rid}: default Run lab matrix median {statistics.median(walls):.1f} s")
 
 
+def _session(path: Path, profiled: bool, folder: str) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.enable_profiling = profiled
+    so.profile_file_prefix = os.path.join(folder, "p")
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def _median_ms(sess: ort.InferenceSession, feeds: dict, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        sess.run(None, feeds)
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def profiler_cost(ids: list[str], repeat: int, runs: int) -> None:
+    """Per model: profiled/unprofiled per node (µs) and after-end_profiling/fresh, per round."""
+    from inspector.run.readout.timing import PROFILER_US_PER_NODE
+    from inspector.run.setup.request import RunForm, RunRequest
+    from tests.realmodels import catalogue
+
+    cached = {m.id: m for m in catalogue()}
+    for rid in ids:
+        entry = cached.get(rid)
+        if entry is None or not entry.path.exists():
+            print(f"{rid}: not cached")
+            continue
+        model = load_model(str(entry.path))
+        feeds = RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(model).inputs
+        nodes = len(model.proto.graph.node)
+        n = max(3, runs if nodes < 1000 else 3)
+        per_node, after = [], []
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as folder:
+                plain = _session(entry.path, False, folder)
+                plain.run(None, feeds)
+                base = _median_ms(plain, feeds, n)
+                del plain
+                prof = _session(entry.path, True, folder)
+                prof.run(None, feeds)
+                profiled = _median_ms(prof, feeds, n)
+                prof.end_profiling()
+                ended = _median_ms(prof, feeds, n)
+                del prof
+            per_node.append((profiled - base) * 1e3 / nodes)
+            after.append(ended / base)
+            print(
+                f"  {rid}: unprofiled {base:.2f} ms, profiled {profiled:.2f} ms "
+                f"({per_node[-1]:+.2f} µs/node), after end_profiling {ended:.2f} ms "
+                f"({after[-1]:.3f}×)",
+                flush=True,
+            )
+        print(
+            f"{rid} ({nodes:,} nodes): profiler {statistics.median(per_node):+.2f} µs/node "
+            f"(worker assumes {PROFILER_US_PER_NODE:g}); after end_profiling / fresh "
+            f"{statistics.median(after):.3f}× (medians of {repeat} rounds, {n} runs each)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--lab", nargs="+", metavar="ID", help="Run lab defaults on real models")
+    parser.add_argument(
+        "--profiler", nargs="+", metavar="ID", help="profiler cost per node on real models"
+    )
+    parser.add_argument("--runs", type=int, default=40, help="runs per phase (--profiler)")
     args = parser.parse_args(argv)
     if args.lab:
         lab_defaults(args.lab, args.repeat)
+        return 0
+    if args.profiler:
+        profiler_cost(args.profiler, args.repeat, args.runs)
         return 0
 
     model = load_model(MODEL)

@@ -534,7 +534,8 @@ def _session(
 
     One session, not a timed one and a profiled one: the second creation and its first run
     cost a 3.6k-node TTS export ~6 s of every configuration, and timed runs after
-    ``end_profiling`` are as fast as a fresh session's (bench/README.md)."""
+    ``end_profiling`` are as fast as a fresh session's (0.98–1.02×, within the session noise:
+    ``bench_run.py --profiler``, bench/README.md)."""
     save = bool(job.get("save_optimized"))
     model = job["model"]
 
@@ -677,7 +678,7 @@ def run(job_dir: Path) -> WorkerResult:
         profiled: list[float] = []
         wall0, cpu0 = started, cpu_started
         nodes = int(job.get("nodes", 0))
-        # A model whose run takes seconds (the profiler under 1 % of it): its first run is the
+        # A model whose run takes seconds (the profiler under 2 % of it): its first run is the
         # first profiled run and every profiled run a timed run — one budget, spent once.
         seeded = cfg["profiled_runs"] > 0 and timing.profiled_are_timed(nodes, first * 1e3)
         if cfg["profiled_runs"] > 0:
