@@ -480,11 +480,26 @@ def merge(old: list[str], new: list[str]) -> list[str]:
     new_rows = {k: ln for ln in new[n0 + 2 : n1] if (k := _row_key(ln))}
     rows = [new_rows.pop(k, ln) if (k := _row_key(ln)) else ln for ln in old[o0 + 2 : o1]]
     previous = next((ln for ln in old[:o0] if ln.startswith("Run ")), "")
-    provenance = [f"{ln}\n" for ln in old[:o0] if ln.startswith(KEPT)]
+    provenance = [ln for ln in old[:o0] if ln.startswith(KEPT)]
     if previous:
-        provenance.append(f"{KEPT} {previous.removeprefix('Run ')}\n")
+        provenance.append(f"{KEPT} {previous.removeprefix('Run ')}")
+    # A partial run's line goes once a later run measured its tasks again (its models too, as
+    # the defaults do): otherwise these lines pile up with every partial write.
+    redone = _tasks(next((ln for ln in new[:n0] if ln.startswith("Run ")), ""))
+    provenance = [
+        f"{ln}\n"
+        for i, ln in enumerate(provenance)
+        if ln not in provenance[:i] and not (_tasks(ln) and _tasks(ln) <= redone)
+    ]
     after = new[n1:] if any(ln.strip() for ln in new[n1:]) else old[o1:]
     return [*new[:n0], *provenance, *old[o0 : o0 + 2], *rows, *new_rows.values(), *after]
+
+
+def _tasks(line: str) -> set[str]:
+    """The tasks a run's line says it measured ("…; rows: inspect, run."), empty for a full
+    run's."""
+    found = re.search(r"; rows: ([a-z, ]+)\.", line)
+    return {t.strip() for t in found.group(1).split(",")} if found else set()
 
 
 #: Starts the line that says where rows a partial run did not measure come from.
