@@ -18,7 +18,12 @@ process timed from start to exit; peak RSS is the child's ``ru_maxrss``):
   scoped above the node budget) vs the ``netron`` package's own server on the whole graph, in
   the same Debian chromium (capped at ``--cap`` s);
 * **harness**: ``bench_run.py --json`` (run lab latency vs a bare ``sess.run`` loop; the matrix
-  vs bare sessions), kept in the table.
+  vs bare sessions), kept in the table;
+* **app**: the app-level figures issue 27 sets targets for — the Run lab's default matrix on the
+  3,614-node TTS export (``bench_run.py --lab``, against ONNX Runtime alone doing the same
+  sessions and runs; target ≤ 30 s) and picking B on the Model diff page for a ~400-node MiniLM
+  pair in chromium (``bench_diff.py``, against onnx.load + shape inference of both; target
+  ≤ 3 s).
 
 Models: transformer-shaped exports of 1,501 and 10,006 nodes (``tests.factories``), the
 ResNet-50 / DenseNet-121 topologies the onnx wheel ships, and real exports from the test
@@ -60,7 +65,9 @@ sys.path.insert(0, str(ROOT))
 from tests.factories import scoped_transformer  # noqa: E402
 
 POLYGRAPHY = "polygraphy==0.53.6"
-TASKS = ("inspect", "run", "divergence", "browser", "harness")
+TASKS = ("inspect", "run", "divergence", "browser", "harness", "app")
+LAB_GOAL_S = 30.0  # issue 27: the default Run lab matrix on a ≥ 3k-node real model
+PICK_B_GOAL_S = 3.0  # issue 27: Model diff pick-B on a ~400-node pair
 REAL = ("kokoro82m_int8_tts", "nudenet_yolov8n_320", "minilm_l6_int8w")
 INSPECT_GOAL = 0.6  # issue 27: overview ≤ 0.6× polygraphy inspect on a ≥ 50 MB real model
 RUN_GOAL = 1.3  # issue 27: run ≤ 1.3× polygraphy run on a real detector and transformer
@@ -337,6 +344,9 @@ def main() -> None:
     if "harness" in tasks:
         for row in harness_rows(args.repeat):
             say(row)
+    if "app" in tasks:
+        for row in app_rows(args.repeat):
+            say(row)
     if args.write:
         # Sections other benches wrote below KEEP_MARK (bench_timing.py's) are kept.
         out = Path(args.write)
@@ -453,6 +463,44 @@ def harness_rows(repeat: int) -> list[str]:
         f"(target ≤ 1.3×: {'met' if mx['median_ratio'] <= 1.3 else 'MISSED'}) | |",
         f"\nProfiled coverage (sum of per-node medians / run median): {cov:.3f}.",
     ]
+
+
+def app_rows(repeat: int) -> list[str]:
+    """The Run lab defaults on the TTS export and Model diff pick-B, from their own benches."""
+
+    def bench(*args: str) -> str:
+        done = subprocess.run([PY, *args], capture_output=True, text=True, cwd=ROOT)
+        return done.stdout + done.stderr
+
+    rows = []
+    lab = bench("bench/bench_run.py", "--lab", "kokoro82m_int8_tts", "--repeat", str(repeat))
+    m = re.search(r"matrix median ([0-9.]+) s; bare ([0-9.]+) s", lab)
+    if m:
+        ours, bare = float(m.group(1)), float(m.group(2))
+        met = "met" if ours <= LAB_GOAL_S else "MISSED"
+        rows.append(
+            "| kokoro82m_int8_tts (3,614 nodes, real) | Run lab default matrix (CPU at "
+            "disable_all and all, the form's defaults) vs ONNX Runtime alone, same sessions and "
+            f"runs | {fmt(ours)} | {fmt(bare)} | {ratio(ours, bare)} (target ≤ "
+            f"{LAB_GOAL_S:g} s: {met}) | |"
+        )
+    else:
+        rows.append(f"\nbench_run.py --lab gave no figure: {lab.strip()[-200:]}")
+    diff = bench("bench/bench_diff.py", "--repeat", str(repeat))
+    base = re.search(r"shape inference of both: ([0-9.]+) s", diff)
+    pick = re.search(r"pick B \(click → summary, page idle\): ([0-9.]+) s", diff)
+    if base and pick:
+        ours, bare = float(pick.group(1)), float(base.group(1))
+        met = "met" if ours <= PICK_B_GOAL_S else "MISSED"
+        rows.append(
+            "| minilm_l6_int8w pair (385 nodes, real) | Model diff: pick B in chromium (click → "
+            "summary, page idle) vs onnx.load + shape inference of both | "
+            f"{fmt(ours)} | {fmt(bare)} | {ratio(ours, bare)} (target ≤ {PICK_B_GOAL_S:g} s: "
+            f"{met}) | |"
+        )
+    else:
+        rows.append(f"\nbench_diff.py gave no figure: {diff.strip()[-200:]}")
+    return rows
 
 
 def _row_key(line: str) -> tuple[str, str] | None:

@@ -107,7 +107,7 @@ def lab_defaults(ids: list[str], repeat: int) -> None:
             continue
         model = load_model(str(entry.path))
         run = RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(model)
-        walls = []
+        walls, bares = [], []
         for i in range(repeat):
             starts: dict[str, float] = {}
             rows: list[tuple[str, float]] = []
@@ -142,7 +142,40 @@ def lab_defaults(ids: list[str], repeat: int) -> None:
                     f"timed ({r.latency.stop_detail if r.latency else r.error}), "
                     f"{r.profile.runs if r.profile else 0} profiled; {'; '.join(said)}"
                 )
-        print(f"{rid}: default Run lab matrix median {statistics.median(walls):.1f} s")
+            bares.append(_bare_like(entry.path, run.inputs, results))
+            print(f"  bare: the same sessions and number of runs in this process {bares[-1]:.1f} s")
+        wall, bare = statistics.median(walls), statistics.median(bares)
+        print(
+            f"{rid}: default Run lab matrix median {wall:.1f} s; bare {bare:.1f} s "
+            f"({wall / bare:.2f}×)"
+        )
+
+
+def _bare_like(path: Path, feeds: dict, results: tuple) -> float:
+    """What ONNX Runtime alone takes for the matrix's work: per configuration a session at its
+    level and as many runs as its worker made (the first, profiled ones where they were not
+    timed runs too, warm-ups, timed), in this process, no profiler."""
+    total = 0.0
+    for r in results:
+        if not r.ok or r.latency is None:
+            continue
+        seeded = any(n.startswith("the first run and the") for n in r.notes)
+        runs = len(r.latency.runs_ms)
+        if not seeded:
+            warm = r.config.warmup_runs
+            for n in r.notes:
+                if n.startswith("warmed up with "):
+                    warm = int(n.split()[3])
+            runs += 1 + (r.profile.runs if r.profile else 0) + warm
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel(r.config.level_value)
+        t = time.perf_counter()
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        for _ in range(runs):
+            sess.run(None, feeds)
+        total += time.perf_counter() - t
+        del sess
+    return total
 
 
 def _session(path: Path, profiled: bool, folder: str) -> ort.InferenceSession:
