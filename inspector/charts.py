@@ -184,9 +184,10 @@ def ep_assignment(results: Sequence[RunResult]) -> go.Figure:
             )
     fig.update_layout(
         barmode="stack",
-        height=110 + 34 * len(rows),
-        margin=dict(l=10, r=10, t=60, b=40),
-        title="Nodes per EP",
+        height=130 + 34 * len(rows),
+        margin=dict(l=10, r=10, t=80, b=40),
+        # The title above the legend's row: on one bar's chart they overlapped.
+        title=dict(text="Nodes per EP", y=0.98, yanchor="top", yref="container"),
         showlegend=True,  # plotly hides a lone trace's legend: CPU alone keeps its swatch
         legend=dict(
             title_text="EP", orientation="h", yanchor="bottom", y=1.0, x=0, traceorder="normal"

@@ -11,8 +11,8 @@ from inspector.run.setup.demo import demo_ep
 from inspector.run.setup.eps import discover
 from inspector.run.setup.plan import ep_choices
 from inspector.run.setup.request import RunRequest
+from pages.common import ep_check, models, runs
 from pages.common import expected as expected_outputs
-from pages.common import models, runs
 from pages.common.job_panel import job_banner, job_panel
 from pages.common.persist import interrupted_matrix
 from pages.common.picker import page_header
@@ -32,6 +32,7 @@ job_banner(runs.latest_job(source), "Running the matrix")
 eps = discover()
 choices = ep_choices(eps)
 fallback_demo(demo_ep())
+ep_check.show(source, model, eps)
 ep_table(eps, usable=len(choices) > 1)
 missing = [e.name for e in eps if not e.usable and e.source == "not installed"]
 form, files = run_form(model, source, choices, missing)

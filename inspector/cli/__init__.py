@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         help="Every execution provider: usable here or not, and why (what the Run lab shows).",
     )
     e.add_argument("--json", action="store_true", help="print JSON instead of text")
+    e.add_argument(
+        "--check",
+        metavar="MODEL",
+        help="also create a session of MODEL per usable second EP (not run) and say how many "
+        "nodes each took, and why not more (the Run lab's 'Which EPs take this model?')",
+    )
     from inspector.cli.args import add_ep_library_argument
 
     add_ep_library_argument(e)
@@ -309,14 +315,47 @@ def _eps(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     infos = discover()
+    checks: list[dict] = []
+    if args.check:
+        from inspector.model.load import load_model
+        from inspector.run.execute.epcheck import check_eps
+
+        try:
+            model = load_model(args.check)
+        except InspectorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        second = [i.name for i in infos if i.usable and i.name != "CPUExecutionProvider"]
+        for r in check_eps(model, second):
+            per_ep = dict(r.fallback.nodes_per_ep) if r.fallback else {}
+            reports = [to_jsonable(e) for e in r.ep_reports]
+            checks.append(
+                {
+                    "label": r.label,
+                    "ok": r.ok,
+                    "error": r.error,
+                    "nodes_per_ep": per_ep,
+                    "ep_reports": reports,
+                }
+            )
     if args.json:
-        print(json.dumps(to_jsonable(infos), indent=2, ensure_ascii=False))
+        doc: object = to_jsonable(infos)
+        if args.check:
+            doc = {"eps": doc, "check": checks}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return 0
     rows = [
         [i.name, "yes" if i.usable else "no", i.source, ", ".join(i.devices), i.reason]
         for i in infos
     ]
     print(table(["EP", "usable", "source", "devices", "why"], rows, max_width=110))
+    if args.check:
+        print(f"\n{args.check}: one session per usable second EP, created and not run")
+        for c in checks:
+            whys = [e["why"] for e in c["ep_reports"]] or [c["error"] or "no report"]
+            print(f"  {c['label']}: " + "; ".join(whys))
+        if not checks:
+            print("  no second EP is usable here")
     return 0
 
 

@@ -78,12 +78,24 @@ def run_prepared(
     on_started: Callable[[], None] | None = None,
     model_path: Path | None = None,
     cancel: threading.Event | None = None,
+    check_only: bool = False,
 ) -> RunResult:
     """Run one configuration in a child process and turn what it wrote into a record.
     ``model_path``: another model file in the prepared folder (first divergence's marked
-    copies), so the prepared model itself stays as it is."""
+    copies), so the prepared model itself stays as it is. ``check_only``: create the session
+    and stop — the record has the EP assignment and log, no latency and no outputs
+    (:mod:`.epcheck`)."""
     limits = limits or DEFAULT_LIMITS
-    write_job(prepared, config, inputs, job_dir, limits, save_optimized, model_path=model_path)
+    write_job(
+        prepared,
+        config,
+        inputs,
+        job_dir,
+        limits,
+        save_optimized,
+        model_path=model_path,
+        check_only=check_only,
+    )
     worker = worker or Worker(prepared)
     if on_started:
         on_started()
@@ -181,6 +193,7 @@ def run_matrix(
     cancel: threading.Event | None = None,
     parallel: int = 1,
     save_optimized: bool = True,
+    check_only: bool = False,
 ) -> tuple[RunResult, ...]:
     """Run every configuration; one failing never stops the others.
 
@@ -193,9 +206,10 @@ def run_matrix(
     that many configurations at once (each result then says its timings shared the machine).
     ``save_optimized`` False: no optimized graph is saved, so the results carry no optimized
     node counts, ops or origins of fused kernels (a caller that shows none of them, e.g. the
-    CLI's text summary); with no profiled runs either, each worker makes one session, not two.
+    CLI's text summary). ``check_only``: each configuration's session is created, not run
+    (:func:`run_prepared`).
     """
-    if parallel > 1:
+    if parallel > 1 and not check_only:
         return _run_parallel(
             model,
             matrix,
@@ -242,6 +256,7 @@ def run_matrix(
                     worker=worker,
                     on_started=prestart,
                     cancel=cancel,
+                    check_only=check_only,
                 )
             )
             if on_result:

@@ -462,20 +462,24 @@ def _to_record(
         r = failed(config, kind, message)
         reports = ep_reports(requested, placed, ep_log, notes, failure and failure[:3])
         return replace(r, notes=notes, ep_log=ep_log, ep_reports=reports)
-    lat = data["latency"]
-    latency = Latency(
-        median_ms=lat["median_ms"],
-        p10_ms=lat["p10_ms"],
-        p90_ms=lat["p90_ms"],
-        p99_ms=lat["p99_ms"],
-        mean_ms=lat["mean_ms"],
-        std_ms=lat["std_ms"],
-        min_ms=lat["min_ms"],
-        runs_ms=tuple(lat["runs_ms"]),
-        stop=lat.get("stop", "") if lat.get("stop") in STOP_REASONS else "",
-        stop_detail=str(lat.get("stop_detail", ""))[:200],
-        timed_s=float(lat["timed_s"]) if "timed_s" in lat else None,
-        cpu_s=float(lat["cpu_s"]) if "cpu_s" in lat else None,
+    lat = data.get("latency")
+    latency = (
+        None
+        if lat is None
+        else Latency(
+            median_ms=lat["median_ms"],
+            p10_ms=lat["p10_ms"],
+            p90_ms=lat["p90_ms"],
+            p99_ms=lat["p99_ms"],
+            mean_ms=lat["mean_ms"],
+            std_ms=lat["std_ms"],
+            min_ms=lat["min_ms"],
+            runs_ms=tuple(lat["runs_ms"]),
+            stop=lat.get("stop", "") if lat.get("stop") in STOP_REASONS else "",
+            stop_detail=str(lat.get("stop_detail", ""))[:200],
+            timed_s=float(lat["timed_s"]) if "timed_s" in lat else None,
+            cpu_s=float(lat["cpu_s"]) if "cpu_s" in lat else None,
+        )
     )
     assignment = tuple(
         NodeEp(node=a["name"], node_id=names.get(a["name"], ""), op_type=a["op_type"], ep=a["ep"])
