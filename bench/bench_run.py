@@ -33,7 +33,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -93,9 +95,9 @@ def bare_matrix(feeds: dict, configs: list[RunConfig]) -> float:
     return time.perf_counter() - start
 
 
-def lab_defaults(ids: list[str], repeat: int) -> None:
-    """The Run lab's default matrix on each cached real model: wall time, per configuration
-    its wall time, timed/profiled runs made and what the worker noted about its repetitions."""
+def _real(ids: list[str]) -> Iterator[tuple[str, Path, Any, Any]]:
+    """(id, path, loaded model, its Run lab request resolved as the form's defaults would) per
+    cached real model of ``ids``; one not cached is said and left out."""
     from inspector.run.setup.request import RunForm, RunRequest
     from tests.realmodels import catalogue
 
@@ -106,7 +108,18 @@ def lab_defaults(ids: list[str], repeat: int) -> None:
             print(f"{rid}: not cached")
             continue
         model = load_model(str(entry.path))
-        run = RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(model)
+        yield (
+            rid,
+            entry.path,
+            model,
+            RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(model),
+        )
+
+
+def lab_defaults(ids: list[str], repeat: int) -> None:
+    """The Run lab's default matrix on each cached real model: wall time, per configuration
+    its wall time, timed/profiled runs made and what the worker noted about its repetitions."""
+    for rid, path, model, run in _real(ids):
         walls, bares = [], []
         for i in range(repeat):
             starts: dict[str, float] = {}
@@ -142,7 +155,7 @@ def lab_defaults(ids: list[str], repeat: int) -> None:
                     f"timed ({r.latency.stop_detail if r.latency else r.error}), "
                     f"{r.profile.runs if r.profile else 0} profiled; {'; '.join(said)}"
                 )
-            bares.append(_bare_like(entry.path, run.inputs, results))
+            bares.append(_bare_like(path, run.inputs, results))
             print(f"  bare: the same sessions and number of runs in this process {bares[-1]:.1f} s")
         wall, bare = statistics.median(walls), statistics.median(bares)
         print(
@@ -197,27 +210,19 @@ def _median_ms(sess: ort.InferenceSession, feeds: dict, n: int) -> float:
 def profiler_cost(ids: list[str], repeat: int, runs: int) -> None:
     """Per model: profiled/unprofiled per node (µs) and after-end_profiling/fresh, per round."""
     from inspector.run.readout.timing import PROFILER_US_PER_NODE
-    from inspector.run.setup.request import RunForm, RunRequest
-    from tests.realmodels import catalogue
 
-    cached = {m.id: m for m in catalogue()}
-    for rid in ids:
-        entry = cached.get(rid)
-        if entry is None or not entry.path.exists():
-            print(f"{rid}: not cached")
-            continue
-        model = load_model(str(entry.path))
-        feeds = RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(model).inputs
+    for rid, path, model, run in _real(ids):
+        feeds = run.inputs
         nodes = len(model.proto.graph.node)
         n = max(3, runs if nodes < 1000 else 3)
         per_node, after = [], []
         for _ in range(repeat):
             with tempfile.TemporaryDirectory() as folder:
-                plain = _session(entry.path, False, folder)
+                plain = _session(path, False, folder)
                 plain.run(None, feeds)
                 base = _median_ms(plain, feeds, n)
                 del plain
-                prof = _session(entry.path, True, folder)
+                prof = _session(path, True, folder)
                 prof.run(None, feeds)
                 profiled = _median_ms(prof, feeds, n)
                 prof.end_profiling()
