@@ -108,5 +108,12 @@ def test_the_run_lab_shows_which_eps_take_the_open_model(server, browser):  # no
         assert page.locator('[data-testid="stException"]').count() == 0
         said.scroll_into_view_if_needed()
         page.screenshot(path=str(SCREENSHOTS / "runlab-ep-check.png"), full_page=True)
+        # The EP took part of it: the fallback demo on this model, landing on Compare's EP tab.
+        page.locator(IDLE).wait_for(timeout=60_000)
+        page.get_by_role("button", name=f"Fallback demo on this model ({short})").click()
+        page.get_by_role("heading", name="Compare · ep_fallback_det.onnx").wait_for(timeout=180_000)
+        page.get_by_role("tab", name="EP assignment", selected=True).wait_for(timeout=30_000)
+        page.get_by_text(f"CPU: 1, {short}: 3").first.wait_for(timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()

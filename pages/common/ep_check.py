@@ -8,15 +8,19 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from inspector import InspectorError
 from inspector.charts import ep_assignment
 from inspector.model.load import LoadedModel
 from inspector.run.execute.epcheck import EP_CHECK, check_eps
 from inspector.run.execute.jobs import Job
 from inspector.run.readout.results import RunResult
+from inspector.run.setup.demo import demo_matrix, fallback_label
 from inspector.run.setup.eps import EpInfo
-from pages.common import runs, tasks
+from inspector.run.setup.request import RunForm, RunRequest
+from pages.common import handoff, models, runs, tasks
 from pages.common.compare.eps import show_reasons
 from pages.common.models import Source
+from pages.common.server import job_queue
 from pages.common.text import plain
 
 
@@ -55,5 +59,29 @@ def show(source: Source, model: LoadedModel, eps: Sequence[EpInfo]) -> None:
             continue
         for e in r.ep_reports:
             st.text(e.why or f"{e.ep}: took {e.took} of {e.total} nodes")
+            if 0 < e.took < e.total:  # part of it: the fallback demo, on this model
+                _demo(source, model, e.ep)
     with st.expander("Per op type, and the log lines"):
         show_reasons(results)
+
+
+def _demo(source: Source, model: LoadedModel, ep: str) -> None:
+    """The fallback demo's matrix (``ep`` → CPU against CPU, two levels, strict copies) on the
+    open model with the Run lab's default inputs, then Compare's EP assignment tab."""
+    short = ep.removesuffix("ExecutionProvider")
+    if not st.button(f"Fallback demo on this model ({plain(short)})", key=f"rl_epdemo_{ep}"):
+        return
+    overview = models.record("overview", source)
+    try:
+        run = RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(
+            model, graph=(overview.inputs, overview.outputs)
+        )
+        matrix = demo_matrix(ep)
+        job = runs.submit(source, model, matrix, run.inputs, model.limits)
+    except InspectorError as exc:
+        st.error(plain(exc))
+        return
+    with st.spinner(f"Running the fallback demo ({len(matrix.configs)} configurations)…"):
+        job_queue().wait(job, model.limits.run_timeout_s * len(matrix.configs))
+    if job.results:
+        handoff.to_compare(handoff.CompareFocus(fallback_label(matrix), "EP assignment"))
