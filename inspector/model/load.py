@@ -86,13 +86,13 @@ class LoadedModel:
 
         try:  # a copy, never a link: a worker may write its folder, never the user's file
             shutil.copyfile(self.source_path, dest, follow_symlinks=True)
-            st = dest.stat() if _stat(self.source_path) == self.source_stat else None
+            same = _stat(self.source_path) == self.source_stat
+            if same and dest.stat().st_size == self.source_stat[0]:
+                return True
         except OSError:
-            return False
-        if st is None or st.st_size != self.source_stat[0]:
-            dest.unlink(missing_ok=True)
-            return False
-        return True
+            pass
+        dest.unlink(missing_ok=True)
+        return False
 
     @cached_property
     def skeleton(self) -> ModelProto:

@@ -14,13 +14,13 @@ from inspector.model.load import LoadedModel
 from inspector.run.execute.epcheck import EP_CHECK, check_eps
 from inspector.run.execute.jobs import Job
 from inspector.run.readout.results import RunResult
-from inspector.run.setup.demo import demo_matrix, fallback_label
+from inspector.run.setup.demo import demo_matrix
 from inspector.run.setup.eps import EpInfo
 from inspector.run.setup.request import RunForm, RunRequest
-from pages.common import handoff, models, runs, tasks
+from pages.common import models, runs, tasks
 from pages.common.compare.eps import show_reasons
 from pages.common.models import Source
-from pages.common.server import job_queue
+from pages.common.run_form import run_demo
 from pages.common.text import plain
 
 
@@ -76,12 +76,7 @@ def _demo(source: Source, model: LoadedModel, ep: str) -> None:
         run = RunRequest.from_form(RunForm(eps=("CPU",)), {"CPU": "cpu"}).resolve(
             model, graph=(overview.inputs, overview.outputs)
         )
-        matrix = demo_matrix(ep)
-        job = runs.submit(source, model, matrix, run.inputs, model.limits)
+        wait_s = model.limits.run_timeout_s * len(demo_matrix(ep).configs)
+        run_demo(source, model, ep, dict(run.inputs), wait_s)
     except InspectorError as exc:
         st.error(plain(exc))
-        return
-    with st.spinner(f"Running the fallback demo ({len(matrix.configs)} configurations)…"):
-        job_queue().wait(job, model.limits.run_timeout_s * len(matrix.configs))
-    if job.results:
-        handoff.to_compare(handoff.CompareFocus(fallback_label(matrix), "EP assignment"))

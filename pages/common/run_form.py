@@ -86,10 +86,19 @@ def fallback_demo(second: Any) -> None:
     models.add(demo_source)
     demo_model = models.load(demo_source)
     inputs = default_inputs(demo_model, models.record("overview", demo_source).inputs)
-    matrix = demo_matrix(second.name)
-    job = runs.submit(demo_source, demo_model, matrix, inputs, demo_model.limits)
+    run_demo(demo_source, demo_model, second.name, inputs, wait_s=600)
+
+
+def run_demo(
+    source: models.Source, model: LoadedModel, ep: str, inputs: dict, wait_s: float
+) -> None:
+    """The fallback demo's matrix (``ep`` → CPU against CPU, two levels, strict copies) on
+    ``model``, waited for here (at most ``wait_s``), then Compare on its fallback
+    configuration's EP assignment."""
+    matrix = demo_matrix(ep)
+    job = runs.submit(source, model, matrix, inputs, model.limits)
     with st.spinner(f"Running the fallback demo ({len(matrix.configs)} configurations)…"):
-        job_queue().wait(job, 600)
+        job_queue().wait(job, wait_s)
     if job.results:
         handoff.to_compare(handoff.CompareFocus(fallback_label(matrix), "EP assignment"))
 

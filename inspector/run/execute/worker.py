@@ -598,8 +598,7 @@ def _profiled_runs(
             f"profiled {len(times)} of {cfg['profiled_runs']} runs: their budget "
             f"({budget:g} s, a quarter of the time budget) was spent"
         )
-    path = job_dir / os.path.basename(sess.end_profiling())
-    result["profile"] = path.name
+    result["profile"] = os.path.basename(sess.end_profiling())
     return times
 
 
@@ -693,7 +692,7 @@ def run(job_dir: Path) -> WorkerResult:
             )
             stage = "run"
         if seeded:
-            share = nodes * timing.PROFILER_US_PER_NODE / 1e3 / float(np.median(profiled))
+            share = timing.profiler_share(nodes, float(np.median(profiled)))
             notes.append(
                 f"the first run and the {len(profiled) - 1} profiled runs after it count as "
                 f"timed runs: the profiler costs ~{timing.PROFILER_US_PER_NODE:g} µs a node, "

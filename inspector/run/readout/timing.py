@@ -242,16 +242,18 @@ PROFILER_US_PER_NODE = 10.0
 PROFILER_NEGLIGIBLE = 0.02
 
 
+def profiler_share(nodes: int, run_ms: float) -> float:
+    """What the profiler adds to a run of ``run_ms`` of a model of ``nodes`` nodes, as a share
+    of the run (:data:`PROFILER_US_PER_NODE`)."""
+    return nodes * PROFILER_US_PER_NODE / 1e3 / run_ms if run_ms > 0 else math.inf
+
+
 def profiled_are_timed(nodes: int, run_ms: float) -> bool:
     """Whether profiled runs of a model of ``nodes`` nodes whose run takes ``run_ms`` can count
-    as timed runs: the profiler's cost (:data:`PROFILER_US_PER_NODE`) is under 2 % of a run
-    — a 3.6k-node TTS export's 3 s run (1.2 %), not a 13 ms detector's (25 %). A model whose
-    run takes seconds then spends its time budget once, not once profiled and once timed."""
-    return (
-        nodes > 0
-        and run_ms > 0
-        and nodes * PROFILER_US_PER_NODE / 1e3 < PROFILER_NEGLIGIBLE * run_ms
-    )
+    as timed runs: the profiler's cost (:func:`profiler_share`) is under 2 % of a run — a
+    3.6k-node TTS export's 3 s run (1.2 %), not a 13 ms detector's (25 %). A model whose run
+    takes seconds then spends its time budget once, not once profiled and once timed."""
+    return nodes > 0 and profiler_share(nodes, run_ms) < PROFILER_NEGLIGIBLE
 
 
 def profiled_budget_s(time_budget_s: float) -> float:
@@ -284,7 +286,8 @@ SHORT_WINDOW_S = 0.1
 
 #: The rule in words, as every page, report and CLI table says it.
 NOISE_RULE = (
-    "the intervals overlap once each is at least ±5 % (±10 % for timed runs under 0.1 s: "
+    f"the intervals overlap once each is at least ±{100 * SESSION_NOISE:g} % "
+    f"(±{100 * SHORT_SESSION_NOISE:g} % for timed runs under {SHORT_WINDOW_S:g} s: "
     "two sessions of one configuration differ by that much on a shared machine)"
 )
 

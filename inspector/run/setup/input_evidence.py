@@ -92,7 +92,8 @@ class _Graph:
         return shapes
 
     def dims(self, name: str) -> list[int | None] | None:
-        return self._weight_dims(name, MAX_HOPS) or self.shapes.get(name)
+        found = self._weight_dims(name, MAX_HOPS)
+        return found if found is not None else self.shapes.get(name)
 
     def _weight_dims(self, name: str, hops: int) -> list[int | None] | None:
         """The shape of a weight, or of a weight dequantized in the graph (``Cast`` then
