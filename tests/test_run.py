@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 
 import numpy as np
@@ -323,6 +324,10 @@ class TestExecutionProviders:
             pytest.skip("needs the OpenVINO plugin installed on a CPU it lists no device for")
         assert "installed (onnxruntime-ep-openvino" in ov.reason
         assert "lists no device on this CPU" in ov.reason
+        # OpenVINO's plugin offers Intel devices only: the reason says so with the vendor id
+        # ONNX Runtime reports for this machine's devices (AMD's 0x1022 on an EPYC host).
+        assert "the plugin offers only Intel devices (vendor id 0x8086)" in ov.reason, ov.reason
+        assert re.search(r"ONNX Runtime sees CPU by \S+ \(0x[0-9a-f]{4}\)", ov.reason), ov.reason
         m = load_model(SAMPLES / "ep_fallback_det.onnx")
         r = one(m, RunConfig(eps=parse_eps("openvino,cpu"), **FAST))
         assert r.ok and any("installed but lists no device" in n for n in r.notes), r.notes

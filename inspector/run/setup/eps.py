@@ -225,11 +225,44 @@ def probe(plugins: list[list[str]]) -> None:
             "error": "",
             "devices": [_device_name(d) for d in devices],
         }
-    out = {"available": ort.get_available_providers(), "plugins": found, "version": ort.__version__}
+    hardware = sorted(
+        {(str(d.device.type).split(".")[-1], d.device.vendor, d.device.vendor_id)
+         for d in ort.get_ep_devices()}
+    )  # fmt: skip
+    out = {
+        "available": ort.get_available_providers(),
+        "plugins": found,
+        "version": ort.__version__,
+        "hardware": [list(h) for h in hardware],
+    }
     print(json.dumps(out))
 
 
-def _plugin_reason(name: str, package: str, info: dict) -> tuple[bool, str]:
+#: Plugin EPs whose factory offers only devices of one vendor, as ONNX Runtime reports the
+#: device's PCI vendor id: OpenVINO's plugin skips every hardware device whose id is not Intel's
+#: (its factory's GetSupportedDevices), although OpenVINO's own runtime computes on AMD CPUs —
+#: measured 2026-12-06: ``openvino`` 2026.4.1 lists "CPU" on an AMD EPYC.
+VENDOR_BOUND = {"OpenVINOExecutionProvider": (0x8086, "Intel")}
+
+
+def _no_device(name: str, package: str, hardware: list[list[Any]]) -> str:
+    """Why a registered plugin lists no device: for a vendor-bound plugin, the vendor it needs
+    against the devices ONNX Runtime sees; else the CPU's name."""
+    plain = f"installed ({package}), but lists no device on this CPU: {cpu_name()}"
+    bound = VENDOR_BOUND.get(name)
+    if bound is None or not hardware or any(vid == bound[0] for *_, vid in hardware):
+        return plain  # not vendor-bound, or a device of its vendor is there: no reason known
+    vendor_id, vendor = bound
+    seen = ", ".join(f"{kind} by {who or '?'} ({vid:#06x})" for kind, who, vid in hardware)
+    return (
+        f"{plain} — the plugin offers only {vendor} devices (vendor id {vendor_id:#06x}) "
+        f"and ONNX Runtime sees {seen}"
+    )
+
+
+def _plugin_reason(
+    name: str, package: str, info: dict, hardware: list[list[Any]] | None = None
+) -> tuple[bool, str]:
     if not info.get("registered"):
         error = info.get("error") or "the probe did not reach it"
         return False, f"installed ({package}), but its library does not load: {error}"
@@ -239,7 +272,7 @@ def _plugin_reason(name: str, package: str, info: dict) -> tuple[bool, str]:
         return False, (
             f"installed ({package}); its library registers {', '.join(info['others'])}, not {name}"
         )
-    return False, f"installed ({package}), but lists no device on this CPU: {cpu_name()}"
+    return False, _no_device(name, package, hardware or [])
 
 
 @lru_cache(maxsize=1)
@@ -309,7 +342,7 @@ def discover() -> tuple[EpInfo, ...]:
             source, package = "library", lib
         else:
             source, package = "plugin", " ".join(by_ep[ep])
-        usable, reason = _plugin_reason(ep, package, info)
+        usable, reason = _plugin_reason(ep, package, info, seen.get("hardware"))
         infos.append(
             EpInfo(
                 name=ep,
