@@ -195,3 +195,45 @@ def test_captured_lines_are_filtered_and_bounded():
     assert [len(x) for x in cut[:2]] == [2000, 2000] and cut[2].startswith("… 1 more line")
     with pytest.raises(TypeError):
         bounded([{"not": "a line"}], 10, 10_000)
+
+
+def test_openvino_failures_on_real_exports_read_as_openvinos_own_words():
+    """ONNX Runtime's error when OpenVINO cannot compile what it claimed is ~1,400 characters:
+    the C++ location and signature of OpenVINO's backend, then OpenVINO's chain of "Exception
+    from src/…:N:" lines, then its words. The failure names OpenVINO, says what it was doing
+    and why in its own words (no backtrace), and names the ONNX node where OpenVINO does —
+    messages captured from real exports (tests/golden/openvino_failures.json says how)."""
+    from inspector.run.readout.eplog import ep_reports, failing_ep, failure_detail
+    from inspector.run.readout.results import ep_failure
+
+    doc = json.loads((ROOT / "tests/golden/openvino_failures.json").read_text())
+    ov, cpu = "OpenVINOExecutionProvider", EpSpec("CPUExecutionProvider")
+    config = RunConfig(eps=(EpSpec(ov), cpu), label="OpenVINO+CPU · all")
+    expected = {  # model → (op, node, OpenVINO's last words)
+        "kokoro82m_int8_tts": ("", "", "dynamic rank. Operation name: /decoder/decoder/generator/"),
+        "silero_vad_v5_if": ("", "", "CPU plug-in doesn't support Parameter operation with dyn"),
+        "silero_vad_16k_op15": ("", "", "Operation name: /model/decoder/If_output_0"),
+        "oww_hey_jarvis": ("If", "If_32", "Rank of If condition input must be equal to 0 or 1"),
+    }
+    assert set(doc["errors"]) == set(expected)
+    for model_id, error in doc["errors"].items():
+        message = error["message"]
+        assert "basic_backend.cc" in message and len(message) > 1200  # what ORT raises
+        assert failing_ep(message, (ov, cpu.name), "create session") == ov
+        op, node, detail = failure_detail(message)
+        want_op, want_node, words = expected[model_id]
+        assert (op, node) == (want_op, want_node), (model_id, op, node)
+        assert words in detail, (model_id, detail)
+        assert detail.startswith("Exception while "), detail  # what OpenVINO was doing
+        for noise in ("std::", ".cc:", ".cpp:", "Exception from", "failed at", "\n"):
+            assert noise not in detail, (model_id, noise, detail)
+        assert len(detail) < 300, (model_id, len(detail))
+        err = {"stage": "create session", "message": message}
+        ep, failed, _, sentence = ep_failure(config, err, {}, None)
+        assert ep == ov and failed == want_node
+        claim = f"claimed node {node} ({op}) and could not run it" if node else "claimed nodes"
+        assert f"EP failure: OpenVINO {claim}" in sentence, sentence
+        (report,) = ep_reports((ov, cpu.name), (), (), failure=(ep, failed, detail))
+        assert report.why.startswith(
+            "OpenVINO failed on node" if node else "OpenVINO failed on nodes"
+        )

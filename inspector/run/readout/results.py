@@ -620,13 +620,15 @@ def ep_failure(
         node = (shown or {}).get(names[node], node)
     short = ep.removesuffix("ExecutionProvider")
     when = "on its first run" if stage == "run" else f"at {stage or 'session creation'}"
-    what = f"node {node} ({op})" if node and op else f"node {node}" if node else "a node"
+    what = f"node {node} ({op})" if node and op else f"node {node}" if node else ""
+    claim = f"claimed {what} and could not run it" if what else "claimed nodes it could not run"
+    them = "that node" if what else "them"
     return (
         ep,
         node,
         detail,
-        f"{config.label}: EP failure: {short} claimed {what} and could not run it ({when}): "
-        f"{detail}. Without {short} ONNX Runtime runs that node on CPU.",
+        f"{config.label}: EP failure: {short} {claim} ({when}): {detail.rstrip('.')}. "
+        f"Without {short} ONNX Runtime runs {them} on CPU.",
     )
 
 
