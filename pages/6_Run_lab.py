@@ -32,6 +32,7 @@ job_banner(runs.latest_job(source), "Running the matrix")
 eps = discover()
 choices = ep_choices(eps)
 fallback_demo(demo_ep())
+ep_check.real_demo(eps)
 ep_check.show(source, model, eps)
 ep_table(eps, usable=len(choices) > 1)
 missing = [e.name for e in eps if not e.usable and e.source == "not installed"]

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     from inspector.cli.args import add_ep_library_argument
 
     add_ep_library_argument(e)
+    pm = sub.add_parser(
+        "models",
+        help="The real exported models the app installs from pinned wheels (beside its "
+        "samples): where each is, or why it is not usable.",
+    )
+    pm.add_argument("--json", action="store_true", help="print JSON instead of text")
     rw = sub.add_parser(
         "ray-worker",
         help="Start this machine as a Ray node that advertises its usable EPs (run --ray).",
@@ -359,6 +365,21 @@ def _eps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from inspector.model.packaged import packaged_models
+
+    found = packaged_models()
+    if args.json:
+        print(json.dumps(to_jsonable(found), indent=2, ensure_ascii=False))
+    else:
+        rows = [
+            [f.model.id, f"{f.model.dist} {f.model.version}", f.path or f.reason, f.model.title]
+            for f in found
+        ]
+        print(table(["model", "wheel", "path (or why not usable)", "what"], rows, max_width=90))
+    return 0 if all(f.path for f in found) else 1
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     first = _FirstWorker(args)
@@ -377,6 +398,8 @@ def _command(args: argparse.Namespace, first: _FirstWorker) -> int:
 
     if args.command == "eps":
         return _eps(args)
+    if args.command == "models":
+        return _models(args)
     if args.command == "ray-worker":
         from inspector.run.execute.cluster import ray_worker
 

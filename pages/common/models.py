@@ -19,7 +19,8 @@ from typing import Any
 
 import streamlit as st
 
-from inspector import LoadedModel, load_model
+from inspector import InspectorError, LoadedModel, load_model
+from inspector.model.packaged import by_id, locate, packaged_models
 from inspector.run.execute.jobs import Job
 from inspector.run.execute.loadcheck import SessionCheck
 from pages.common.server import LIMITS, job_queue, owner
@@ -69,6 +70,19 @@ def sample_source(name: str) -> Source:
         if p.suffix == ".bin" and p.name.startswith(path.stem)
     }
     return make_source(name, path.read_bytes(), companions)
+
+
+def packaged_names() -> dict[str, str]:
+    """The real models installed from pinned wheels and usable here: picker name → id."""
+    return {f.model.name: f.model.id for f in packaged_models() if f.path}
+
+
+def packaged_source(model_id: str) -> Source:
+    """A real model from a pinned wheel (:mod:`inspector.model.packaged`), as a source."""
+    found = locate(by_id(model_id))
+    if not found.path:
+        raise InspectorError(f"{found.model.name} cannot be opened: {found.reason}")
+    return make_source(Path(found.model.member).name, Path(found.path).read_bytes(), {})
 
 
 @st.cache_resource(max_entries=16, show_spinner="Parsing the model…")

@@ -22,7 +22,13 @@ def _on_pick() -> None:
 
 def _on_open_sample() -> None:
     name = st.session_state.get("sample_pick")
-    if name and name != "—":
+    real = models.packaged_names()
+    if name in real:  # a real export from a pinned wheel
+        try:
+            models.add(models.packaged_source(real[name]))
+        except InspectorError as exc:  # its file changed since the list was drawn
+            st.session_state["upload_note"] = str(exc)
+    elif name and name != "—":
         models.add(models.sample_source(name))
 
 
@@ -104,7 +110,14 @@ def model_picker() -> LoadedModel | None:
             on_click=_on_close,
             help="Frees the memory this session holds for it; results are discarded.",
         )
-        st.selectbox("Add a sample model", ["—"] + models.sample_names(), key="sample_pick")
+        st.selectbox(
+            "Add a sample model",
+            ["—", *models.sample_names(), *models.packaged_names()],
+            key="sample_pick",
+            help="The samples are built in code (sample_models/); the entries naming a wheel "
+            "are real exports installed with the app from pinned wheels "
+            "(`onnx-inspector models`).",
+        )
         st.button("Open sample", key="open_sample", on_click=_on_open_sample)
         st.file_uploader(
             "Drop an .onnx model with its external-data files",
