@@ -85,6 +85,17 @@ class TestCpuAtEachLevel:
         assert labels(matrix)[:2] == ["reference · CPU · disable_all", "CPU · all"]
         assert sum(c.strict for c in matrix.configs) == 2
 
+    def test_the_openvino_demo_compares_at_fp32(self):
+        """OpenVINO's CPU plugin computes in bf16 by default where the CPU has AMX/AVX-512 BF16
+        (YOLOv8n: max |Δ| 1.42): its demo asks for FP32 (through load_config, in the worker);
+        other EPs' demos keep their options."""
+        ov = demo_matrix("OpenVINOExecutionProvider")
+        with_ov = [c for c in ov.configs if c.eps[0].name == "OpenVINOExecutionProvider"]
+        assert len(with_ov) == 4  # two levels, each also strict
+        assert all(dict(c.eps[0].options) == {"precision": "FP32"} for c in with_ov)
+        ggml = demo_matrix("ggml")
+        assert all("precision" not in dict(c.eps[0].options) for c in ggml.configs)
+
 
 # ---------------------------------------------------------------------- on real runs
 
