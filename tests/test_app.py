@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -118,6 +120,28 @@ def test_every_page_renders_for_every_sample():
             assert not at.exception, (sample, page, at.exception)
         at.switch_page("pages/1_Overview.py").run()
     assert pathlib.Path(ROOT / "static" / "netron" / "index.html").exists()
+
+
+def test_the_real_models_installed_with_the_app_open_from_the_picker():
+    """The packaged real exports (pinned wheels, requirements.txt) are in the sample picker and
+    render on every page; their counts fit their metric boxes (MiniLM's 22,617,344 parameters
+    were cut to "22,617,…")."""
+    from inspector.model.packaged import packaged_models
+
+    at = app().run()
+    for found in packaged_models():
+        assert found.path, found.reason
+        at.selectbox(key="sample_pick").set_value(found.model.name).run()
+        at.button(key="open_sample").click().run()
+        assert not at.exception, at.exception
+        assert title(at) == Path(found.model.member).name
+        for page in PAGES:
+            at.switch_page(page).run()
+            assert not at.exception, (found.model.id, page, at.exception)
+        at.switch_page("pages/1_Overview.py").run()
+        (params,) = [m for m in at.metric if m.label == "Parameters"]
+        assert len(params.value) <= 8 and params.value[-1] in "kMG0123456789", params.value
+    assert "22.6 M" in [m.value for m in at.metric if m.label == "Parameters"]  # MiniLM
 
 
 def test_run_lab_then_compare():

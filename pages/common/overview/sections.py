@@ -29,7 +29,9 @@ def summary(ov: Overview) -> None:
     cols[0].metric("Nodes (all graphs)", f"{c.nodes_total:,}")
     cols[1].metric("Subgraphs", c.subgraphs)
     cols[2].metric("Initializers", f"{c.initializers:,}")
-    cols[3].metric("Parameters", f"{c.parameters:,}")
+    # A sixth of the page holds ~10 characters: a real model's "22,617,344" was cut to
+    # "22,617,…"; the exact count is in the help.
+    cols[3].metric("Parameters", _si(c.parameters), help=f"{c.parameters:,} parameters")
     cols[4].metric("Inline weights", human_bytes(c.bytes_inline), help=f"{c.bytes_inline:,} bytes")
     cols[5].metric(
         "External weights", human_bytes(c.bytes_external), help=f"{c.bytes_external:,} bytes"
