@@ -280,7 +280,9 @@ class _FirstWorker:
     def __init__(self, args: argparse.Namespace) -> None:
         self.root: Path | None = None
         self.worker: Worker | None = None
-        if args.command != "run" or getattr(args, "ray", None) or getattr(args, "jobs", 1) > 1:
+        from inspector.cli.args import one_local_worker
+
+        if args.command != "run" or not one_local_worker(args):
             return
         from inspector.run.execute.prepare import RunError, run_folder
         from inspector.run.execute.process import Worker

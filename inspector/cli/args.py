@@ -228,3 +228,10 @@ def add_diff_arguments(p: argparse.ArgumentParser) -> None:
         metavar="X",
         help="exit 1 when an output's max |B − A| exceeds X (implies --run)",
     )
+
+
+def one_local_worker(args: argparse.Namespace) -> bool:
+    """Whether a ``run`` runs here one configuration at a time (not on Ray, not ``--jobs``
+    > 1): then its private folder and first worker start before anything else (the CLI's
+    first worker and :func:`inspector.cli.run.main_run` ask this one question)."""
+    return not getattr(args, "ray", None) and getattr(args, "jobs", 1) <= 1

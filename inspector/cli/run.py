@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from inspector.bundle import Analysis, about, write_bundle
+from inspector.cli.args import one_local_worker
 from inspector.cli.tables import changes_table, slowest_table, table
 from inspector.limits import DEFAULT_ATOL, DEFAULT_RTOL, run_slots
 from inspector.model.load import LoadedModel
@@ -237,8 +238,7 @@ def main_run(
     (the CLI starts it before importing this module), made here when not given."""
     # The model's private copy and its first worker come first: the worker's start (~0.3 s)
     # overlaps the making of the inputs.
-    local = not getattr(args, "ray", None) and getattr(args, "jobs", 1) <= 1
-    if prepared is None and local:
+    if prepared is None and one_local_worker(args):
         prepared = prepare(model)
         prestart(prepared)
     try:
