@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
@@ -221,8 +222,21 @@ def ep_legend_dot(eps: Sequence[str]) -> str:
 
 
 def op_histogram(graph: GraphRecord, top: int = 30) -> go.Figure:
+    """Nodes per op type. Bars are labelled by op type alone — the histogram sits in a quarter
+    of the page, where "com.microsoft::DynamicQuantizeLSTM" was cut to "osoft::Dynamic…" — with
+    the domain in the hover; an op type found in two domains keeps its domain in the label."""
     ops = list(graph.op_histogram[:top])[::-1]
-    fig = go.Figure(go.Bar(x=[c for _, c in ops], y=[text(o) for o, _ in ops], orientation="h"))
+    bare = Counter(o.rsplit("::", 1)[-1] for o, _ in graph.op_histogram)
+    labels = [o if bare[o.rsplit("::", 1)[-1]] > 1 else o.rsplit("::", 1)[-1] for o, _ in ops]
+    fig = go.Figure(
+        go.Bar(
+            x=[c for _, c in ops],
+            y=[text(label) for label in labels],
+            orientation="h",
+            hovertext=[text(o) for o, _ in ops],
+            hovertemplate="%{hovertext}: %{x} nodes<extra></extra>",
+        )
+    )
     fig.update_layout(
         height=max(250, 18 * len(ops) + 80), margin=dict(l=10, r=10, t=30, b=10), title="Op types"
     )

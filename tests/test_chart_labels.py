@@ -92,3 +92,26 @@ class TestNodeLabels:
         assert list(bar.y) == node_labels(rows)
         assert LONG in bar.customdata[0][0]
         assert bar.customdata[0][-1] == "main:7"  # what Compare's timing tab reads back
+
+
+def test_op_histogram_labels_ops_without_their_domain_unless_two_domains_share_one():
+    """The op histogram sits in a quarter of the Graph page: the real diacritizer's
+    "com.microsoft::DynamicQuantizeLSTM" was cut to "osoft::DynamicQuantizeLSTM"; bars name the
+    op type, the hover names the domain too."""
+    from dataclasses import replace
+
+    from inspector import load_model
+    from inspector.charts import op_histogram
+    from inspector.model.graph import build_graph
+    from inspector.model.packaged import FALLBACK_DEMO, by_id, locate
+
+    found = locate(by_id(FALLBACK_DEMO))
+    assert found.path, found.reason
+    graph = build_graph(load_model(found.path))
+    assert ("com.microsoft::DynamicQuantizeLSTM", 3) in graph.op_histogram  # the record keeps it
+    (bar,) = op_histogram(graph).data
+    assert "DynamicQuantizeLSTM" in bar.y and "com.microsoft::DynamicQuantizeLSTM" in bar.hovertext
+    assert not any("::" in y for y in bar.y)
+    both = replace(graph, op_histogram=(("Gelu", 2), ("com.microsoft::Gelu", 1), ("Add", 1)))
+    (bar,) = op_histogram(both).data
+    assert set(bar.y) == {"Gelu", "com.microsoft::Gelu", "Add"}
