@@ -567,7 +567,8 @@ def roofline_scatter(rl: Roofline, ops: Sequence[str] = ()) -> go.Figure:
                     f"{p.time_us:,.1f}",
                     f"{p.flops:,}",
                     f"{p.bytes:,}",
-                    f"{100 * p.fraction:.1f} %" if p.fraction is not None else "no roof",
+                    (f"{100 * p.fraction:.1f} %" if p.fraction is not None else "no roof")
+                    + (" (an int8 kernel)" if p.integer else ""),
                     text(p.how or "its own kernel"),
                     p.key,
                 ]
@@ -581,24 +582,40 @@ def roofline_scatter(rl: Roofline, ops: Sequence[str] = ()) -> go.Figure:
     peaks = rl.peaks
     xs = [p.intensity for p in points]
     if peaks.gflops and peaks.bandwidth_gbs and peaks.ridge:
-        low = min([*xs, peaks.ridge]) / 3
+        cached = max((gbs for _, gbs in peaks.cache_bandwidths), default=0.0)
+        int8 = peaks.int8_gops if any(p.integer for p in points) else None
+        top = max(peaks.gflops, int8 or 0.0)
+        low = min([*xs, top / max(cached, peaks.bandwidth_gbs)]) / 3
         high = max([*xs, peaks.ridge]) * 3
-        fig.add_scatter(
-            x=[low, peaks.ridge],
-            y=[low * peaks.bandwidth_gbs, peaks.gflops],
-            mode="lines",
-            name=f"memory roof: copy {peaks.bandwidth_gbs:.1f} GB/s",
-            line=dict(color="#444444", dash="dash"),
-            hoverinfo="skip",
-        )
-        fig.add_scatter(
-            x=[peaks.ridge, high],
-            y=[peaks.gflops, peaks.gflops],
-            mode="lines",
-            name=f"compute roof: GEMM {peaks.gflops:.1f} GFLOP/s",
-            line=dict(color="#000000"),
-            hoverinfo="skip",
-        )
+        roofs = [(f"memory roof: copy {peaks.bandwidth_gbs:.1f} GB/s (128 MiB)",
+                  peaks.bandwidth_gbs, "dash")]  # fmt: skip
+        if cached > peaks.bandwidth_gbs:
+            roofs.append((f"in-cache roof: copy {cached:.1f} GB/s (a working set that fits)",
+                          cached, "dot"))  # fmt: skip
+        for name, bandwidth, dash in roofs:  # each meets the highest compute roof
+            fig.add_scatter(
+                x=[low, top / bandwidth],
+                y=[low * bandwidth, top],
+                mode="lines",
+                name=name,
+                line=dict(color="#444444", dash=dash),
+                hoverinfo="skip",
+            )
+        for name, peak, color in (
+            (f"compute roof: float32 {peaks.gflops:.1f} GFLOP/s (best of "
+             + ", ".join(what for what, _ in peaks.rates or (("GEMM", 0.0),)) + ")",
+             peaks.gflops, "#000000"),
+            (f"int8 roof: MatMulInteger {int8:.1f} GOP/s" if int8 else "", int8, "#7f3c8d"),
+        ):  # fmt: skip
+            if peak:
+                fig.add_scatter(
+                    x=[peak / max(cached, peaks.bandwidth_gbs), high],
+                    y=[peak, peak],
+                    mode="lines",
+                    name=name,
+                    line=dict(color=color),
+                    hoverinfo="skip",
+                )
     fig.update_layout(
         height=520,
         margin=dict(l=10, r=10, t=50, b=10),

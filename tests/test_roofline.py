@@ -110,7 +110,7 @@ class TestSingleMatMul:
         assert names[0] == "MatMul" and fig.data[0].customdata[0][-1] == "main:0"
         assert list(fig.data[0].x) == [rl.points[0].intensity]
         assert any(n.startswith("memory roof: copy 10.0 GB/s") for n in names)
-        assert any(n.startswith("compute roof: GEMM 100.0 GFLOP/s") for n in names)
+        assert any(n.startswith("compute roof: float32 100.0 GFLOP/s") for n in names)
         roof = next(t for t in fig.data if t.name.startswith("compute roof"))
         assert list(roof.y) == [100.0, 100.0] and roof.x[0] == 10.0
         assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
@@ -162,9 +162,32 @@ class TestPeaks:
         assert p.gflops is not None and math.isfinite(p.gflops) and p.gflops > 0
         assert p.bandwidth_gbs is not None and math.isfinite(p.bandwidth_gbs)
         assert p.bandwidth_gbs > 0 and len(p.matmul_s) == p.matmul_reps
-        assert p.gflops == pytest.approx(2 * p.matmul_n**3 / min(p.matmul_s) / 1e9)
-        assert "1024×1024" in p.how and "128 MiB" in p.how
+        # The float32 roof is the best of numpy's GEMM and ONNX Runtime's MatMul and Conv.
+        gemm = 2 * p.matmul_n**3 / min(p.matmul_s) / 1e9
+        rates = dict(p.rates)
+        assert rates["numpy GEMM"] == pytest.approx(gemm)
+        assert set(rates) == {"numpy GEMM", "ONNX Runtime MatMul", "ONNX Runtime Conv 3×3"}
+        assert p.gflops == max(rates.values())
+        assert p.int8_gops is not None and p.int8_gops > 0  # MatMulInteger
+        # The in-cache copies: 4, 16 and 64 MiB working sets, each at least the large copy's.
+        assert [size for size, _ in p.cache_bandwidths] == [4 << 20, 16 << 20, 64 << 20]
+        assert all(gbs > 0 for _, gbs in p.cache_bandwidths)
+        assert "1024×1024" in p.how and "128 MiB" in p.how and "MatMulInteger" in p.how
         assert machine_peaks(1) is p  # once per process
+
+    def test_a_unit_gets_the_bandwidth_of_the_cache_it_fits_and_integers_the_int8_peak(self):
+        peaks = replace(
+            PEAKS,
+            cache_bandwidths=((4 << 20, 150.0), (16 << 20, 170.0), (64 << 20, 80.0)),
+            int8_gops=400.0,
+        )
+        assert peaks.bandwidth() == 10.0  # memory's: the 128 MiB copy
+        assert peaks.bandwidth(1 << 20) == 170.0  # the best of the working sets it fits
+        assert peaks.bandwidth(20 << 20) == 80.0 and peaks.bandwidth(1 << 30) == 10.0
+        assert peaks.roof(0.5, nbytes=1 << 20) == 85.0  # 0.5 FLOP/byte × 170 GB/s
+        assert peaks.roof(50.0, nbytes=1 << 20) == 100.0  # float32 peak
+        assert peaks.roof(50.0, integer=True, nbytes=1 << 20) == 400.0  # int8 peak
+        assert replace(peaks, int8_gops=None).roof(50.0, integer=True) == 500.0  # memory only
 
     def test_a_failed_benchmark_is_a_record_with_the_reason(self):
         p = measure_peaks(1, n=-1, reps=1, copy_bytes=1024, copy_reps=1)
@@ -187,3 +210,58 @@ def test_run_json_has_the_roofline_per_configuration(tmp_path, capsys):
         assert row["input_shapes"] == {"x": [M, K]}
         assert row["peaks"]["gflops"] > 0 and row["by_op"][0]["op_type"] == "MatMul"
         assert row["far_below"][0]["key"] == "main:0"
+
+
+# ---------------------------------------------------------------------- on real models
+
+
+def _real_roofline(model_id: str):  # type: ignore[no-untyped-def]
+    from tests.realmodels import FETCH, catalogue
+
+    (real,) = [m for m in catalogue() if m.id == model_id]
+    if not real.path.exists():
+        pytest.skip(f"{real.package} not cached: run {FETCH}")
+    loaded = load_model(real.path)
+    inputs = default_inputs(loaded)
+    config = RunConfig(opt_level="all", intra_op_threads=1, **PROFILED)
+    (r,) = run_matrix(loaded, Matrix((config,)), inputs)
+    assert r.ok, r.error
+    # Peaks measured now, next to the run (best-of repetitions: a busy moment slows some, not
+    # the best), rather than the process's cached ones from earlier in the suite.
+    return roofline(r, build_cost(loaded, input_shapes(inputs)), measure_peaks(1)), r
+
+
+def test_the_roofs_bound_a_real_detectors_units():
+    """A roof is a ceiling: on the real YOLOv8n detector (one thread) 108 of its 150 units
+    were drawn above theirs (58 by more than 25 %) — its 3×3 Convs ran at 113–117 GFLOP/s
+    against numpy's GEMM at 99 (ONNX Runtime's NCHWc Conv beats the GEMM), and its activations,
+    a few MB, came from cache at 5–8× the 128 MiB copy's bandwidth. The float32 roof is now
+    the best of the GEMM and ONNX Runtime's own kernels, and each unit's memory roof the
+    bandwidth of the cache it fits. A unit may still beat its roof a little (the peaks are
+    measured once, on a shared machine): what must not happen is most of them far above it."""
+    rl, _ = _real_roofline("nudenet_yolov8n_320")
+    above = [p for p in rl.points if p.fraction is not None and p.fraction > 1.25]
+    assert len(above) <= len(rl.points) // 10, [(p.label, p.fraction) for p in above[:5]]
+
+
+def test_int8_kernels_are_held_to_the_int8_peak():
+    """A QDQ export: ONNX Runtime runs its DequantizeLinear → Conv/MatMul → QuantizeLinear as
+    int8 kernels (QLinearConv, …) at ~4× the float32 rate — above the float32 roof, which does
+    not bound them. Their units are marked integer and get the int8 MatMulInteger peak."""
+    rl, r = _real_roofline("smart_turn_v3_2_qdq")
+    from inspector.run.analyses.roofline import INTEGER_KERNEL
+
+    integer_kernels = {t.node for t in r.profile.nodes if INTEGER_KERNEL.search(t.op_type)}
+    assert any("QLinear" in t.op_type for t in r.profile.nodes), {
+        t.op_type for t in r.profile.nodes
+    }
+    ints = [p for p in rl.points if p.integer]
+    assert ints and all(set(p.kernels) & integer_kernels for p in ints)
+    assert rl.peaks.int8_gops and rl.peaks.gflops
+    for p in ints:
+        assert p.roof_gflops == rl.peaks.roof(p.intensity, True, p.bytes)
+        assert p.roof_gflops is not None and p.roof_gflops <= rl.peaks.int8_gops
+    assert max(p.gflops for p in ints) > rl.peaks.gflops  # beyond any float32 roof
+    assert all(p.fraction is not None and p.fraction <= 1.25 for p in ints), [
+        (p.label, p.fraction) for p in ints if (p.fraction or 0) > 1.25
+    ]

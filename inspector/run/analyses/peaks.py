@@ -1,5 +1,6 @@
 """The host's measured peaks, in a child interpreter of their own: a float32 GEMM (GFLOP/s) and
-an array copy (memory bandwidth), printed as JSON on stdout. Started by
+an array copy (memory bandwidth), and the rates ONNX Runtime's own kernels reach here (a float32
+MatMul, a 3×3 float32 Conv, an int8 MatMulInteger), printed as JSON on stdout. Started by
 :func:`inspector.run.analyses.roofline.measure_peaks` through :mod:`inspector.isolation.spawn`
 (``python -I`` running this function, a minimal environment, BLAS threads set), never in the
 server's own process: its BLAS threads and 128 MiB arrays stay out of it."""
@@ -16,6 +17,9 @@ def bench(n: int, reps: int, nbytes: int, copy_reps: int, threads: int) -> None:
     ``threads`` threads, after a warm-up of each; print ``{"matmul_s": [...], "copy_s": [...]}``."""
     import numpy as np
 
+    # ONNX Runtime's kernels first: BLAS threads that spin after numpy's GEMM took the second
+    # core from ONNX Runtime's pool (its Conv measured at one thread's rate with two).
+    rates = ort_rates(n, reps, threads)
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
@@ -36,4 +40,116 @@ def bench(n: int, reps: int, nbytes: int, copy_reps: int, threads: int) -> None:
             t = time.perf_counter()
             list(pool.map(lambda c: np.copyto(c[1], c[0]), chunks))
             copies.append(time.perf_counter() - t)
-    print(json.dumps({"matmul_s": matmul, "copy_s": copies}))
+    cached = cache_copies(threads, copy_reps)
+    print(json.dumps({"matmul_s": matmul, "copy_s": copies, "cache_copy": cached, **rates}))
+
+
+#: Working sets (bytes read + written by one copy) of the in-cache copies: within the L2/L3
+#: caches of today's server CPUs, and past them. Smaller ones are not timed: a numpy call's
+#: ~1 µs overhead would dominate their copy.
+CACHE_WORKING_SETS = (4 << 20, 16 << 20, 64 << 20)
+
+
+def cache_copies(threads: int, reps: int) -> list[list[float]]:
+    """``[[working set bytes, best seconds per copy], …]``: each thread copies its share of a
+    working set many times in a row (the pool's dispatch paid once per repetition), so data
+    that fits a cache is copied from it. Measured 2026-12-06 on an AMD EPYC with 2 threads:
+    154 GB/s at 4 MiB, 170 at 16 MiB, 84 at 64 MiB, against 21–37 GB/s for 128–256 MiB."""
+    import numpy as np
+
+    out = []
+    with ThreadPoolExecutor(threads) as pool:
+        for working_set in CACHE_WORKING_SETS:
+            src = np.ones(working_set // 8, np.float32)  # src + dst = the working set
+            dst = np.zeros_like(src)
+            step = -(-src.size // threads)
+            chunks = [(src[i : i + step], dst[i : i + step]) for i in range(0, src.size, step)]
+            times = max(1, (256 << 20) // working_set)
+
+            def loop(chunk: tuple, times: int = times) -> None:
+                for _ in range(times):
+                    np.copyto(chunk[1], chunk[0])
+
+            list(pool.map(loop, chunks))  # warm-up: the data comes into the cache
+            best = float("inf")
+            for _ in range(reps):
+                t = time.perf_counter()
+                list(pool.map(loop, chunks))
+                best = min(best, (time.perf_counter() - t) / times)
+            out.append([working_set, best])
+    return out
+
+
+#: The Conv whose rate :func:`ort_rates` measures: 128 → 128 channels, 3×3, 40×40, padded — a
+#: detector's common layer, which ONNX Runtime runs as its NCHWc kernel at level all.
+CONV_CHANNELS, CONV_SIDE = 128, 40
+
+
+#: Repetitions of each ONNX Runtime kernel at least (a few ms each): with two threads on a
+#: shared machine the best of 5 was up to 20 % below what a model's own Conv reached.
+ORT_REPS = 15
+
+
+def conv_flops() -> int:
+    """FLOPs of :func:`ort_rates`' Conv (2 per multiply-add; no bias)."""
+    return 2 * CONV_CHANNELS * CONV_SIDE**2 * CONV_CHANNELS * 9
+
+
+def ort_rates(n: int, reps: int, threads: int) -> dict[str, list[float]]:
+    """The best times of ONNX Runtime's kernels on this machine, ``threads`` intra-op threads,
+    level all, after a warm-up run: a float32 n×n MatMul, the Conv above, and an n×n
+    MatMulInteger (uint8 × int8 → int32: the int8 kernels quantized models run). Measured
+    2026-12-06 on an AMD EPYC (Zen 4), one thread: numpy's float32 GEMM 99 GFLOP/s, ONNX
+    Runtime's MatMul 98, its NCHWc Conv 117 — above the GEMM, which is why the compute roof is
+    the best of them — and MatMulInteger ~430 GOP/s. A kernel that cannot be timed (no
+    onnxruntime here) is left out: the roof is then the GEMM's."""
+    try:
+        import numpy as np
+        import onnxruntime as ort
+
+        from inspector.model.proto import ModelProto
+    except ImportError:
+        return {}
+    side, ch = CONV_SIDE, CONV_CHANNELS
+    cases = {
+        "ort_matmul_s": ("MatMul", [n, n], 1, [n, n], 1, {}),
+        "ort_conv_s": ("Conv", [1, ch, side, side], 1, [ch, ch, 3, 3], 1, {"pads": [1, 1, 1, 1]}),
+        "ort_int8_s": ("MatMulInteger", [n, n], 2, [n, n], 3, {}),
+    }
+    rng = np.random.default_rng(0)
+    out: dict[str, list[float]] = {}
+    for key, (op, x_shape, x_type, w_shape, w_type, ints) in cases.items():
+        model = ModelProto(ir_version=8)
+        model.opset_import.add(domain="", version=17)
+        graph = model.graph
+        graph.name = op
+        node = graph.node.add(op_type=op, input=["x", "w"], output=["y"])
+        for name, values in ints.items():
+            node.attribute.add(name=name, ints=values, type=7)  # AttributeProto.INTS
+        dtype = {1: np.float32, 2: np.uint8, 3: np.int8}
+        weight = graph.initializer.add(name="w", data_type=w_type, dims=w_shape)
+        weight.raw_data = (rng.random(w_shape) * 100).astype(dtype[w_type]).tobytes()
+        for info, elem in ((graph.input.add(name="x"), x_type), (graph.output.add(name="y"), 0)):
+            tensor = info.type.tensor_type
+            tensor.elem_type = elem or (6 if op == "MatMulInteger" else 1)  # int32 | float
+        for d in x_shape:
+            graph.input[0].type.tensor_type.shape.dim.add(dim_value=d)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+            feed = {"x": (rng.random(x_shape) * 100).astype(dtype[x_type])}
+            session.run(None, feed)  # warm-up: the thread pool starts, weights are packed
+            times = []
+            for _ in range(max(reps, ORT_REPS)):
+                t = time.perf_counter()
+                session.run(None, feed)
+                times.append(time.perf_counter() - t)
+            out[key] = times
+        except Exception:  # an EP build without this kernel: that rate is not measured
+            continue
+    return out

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -47,10 +48,17 @@ from typing import TYPE_CHECKING, Any
 from inspector.model.cost import CostRecord, NodeCost, build_cost
 from inspector.model.load import LoadedModel
 from inspector.records import Record, rows_frame
+from inspector.run.analyses.peaks import conv_flops
 from inspector.run.readout.results import RunResult
 
 if TYPE_CHECKING:
     import pandas as pd
+
+#: Kernels (profile op types) that compute in integers: ONNX Runtime's quantized kernels,
+#: including those its QDQ fusions make of DequantizeLinear → Conv/MatMul → QuantizeLinear.
+INTEGER_KERNEL = re.compile(
+    r"QLinear|Integer|^DynamicQuantize(MatMul|LSTM)$|^QGemm$|^QAttention$|^QOrdered"
+)
 
 #: GEMM side (float32, n × n @ n × n) and repetitions of the peak-FLOP/s benchmark.
 MATMUL_N = 1024
@@ -66,7 +74,7 @@ PEAKS_TIMEOUT_S = 120.0
 class MachinePeaks(Record):
     """The machine's measured peaks (None with ``error`` where the benchmark failed)."""
 
-    gflops: float | None  # float32 GEMM, the best repetition
+    gflops: float | None  # float32: the best rate of the GEMM and ONNX Runtime's kernels
     bandwidth_gbs: float | None  # array copy, bytes read + written per second, the best one
     threads: int  # BLAS and copy threads (the configuration's intra-op threads)
     matmul_n: int
@@ -77,6 +85,25 @@ class MachinePeaks(Record):
     copy_s: tuple[float, ...]
     how: str  # the measurement in words
     error: str = ""
+    #: Each measured float32 rate, (what, GFLOP/s): numpy's GEMM and ONNX Runtime's MatMul and
+    #: Conv; ``gflops`` is the best of them (records from before have none).
+    rates: tuple[tuple[str, float], ...] = ()
+    #: ONNX Runtime's int8 MatMulInteger, GOP/s: the compute roof of integer kernels (None:
+    #: not measured — they then get the memory roof alone).
+    int8_gops: float | None = None
+    #: Copy bandwidth (GB/s) by working set (bytes read + written) that fits a cache:
+    #: ``((4 MiB, 154.3), (16 MiB, 170.4), (64 MiB, 84.2))``. A unit whose bytes fit one is
+    #: bounded by the best bandwidth of any working set at least its size (:meth:`bandwidth`).
+    cache_bandwidths: tuple[tuple[int, float], ...] = ()
+
+    def bandwidth(self, nbytes: int | None = None) -> float | None:
+        """The memory roof's bandwidth for a unit that moves ``nbytes``: the best copy of a
+        working set at least that large (it fits there, so data comes from that cache or a
+        faster one), else the large copy's (memory). ``None``: the large copy's."""
+        if nbytes is None or not self.bandwidth_gbs:
+            return self.bandwidth_gbs
+        fits = [gbs for size, gbs in self.cache_bandwidths if size >= nbytes]
+        return max([*fits, self.bandwidth_gbs])
 
     @property
     def ridge(self) -> float | None:
@@ -85,11 +112,21 @@ class MachinePeaks(Record):
             return None
         return self.gflops / self.bandwidth_gbs
 
-    def roof(self, intensity: float) -> float | None:
-        """GFLOP/s the machine allows at ``intensity``: min(peak, intensity × bandwidth)."""
-        if not self.gflops or not self.bandwidth_gbs:
+    def roof(
+        self, intensity: float, integer: bool = False, nbytes: int | None = None
+    ) -> float | None:
+        """GFLOP/s the machine allows at ``intensity``: min(peak, intensity × bandwidth) —
+        the bandwidth of the cache ``nbytes`` fits (:meth:`bandwidth`; memory's when not
+        given); for integer kernels (``integer``) the int8 peak, or the memory roof alone where
+        that was not measured: the float32 peak does not bound them (int8 dot products do ~4×
+        the float32 multiply-adds per instruction)."""
+        bandwidth = self.bandwidth(nbytes)
+        if not self.gflops or not bandwidth:
             return None
-        return min(self.gflops, intensity * self.bandwidth_gbs)
+        memory = intensity * bandwidth
+        if integer:
+            return min(self.int8_gops, memory) if self.int8_gops else memory
+        return min(self.gflops, memory)
 
 
 _PEAKS: dict[int, MachinePeaks] = {}
@@ -130,10 +167,13 @@ def measure_peaks(
         "MKL_NUM_THREADS": n_threads,
     }
     how = (
-        f"a fresh Python process with {threads} thread(s): float32 {n}×{n} @ {n}×{n} with "
-        f"numpy's BLAS, 2·n³ FLOPs over the best of {reps} repetitions; a copy of "
-        f"{copy_bytes / 2**20:.0f} MiB with numpy over {threads} thread(s), bytes read + "
-        f"written over the best of {copy_reps}"
+        f"a fresh Python process with {threads} thread(s): the best float32 rate of a "
+        f"{n}×{n} @ {n}×{n} GEMM with numpy's BLAS and ONNX Runtime's own MatMul and 3×3 Conv "
+        f"kernels (FLOPs over the best of {reps} repetitions each); integer kernels against "
+        f"ONNX Runtime's {n}×{n} int8 MatMulInteger; a copy of {copy_bytes / 2**20:.0f} MiB "
+        f"with numpy over {threads} thread(s), bytes read + written over the best of "
+        f"{copy_reps} (memory), and of 4, 16 and 64 MiB working sets copied repeatedly "
+        f"(caches): a unit is bounded by the best copy of a working set it fits"
     )
     empty = MachinePeaks(
         gflops=None,
@@ -168,8 +208,24 @@ def measure_peaks(
         cp = tuple(float(t) for t in times["copy_s"])
     except (ValueError, KeyError, IndexError) as e:
         return _failed(empty, f"the benchmark printed no times: {e}")
+    rates = [("numpy GEMM", 2 * n**3 / min(mm) / 1e9)]
+    for key, what, flops in (
+        ("ort_matmul_s", "ONNX Runtime MatMul", 2 * n**3),
+        ("ort_conv_s", "ONNX Runtime Conv 3×3", conv_flops()),
+    ):
+        if times.get(key):
+            rates.append((what, flops / min(float(t) for t in times[key]) / 1e9))
+    int8 = times.get("ort_int8_s")
+    cached = tuple(
+        (int(size), 2 * (int(size) // 2) / float(t) / 1e9)  # src + dst bytes per second
+        for size, t in times.get("cache_copy", ())
+        if float(t) > 0
+    )
     return MachinePeaks(
-        gflops=2 * n**3 / min(mm) / 1e9,
+        cache_bandwidths=cached,
+        gflops=max(rate for _, rate in rates),
+        rates=tuple(rates),
+        int8_gops=2 * n**3 / min(float(t) for t in int8) / 1e9 if int8 else None,
         bandwidth_gbs=2 * copy_bytes / min(cp) / 1e9,
         threads=threads,
         matmul_n=n,
@@ -213,6 +269,7 @@ class RoofPoint(Record):
     roof_gflops: float | None  # min(peak, intensity × bandwidth); None without peaks
     fraction: float | None  # gflops / roof_gflops
     lost_us: float | None  # time_us minus the time at its roof
+    integer: bool = False  # an int8 kernel computes it: its compute roof is the int8 peak
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,6 +393,7 @@ def roofline(
     costs = {c.id: c for c in cost.nodes}
     units = _Units()
     timed: list[tuple[str, float, str, str, tuple[str, ...]]] = []  # kernel, µs, ep, kind, ids
+    integer_kernels: set[str] = set()
     apart: list[Apart] = []
     total = 0.0
     for t in result.profile.nodes if result.profile else ():
@@ -357,6 +415,8 @@ def roofline(
             continue
         units.join(ids)
         timed.append((t.node, t.median_us, t.ep, kind, ids))
+        if INTEGER_KERNEL.search(t.op_type):
+            integer_kernels.add(t.node)
     members: dict[str, set[str]] = defaultdict(set)
     for node_id in units.parent:
         members[units.find(node_id)].add(node_id)
@@ -398,7 +458,8 @@ def roofline(
             continue
         intensity = flops / nbytes
         gflops = flops / (us * 1e3)
-        roof = peaks.roof(intensity)
+        integer = any(k in integer_kernels for k, _, _ in kernels)
+        roof = peaks.roof(intensity, integer, nbytes)
         points.append(
             RoofPoint(
                 key=nodes[0],
@@ -419,6 +480,7 @@ def roofline(
                 roof_gflops=roof,
                 fraction=gflops / roof if roof else None,
                 lost_us=max(0.0, us - flops / (roof * 1e3)) if roof else None,
+                integer=integer,
             )
         )
     timed_ids = set(units.parent)
@@ -498,7 +560,9 @@ def _by_op(points: Sequence[RoofPoint], peaks: MachinePeaks) -> tuple[OpRoof, ..
         nbytes = sum(p.bytes for p in ps)
         intensity = flops / nbytes if nbytes else None
         gflops = flops / (us * 1e3) if us > 0 else None
-        roof = peaks.roof(intensity) if intensity is not None else None
+        integer = any(p.integer for p in ps)
+        largest = max(p.bytes for p in ps)  # the group's roof: its largest unit's cache
+        roof = peaks.roof(intensity, integer, largest) if intensity is not None else None
         lost = [p.lost_us for p in ps if p.lost_us is not None]
         out.append(
             OpRoof(

@@ -117,8 +117,10 @@ def show(
             "FLOPs and bytes summed). Bytes are parameters read + activations read and "
             "written, at the run's input shapes "
             + ", ".join(f"{k} {list(v)}" for k, v in rl.input_shapes)
-            + f". Roofs measured on this machine: {peaks.how}. Points above the memory roof "
-            "kept their data in cache."
+            + f". Roofs measured on this machine: {peaks.how}. Units that ran as int8 kernels "
+            "are held to the int8 roof. A point still above its roof moved its data faster "
+            "than a 4 MiB copy (from a core's own cache), or a neighbour's kernel did part of "
+            "its work (ONNX Runtime moved a QuantizeLinear into the kernel before it)."
         )
     )
     show_far_below(rl)
@@ -157,7 +159,9 @@ def show_totals(rls: Mapping[str, Roofline]) -> None:
                 "timed units µs": rl.placed_us,
                 "all kernels µs": rl.time_us,
                 "peak GFLOP/s": rl.peaks.gflops,
-                "peak GB/s": rl.peaks.bandwidth_gbs,
+                "int8 peak GOP/s": rl.peaks.int8_gops,
+                "memory GB/s": rl.peaks.bandwidth_gbs,
+                "in-cache GB/s": max((g for _, g in rl.peaks.cache_bandwidths), default=None),
             }
             for rl in rls.values()
         ],
