@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from inspector.model.cost import CostRecord, NodeCost, build_cost
 from inspector.model.load import LoadedModel
 from inspector.records import Record, rows_frame
-from inspector.run.analyses.peaks import conv_flops
+from inspector.run.analyses.peaks import ORT_REPS, conv_flops
 from inspector.run.readout.results import RunResult
 
 if TYPE_CHECKING:
@@ -169,7 +169,8 @@ def measure_peaks(
     how = (
         f"a fresh Python process with {threads} thread(s): the best float32 rate of a "
         f"{n}×{n} @ {n}×{n} GEMM with numpy's BLAS and ONNX Runtime's own MatMul and 3×3 Conv "
-        f"kernels (FLOPs over the best of {reps} repetitions each); integer kernels against "
+        f"kernels (FLOPs over the best of {reps} GEMMs and of {max(reps, ORT_REPS)} runs of "
+        f"each kernel); integer kernels against "
         f"ONNX Runtime's {n}×{n} int8 MatMulInteger; a copy of {copy_bytes / 2**20:.0f} MiB "
         f"with numpy over {threads} thread(s), bytes read + written over the best of "
         f"{copy_reps} (memory), and of 4, 16 and 64 MiB working sets copied repeatedly "
