@@ -586,7 +586,7 @@ def roofline_scatter(rl: Roofline, ops: Sequence[str] = ()) -> go.Figure:
         int8 = peaks.int8_gops if any(p.integer for p in points) else None
         top = max(peaks.gflops, int8 or 0.0)
         low = min([*xs, top / max(cached, peaks.bandwidth_gbs)]) / 3
-        high = max([*xs, peaks.ridge]) * 3
+        high = max([*xs, top / peaks.bandwidth_gbs]) * 3  # past where every roof meets
         # Short names: the legend shares the chart's width (what each is: the caption's "how").
         roofs = [(f"memory roof: copy {peaks.bandwidth_gbs:.1f} GB/s", peaks.bandwidth_gbs, "dash")]
         if cached > peaks.bandwidth_gbs:

@@ -233,6 +233,13 @@ def test_openvino_failures_on_real_exports_read_as_openvinos_own_words():
         assert ep == ov and failed == want_node
         claim = f"claimed node {node} ({op}) and could not run it" if node else "claimed nodes"
         assert f"EP failure: OpenVINO {claim}" in sentence, sentence
+        # The same words when OpenVINO fails on a run: ORT quotes it after "Status Message:".
+        ran = (
+            "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while "
+            "running OpenVINO-EP-subgraph_1 node. Name:'OpenVINOExecutionProvider_OpenVINO-EP-"
+            "subgraph_1_0' Status Message: " + message.split("initialization: ", 1)[1]
+        )
+        assert failure_detail(ran) == (op, node, detail), failure_detail(ran)
         (report,) = ep_reports((ov, cpu.name), (), (), failure=(ep, failed, detail))
         assert report.why.startswith(
             "OpenVINO failed on node" if node else "OpenVINO failed on nodes"

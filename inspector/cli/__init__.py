@@ -374,11 +374,9 @@ def _models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(to_jsonable(found), indent=2, ensure_ascii=False))
     else:
-        rows = [
-            [f.model.id, f"{f.model.dist} {f.model.version}", f.path or f.reason, f.model.title]
-            for f in found
-        ]
-        print(table(["model", "wheel", "path (or why not usable)", "what"], rows, max_width=90))
+        for f in found:  # the path whole: where each is is what the command is for
+            print(f"{f.model.id}: {f.model.title} ({f.model.dist} {f.model.version})")
+            print(f"  {f.path or 'not usable: ' + f.reason}")
     return 0 if all(f.path for f in found) else 1
 
 

@@ -4,7 +4,7 @@
 app has real models beside its samples with nothing fetched at run time: an int8 BiLSTM Arabic
 diacritizer whose three ``com.microsoft::DynamicQuantizeLSTM`` nodes no second EP has a kernel
 for — the real-model fallback demo — and an int8-weight MiniLM sentence embedder. The wheels'
-code is never imported: the model file is found through the installed distribution's file list
+code is never imported: the model file is located in the installed distribution
 (:func:`importlib.metadata.distribution`) and checked against its pinned SHA-256, so a different
 release or a modified file is refused with the command that installs the pinned one.
 

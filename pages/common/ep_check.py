@@ -34,6 +34,8 @@ def real_demo(eps: Sequence[EpInfo]) -> None:
     """One click beside the sample's demo: open the real export the demo uses (a pinned wheel
     the app installs), check which EPs take it and, where one takes part of it, run the
     fallback demo on it; where none does, the check shows each EP's reason."""
+    if not _second(eps):  # the sample's demo above already says no second EP is usable
+        return
     found = locate(by_id(FALLBACK_DEMO))
     button, text = st.columns([1, 3])
     if not found.path:
@@ -45,16 +47,15 @@ def real_demo(eps: Sequence[EpInfo]) -> None:
         f"({plain(found.model.title)}), see which EPs take it and — where one takes part of "
         "it — run the fallback demo on it; where none does, each EP's reason."
     )
-    second = _second(eps)
-    if not button.button("Fallback demo on a real model", key="rl_realdemo", disabled=not second):
+    if not button.button("Fallback demo on a real model", key="rl_realdemo"):
         return
     try:
         source = models.packaged_source(FALLBACK_DEMO)
-    except InspectorError as exc:
+        models.add(source)
+        _submit(source, models.load(source), _second(eps))
+    except InspectorError as exc:  # its file changed, or a read-only link
         st.error(plain(exc))
         return
-    models.add(source)
-    _submit(source, models.load(source), second)
     st.session_state[_AUTO] = source.key
     st.rerun()
 
@@ -71,6 +72,8 @@ def _submit(source: Source, model: LoadedModel, second: list[str]) -> Job:
 
 
 def show(source: Source, model: LoadedModel, eps: Sequence[EpInfo]) -> None:
+    if st.session_state.get(_AUTO) not in (None, source.key):  # the user moved on: no demo
+        del st.session_state[_AUTO]  # starts later, unasked, when they come back
     second = _second(eps)
     if not second:  # the fallback demo above already says no second EP is usable here
         return
@@ -98,7 +101,7 @@ def show(source: Source, model: LoadedModel, eps: Sequence[EpInfo]) -> None:
         return
     results = job.value
     st.plotly_chart(ep_assignment(results), key="rl_epcheck_bars")
-    partial = []
+    partial, whole = [], []
     for r in results:
         if not r.ok:
             st.warning(plain(r.error))
@@ -109,6 +112,8 @@ def show(source: Source, model: LoadedModel, eps: Sequence[EpInfo]) -> None:
                 partial.append(e.ep)
                 if not auto:
                     _demo(source, model, e.ep)
+            elif e.took == e.total > 0:
+                whole.append(e.ep.removesuffix("ExecutionProvider"))
     for e in eps:  # installed here but not usable: its reason belongs beside the others
         if e.source == "plugin" and not e.usable:
             st.text(f"{e.name.removesuffix('ExecutionProvider')}: not usable here — {e.reason}")
@@ -116,6 +121,12 @@ def show(source: Source, model: LoadedModel, eps: Sequence[EpInfo]) -> None:
         show_reasons(results)
     if auto and partial:  # the real-model demo's one click: run the demo on the first such EP
         _start_demo(source, model, partial[0])
+    elif auto and whole:
+        st.info(
+            plain(", ".join(whole)) + " took every node of this model: nothing falls back, so "
+            "there is no fallback to show on it. The fallback demo on the sample (above) shows "
+            "a node falling back here."
+        )
     elif auto:
         st.info(
             "No EP usable on this server takes part of this model: each one's reason is above. "

@@ -28,8 +28,10 @@ def _on_open_sample() -> None:
             models.add(models.packaged_source(real[name]))
         except InspectorError as exc:  # its file changed since the list was drawn
             st.session_state["upload_note"] = str(exc)
-    elif name and name != "—":
+    elif name in models.sample_names():
         models.add(models.sample_source(name))
+    elif name and name != "—":  # a real model's wheel went away since the list was drawn
+        st.session_state["upload_note"] = f"{name} is no longer installed on this server."
 
 
 def _on_close() -> None:

@@ -207,26 +207,29 @@ def measure_peaks(
         times = json.loads(done.stdout.strip().splitlines()[-1])
         mm = tuple(float(t) for t in times["matmul_s"])
         cp = tuple(float(t) for t in times["copy_s"])
-    except (ValueError, KeyError, IndexError) as e:
+        rates = [("numpy GEMM", 2 * n**3 / min(mm) / 1e9)]
+        for key, what, flops in (
+            ("ort_matmul_s", "ONNX Runtime MatMul", 2 * n**3),
+            ("ort_conv_s", "ONNX Runtime Conv 3×3", conv_flops()),
+        ):
+            if times.get(key):
+                rates.append((what, flops / min(float(t) for t in times[key]) / 1e9))
+        int8 = [float(t) for t in times.get("ort_int8_s") or ()]
+        cached = tuple(  # a working set is the bytes one copy reads and writes
+            (int(size), int(size) / float(t) / 1e9)
+            for size, t in times.get("cache_copy", ())
+            if float(t) > 0
+        )
+    except (ValueError, KeyError, IndexError, TypeError, ZeroDivisionError) as e:
         return _failed(empty, f"the benchmark printed no times: {e}")
-    rates = [("numpy GEMM", 2 * n**3 / min(mm) / 1e9)]
-    for key, what, flops in (
-        ("ort_matmul_s", "ONNX Runtime MatMul", 2 * n**3),
-        ("ort_conv_s", "ONNX Runtime Conv 3×3", conv_flops()),
-    ):
-        if times.get(key):
-            rates.append((what, flops / min(float(t) for t in times[key]) / 1e9))
-    int8 = times.get("ort_int8_s")
-    cached = tuple(
-        (int(size), 2 * (int(size) // 2) / float(t) / 1e9)  # src + dst bytes per second
-        for size, t in times.get("cache_copy", ())
-        if float(t) > 0
-    )
+    missing = [w for k, w in _ORT_KERNELS if not times.get(k)]
+    if missing:  # the roofs stand without them: say which were not measured
+        how += f"; not measured here: {', '.join(missing)}"
     return MachinePeaks(
         cache_bandwidths=cached,
         gflops=max(rate for _, rate in rates),
         rates=tuple(rates),
-        int8_gops=2 * n**3 / min(float(t) for t in int8) / 1e9 if int8 else None,
+        int8_gops=2 * n**3 / min(int8) / 1e9 if int8 else None,
         bandwidth_gbs=2 * copy_bytes / min(cp) / 1e9,
         threads=threads,
         matmul_n=n,
@@ -237,6 +240,14 @@ def measure_peaks(
         copy_s=cp,
         how=how,
     )
+
+
+#: The child's keys for ONNX Runtime's kernels, and the kernels in words.
+_ORT_KERNELS = (
+    ("ort_matmul_s", "ONNX Runtime's MatMul"),
+    ("ort_conv_s", "its Conv"),
+    ("ort_int8_s", "its MatMulInteger (int8 kernels then get the memory roof alone)"),
+)
 
 
 def _failed(empty: MachinePeaks, error: str) -> MachinePeaks:
@@ -506,7 +517,7 @@ def roofline(
         input_shapes=cost.input_shapes,
         points=tuple(points),
         apart=tuple(sorted(apart, key=lambda a: (-(a.time_us or 0.0), _order(a.key)))),
-        by_op=_by_op(points, peaks),
+        by_op=_by_op(points),
         time_us=total,
         placed_us=placed,
         flops=flops,
@@ -550,7 +561,7 @@ def _how(nodes: Sequence[str], kernels: Sequence[tuple[str, str, str]]) -> str:
     return f"{len(nodes)} node(s) computed by {len(kernels)} kernel(s) {names}: times added"
 
 
-def _by_op(points: Sequence[RoofPoint], peaks: MachinePeaks) -> tuple[OpRoof, ...]:
+def _by_op(points: Sequence[RoofPoint]) -> tuple[OpRoof, ...]:
     groups: dict[str, list[RoofPoint]] = defaultdict(list)
     for p in points:
         groups[p.op_type].append(p)
@@ -561,9 +572,12 @@ def _by_op(points: Sequence[RoofPoint], peaks: MachinePeaks) -> tuple[OpRoof, ..
         nbytes = sum(p.bytes for p in ps)
         intensity = flops / nbytes if nbytes else None
         gflops = flops / (us * 1e3) if us > 0 else None
-        integer = any(p.integer for p in ps)
-        largest = max(p.bytes for p in ps)  # the group's roof: its largest unit's cache
-        roof = peaks.roof(intensity, integer, largest) if intensity is not None else None
+        # The group's roof: the rate at which its units' FLOPs would take, each at its own
+        # roof, the time they would together — units differ in the cache they fit and some
+        # may be int8 kernels, so no single intensity's roof is theirs.
+        roofed = [p for p in ps if p.roof_gflops]
+        at_roof_us = sum(p.flops / (p.roof_gflops * 1e3) for p in roofed if p.roof_gflops)
+        roof = sum(p.flops for p in roofed) / (at_roof_us * 1e3) if at_roof_us > 0 else None
         lost = [p.lost_us for p in ps if p.lost_us is not None]
         out.append(
             OpRoof(

@@ -322,7 +322,7 @@ def failure_detail(message: str) -> tuple[str, str, str]:
     after "Status Message:", or OpenVINO's own words without its source locations; the node
     and op where the EP names one as ``Conv(Conv_0)`` or ``ONNX node '<Node(If): If_32>'``)."""
     m = _RUNNING.search(message)
-    detail = (m.group(2) if m and m.group(2) else openvino_words(message)).strip()
+    detail = openvino_words(m.group(2) if m and m.group(2) else message).strip()
     # ggml repeats its prefix: "model: Conv(Conv_0): model: Conv(Conv_0): unsupported: …".
     detail = re.sub(r"^(.{4,200}?: )\1+", r"\1", detail)
     found = _ONNX_NODE.search(detail) or _OP_NODE.search(detail)

@@ -176,6 +176,6 @@ def _si(count: int) -> str:
     """A count with the prefix that keeps it readable: 2.044 G, 16.7 k (a small model's
     FLOPs read "0.000 G" in billions)."""
     for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if count >= scale:
+        if count >= scale * (1 - 5e-4):  # 999,600 is "1 M", not "1e+03 k"
             return f"{count / scale:,.3g} {prefix}"
     return f"{count:,}"
