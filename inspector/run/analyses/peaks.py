@@ -29,54 +29,47 @@ def bench(n: int, reps: int, nbytes: int, copy_reps: int, threads: int) -> None:
         t = time.perf_counter()
         a @ b
         matmul.append(time.perf_counter() - t)
-    src = np.ones(nbytes // 4, np.float32)
-    dst = np.zeros_like(src)
-    step = -(-src.size // threads)
-    chunks = [(src[i : i + step], dst[i : i + step]) for i in range(0, src.size, step)]
-    copies = []
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda c: np.copyto(c[1], c[0]), chunks))  # warm-up
-        for _ in range(copy_reps):
-            t = time.perf_counter()
-            list(pool.map(lambda c: np.copyto(c[1], c[0]), chunks))
-            copies.append(time.perf_counter() - t)
-    cached = cache_copies(threads, copy_reps)
+        copies = timed_copies(pool, threads, nbytes // 4, 1, copy_reps)
+        cached = []
+        for size in CACHE_WORKING_SETS:  # src + dst = the working set; ~256 MiB per repetition
+            repeat = max(1, (256 << 20) // size)
+            per_copy = timed_copies(pool, threads, size // 8, repeat, copy_reps)
+            cached.append([size, min(per_copy)])
     print(json.dumps({"matmul_s": matmul, "copy_s": copies, "cache_copy": cached, **rates}))
 
 
 #: Working sets (bytes read + written by one copy) of the in-cache copies: within the L2/L3
 #: caches of today's server CPUs, and past them. Smaller ones are not timed: a numpy call's
-#: ~1 µs overhead would dominate their copy.
+#: ~1 µs overhead would dominate their copy. Measured 2026-12-06 on an AMD EPYC with 2
+#: threads: 154 GB/s at 4 MiB, 170 at 16 MiB, 84 at 64 MiB, against 21–37 GB/s for 128–256 MiB.
 CACHE_WORKING_SETS = (4 << 20, 16 << 20, 64 << 20)
 
 
-def cache_copies(threads: int, reps: int) -> list[list[float]]:
-    """``[[working set bytes, best seconds per copy], …]``: each thread copies its share of a
-    working set many times in a row (the pool's dispatch paid once per repetition), so data
-    that fits a cache is copied from it. Measured 2026-12-06 on an AMD EPYC with 2 threads:
-    154 GB/s at 4 MiB, 170 at 16 MiB, 84 at 64 MiB, against 21–37 GB/s for 128–256 MiB."""
+def timed_copies(
+    pool: ThreadPoolExecutor, threads: int, floats: int, times: int, reps: int
+) -> list[float]:
+    """Seconds per copy of a ``floats``-long float32 array split over ``threads``, for each of
+    ``reps`` repetitions after a warm-up: each thread copies its share ``times`` times in a row
+    (the pool's dispatch paid once per repetition), so an array that fits a cache is copied
+    from it; ``times=1`` for one that does not."""
     import numpy as np
 
+    src = np.ones(floats, np.float32)
+    dst = np.zeros_like(src)
+    step = -(-src.size // threads)
+    chunks = [(src[i : i + step], dst[i : i + step]) for i in range(0, src.size, step)]
+
+    def loop(chunk: tuple) -> None:
+        for _ in range(times):
+            np.copyto(chunk[1], chunk[0])
+
+    list(pool.map(loop, chunks))  # warm-up: pages are touched, a small array comes into cache
     out = []
-    with ThreadPoolExecutor(threads) as pool:
-        for working_set in CACHE_WORKING_SETS:
-            src = np.ones(working_set // 8, np.float32)  # src + dst = the working set
-            dst = np.zeros_like(src)
-            step = -(-src.size // threads)
-            chunks = [(src[i : i + step], dst[i : i + step]) for i in range(0, src.size, step)]
-            times = max(1, (256 << 20) // working_set)
-
-            def loop(chunk: tuple, times: int = times) -> None:
-                for _ in range(times):
-                    np.copyto(chunk[1], chunk[0])
-
-            list(pool.map(loop, chunks))  # warm-up: the data comes into the cache
-            best = float("inf")
-            for _ in range(reps):
-                t = time.perf_counter()
-                list(pool.map(loop, chunks))
-                best = min(best, (time.perf_counter() - t) / times)
-            out.append([working_set, best])
+    for _ in range(reps):
+        t = time.perf_counter()
+        list(pool.map(loop, chunks))
+        out.append((time.perf_counter() - t) / times)
     return out
 
 
@@ -111,14 +104,16 @@ def ort_rates(n: int, reps: int, threads: int) -> dict[str, list[float]]:
     except ImportError:
         return {}
     side, ch = CONV_SIDE, CONV_CHANNELS
-    cases = {
-        "ort_matmul_s": ("MatMul", [n, n], 1, [n, n], 1, {}),
-        "ort_conv_s": ("Conv", [1, ch, side, side], 1, [ch, ch, 3, 3], 1, {"pads": [1, 1, 1, 1]}),
-        "ort_int8_s": ("MatMulInteger", [n, n], 2, [n, n], 3, {}),
-    }
+    cases = {  # op, input shape and type, weight shape and type, output type, INTS attributes
+        "ort_matmul_s": ("MatMul", [n, n], 1, [n, n], 1, 1, {}),
+        "ort_conv_s": (
+            "Conv", [1, ch, side, side], 1, [ch, ch, 3, 3], 1, 1, {"pads": [1, 1, 1, 1]}
+        ),
+        "ort_int8_s": ("MatMulInteger", [n, n], 2, [n, n], 3, 6, {}),  # uint8 × int8 → int32
+    }  # fmt: skip
     rng = np.random.default_rng(0)
     out: dict[str, list[float]] = {}
-    for key, (op, x_shape, x_type, w_shape, w_type, ints) in cases.items():
+    for key, (op, x_shape, x_type, w_shape, w_type, y_type, ints) in cases.items():
         model = ModelProto(ir_version=8)
         model.opset_import.add(domain="", version=17)
         graph = model.graph
@@ -129,11 +124,11 @@ def ort_rates(n: int, reps: int, threads: int) -> dict[str, list[float]]:
         dtype = {1: np.float32, 2: np.uint8, 3: np.int8}
         weight = graph.initializer.add(name="w", data_type=w_type, dims=w_shape)
         weight.raw_data = (rng.random(w_shape) * 100).astype(dtype[w_type]).tobytes()
-        for info, elem in ((graph.input.add(name="x"), x_type), (graph.output.add(name="y"), 0)):
-            tensor = info.type.tensor_type
-            tensor.elem_type = elem or (6 if op == "MatMulInteger" else 1)  # int32 | float
+        graph.output.add(name="y").type.tensor_type.elem_type = y_type
+        x = graph.input.add(name="x").type.tensor_type
+        x.elem_type = x_type
         for d in x_shape:
-            graph.input[0].type.tensor_type.shape.dim.add(dim_value=d)
+            x.shape.dim.add(dim_value=d)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -207,13 +207,12 @@ def measure_peaks(
         times = json.loads(done.stdout.strip().splitlines()[-1])
         mm = tuple(float(t) for t in times["matmul_s"])
         cp = tuple(float(t) for t in times["copy_s"])
-        rates = [("numpy GEMM", 2 * n**3 / min(mm) / 1e9)]
-        for key, what, flops in (
-            ("ort_matmul_s", "ONNX Runtime MatMul", 2 * n**3),
-            ("ort_conv_s", "ONNX Runtime Conv 3×3", conv_flops()),
-        ):
-            if times.get(key):
-                rates.append((what, flops / min(float(t) for t in times[key]) / 1e9))
+        flops = {"ort_matmul_s": 2 * n**3, "ort_conv_s": conv_flops()}
+        rates = [("numpy GEMM", 2 * n**3 / min(mm) / 1e9)] + [
+            (what, flops[key] / min(float(t) for t in times[key]) / 1e9)
+            for key, what in _ORT_KERNELS
+            if key in flops and times.get(key)
+        ]
         int8 = [float(t) for t in times.get("ort_int8_s") or ()]
         cached = tuple(  # a working set is the bytes one copy reads and writes
             (int(size), int(size) / float(t) / 1e9)
@@ -222,9 +221,11 @@ def measure_peaks(
         )
     except (ValueError, KeyError, IndexError, TypeError, ZeroDivisionError) as e:
         return _failed(empty, f"the benchmark printed no times: {e}")
-    missing = [w for k, w in _ORT_KERNELS if not times.get(k)]
+    missing = [what for key, what in _ORT_KERNELS if not times.get(key)]
     if missing:  # the roofs stand without them: say which were not measured
         how += f"; not measured here: {', '.join(missing)}"
+        if not int8:
+            how += " (int8 kernels get the memory roof alone)"
     return MachinePeaks(
         cache_bandwidths=cached,
         gflops=max(rate for _, rate in rates),
@@ -244,9 +245,9 @@ def measure_peaks(
 
 #: The child's keys for ONNX Runtime's kernels, and the kernels in words.
 _ORT_KERNELS = (
-    ("ort_matmul_s", "ONNX Runtime's MatMul"),
-    ("ort_conv_s", "its Conv"),
-    ("ort_int8_s", "its MatMulInteger (int8 kernels then get the memory roof alone)"),
+    ("ort_matmul_s", "ONNX Runtime MatMul"),
+    ("ort_conv_s", "ONNX Runtime Conv 3×3"),
+    ("ort_int8_s", "ONNX Runtime MatMulInteger"),
 )
 
 

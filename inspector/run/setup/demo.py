@@ -10,6 +10,8 @@ copies (no CPU fallback) are refused by ONNX Runtime — the outcome the demo ex
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from inspector.run.setup.config import (
     Matrix,
     RunConfig,
@@ -41,7 +43,8 @@ def demo_matrix(ep: str, base: RunConfig | None = None) -> Matrix:
     default matrix's CPU at each level: see :meth:`inspector.run.setup.plan.RunPlan.matrix`)."""
     base = base or RunConfig(warmup_runs=2, timed_runs=10, profiled_runs=3)
     levels = ["disable_all", "all"]
-    spec = parse_ep({"name": ep, "options": DEMO_OPTIONS.get(parse_ep(ep).name, {})})
+    spec = parse_ep(ep)
+    spec = replace(spec, options=tuple(sorted(DEMO_OPTIONS.get(spec.name, {}).items())))
     return with_strict_variants(expand_matrix(["cpu", [spec, "cpu"]], levels, [{}], base))
 
 
