@@ -167,6 +167,37 @@ def test_run_lab_then_compare():
     assert any("Per-node changes beyond noise" in m.value for m in at.markdown)
 
 
+def test_a_dim_changes_the_shapes_the_run_uses_unless_one_was_typed():
+    """A symbolic dim set on the Run lab reaches its inputs' shape fields and the run: the
+    fields once kept their first shape ("1,16" after sequence = 48), which then counted as
+    a typed override and the run went at 16. Shapes the user typed still win."""
+    from inspector.run.execute.jobs import MATRIX, queue
+
+    def run_shapes() -> dict[str, tuple[int, ...]]:
+        at.button(key="rl_go").click().run()
+        assert not at.exception
+        wait_for_jobs(at)
+        job = queue().jobs(at.session_state["owner"], kind=MATRIX)[-1]
+        assert job.state == "done", job.error
+        return {k: v.shape for k, v in job.inputs.items()}
+
+    at = app().run()
+    at.selectbox(key="sample_pick").set_value("dynamic_axes_transformer_block.onnx").run()
+    at.button(key="open_sample").click().run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    at.multiselect(key="rl_eps").set_value(["CPU"]).run()
+    at.multiselect(key="rl_levels").set_value(["all"]).run()
+    fields = lambda: [t for t in at.text_input if t.label == "shape"]  # noqa: E731
+    assert [t.value for t in fields()] == ["1,16", "1,16"]
+    at.number_input(key="rl_dim_sequence").set_value(48).run()
+    assert [t.value for t in fields()] == ["1,48", "1,48"]
+    assert run_shapes() == {"input_ids": (1, 48), "attention_mask": (1, 48)}
+    for t in fields():
+        t.set_value("1,8")
+    at.run()
+    assert run_shapes() == {"input_ids": (1, 8), "attention_mask": (1, 8)}
+
+
 def test_run_lab_refuses_bad_session_config_line():
     at = app().run()
     at.switch_page("pages/6_Run_lab.py").run()

@@ -223,7 +223,9 @@ def _inputs(model: LoadedModel, info: Sequence[ValueInfo], saved: RunForm) -> di
         a, b, c, d = st.columns([3, 2, 1, 1])
         a.text(f"{r.name}: {r.dtype}" + (f" — {'; '.join(r.notes)}" if r.notes else ""))
         shown = ",".join(map(str, r.shape))
-        text = b.text_input("shape", saved.shape(r.name, shown), key=f"rl_sh_{r.name}")
+        # Keyed by the suggested shape too: a field the dims above changed shows their shape
+        # (one kept by name showed the old shape, which then overrode the new dims).
+        text = b.text_input("shape", saved.shape(r.name, shown), key=f"rl_sh_{r.name}@{shown}")
         if text.strip() and text.replace(" ", "") != shown:
             shapes.append((r.name, text))
         if r.dtype == "STRING":
