@@ -17,6 +17,8 @@ from pathlib import Path
 from inspector.store import DATA_DIR_ENV
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: The app between script runs: a click then is not lost to a rerun's re-render.
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -12,6 +12,7 @@ import pytest
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    IDLE,
     SCREENSHOTS,
     chromium_available,
     download,
@@ -139,7 +140,7 @@ def test_netron_renders_same_origin_only(browser, server):
     frame = page.frame_locator("iframe").first
     # Netron draws the graph as SVG nodes; the MatMul nodes carry the op name as text.
     frame.locator("#canvas").get_by_text("MatMul").first.wait_for(timeout=30_000)
-    page.wait_for_timeout(1000)
+    page.locator(IDLE).wait_for()
     shot(page, "graph-netron")
     outside = [
         u
@@ -221,6 +222,11 @@ def test_one_click_fallback_demo(page):
     alerts = page.locator('[data-testid="stAlert"]')
     alerts.filter(has_text="refused as expected (strict: no CPU fallback)").first.wait_for()
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    # Configurations of CPU alone have no EP to explain: their log lines share one expander
+    # after the EP configurations' (each of those has its own).
+    page.get_by_text(re.compile(r"Log lines · \d configurations? of CPU alone")).first.wait_for()
+    assert page.get_by_text(f"Log lines · {second}+CPU", exact=False).count() >= 1
+    assert page.get_by_text("Log lines · reference", exact=False).count() == 0
     shot(page, "fallback-demo-ep-tab")
     page.get_by_role("tab", name="Graph").click()
     charts = page.locator('[data-testid="stGraphVizChart"] svg')
@@ -312,8 +318,9 @@ def test_behind_a_single_port_reverse_proxy(browser, server, tmp_path):
                 assert r.headers["X-Frame-Options"] == "SAMEORIGIN", path
                 assert r.headers["Content-Security-Policy"] == "frame-ancestors 'self'", path
         other = browser.new_page()  # another origin (about:blank) framing the app
+        # set_content returns once the page and its frame have loaded (a refused frame loads
+        # Chromium's error page).
         other.set_content(f'<iframe src="{base}" width="800" height="600"></iframe>')
-        other.wait_for_timeout(3000)
         assert not any(f.url.startswith(base) for f in other.frames[1:]), [
             f.url for f in other.frames
         ]
@@ -406,7 +413,9 @@ def test_a_run_survives_navigation_and_reload(page):
     seq = page.get_by_label("dim sequence")  # long sequences: a run of several seconds
     seq.fill("2048")
     seq.press("Enter")
-    page.wait_for_timeout(500)
+    # The rerun that took the dim is over once the inputs' shape fields show it.
+    page.get_by_label("shape").first.and_(page.locator('[value="1,2048"]')).wait_for()
+    page.locator(IDLE).wait_for()
     page.get_by_role("button", name="Run the matrix").click()
     page.locator('[data-testid="stProgress"]').first.wait_for(timeout=30_000)  # job submitted
     page.get_by_role("link", name="Graph", exact=True).click()

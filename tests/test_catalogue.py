@@ -292,7 +292,7 @@ BROWSER_CASES = [
 def test_the_app_shows_each_family_and_keeps_working(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, IDLE, chromium_available, streamlit_server
 
     if not chromium_available():
         pytest.skip("Debian chromium is not installed")
@@ -312,7 +312,7 @@ def test_the_app_shows_each_family_and_keeps_working(tmp_path):
             box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(path)])
             # Either the model opens (its title) or the app says why; then the server lives.
             page.get_by_text(f"{case}.onnx").first.wait_for(timeout=60_000)
-            page.wait_for_timeout(500)
+            page.locator(IDLE).wait_for(timeout=60_000)
             assert page.locator('[data-testid="stException"]').count() == 0, case
         # Still working: a sample opens.
         page.locator('[data-testid="stSelectbox"]').nth(1).click()
@@ -486,6 +486,15 @@ def test_the_input_catalogue_is_big_enough():
 BROWSER_INPUT_CASES = ["pickle_npy", "npy_70_gb", "npz_bomb", "npz_damaged"]
 
 
+def _files_taken(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the Run lab took the uploaded input files: with files it shows no input
+    generation fields, and the rerun that hid them is over (a click during it can be lost)."""
+    from tests.browser import IDLE
+
+    page.get_by_label("shape").first.wait_for(state="detached", timeout=60_000)
+    page.locator(IDLE).wait_for(timeout=60_000)
+
+
 @pytest.mark.browser
 def test_the_run_lab_says_why_an_input_file_is_refused_and_keeps_working(tmp_path):
     from playwright.sync_api import sync_playwright
@@ -515,7 +524,7 @@ def test_the_run_lab_says_why_an_input_file_is_refused_and_keeps_working(tmp_pat
                 (folder / name).write_bytes(data)
                 paths.append(str(folder / name))
             box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(paths)
-            page.wait_for_timeout(1000)
+            _files_taken(page)
             page.get_by_role("button", name="Run the matrix").click()
             alert = page.locator('[data-testid="stAlert"]').filter(has_text=expect)
             alert.first.wait_for(timeout=60_000)
@@ -535,7 +544,7 @@ def test_the_run_lab_says_why_an_input_file_is_refused_and_keeps_working(tmp_pat
         box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
             [str(folder / "a.npy"), str(folder / "b.npy")]
         )
-        page.wait_for_timeout(1000)
+        _files_taken(page)
         page.get_by_role("button", name="Run the matrix").click()
         page.get_by_text("ok, 0 failed").first.wait_for(timeout=120_000)
         browser.close()

@@ -16,7 +16,7 @@ import time
 import onnx
 import pytest
 
-from tests.browser import SCREENSHOTS, chromium_available
+from tests.browser import IDLE, SCREENSHOTS, chromium_available
 from tests.realmodels import FETCH, catalogue
 from tests.test_browser import browser, drop_model_files, server  # noqa: F401 - the fixtures
 
@@ -25,7 +25,6 @@ pytestmark = [
     pytest.mark.skipif(not chromium_available(), reason="Debian chromium is not installed"),
 ]
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 NETRON = "iframe[src*='netron']"
 
 

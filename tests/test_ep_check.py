@@ -19,13 +19,12 @@ import pytest
 from inspector import load_model
 from inspector.run.execute.epcheck import check_eps, check_matrix
 from inspector.run.setup.eps import second_eps
-from tests.browser import SCREENSHOTS, chromium_available, open_page
+from tests.browser import IDLE, SCREENSHOTS, chromium_available, open_page
 from tests.conftest import ROOT, SAMPLES
 from tests.realmodels import available
 from tests.test_browser import browser, drop_model_files, server  # noqa: F401 - the fixtures
 
 SECOND = [e.name for e in second_eps()]
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 needs_second = pytest.mark.skipif(not SECOND, reason="no second EP is usable on this machine")
 
 
