@@ -50,9 +50,11 @@ def show_reasons(results: Sequence[RunResult]) -> None:
     """Per configuration and requested EP besides CPU: per op type, the nodes it claimed and
     not, with the EP's reason where its log gives one, and the lines it and ONNX Runtime
     logged while the session was set up (failed configurations too: an EP that claimed a node
-    and could not run it)."""
-    shown = [r for r in results if r.ep_reports or r.ep_log]
-    if not shown:
+    and could not run it). Configurations of CPU alone have no EP to explain: their lines
+    share one expander at the end."""
+    shown = [r for r in results if r.ep_reports]
+    rest = [r for r in results if r.ep_log and not r.ep_reports]
+    if not shown and not rest:
         return
     st.markdown("**Why each EP took what it took**")
     for r in shown:
@@ -63,3 +65,9 @@ def show_reasons(results: Sequence[RunResult]) -> None:
                 st.dataframe(rows_frame(e.ops), hide_index=True)
         with st.expander(f"Log lines · {plain(r.label)}"):
             st.code("\n".join(r.ep_log) or "(nothing logged)", language=None, wrap_lines=True)
+    if rest:
+        n = f"{len(rest)} configuration{'s' if len(rest) > 1 else ''}"
+        with st.expander(f"Log lines · {plain(n)} of CPU alone"):
+            for r in rest:
+                st.markdown(plain(r.label))
+                st.code("\n".join(r.ep_log), language=None, wrap_lines=True)
