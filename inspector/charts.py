@@ -400,16 +400,31 @@ def op_type_times(results: Sequence[RunResult]) -> go.Figure:
 
 
 def error_histogram(d: OutputDelta) -> go.Figure:
-    centers = [
-        (a + b) / 2 for a, b in zip(d.histogram_edges[:-1], d.histogram_edges[1:], strict=True)
-    ]
-    fig = go.Figure(go.Bar(x=centers, y=list(d.histogram_counts)))
+    """The finite non-zero errors per bin of log10 |Δ|; where some lie more than
+    HISTOGRAM_DECADES below the largest, the first bin also holds them and says so."""
+    edges = d.histogram_edges
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    hover = [f"10^{a:.1f} – 10^{b:.1f}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    if d.histogram_below and hover:
+        hover[0] = f"below 10^{edges[1]:.1f} ({d.histogram_below:,} under 10^{edges[0]:.1f})"
+    fig = go.Figure(
+        go.Bar(
+            x=centers,
+            y=list(d.histogram_counts),
+            customdata=hover,
+            hovertemplate="|Δ| %{customdata}: %{y:,}<extra></extra>",
+        )
+    )
+    title = f"|error| of {d.output} (log10)"
+    axis = "log10 |Δ|"
+    if d.histogram_below:
+        axis += f" (first bar: also {d.histogram_below:,} smaller than 10^{edges[0]:.0f})"
     fig.update_layout(
         height=260,
         margin=dict(l=10, r=10, t=30, b=10),
         bargap=0,
-        title=text(f"|error| of {d.output} (log10)"),
-        xaxis_title="log10 |Δ|",
+        title=text(title),
+        xaxis_title=axis,
     )
     return fig
 

@@ -363,6 +363,28 @@ class TestDeltas:
         assert d.allclose == np.allclose(got, ref, atol=1e-4, rtol=1e-3)
         assert sum(d.histogram_counts) == int((err > 0).sum())
 
+    def test_the_error_histogram_spans_the_errors_that_matter(self):
+        """Subnormal float32 differences (|Δ| down to 1e-45, seen on MiniLM's outputs) once
+        stretched the axis from -38: the histogram spans HISTOGRAM_DECADES below the largest
+        error, the smaller ones counted in its first bin and said so on the chart."""
+        from inspector.charts import error_histogram
+        from inspector.run.analyses.compare import HISTOGRAM_DECADES
+
+        ref = np.array([1.0, 2.0, 3.0, 0.0, 0.0, 5.0], np.float32)
+        tiny = np.float32(1e-44)  # subnormal
+        got = np.array([1.0 + 2**-23, 2.0, 3.0 + 2**-22, tiny, tiny, 5.0], np.float32)
+        d = delta("y", ref, got)
+        assert sum(d.histogram_counts) == 4 and d.histogram_below == 2
+        assert d.histogram_edges[-1] == pytest.approx(np.log10(2**-22), abs=0.01)
+        assert d.histogram_edges[-1] - d.histogram_edges[0] == pytest.approx(HISTOGRAM_DECADES)
+        fig = error_histogram(d)
+        assert "also 2 smaller than 10^-" in fig.layout.xaxis.title.text
+        assert fig.data[0].customdata[0].startswith("below 10^")
+        # Errors within the span are binned as they are, with nothing said.
+        close = delta("y", ref, ref + np.float32(1e-3))
+        assert close.histogram_below == 0 and sum(close.histogram_counts) == 6
+        assert "smaller" not in error_histogram(close).layout.xaxis.title.text
+
     def test_relative_error_skips_zero_references_and_complex_keeps_magnitudes(self):
         """A reference with zeros once gave mean_rel = inf (an overflow warning); complex
         outputs were cast to float, dropping the imaginary part, before their magnitudes."""

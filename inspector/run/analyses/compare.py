@@ -18,6 +18,10 @@ from inspector.run.readout.profile import NodeTiming
 from inspector.run.readout.results import RunResult
 from inspector.run.readout.timing import NODE_SESSION_NOISE, within_noise
 
+# The error histogram spans this many decades below the largest error; smaller errors are
+# counted in its first bin.
+HISTOGRAM_DECADES = 15
+
 
 @dataclass(frozen=True, kw_only=True)
 class OutputDelta(Record):
@@ -40,6 +44,9 @@ class OutputDelta(Record):
     histogram_counts: tuple[int, ...]
     histogram_edges: tuple[float, ...]  # of log10(|error|), finite non-zero errors only
     detail: str
+    # Errors more than HISTOGRAM_DECADES below the largest, counted in the first bin (float32
+    # subnormal differences reach 1e-45 and would stretch the axis over 38 empty decades).
+    histogram_below: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,8 +156,12 @@ def delta(
     nz = err[err > 0]
     counts: tuple[int, ...] = ()
     edges: tuple[float, ...] = ()
+    below = 0
     if nz.size:
-        hist, edge = np.histogram(np.log10(nz), bins=bins)
+        logs = np.log10(nz)
+        floor = max(float(logs.min()), float(logs.max()) - HISTOGRAM_DECADES)
+        below = int(np.sum(logs < floor))
+        hist, edge = np.histogram(np.maximum(logs, floor), bins=bins)
         counts, edges = tuple(int(c) for c in hist), tuple(float(e) for e in edge)
     return OutputDelta(
         output=name,
@@ -171,6 +182,7 @@ def delta(
         inf_mismatch=inf_mismatch,
         histogram_counts=counts,
         histogram_edges=edges,
+        histogram_below=below,
         detail=f"{int((~finite).sum())} non-finite positions" if (~finite).any() else "",
     )
 
