@@ -39,7 +39,7 @@ else:
         c1, c2 = st.columns([3, 1])
         wanted = c1.text_input(
             "Node name or id",
-            key="g_center",
+            key=source.widget("g_center"),
             placeholder="e.g. /model/layers.3/attn/Softmax_5 or main:50",
         )
         hops = c2.number_input("Hops", 1, 20, 3, key="g_hops")
@@ -59,12 +59,14 @@ with right:
     st.plotly_chart(op_histogram(drawn), key="ops_hist")
 with left:
     c1, c2, c3, c4 = st.columns(4)
-    name = c1.text_input("Name or id contains", key="g_name")
+    name = c1.text_input("Name or id contains", key=source.widget("g_name"))
     ops = sorted({n.op_type for n in graph.nodes})
-    op = c2.selectbox("Op type", ["(any)"] + ops, key="g_op")
+    op = c2.selectbox("Op type", ["(any)"] + ops, key=source.widget("g_op"))
     domains = sorted({n.domain for n in graph.nodes})
-    domain = c3.selectbox("Domain", ["(any)"] + domains, key="g_domain")
-    shape = c4.text_input("Output shape contains", key="g_shape", placeholder="e.g. 1, 64")
+    domain = c3.selectbox("Domain", ["(any)"] + domains, key=source.widget("g_domain"))
+    shape = c4.text_input(
+        "Output shape contains", key=source.widget("g_shape"), placeholder="e.g. 1, 64"
+    )
     rows = graph.filter(
         name or None,
         None if op == "(any)" else op,

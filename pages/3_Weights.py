@@ -25,11 +25,11 @@ event = st.dataframe(
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
-    key="weights_table",
+    key=source.widget("weights_table"),
     height=380,
 )
 picked = event.selection.rows if event and event.selection else []
-key = table.rows[picked[0]].key if picked else table.rows[0].key
+key = table.rows[picked[0]].key if picked and picked[0] < len(table.rows) else table.rows[0].key
 st.subheader(f"Statistics · {plain(key)}")
 stats = models.weight_stats(source, key)
 if stats.error:

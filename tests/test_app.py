@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -23,6 +24,12 @@ def wait_for_jobs(at: AppTest) -> None:
     for job in queue().jobs(at.session_state["owner"]):
         assert queue().wait(job, 120)
     at.run()
+
+
+def widget(at: AppTest, key: str) -> str:
+    """The key of the open model's widget ``key`` (pages key per-model widgets by the model:
+    ``Source.widget``)."""
+    return f"{key}@{at.session_state['current_model'][:16]}"
 
 
 def app() -> AppTest:
@@ -189,13 +196,91 @@ def test_a_dim_changes_the_shapes_the_run_uses_unless_one_was_typed():
     at.multiselect(key="rl_levels").set_value(["all"]).run()
     fields = lambda: [t for t in at.text_input if t.label == "shape"]  # noqa: E731
     assert [t.value for t in fields()] == ["1,16", "1,16"]
-    at.number_input(key="rl_dim_sequence").set_value(48).run()
+    at.number_input(key=widget(at, "rl_dim_sequence")).set_value(48).run()
     assert [t.value for t in fields()] == ["1,48", "1,48"]
     assert run_shapes() == {"input_ids": (1, 48), "attention_mask": (1, 48)}
     for t in fields():
         t.set_value("1,8")
     at.run()
     assert run_shapes() == {"input_ids": (1, 8), "attention_mask": (1, 8)}
+    # The typed shapes were typed over "1,48": new dims give the inputs new shapes (the saved
+    # form once brought "1,8" back under the new key).
+    at.number_input(key=widget(at, "rl_dim_sequence")).set_value(32).run()
+    assert [t.value for t in fields()] == ["1,32", "1,32"]
+    assert run_shapes() == {"input_ids": (1, 32), "attention_mask": (1, 32)}
+
+
+def test_the_run_lab_form_starts_afresh_for_another_model_opened_on_it():
+    """Streamlit keeps a keyed widget's value whatever default comes next (the browser sends
+    it back too): opening the sample on the Run lab after MiniLM kept MiniLM's id range
+    0..30521 for the sample's 100-row embedding table — every configuration failed on its
+    Gather — and its dims and input files. Those widgets are the model's own now
+    (Source.widget)."""
+    from inspector.model.packaged import packaged_models
+    from inspector.run.execute.jobs import MATRIX, queue
+
+    minilm = next(f for f in packaged_models() if "minilm" in f.model.id.lower())
+    assert minilm.path, minilm.reason
+    at = app().run()
+    at.selectbox(key="sample_pick").set_value(minilm.model.name).run()
+    at.button(key="open_sample").click().run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    highs = lambda: [n.value for n in at.number_input if n.label == "high"]  # noqa: E731
+    assert 30521.0 in highs()
+    at.number_input(key=widget(at, "rl_dim_sequence")).set_value(24).run()
+    at.file_uploader(key=widget(at, "rl_files")).set_value(
+        [("input_ids.npy", _npy(np.ones((1, 24), np.int64)), "application/octet-stream")]
+    ).run()
+    assert highs() == []  # the file replaces the generated inputs
+    at.selectbox(key="sample_pick").set_value("dynamic_axes_transformer_block.onnx").run()
+    at.button(key="open_sample").click().run()
+    assert title(at) == "Run lab · dynamic_axes_transformer_block.onnx"
+    # The sample's own sizes and ranges, no files.
+    assert highs() == [99.0, 1.0]
+    assert at.number_input(key=widget(at, "rl_dim_sequence")).value == 16
+    at.multiselect(key="rl_eps").set_value(["CPU"]).run()
+    at.multiselect(key="rl_levels").set_value(["all"]).run()
+    at.button(key="rl_go").click().run()
+    wait_for_jobs(at)
+    job = queue().jobs(at.session_state["owner"], kind=MATRIX)[-1]
+    assert job.state == "done" and all(r.ok for r in job.results), [r.error for r in job.results]
+    assert {k: v.shape for k, v in job.inputs.items()} == {
+        "input_ids": (1, 16),
+        "attention_mask": (1, 16),
+    }
+    assert int(job.inputs["input_ids"].max()) <= 99
+
+
+def _npy(a: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def test_compare_analyses_belong_to_the_runs_they_analysed():
+    """The first-divergence answer says the tolerances it searched with (and that the page's
+    are others once they change), and a new matrix under the same labels — other dims,
+    ranges or EP options — no longer shows, or bundles, the old runs' answer."""
+    at = app().run()
+    at.switch_page("pages/6_Run_lab.py").run()
+    at.multiselect(key="rl_eps").set_value(["CPU"]).run()
+    at.button(key="rl_go").click().run()
+    wait_for_jobs(at)
+    at.switch_page("pages/7_Compare.py").run()
+    at.button(key="cmp_fd").click().run()
+    wait_for_jobs(at)
+    captions = lambda: [c.value.replace("\\", "") for c in at.caption]  # noqa: E731
+    assert "searched at atol 1.0e-05, rtol 1.0e-03" in captions(), captions()
+    at.number_input(key="cmp_atol").set_value(0.01).run()
+    assert any("not the tolerances above" in c for c in captions())
+    at.switch_page("pages/6_Run_lab.py").run()
+    at.button(key="rl_go").click().run()
+    wait_for_jobs(at)
+    at.switch_page("pages/7_Compare.py").run()
+    assert not any(c.startswith("searched at") for c in captions())
+    assert not at.exception
 
 
 def test_run_lab_refuses_bad_session_config_line():

@@ -404,6 +404,33 @@ def test_a_stride32_detector_runs_with_the_suggested_sizes(page, tmp_path):
     shot(page, "runlab-detector-suggested-sizes")
 
 
+def test_another_model_opened_on_the_run_lab_gets_its_own_input_widgets(page, tmp_path):
+    """Input files, dims and ranges belong to one model: opening another on the Run lab once
+    kept them in the browser (Streamlit keeps a keyed widget's value, and the browser sends
+    it back), so the first model's files stayed listed — and ran — for the second."""
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((2, 64), np.float32))
+    page.get_by_role("heading", name="mlp_gelu_layernorm.onnx").wait_for(timeout=30_000)
+    page.get_by_role("link", name="Run lab").click()
+    box = page.locator('[data-testid="stFileUploader"]').filter(has_text="Input files")
+    box.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        [str(tmp_path / "x.npy")]
+    )
+    page.get_by_label("shape").first.wait_for(state="detached", timeout=60_000)  # taken
+    page.locator(IDLE).wait_for()
+    assert box.get_by_text("x.npy").count() == 1
+    page.locator('[data-testid="stSelectbox"]').nth(1).click()
+    page.get_by_role("option", name="cnn_conv_bn_relu.onnx").click()
+    page.get_by_role("button", name="Open sample").click()
+    page.get_by_role("heading", name="Run lab · cnn_conv_bn_relu.onnx").wait_for(timeout=30_000)
+    page.get_by_label("shape").first.wait_for(timeout=30_000)  # its own inputs, generated
+    page.locator(IDLE).wait_for()
+    assert page.get_by_label("shape").first.input_value() == "1,3,32,32"
+    assert box.get_by_text("x.npy").count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
 def test_a_run_survives_navigation_and_reload(page):
     """Issue 11: the matrix is a job; leaving the page and reloading neither loses it nor
     starts it twice."""

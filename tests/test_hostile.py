@@ -316,11 +316,12 @@ class TestHostileInputFiles:
         from streamlit.testing.v1 import AppTest
 
         from tests.conftest import ROOT
+        from tests.test_app import widget
 
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
         at.switch_page("pages/6_Run_lab.py").run()
         bad = self.npy(np.ones(4, np.float32)).replace(b"(4,)", b"(-4,)")
-        at.file_uploader(key="rl_files").set_value(
+        at.file_uploader(key=widget(at, "rl_files")).set_value(
             [("x.npy", bad, "application/octet-stream")]
         ).run()
         at.button(key="rl_go").click().run()

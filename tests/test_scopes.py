@@ -219,6 +219,7 @@ def test_the_graph_page_draws_the_graph_collapsed_above_the_budget():
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import ROOT
+    from tests.test_app import widget
 
     data = scoped_transformer(80).SerializeToString()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
@@ -231,13 +232,13 @@ def test_the_graph_page_draws_the_graph_collapsed_above_the_budget():
     assert "Drawn collapsed: /model — 1,201 nodes as 60 boxes and nodes" in captions
     assert "1,201 of 1,201 nodes (the drawn part only)" in captions
     at.radio(key="g_mode").set_value("A node's neighbourhood").run()
-    at.text_input(key="g_center").set_value("/model/layers.3/attn/Softmax_50").run()
+    at.text_input(key=widget(at, "g_center")).set_value("/model/layers.3/attn/Softmax_50").run()
     assert not at.exception
     captions = " ".join(c.value for c in at.caption).replace("\\", "")
     # Softmax ← QKᵀ MatMul ← q, Transpose ← k ← the layer input; → ·V MatMul ← v; → Wo; → Add
     assert "Softmax_50 and 9 nodes within 3 hops" in captions
     assert "10 of 1,201 nodes (the drawn part only)" in captions
-    at.text_input(key="g_center").set_value("nope").run()
+    at.text_input(key=widget(at, "g_center")).set_value("nope").run()
     assert any("No node named 'nope'" in w.value.replace("\\", "") for w in at.warning)
 
 

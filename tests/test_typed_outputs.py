@@ -314,7 +314,7 @@ def test_expected_strings_compare_as_text():
 
 def test_run_lab_and_compare_show_the_expected_outputs(tmp_path):
     """A test-data folder dropped as inputs: both pages say how each run's outputs compare."""
-    from tests.test_app import app, wait_for_jobs
+    from tests.test_app import app, wait_for_jobs, widget
 
     path, data = data_folder(tmp_path, split_to_sequence(), [X, SPLIT], [SEQ])
     at = app().run()
@@ -325,7 +325,7 @@ def test_run_lab_and_compare_show_the_expected_outputs(tmp_path):
     at.multiselect(key="rl_eps").set_value(["CPU"]).run()
     at.multiselect(key="rl_levels").set_value(["all"]).run()
     at.number_input(key="rl_runs").set_value(1).run()
-    at.file_uploader(key="rl_files").set_value(
+    at.file_uploader(key=widget(at, "rl_files")).set_value(
         [(p.name, p.read_bytes(), "application/octet-stream") for p in sorted(data.iterdir())]
     ).run()
     at.button(key="rl_go").click().run()

@@ -42,6 +42,14 @@ class Source:
     def size(self) -> int:
         return len(self.data) + sum(len(d) for _, d in self.companions)
 
+    def widget(self, key: str) -> str:
+        """``key`` for a widget whose value means something for this model only (an input's
+        value range, a picked table row, a node filter, uploaded input files). Streamlit keeps
+        a keyed widget's value — in the browser too, which sends it back on the next rerun —
+        whatever default the script passes next, and deleting its state does not clear what
+        the browser shows: another model needs another key."""
+        return f"{key}@{self.key[:16]}"
+
 
 def _key(name: str, data: bytes, companions: tuple[tuple[str, bytes], ...]) -> str:
     # The name is part of the key: parsed records carry it, and two users who upload the same

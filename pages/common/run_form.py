@@ -189,7 +189,9 @@ def _options(saved: RunForm) -> dict[str, Any]:
     return out
 
 
-def _inputs(model: LoadedModel, info: Sequence[ValueInfo], saved: RunForm) -> dict[str, Any]:
+def _inputs(
+    model: LoadedModel, source: models.Source, info: Sequence[ValueInfo], saved: RunForm
+) -> dict[str, Any]:
     """Symbolic dims, then per input its shape and its value range (or a string input's
     values), each starting from the suggested sizes with the reasons shown."""
     hints = shape_hints(model)
@@ -209,7 +211,9 @@ def _inputs(model: LoadedModel, info: Sequence[ValueInfo], saved: RunForm) -> di
     dims: dict[str, int] = {}
     for col, sym in zip(st.columns(len(symbols)) if symbols else [], symbols, strict=True):
         start = saved_dims.get(sym, default_dims.get(sym, 1))
-        dims[sym] = int(col.number_input(f"dim {sym}", 1, 1_000_000, start, key=f"rl_dim_{sym}"))
+        dims[sym] = int(
+            col.number_input(f"dim {sym}", 1, 1_000_000, start, key=source.widget(f"rl_dim_{sym}"))
+        )
     reasons = list(dict.fromkeys(n for r in suggested for n in r.notes if "=" in n and "(" in n))
     if symbols and reasons:
         st.caption("Suggested: " + "; ".join(plain(n) for n in reasons))
@@ -218,28 +222,40 @@ def _inputs(model: LoadedModel, info: Sequence[ValueInfo], saved: RunForm) -> di
     except InspectorError as exc:
         st.error(plain(exc))
         preview = []
-    shapes, values, ranges = [], [], []
+    shapes, against, values, ranges = [], [], [], []
     for r in preview:
         a, b, c, d = st.columns([3, 2, 1, 1])
         a.text(f"{r.name}: {r.dtype}" + (f" — {'; '.join(r.notes)}" if r.notes else ""))
         shown = ",".join(map(str, r.shape))
         # Keyed by the suggested shape too: a field the dims above changed shows their shape
         # (one kept by name showed the old shape, which then overrode the new dims).
-        text = b.text_input("shape", saved.shape(r.name, shown), key=f"rl_sh_{r.name}@{shown}")
+        text = b.text_input(
+            "shape", saved.shape(r.name, shown), key=source.widget(f"rl_sh_{r.name}@{shown}")
+        )
         if text.strip() and text.replace(" ", "") != shown:
             shapes.append((r.name, text))
+            against.append((r.name, shown))
         if r.dtype == "STRING":
             default = dict(saved.values).get(r.name, ",".join(r.choices))
-            categories = c.text_input("values (comma-separated)", default, key=f"rl_val_{r.name}")
+            categories = c.text_input(
+                "values (comma-separated)", default, key=source.widget(f"rl_val_{r.name}")
+            )
             values.append((r.name, categories))
             continue
         low, high = saved.value_range(r.name, (r.low, r.high))
-        low = c.number_input("low", value=float(low), key=f"rl_lo_{r.name}")
-        high = d.number_input("high", value=float(high), key=f"rl_hi_{r.name}")
-        ranges.append((r.name, float(low), float(high)))
+        # Keyed by the suggested range too (as the shape), and sent only when it differs
+        # from it: a range sent anyway reads as the user's, and drops the graph's hint that a
+        # float input holds whole numbers.
+        low = c.number_input("low", value=float(low), key=source.widget(f"rl_lo_{r.name}@{r.low}"))
+        high = d.number_input(
+            "high", value=float(high), key=source.widget(f"rl_hi_{r.name}@{r.high}")
+        )
+        if (float(low), float(high)) != (float(r.low), float(r.high)):
+            ranges.append((r.name, float(low), float(high)))
     return {
         "dims": tuple(sorted(dims.items())),
         "shapes": tuple(shapes),
+        "typed_against": tuple(against),
         "values": tuple(values),
         "ranges": tuple(ranges),
     }
@@ -281,12 +297,12 @@ def run_form(
     uploaded = st.file_uploader(
         "Input files (.npy named after the input, .npz, .pb; a test-data folder's output_N.pb "
         "are its expected outputs)",
-        key="rl_files",
+        key=source.widget("rl_files"),
         accept_multiple_files=True,
     )
     files = [(f.name, f.getvalue()) for f in uploaded or ()]
     info = models.record("overview", source).inputs
-    generation = _inputs(model, info, saved) if not files else {}
+    generation = _inputs(model, source, info, saved) if not files else {}
     form = RunForm(
         eps=tuple(eps),
         missing_ep="" if missing_ep == "—" else str(missing_ep),

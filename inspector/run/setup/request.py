@@ -301,11 +301,17 @@ class RunForm:
     probe: bool = False
     dims: tuple[tuple[str, int], ...] = ()
     shapes: tuple[tuple[str, str], ...] = ()  # shape texts that differ from the suggested
+    typed_against: tuple[tuple[str, str], ...] = ()  # the suggested shape each was typed over
     values: tuple[tuple[str, str], ...] = ()  # a string input's values, comma-separated
     ranges: tuple[tuple[str, float, float], ...] = ()
 
-    def shape(self, name: str, default: str) -> str:
-        return dict(self.shapes).get(name, default)
+    def shape(self, name: str, suggested: str) -> str:
+        """The shape typed for ``name``, while the dims still suggest the shape it was typed
+        over; else ``suggested`` (new dims give the input a new shape)."""
+        typed = dict(self.shapes).get(name)
+        if typed is None or dict(self.typed_against).get(name, suggested) != suggested:
+            return suggested
+        return typed
 
     def value_range(self, name: str, default: tuple[float, float]) -> tuple[float, float]:
         return next(((a, b) for n, a, b in self.ranges if n == name), default)

@@ -29,7 +29,9 @@ def show(source: Source) -> None:
     mine = kept.shares(owner(), source.key)
     with st.expander(f"Share this view (read-only links: {len(mine)})"):
         with_model = st.checkbox(
-            "Let them download the model file too", key="share_with_model", value=False
+            "Let them download the model file too",
+            key=source.widget("share_with_model"),
+            value=False,
         )
         if st.button("Create a read-only link", key="share_make"):
             persist.keep(kept, owner(), source)  # e.g. runs opened from a bundle
