@@ -463,7 +463,12 @@ def latency_lines(summary: RunSummary) -> str:
 
 
 def print_divergence(fd: Divergence) -> None:
-    print(f"\nFirst divergence ({fd.reference} → {fd.candidate})")
+    tol = (
+        f", atol {fd.atol:.1e}, rtol {fd.rtol:.1e}"
+        if fd.atol is not None and fd.rtol is not None
+        else ""
+    )
+    print(f"\nFirst divergence ({fd.reference} → {fd.candidate}{tol})")
     if fd.found:
         err = fd.error.max_abs if fd.error and fd.error.max_abs is not None else float("nan")
         print(

@@ -49,9 +49,21 @@ def read_only() -> None:
 
 
 def task(source: Source, kind: str, about: str) -> Job | None:
-    """The latest ``kind`` task about ``about`` for this model (running or finished)."""
-    jobs = [j for j in job_queue().jobs(owner(), source.key, kind) if j.about == about]
+    """The latest ``kind`` task about ``about`` for this model (running or finished); an
+    analysis only of the runs shown (:func:`_of_shown_runs`)."""
+    jobs = [j for j in _of_shown_runs(source, kind) if j.about == about]
     return jobs[-1] if jobs else None
+
+
+def _of_shown_runs(source: Source, kind: str) -> list[Job]:
+    """This model's ``kind`` jobs; for an analysis of runs (first divergence, ablation), those
+    queued since its latest matrix: labels leave out dims, ranges and EP options, so a new
+    matrix under the same labels once showed — and bundled — the old runs' analyses."""
+    jobs = job_queue().jobs(owner(), source.key, kind)
+    if kind not in ANALYSES:
+        return jobs
+    latest = latest_job(source)
+    return [j for j in jobs if latest is None or j.submitted >= latest.submitted]
 
 
 def analyses(source: Source, labels: set[str]) -> list[Analysis]:
@@ -59,7 +71,7 @@ def analyses(source: Source, labels: set[str]) -> list[Analysis]:
     runs shown), the latest per subject: what a session bundle carries beside the runs."""
     latest: dict[tuple[str, str], Analysis] = {}
     for kind in ANALYSES:
-        for job in job_queue().jobs(owner(), source.key, kind):
+        for job in _of_shown_runs(source, kind):
             named = set(job.about.split(" → ")) if kind == "divergence" else {job.about}
             if job.state == "done" and job.value is not None and named <= labels:
                 latest[(kind, job.about)] = Analysis(kind, job.about, job.value)

@@ -68,6 +68,9 @@ class Divergence(Record):
     candidate_tensors: int
     skipped: tuple[str, ...]  # why some tensors could not be marked or compared
     detail: str
+    # The tolerances it searched with (None in bundles written before they were kept).
+    atol: float | None = None
+    rtol: float | None = None
 
 
 def _survivors(result: RunResult, original: ModelProto) -> set[str] | None:
@@ -219,6 +222,8 @@ def first_divergence(
             candidate_tensors=len(candidates),
             skipped=(*skipped, *search.notes()),
             detail=detail,
+            atol=atol,
+            rtol=rtol,
         )
     finally:
         if owner:

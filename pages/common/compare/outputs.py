@@ -97,7 +97,7 @@ def divergence_section(
     job_panel(
         runs.task(source, "divergence", fd_about),
         "Re-running both configurations with intermediate tensors marked",
-        drawing_value(show_divergence),
+        drawing_value(lambda fd: show_divergence(fd, (atol, rtol))),
     )
 
 
@@ -126,7 +126,14 @@ def ablation_section(
     )
 
 
-def show_divergence(fd: Divergence) -> None:
+def show_divergence(fd: Divergence, now: tuple[float, float] | None = None) -> None:
+    """The search's answer, at the tolerances it searched with; ``now``: the page's, which
+    the answer does not follow (a note says so when they differ)."""
+    if fd.atol is not None and fd.rtol is not None:
+        used = f"searched at atol {fd.atol:.1e}, rtol {fd.rtol:.1e}"
+        if now is not None and now != (fd.atol, fd.rtol):
+            used += " — not the tolerances above: search again to use them"
+        st.caption(plain(used))
     if fd.found:
         st.error(
             plain(
