@@ -418,7 +418,7 @@ def error_histogram(d: OutputDelta) -> go.Figure:
     title = f"|error| of {d.output} (log10)"
     axis = "log10 |Δ|"
     if d.histogram_below:
-        axis += f" (first bar: also {d.histogram_below:,} smaller than 10^{edges[0]:.0f})"
+        axis += f" (first bar: also {d.histogram_below:,} smaller than 10^{edges[0]:.1f})"
     fig.update_layout(
         height=260,
         margin=dict(l=10, r=10, t=30, b=10),

@@ -525,7 +525,7 @@ def test_run_lab_runs_a_model_with_a_string_input():
     ).run()
     at.switch_page("pages/6_Run_lab.py").run()
     assert not at.exception
-    at.text_input(key="rl_val_sex").set_value("male,female,other").run()
+    at.text_input(key=widget(at, "rl_val_sex")).set_value("male,female,other").run()
     at.multiselect(key="rl_eps").set_value(["CPU"]).run()
     at.multiselect(key="rl_levels").set_value(["all"]).run()
     at.number_input(key="rl_runs").set_value(2).run()

@@ -217,6 +217,43 @@ def test_the_cli_compare_bundles_its_analyses(tmp_path, capsys):
     assert "Optimizer ablation of cand · CPU · all" in html_text and "GeluFusionL1" in html_text
 
 
+def test_a_bundles_analyses_stay_beside_its_runs_when_they_are_re_run_here(session):
+    """AppTest: Compare shows only analyses of the runs shown — queued after the latest
+    matrix — but a re-run of a bundle shows the bundle's runs beside its own, so the bundle's
+    first divergence stays (on Compare and in the bundle downloaded)."""
+    from streamlit.testing.v1 import AppTest
+
+    from inspector.bundle import Analysis, about
+    from inspector.run.analyses.analysis import first_divergence
+    from tests.conftest import ROOT
+    from tests.test_app import wait_for_jobs
+
+    model, results, inputs = session
+    ref, cand = results[0], results[-1]
+    fd = first_divergence(model, ref, cand, inputs, atol=1e-6, rtol=0)
+    made = (Analysis("divergence", about("divergence", ref.label, cand.label), fd),)
+    data = write_bundle(model, results, inputs, include_model=True, analyses=made)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.file_uploader(key="upload").set_value([("runs.zip", data, "application/zip")]).run()
+    at.switch_page("pages/7_Compare.py").run()
+    pick = lambda: (  # noqa: E731
+        at.selectbox(key="cmp_ref").set_value(ref.label).run(),
+        at.selectbox(key="cmp_cand").set_value(cand.label).run(),
+    )
+    pick()
+    searched = "searched at atol 1.0e-06, rtol 0.0e+00"
+    captions = lambda: [c.value.replace("\\", "") for c in at.caption]  # noqa: E731
+    assert any(c.startswith(searched) for c in captions()), captions()
+    at.switch_page("pages/6_Run_lab.py").run()
+    at.button(key="rerun_bundle").click().run()
+    wait_for_jobs(at)
+    at.switch_page("pages/7_Compare.py").run()
+    assert any(label.startswith("here · ") for label in at.selectbox(key="cmp_cand").options)
+    pick()
+    assert not at.exception
+    assert any(c.startswith(searched) for c in captions()), captions()
+
+
 @pytest.mark.browser
 def test_analyses_run_as_jobs_survive_navigation_and_travel_in_bundles(session, tmp_path):
     """First divergence runs in the job queue: leaving the page mid-run loses nothing; an

@@ -312,3 +312,17 @@ def test_load_checks_wait_for_a_run_slot_and_take_turns_with_runs():
         assert before.finished is not None and after.started is not None
         assert after.started >= before.finished
     assert peak[0] == 1, f"{peak[0]} workers ran at once"
+
+
+def test_a_restored_job_keeps_its_place_among_the_owners_jobs():
+    """Jobs restored from the store kept the time they were restored as their submission:
+    a stored matrix then counted as newer than analyses queued after it (Compare hides an
+    analysis queued before the latest matrix), or than a newer matrix still held."""
+    q = JobQueue(slots=1)
+    now = time.time()
+    newer = q.register("o", "m", "B", kind="matrix", origin="", submitted=now - 10)
+    older = q.register("o", "m", "A", kind="matrix", origin="", submitted=now - 100)
+    fresh = q.register("o", "m", "C", kind="matrix", origin="")
+    assert [j.value for j in q.jobs("o", "m", "matrix")] == ["A", "B", "C"]
+    assert older.submitted == now - 100 and newer.submitted == now - 10
+    assert fresh.submitted >= now

@@ -119,6 +119,7 @@ def _register(owner: str, source: Source, row: StoredJob) -> int:
                     about=a.about,
                     origin="",
                     context=source,
+                    submitted=row.submitted,
                 )
             return len(bundle.analyses)
         job = queue.register(
@@ -130,6 +131,7 @@ def _register(owner: str, source: Source, row: StoredJob) -> int:
             results=bundle.results,
             inputs=bundle.inputs,
             context=source,
+            submitted=row.submitted,
         )
         if row.state != "done":  # a matrix cancelled (or failed) part-way: its results, marked
             job.state = "cancelled" if row.state == "cancelled" else "failed"
@@ -140,7 +142,14 @@ def _register(owner: str, source: Source, row: StoredJob) -> int:
     inputs = read_bundle(row.request, LIMITS).inputs if row.request else {}
     matrix = Matrix(tuple(RunConfig.from_dict(c) for c in row.configs))
     job = queue.register(
-        owner, source.key, matrix, kind=MATRIX, origin="", inputs=inputs, context=source
+        owner,
+        source.key,
+        matrix,
+        kind=MATRIX,
+        origin="",
+        inputs=inputs,
+        context=source,
+        submitted=row.submitted,
     )
     job.total, job.unit = len(matrix.configs), "configurations"
     job.state = "failed" if row.state == INTERRUPTED else row.state  # type: ignore[assignment]

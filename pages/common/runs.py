@@ -63,7 +63,11 @@ def _of_shown_runs(source: Source, kind: str) -> list[Job]:
     if kind not in ANALYSES:
         return jobs
     latest = latest_job(source)
-    return [j for j in jobs if latest is None or j.submitted >= latest.submitted]
+    if latest is None:
+        return jobs
+    # A re-run of a bundle shows the bundle's runs beside its own: their analyses stay.
+    since = (latest.base or latest).submitted
+    return [j for j in jobs if j.submitted >= since]
 
 
 def analyses(source: Source, labels: set[str]) -> list[Analysis]:

@@ -201,10 +201,15 @@ class JobQueue:
         results: Iterable[RunResult] = (),
         inputs: Mapping[str, Any] | None = None,
         context: Any = None,
+        submitted: float | None = None,
     ) -> Job[T]:
         """A value made elsewhere (a bundle's runs or analyses) as a finished job: every page
-        shows it as it shows its own, and a re-run can use it as its base."""
+        shows it as it shows its own, and a re-run can use it as its base. ``submitted``: when
+        it was first queued (a job restored from the store keeps its place among the owner's
+        jobs: which matrix is the latest, which analyses came after it)."""
         job: Job[T] = Job(secrets.token_urlsafe(9), owner, key, kind, None, about, inputs or {})
+        if submitted is not None:
+            job.submitted = submitted
         job.results = list(results)
         if job.results:
             job.total, job.unit = len(job.results), "configurations"
