@@ -178,7 +178,10 @@ def first_divergence(
         ]
         dropped = len(ordered) - len(candidates) - sum(1 for _, t in ordered if t in graph_outputs)
         if dropped:
-            skipped.append(f"{dropped} tensors fused away in one of the optimized graphs")
+            skipped.append(
+                f"{dropped} tensor{'s' if dropped != 1 else ''} fused away in one of the "
+                "optimized graphs"
+            )
         if len(candidates) > max_tensors:
             skipped.append(f"only the first {max_tensors} of {len(candidates)} tensors checked")
             candidates = candidates[:max_tensors]
@@ -204,7 +207,9 @@ def first_divergence(
         else:
             compared = f" of the {search.checked} compared" if search.skipped else ""
             detail = f"no intermediate tensor{compared} diverges" + (
-                f"; graph outputs {', '.join(sorted(diverging_outputs))} do"
+                f"; graph output{'s' if len(diverging_outputs) > 1 else ''} "
+                f"{', '.join(sorted(diverging_outputs))} "
+                f"{'do' if len(diverging_outputs) > 1 else 'does'}"
                 if diverging_outputs
                 else "; outputs agree too"
             )
