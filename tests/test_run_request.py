@@ -175,7 +175,7 @@ class TestSummary:
         assert (
             ref.vs_ref is None
             and cand.vs_ref is not None
-            and cand.versus.endswith(cand.vs_ref.verdict)
+            and cand.versus.startswith(cand.vs_ref.verdict)
         )
         assert ref.spread.startswith("±") and cand.stop and ref.eps_text == "CPU 2"
         assert cand.allclose is True and ref.allclose is None

@@ -21,6 +21,7 @@ from inspector.run.analyses.compare import NodeTimingRow, node_changes, node_tim
 from inspector.run.execute.runner import run_matrix
 from inspector.run.readout import timing
 from inspector.run.readout.results import Latency, RunResult, failed, latency_delta
+from inspector.run.readout.summary import RunSummary
 from inspector.run.setup.config import ConfigError, Matrix, RunConfig
 from tests.conftest import ROOT, SAMPLES
 from tests.factories import model, vi
@@ -229,6 +230,26 @@ class TestWithinNoise:
         fast = latency_delta(a, _result("c", [x / 2 for x in runs]))
         assert slow is not None and not slow.within_noise and slow.verdict == "1.30× slower"
         assert fast is not None and not fast.within_noise and fast.verdict == "2.00× faster"
+
+    def test_the_vs_reference_column_states_every_speed_in_the_same_words(self):
+        """A column held "0.97× · within noise" beside "2.00× faster": one a ratio of times,
+        the other of speeds. Every row now says faster or slower with a factor of at least 1,
+        within noise or not."""
+        runs = [10.0 + 0.01 * k for k in range(30)]
+        rows = RunSummary.of(
+            [
+                _result("a", runs),
+                _result("b", [0.97 * x for x in runs]),
+                _result("c", [1.02 * x for x in runs]),
+                _result("d", [x / 2 for x in runs]),
+            ]
+        ).rows
+        assert [r.versus for r in rows] == [
+            "",
+            "within noise · medians 1.03× faster",
+            "within noise · medians 1.02× slower",
+            "2.00× faster",
+        ]
 
     def test_a_session_that_waited_for_a_core_is_not_held_against_the_other(self):
         """One thread, 30 % of its time waiting for a core: 1.3× slower is what it waited."""

@@ -178,6 +178,14 @@ def contended(r: RunResult) -> bool:
     return r.config.intra_op_threads == 1 and share is not None and share < CONTENDED_SHARE
 
 
+def speed_words(ratio: float) -> str:
+    """A ratio of times as a reader compares speeds: ``1.32× slower`` (ratio 1.32),
+    ``1.23× faster`` (ratio 0.81) — the factor is never under 1."""
+    if ratio > 1:
+        return f"{ratio:.2f}× slower"
+    return f"{1 / ratio:.2f}× faster" if ratio > 0 else "faster"
+
+
 def latency_delta(reference: RunResult, candidate: RunResult) -> LatencyDelta | None:
     """How the candidate's median compares with the reference's, or None when either has no
     latency. *Within noise* when the medians' intervals overlap once each is widened to the
@@ -192,12 +200,7 @@ def latency_delta(reference: RunResult, candidate: RunResult) -> LatencyDelta | 
     ca, cb = compared_latency(reference), compared_latency(candidate)
     assert ca is not None and cb is not None
     noise = within_noise(ca, cb)
-    if noise:
-        verdict = "within noise"
-    elif ratio > 1:
-        verdict = f"{ratio:.2f}× slower"
-    else:
-        verdict = f"{1 / ratio:.2f}× faster" if ratio > 0 else "faster"
+    verdict = "within noise" if noise else speed_words(ratio)
     waited = [r.label for r in (reference, candidate) if contended(r)]
     if waited:
         verdict += f" ({' and '.join(waited)} waited for a core: the machine was busy)"

@@ -20,7 +20,7 @@ from inspector.run.analyses.compare import (
     check_expected,
     compare,
 )
-from inspector.run.readout.results import LatencyDelta, RunResult, latency_delta
+from inspector.run.readout.results import LatencyDelta, RunResult, latency_delta, speed_words
 from inspector.run.readout.sanity import warnings_of
 from inspector.run.readout.timing import pct, relative_halfwidth
 
@@ -72,12 +72,13 @@ class SummaryRow:
 
     @property
     def versus(self) -> str:
-        """``1.08× · within noise`` or the verdict alone when it states the ratio (``1.32×
-        slower``); "" for the reference or without a latency."""
+        """The verdict, which states the medians' speed when it is a difference (``1.32×
+        slower``) and is followed by it when within noise (``within noise · medians 1.08×
+        faster``), in the same words either way; "" for the reference or without a latency."""
         vs = self.vs_ref
         if vs is None:
             return ""
-        return f"{vs.ratio:.2f}× · {vs.verdict}" if vs.within_noise else vs.verdict
+        return f"{vs.verdict} · medians {speed_words(vs.ratio)}" if vs.within_noise else vs.verdict
 
     @property
     def eps_text(self) -> str:
