@@ -45,7 +45,7 @@ big = weight_bytes > model.limits.max_stats_tensor_bytes
 weights = st.checkbox(
     "Compare weight values (statistics deltas, quantization error)",
     value=not big,
-    key=source.widget(f"diff_weights_{b_source.key[:16]}"),  # its default follows the pair's size
+    key=source.widget(b_source.widget("diff_weights")),  # its default follows the pair's size
     help=f"Both models hold {human_bytes(weight_bytes)} of weights"
     + ("; off by default for models this large: structure only reads no tensor." if big else "."),
 )

@@ -29,7 +29,9 @@ def wait_for_jobs(at: AppTest) -> None:
 def widget(at: AppTest, key: str) -> str:
     """The key of the open model's widget ``key`` (pages key per-model widgets by the model:
     ``Source.widget``)."""
-    return f"{key}@{at.session_state['current_model'][:16]}"
+    from pages.common.models import widget_key
+
+    return widget_key(key, at.session_state["current_model"])
 
 
 def app() -> AppTest:

@@ -34,7 +34,8 @@ def real_demo(eps: Sequence[EpInfo]) -> None:
     """One click beside the sample's demo: open the real export the demo uses (a pinned wheel
     the app installs), check which EPs take it and, where one takes part of it, run the
     fallback demo on it; where none does, the check shows each EP's reason."""
-    if not _second(eps):  # the sample's demo above already says no second EP is usable
+    second = _second(eps)
+    if not second:  # the sample's demo above already says no second EP is usable
         return
     found = locate(by_id(FALLBACK_DEMO))
     button, text = st.columns([1, 3])
@@ -52,7 +53,7 @@ def real_demo(eps: Sequence[EpInfo]) -> None:
     try:
         source = models.packaged_source(FALLBACK_DEMO)
         models.add(source)
-        _submit(source, models.load(source), _second(eps))
+        _submit(source, models.load(source), second)
     except InspectorError as exc:  # its file changed, or a read-only link
         st.error(plain(exc))
         return

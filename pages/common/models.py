@@ -48,7 +48,12 @@ class Source:
         a keyed widget's value — in the browser too, which sends it back on the next rerun —
         whatever default the script passes next, and deleting its state does not clear what
         the browser shows: another model needs another key."""
-        return f"{key}@{self.key[:16]}"
+        return widget_key(key, self.key)
+
+
+def widget_key(key: str, model_key: str) -> str:
+    """:meth:`Source.widget`'s key for the model whose :attr:`Source.key` is ``model_key``."""
+    return f"{key}@{model_key[:16]}"
 
 
 def _key(name: str, data: bytes, companions: tuple[tuple[str, bytes], ...]) -> str:

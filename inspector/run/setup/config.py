@@ -232,9 +232,7 @@ class RunConfig:
                 d[key] = tuple(d[key])
         if "session_config" in d:
             sc = d["session_config"]
-            d["session_config"] = tuple(
-                sorted((str(k), str(v)) for k, v in (sc.items() if isinstance(sc, Mapping) else sc))
-            )
+            d["session_config"] = text_pairs(sc)
         try:
             return cls(**d)
         except TypeError as exc:
@@ -252,6 +250,13 @@ def parse_level(value: str | int) -> str:
     return key
 
 
+def text_pairs(items: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> tuple[tuple[str, str], ...]:
+    """Options (provider options, session config entries) as a configuration holds them:
+    ``(key, value)`` text pairs sorted by key, from a mapping or from pairs."""
+    pairs = items.items() if isinstance(items, Mapping) else items
+    return tuple(sorted((str(k), str(v)) for k, v in pairs))
+
+
 def parse_ep(value: str | Mapping[str, Any] | EpSpec) -> EpSpec:
     if isinstance(value, EpSpec):
         return value
@@ -260,7 +265,7 @@ def parse_ep(value: str | Mapping[str, Any] | EpSpec) -> EpSpec:
         options = value.get("options", {}) or {}
         return EpSpec(
             EP_ALIASES.get(name.lower(), name),
-            tuple(sorted((str(k), str(v)) for k, v in options.items())),
+            text_pairs(options),
         )
     name = str(value).strip()
     if not name:
@@ -378,9 +383,7 @@ def _from_parts(data: dict[str, Any], variant: Mapping[str, Any]) -> RunConfig:
     d["eps"] = tuple(d["eps"])
     if "session_config" in variant:
         sc = variant["session_config"]
-        d["session_config"] = tuple(
-            sorted((str(k), str(v)) for k, v in (sc.items() if isinstance(sc, Mapping) else sc))
-        )
+        d["session_config"] = text_pairs(sc)
     if "disabled_optimizers" in variant:
         d["disabled_optimizers"] = tuple(variant["disabled_optimizers"])
     d["label"] = str(variant.get("label", ""))

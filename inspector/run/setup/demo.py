@@ -17,6 +17,7 @@ from inspector.run.setup.config import (
     RunConfig,
     expand_matrix,
     parse_ep,
+    text_pairs,
     with_strict_variants,
 )
 from inspector.run.setup.eps import EpInfo, second_eps
@@ -44,7 +45,7 @@ def demo_matrix(ep: str, base: RunConfig | None = None) -> Matrix:
     base = base or RunConfig(warmup_runs=2, timed_runs=10, profiled_runs=3)
     levels = ["disable_all", "all"]
     spec = parse_ep(ep)
-    spec = replace(spec, options=tuple(sorted(DEMO_OPTIONS.get(spec.name, {}).items())))
+    spec = replace(spec, options=text_pairs(DEMO_OPTIONS.get(spec.name, {})))
     return with_strict_variants(expand_matrix(["cpu", [spec, "cpu"]], levels, [{}], base))
 
 
