@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from inspector.model.cost import CostRecord, NodeCost, build_cost
 from inspector.model.load import LoadedModel
 from inspector.records import Record, rows_frame
-from inspector.run.analyses.peaks import ORT_REPS, conv_flops
+from inspector.run.analyses.peaks import COPY_WINDOW_S, ORT_REPS, conv_flops
 from inspector.run.readout.results import RunResult
 
 if TYPE_CHECKING:
@@ -172,9 +172,10 @@ def measure_peaks(
         f"kernels (FLOPs over the best of {reps} GEMMs and of {max(reps, ORT_REPS)} runs of "
         f"each kernel); integer kernels against "
         f"ONNX Runtime's {n}×{n} int8 MatMulInteger; a copy of {copy_bytes / 2**20:.0f} MiB "
-        f"with numpy over {threads} thread(s), bytes read + written over the best of "
-        f"{copy_reps} (memory), and of 4, 16 and 64 MiB working sets copied repeatedly "
-        f"(caches): a unit is bounded by the best copy of a working set it fits"
+        f"with numpy over {threads} thread(s), bytes read + written over the best time "
+        f"(memory), and of 4, 16 and 64 MiB working sets copied repeatedly (caches), each "
+        f"timed {copy_reps} times a round in rounds over {COPY_WINDOW_S:g} s: a unit is "
+        f"bounded by the best copy of a working set it fits"
     )
     empty = MachinePeaks(
         gflops=None,
